@@ -1,0 +1,57 @@
+/**
+ * Who a connection belongs to, as the `authenticate` hook returned it. `userId` ties
+ * several connections (tabs, devices) to one user; the other fields are the app's own
+ * claims, passed through untouched.
+ *
+ * @example
+ * ```ts
+ * authenticate: async (req) => ({ userId: 'u1', roles: ['admin'] }) satisfies RealtimePrincipal
+ * ```
+ */
+export interface RealtimePrincipal {
+  readonly userId?: string;
+  readonly [claim: string]: unknown;
+}
+
+/**
+ * One client connection, whatever its transport. The hub sees only this: it never
+ * touches a socket. Handlers receive the transport's subclass as `@ConnectedSocket()`.
+ *
+ * @example
+ * ```ts
+ * @SubscribeMessage('whoami')
+ * whoami(@ConnectedSocket() client: RealtimeConnection) {
+ *   return { id: client.id, user: client.userId, rooms: [...client.rooms] };
+ * }
+ * ```
+ */
+export abstract class RealtimeConnection {
+  /** The rooms this connection is in. The hub keeps it; read it, do not change it. */
+  readonly rooms = new Set<string>();
+
+  constructor(
+    /** Unique across every node: `<nodeId>.<counter>`. */
+    readonly id: string,
+    readonly principal: RealtimePrincipal,
+  ) {}
+
+  /** The principal's user id, or undefined for an anonymous connection. */
+  get userId(): string | undefined {
+    return this.principal.userId;
+  }
+
+  /** The transport's name, e.g. `websocket`. */
+  abstract readonly transport: string;
+
+  /** Whether frames sent now can still reach the client. */
+  abstract get isOpen(): boolean;
+
+  /**
+   * Sends one encoded frame. The same buffer may be handed to many connections, so
+   * an implementation must not change it. Sending on a closed connection does nothing.
+   */
+  abstract send(frame: Buffer): void;
+
+  /** Closes the connection with a code from {@link CloseCode} and a short reason. */
+  abstract close(code: number, reason: string): void;
+}

@@ -1,0 +1,85 @@
+/**
+ * Stable error codes carried by error frames and error replies. The list in
+ * docs/protocol.md is the contract: a code, once published, keeps its meaning.
+ *
+ * @example
+ * ```ts
+ * if (reply.error?.code === ErrorCode.RoomLimitReached) showToast('Too many rooms');
+ * ```
+ */
+export const ErrorCode = {
+  /** The frame is not a JSON object of the documented shape. */
+  BadFrame: 'BAD_FRAME',
+  /** No built-in event and no `@SubscribeMessage` handler has this name. */
+  UnknownEvent: 'UNKNOWN_EVENT',
+  /** The event is known but its `data` has missing or wrongly typed fields. */
+  InvalidData: 'INVALID_DATA',
+  /** A room name is empty, too long, or contains control characters. */
+  RoomNameInvalid: 'ROOM_NAME_INVALID',
+  /** The connection is already in as many rooms as `rooms.maxPerConnection` allows. */
+  RoomLimitReached: 'ROOM_LIMIT_REACHED',
+  /** The operation needs the connection to be a member of the room. */
+  NotInRoom: 'NOT_IN_ROOM',
+  /** The room does not exist. */
+  RoomNotFound: 'ROOM_NOT_FOUND',
+  /** A user's handler threw a `WsException` (or a guard refused the frame). */
+  HandlerError: 'HANDLER_ERROR',
+  /** The connection already has as many requests in flight as it may. */
+  TooManyRequests: 'TOO_MANY_REQUESTS',
+  /** Anything unexpected; the server logged it. */
+  InternalError: 'INTERNAL_ERROR',
+} as const;
+
+/** One of the values of {@link ErrorCode}. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * WebSocket close codes the server uses. 4000-4499 allow the client to reconnect
+ * (with backoff); 4500-4999 mean "do not reconnect without the user's action".
+ *
+ * @example
+ * ```ts
+ * socket.onclose = (e) => { if (e.code < 4500) scheduleReconnect(); };
+ * ```
+ */
+export const CloseCode = {
+  /** The server is shutting down. Reconnect with backoff. */
+  GoingAway: 1001,
+  /** A frame exceeded `websocket.maxPayload` (sent by ws itself). */
+  MessageTooBig: 1009,
+  /** The server holds `websocket.maxConnections` connections. Reconnect with backoff. */
+  ServerFull: 1013,
+  /** The user already holds `websocket.maxConnectionsPerUser` connections. */
+  UserConnectionLimit: 4001,
+  /** The client read too slowly: more than `websocket.maxBufferedBytes` were waiting. */
+  SlowConsumer: 4002,
+  /** The application disconnected the connection (`hub.disconnect`). Do not reconnect. */
+  Disconnected: 4500,
+} as const;
+
+/** One of the values of {@link CloseCode}. */
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/**
+ * An error with a stable {@link ErrorCode}. The hub throws it; transports turn it
+ * into an error frame, an error reply or a status of their own protocol.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await hub.join(connection, name);
+ * } catch (err) {
+ *   if (err instanceof RealtimeError && err.code === ErrorCode.RoomLimitReached) { ... }
+ * }
+ * ```
+ */
+export class RealtimeError extends Error {
+  override readonly name = 'RealtimeError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,325 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import {
+  RealtimeEngine,
+  type EngineHandler,
+  type EnginePublication,
+  type RoomMember,
+} from '../engines/realtime-engine.interface.js';
+import { REALTIME_OPTIONS } from '../realtime.constants.js';
+import type { ResolvedRealtimeOptions } from '../realtime.options.js';
+import { BroadcastOperator, type BroadcastTarget } from './broadcast-operator.js';
+import { BROADCAST_CHANNEL, roomChannel, userChannel } from './channels.js';
+import { ConnectionRegistry } from './connection-registry.js';
+import type { OutboundMessage } from './frame.js';
+import type { RealtimeConnection } from './realtime-connection.js';
+import { CloseCode, ErrorCode, RealtimeError } from './realtime-error.js';
+import { assertRoomName } from './room-name.js';
+
+/**
+ * A room as the hub reports it.
+ *
+ * @example
+ * ```ts
+ * const info: RoomInfo = await hub.join(client, 'lobby');
+ * console.log(info.size, new Date(info.created));
+ * ```
+ */
+export interface RoomInfo {
+  readonly name: string;
+  /** Creation time, in milliseconds since the epoch. */
+  readonly created: number;
+  /** True for a room made by `createRoom`: it stays when empty. */
+  readonly persistent: boolean;
+  /** Member connections, across every node. */
+  readonly size: number;
+}
+
+/**
+ * The core: rooms, membership and broadcast, for every transport. Inject it anywhere.
+ * It holds this node's connections and their rooms; the engine holds what spans
+ * nodes. It never touches a socket: transports hand it connections.
+ *
+ * @example
+ * ```ts
+ * @WebSocketGateway()
+ * export class ChatGateway {
+ *   constructor(private readonly hub: RealtimeHub) {}
+ *
+ *   @SubscribeMessage('chat')
+ *   chat(@ConnectedSocket() client: WsConnection, @MessageBody() body: { room: string; text: string }) {
+ *     return this.hub.to(body.room).except(client).emit('chat', body);
+ *   }
+ * }
+ * ```
+ */
+@Injectable()
+export class RealtimeHub
+  implements EngineHandler, BroadcastTarget, OnModuleInit, OnApplicationShutdown
+{
+  /** This node's id; every connection id starts with it. */
+  readonly nodeId = randomBytes(6).toString('base64url');
+  /** This node's connections: list, count, by user. */
+  readonly connections = new ConnectionRegistry();
+  readonly maxRoomNameLength: number;
+
+  private readonly logger = new Logger('RealtimeHub');
+  private readonly maxRoomsPerConnection: number;
+  private readonly everyone: BroadcastOperator;
+  /** Engine subscriptions of this node, settled or in flight, by channel. */
+  private readonly subscriptions = new Map<string, Promise<void>>();
+  private sequence = 0;
+
+  constructor(
+    @Inject(RealtimeEngine) private readonly engine: RealtimeEngine,
+    @Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions,
+  ) {
+    this.maxRoomNameLength = options.rooms.maxNameLength;
+    this.maxRoomsPerConnection = options.rooms.maxPerConnection;
+    this.everyone = new BroadcastOperator(this);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.engine.start(this);
+    await this.engine.subscribe(BROADCAST_CHANNEL);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.engine.close();
+  }
+
+  // -- broadcast ----------------------------------------------------------------
+
+  /** An operator addressing one room, or several. */
+  to(room: string | readonly string[]): BroadcastOperator {
+    return this.everyone.to(room);
+  }
+
+  /** An operator addressing every connection of one user, or of several. */
+  toUser(userId: string | readonly string[]): BroadcastOperator {
+    return this.everyone.toUser(userId);
+  }
+
+  /** An operator addressing everyone but the given connection(s). */
+  except(
+    connection: RealtimeConnection | string | readonly (RealtimeConnection | string)[],
+  ): BroadcastOperator {
+    return this.everyone.except(connection);
+  }
+
+  /** Sends to every connection, on every node. */
+  emit(event: string, data?: unknown): Promise<void> {
+    return this.everyone.emit(event, data);
+  }
+
+  /** Sends several messages to every connection, in one frame. */
+  emitBatch(messages: readonly OutboundMessage[]): Promise<void> {
+    return this.everyone.emitBatch(messages);
+  }
+
+  /** @internal The way out of every operator. */
+  publish(channels: readonly string[], frame: Buffer, except: readonly string[]): Promise<void> {
+    return this.engine.publish({ channels, frame, except });
+  }
+
+  /** @internal Local fan-out of a publication, called by the engine. */
+  deliver({ channels, frame, except }: EnginePublication): void {
+    if (channels.length === 1) {
+      const recipients =
+        channels[0] === BROADCAST_CHANNEL
+          ? this.connections.list()
+          : this.connections.subscribers(channels[0]!);
+      if (!recipients) return;
+      for (const connection of recipients) {
+        if (except.length === 0 || !except.includes(connection.id)) connection.send(frame);
+      }
+      return;
+    }
+    // Several channels: a connection in two of them must get the frame once.
+    const sent = new Set<RealtimeConnection>();
+    for (const channel of channels) {
+      const recipients =
+        channel === BROADCAST_CHANNEL
+          ? this.connections.list()
+          : this.connections.subscribers(channel);
+      if (!recipients) continue;
+      for (const connection of recipients) {
+        if (sent.has(connection) || except.includes(connection.id)) continue;
+        sent.add(connection);
+        connection.send(frame);
+      }
+    }
+  }
+
+  // -- connections --------------------------------------------------------------
+
+  /** @internal A fresh connection id, unique across nodes. */
+  nextConnectionId(): string {
+    return `${this.nodeId}.${++this.sequence}`;
+  }
+
+  /**
+   * @internal Registers a transport's new connection. The registration itself is
+   * synchronous, so limits checked just before it cannot be raced; the promise
+   * settles when the engine knows too.
+   */
+  addConnection(connection: RealtimeConnection): Promise<void> {
+    this.connections.add(connection);
+    const { userId } = connection;
+    return userId === undefined
+      ? Promise.resolve()
+      : this.subscribeLocal(userChannel(userId), connection);
+  }
+
+  /** @internal Removes a closed connection from every room and from the registry. */
+  async removeConnection(connection: RealtimeConnection): Promise<void> {
+    if (!this.connections.remove(connection)) return;
+    const { userId } = connection;
+    const rooms = [...connection.rooms];
+    const work = rooms.map((room) => this.leaveRoom(connection, room));
+    if (userId !== undefined) work.push(this.unsubscribeLocal(userChannel(userId), connection));
+    await Promise.all(work);
+  }
+
+  /**
+   * Closes a connection of this node with close code 4500: the client should not
+   * reconnect on its own.
+   */
+  disconnect(target: RealtimeConnection | string, reason = 'disconnected'): void {
+    this.resolve(target).close(CloseCode.Disconnected, reason);
+  }
+
+  /** Closes every connection of a user on this node, as {@link disconnect} does. */
+  disconnectUser(userId: string, reason = 'disconnected'): void {
+    for (const connection of this.connections.listByUser(userId)) {
+      connection.close(CloseCode.Disconnected, reason);
+    }
+  }
+
+  // -- rooms --------------------------------------------------------------------
+
+  /**
+   * Puts a connection in a room, creating the room if needed. Joining a room twice
+   * is harmless.
+   *
+   * @throws RealtimeError ROOM_NAME_INVALID, ROOM_LIMIT_REACHED.
+   */
+  async join(target: RealtimeConnection | string, room: string): Promise<RoomInfo> {
+    const connection = this.resolve(target);
+    assertRoomName(room, this.maxRoomNameLength);
+    if (!connection.rooms.has(room) && connection.rooms.size >= this.maxRoomsPerConnection) {
+      throw new RealtimeError(
+        ErrorCode.RoomLimitReached,
+        `a connection may be in ${this.maxRoomsPerConnection} rooms at most`,
+      );
+    }
+    connection.rooms.add(room);
+    const member: RoomMember = {
+      connectionId: connection.id,
+      userId: connection.userId,
+      nodeId: this.nodeId,
+      joinedAt: Date.now(),
+    };
+    try {
+      await this.subscribeLocal(roomChannel(room), connection);
+      const record = await this.engine.addMember(room, member);
+      // The connection may have closed or left while the engine worked: undo.
+      if (!this.connections.has(connection) || !connection.rooms.has(room)) {
+        await this.engine.removeMember(room, connection.id);
+      }
+      return record;
+    } catch (error) {
+      await this.leaveRoom(connection, room).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Takes a connection out of a room. Resolves false if it was not in it. */
+  async leave(target: RealtimeConnection | string, room: string): Promise<boolean> {
+    const connection = this.resolve(target);
+    if (!connection.rooms.has(room)) return false;
+    await this.leaveRoom(connection, room);
+    return true;
+  }
+
+  /** Creates a room that stays when empty (rooms made by a join go with their last member). */
+  createRoom(room: string): Promise<RoomInfo> {
+    assertRoomName(room, this.maxRoomNameLength);
+    return this.engine.createRoom(room, Date.now());
+  }
+
+  /**
+   * Deletes a room: this node's members leave it, and the engine forgets it.
+   * Resolves false if there was no such room.
+   */
+  async deleteRoom(room: string): Promise<boolean> {
+    const local = this.connections.subscribers(roomChannel(room));
+    await Promise.all([...(local ?? [])].map((connection) => this.leaveRoom(connection, room)));
+    return this.engine.deleteRoom(room);
+  }
+
+  /** The room's record, or undefined if there is no such room. */
+  roomInfo(room: string): Promise<RoomInfo | undefined> {
+    return this.engine.getRoom(room);
+  }
+
+  /** Every member connection of a room, on every node, in join order. */
+  roomMembers(room: string): Promise<RoomMember[]> {
+    return this.engine.getMembers(room);
+  }
+
+  /** The distinct user ids among a room's members (anonymous members are not listed). */
+  async roomUsers(room: string): Promise<string[]> {
+    const members = await this.engine.getMembers(room);
+    const users = new Set<string>();
+    for (const { userId } of members) if (userId !== undefined) users.add(userId);
+    return [...users];
+  }
+
+  /** The rooms a connection of this node is in. */
+  connectionRooms(target: RealtimeConnection | string): string[] {
+    return [...this.resolve(target).rooms];
+  }
+
+  private resolve(target: RealtimeConnection | string): RealtimeConnection {
+    if (typeof target !== 'string') return target;
+    const connection = this.connections.get(target);
+    if (!connection) {
+      throw new RealtimeError(ErrorCode.InvalidData, `no connection "${target}" on this node`);
+    }
+    return connection;
+  }
+
+  private async leaveRoom(connection: RealtimeConnection, room: string): Promise<void> {
+    connection.rooms.delete(room);
+    await Promise.all([
+      this.unsubscribeLocal(roomChannel(room), connection),
+      this.engine.removeMember(room, connection.id),
+    ]);
+  }
+
+  /** Adds a local subscriber; the first one on this node subscribes the node. */
+  private subscribeLocal(channel: string, connection: RealtimeConnection): Promise<void> {
+    if (this.connections.subscribe(channel, connection)) {
+      const subscribed = this.engine.subscribe(channel);
+      this.subscriptions.set(channel, subscribed);
+      return subscribed;
+    }
+    return this.subscriptions.get(channel) ?? Promise.resolve();
+  }
+
+  /** Removes a local subscriber; the last one on this node unsubscribes the node. */
+  private async unsubscribeLocal(channel: string, connection: RealtimeConnection): Promise<void> {
+    if (!this.connections.unsubscribe(channel, connection)) return;
+    this.subscriptions.delete(channel);
+    await this.engine.unsubscribe(channel).catch((error: unknown) => {
+      this.logger.warn(`engine could not unsubscribe ${channel}: ${String(error)}`);
+    });
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * The engine contract: the only seam between one process and many.
+ *
+ * A node (one running app) owns its connections; the engine connects nodes. It has
+ * two parts today, and two more will join them:
+ * - the broker: publish/subscribe between nodes, by channel;
+ * - the room store: room records and their members, which may span nodes;
+ * - (to come) the presence store and the history store.
+ *
+ * The engine never sees a connection object or a socket, only ids and encoded
+ * frames; it pushes publications back through the narrow {@link EngineHandler}.
+ * The in-memory engine is the default; a multi-node engine (Redis) implements the
+ * same contract and must pass the same conformance suite.
+ *
+ * Rules every implementation keeps:
+ * - Calls take effect in the order they are made by one node (a join followed by
+ *   a leave never ends with the member present).
+ * - Publications to a channel from one node reach every other node in the order
+ *   they were published.
+ * - A publication reaches a node at most once, however many of its channels the
+ *   node subscribes to, and only if it subscribes to at least one of them. The
+ *   broadcast channel `*` is subscribed by every node from `start` on.
+ * - Promises reject only when the engine could not do what was asked (e.g. the
+ *   server behind it is unreachable); the caller reports or rolls back.
+ */
+export interface RealtimeEngine {
+  /** Starts the engine; from then on it calls `handler.deliver` for this node. */
+  start(handler: EngineHandler): Promise<void>;
+
+  /** Stops delivering and releases every resource. Safe to call twice. */
+  close(): Promise<void>;
+
+  // -- broker -------------------------------------------------------------------
+
+  /**
+   * Publishes one encoded frame to channels. Resolves once the engine accepted it;
+   * delivery to this node's own handler may happen before or after that.
+   */
+  publish(publication: EnginePublication): Promise<void>;
+
+  /** This node now has local interest in `channel` (its first local subscriber). */
+  subscribe(channel: string): Promise<void>;
+
+  /** This node no longer has local interest in `channel`. */
+  unsubscribe(channel: string): Promise<void>;
+
+  // -- rooms --------------------------------------------------------------------
+
+  /**
+   * Creates a room that stays when empty, or marks an existing one so. Idempotent:
+   * an existing room keeps its `created` time.
+   */
+  createRoom(room: string, now: number): Promise<RoomRecord>;
+
+  /** Forgets a room and all its members. Resolves false if there was none. */
+  deleteRoom(room: string): Promise<boolean>;
+
+  /**
+   * Adds a member, creating the room (not persistent) if it did not exist. Adding
+   * the same connection twice leaves one member.
+   */
+  addMember(room: string, member: RoomMember): Promise<RoomRecord>;
+
+  /**
+   * Removes a member; a room that is not persistent disappears with its last
+   * member. Resolves false if the connection was not a member.
+   */
+  removeMember(room: string, connectionId: string): Promise<boolean>;
+
+  /** The room's record, or undefined if there is no such room. */
+  getRoom(room: string): Promise<RoomRecord | undefined>;
+
+  /** The members of a room, in the order they joined; empty if there is no room. */
+  getMembers(room: string): Promise<RoomMember[]>;
+}
+
+/**
+ * The injection token of the engine, sharing the interface's name.
+ *
+ * @example
+ * ```ts
+ * constructor(@Inject(RealtimeEngine) private readonly engine: RealtimeEngine) {}
+ * ```
+ */
+export const RealtimeEngine = Symbol('realtime:engine');
+
+/** What an engine calls back into: the node's local fan-out. */
+export interface EngineHandler {
+  /** Delivers a publication to this node's local subscribers. Must not throw. */
+  deliver(publication: EnginePublication): void;
+}
+
+/**
+ * One frame on its way to channels.
+ *
+ * @example
+ * ```ts
+ * await engine.publish({ channels: ['r:lobby'], frame: encodeFrame({ event: 'hi' }), except: [] });
+ * ```
+ */
+export interface EnginePublication {
+  readonly channels: readonly string[];
+  /** The encoded frame, sent as is to every local recipient. */
+  readonly frame: Buffer;
+  /** Ids of connections that must not receive it. */
+  readonly except: readonly string[];
+}
+
+/**
+ * A room as the engine stores it.
+ *
+ * @example
+ * ```ts
+ * const room: RoomRecord | undefined = await engine.getRoom('lobby');
+ * ```
+ */
+export interface RoomRecord {
+  readonly name: string;
+  /** Creation time, in milliseconds since the epoch. */
+  readonly created: number;
+  /** True for a room made by `createRoom`: it stays when empty. */
+  readonly persistent: boolean;
+  /** Number of member connections, across every node. */
+  readonly size: number;
+}
+
+/**
+ * One connection's membership of a room.
+ *
+ * @example
+ * ```ts
+ * const members: RoomMember[] = await hub.roomMembers('lobby');
+ * const onNode = members.filter((m) => m.nodeId === hub.nodeId);
+ * ```
+ */
+export interface RoomMember {
+  readonly connectionId: string;
+  readonly userId?: string;
+  /** The node that holds the connection. */
+  readonly nodeId: string;
+  /** When it joined, in milliseconds since the epoch. */
+  readonly joinedAt: number;
+}

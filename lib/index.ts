@@ -1,0 +1,34 @@
+export { RealtimeModule } from './realtime.module.js';
+export { REALTIME_MODULE_OPTIONS } from './realtime.module-definition.js';
+export {
+  RealtimeConfigError,
+  resolveRealtimeOptions,
+  type AuthenticateHook,
+  type EngineOptions,
+  type RealtimeModuleOptions,
+  type ResolvedRealtimeOptions,
+  type RoomOptions,
+  type WebSocketOptions,
+} from './realtime.options.js';
+export { BUILTIN_EVENT_PREFIX, BuiltinEvent, REALTIME_OPTIONS } from './realtime.constants.js';
+
+export { RealtimeHub, type RoomInfo } from './core/realtime-hub.js';
+export { BroadcastOperator } from './core/broadcast-operator.js';
+export { ConnectionRegistry } from './core/connection-registry.js';
+export { RealtimeConnection, type RealtimePrincipal } from './core/realtime-connection.js';
+export { CloseCode, ErrorCode, RealtimeError } from './core/realtime-error.js';
+export { encodeFrame, type OutboundMessage } from './core/frame.js';
+
+export {
+  RealtimeEngine,
+  type EngineHandler,
+  type EnginePublication,
+  type RoomMember,
+  type RoomRecord,
+} from './engines/realtime-engine.interface.js';
+export { MemoryEngine } from './engines/memory/memory.engine.js';
+
+export { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
+export { RealtimeWsAdapter } from './transports/websocket/realtime-ws.adapter.js';
+export { WsConnection } from './transports/websocket/ws-connection.js';
+export { CurrentUser } from './decorators/current-user.decorator.js';

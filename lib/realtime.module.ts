@@ -1,0 +1,49 @@
+import { Module } from '@nestjs/common';
+import { RealtimeHub } from './core/realtime-hub.js';
+import { createEngine } from './engines/create-engine.js';
+import { RealtimeEngine } from './engines/realtime-engine.interface.js';
+import { REALTIME_OPTIONS } from './realtime.constants.js';
+import { ConfigurableModuleClass, REALTIME_MODULE_OPTIONS } from './realtime.module-definition.js';
+import { resolveRealtimeOptions, type ResolvedRealtimeOptions } from './realtime.options.js';
+import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
+
+/**
+ * The module. Import it once, at the root; it is global unless `isGlobal: false`.
+ * Options are checked when the app starts: a wrong one stops it with a message
+ * that names the option.
+ *
+ * @example
+ * ```ts
+ * @Module({
+ *   imports: [
+ *     RealtimeModule.forRoot({ websocket: { path: '/ws' } }),
+ *     // or, with injected configuration:
+ *     // RealtimeModule.forRootAsync({
+ *     //   imports: [ConfigModule],
+ *     //   inject: [ConfigService],
+ *     //   useFactory: (config: ConfigService) => ({ websocket: { path: config.get('WS_PATH') } }),
+ *     // }),
+ *   ],
+ *   providers: [ChatGateway],
+ * })
+ * export class AppModule {}
+ * ```
+ */
+@Module({
+  providers: [
+    {
+      provide: REALTIME_OPTIONS,
+      useFactory: resolveRealtimeOptions,
+      inject: [REALTIME_MODULE_OPTIONS],
+    },
+    {
+      provide: RealtimeEngine,
+      useFactory: (options: ResolvedRealtimeOptions) => createEngine(options.engine),
+      inject: [REALTIME_OPTIONS],
+    },
+    RealtimeHub,
+    RealtimeWsServer,
+  ],
+  exports: [RealtimeHub, RealtimeEngine, RealtimeWsServer, REALTIME_OPTIONS],
+})
+export class RealtimeModule extends ConfigurableModuleClass {}

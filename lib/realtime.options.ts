@@ -1,0 +1,257 @@
+import type { IncomingMessage } from 'node:http';
+import type { RealtimePrincipal } from './core/realtime-connection.js';
+
+/**
+ * Decides who may connect, from the HTTP request (headers, cookies, query).
+ * Return a principal to accept; return `null`/`undefined`/`false` to refuse with 401;
+ * throw an `HttpException` (e.g. `ForbiddenException`) to refuse with its status.
+ * Any other error refuses with 500 and is logged.
+ *
+ * @example
+ * ```ts
+ * authenticate: async (req) => {
+ *   const token = new URL(req.url ?? '', 'http://x').searchParams.get('token');
+ *   return token ? { userId: await users.idForToken(token) } : null;
+ * }
+ * ```
+ */
+export type AuthenticateHook = (
+  request: IncomingMessage,
+) =>
+  | RealtimePrincipal
+  | null
+  | undefined
+  | false
+  | Promise<RealtimePrincipal | null | undefined | false>;
+
+/**
+ * The WebSocket transport. It shares the application's HTTP port.
+ *
+ * @example
+ * ```ts
+ * websocket: { path: '/ws', pingInterval: 25_000, pongTimeout: 10_000, maxPayload: 1 << 20 }
+ * ```
+ */
+export interface WebSocketOptions {
+  /** Where clients connect. Must start with `/`. Default `/ws`. */
+  path?: string;
+  /** How often the server pings each client, in ms. Default 25000. */
+  pingInterval?: number;
+  /** How long a ping may go unanswered before the connection is terminated, in ms. Default 10000. */
+  pongTimeout?: number;
+  /** Largest accepted frame, in bytes; larger closes with 1009. Default 1 MiB. */
+  maxPayload?: number;
+  /** Enables permessage-deflate (compression). Default false: it costs CPU and memory per socket. */
+  perMessageDeflate?: boolean;
+  /** Connections this node accepts; more are closed with 1013. Default unlimited. */
+  maxConnections?: number;
+  /** Connections one user may hold on this node; more are closed with 4001. Default unlimited. */
+  maxConnectionsPerUser?: number;
+  /** Bytes that may wait unsent for one client before it is closed with 4002. Default 4 MiB. */
+  maxBufferedBytes?: number;
+  /** Frames of one client handled at once; past it the server stops reading that socket. Default 32. */
+  maxPendingRequests?: number;
+  /** On shutdown, how long clients get to acknowledge the close before they are cut, in ms. Default 1000. */
+  closeTimeout?: number;
+}
+
+/**
+ * Rules for rooms, whatever the transport.
+ *
+ * @example
+ * ```ts
+ * rooms: { maxPerConnection: 50, maxNameLength: 100 }
+ * ```
+ */
+export interface RoomOptions {
+  /** Rooms one connection may be in at once. Default 100. */
+  maxPerConnection?: number;
+  /** Longest room name, in characters. Default 200. */
+  maxNameLength?: number;
+}
+
+/**
+ * Which engine connects the nodes. `memory` (the default) is one process.
+ *
+ * @example
+ * ```ts
+ * engine: { type: 'memory' }
+ * ```
+ */
+export type EngineOptions = { type: 'memory' };
+
+/**
+ * Everything `RealtimeModule.forRoot` takes. Every field is optional; defaults are
+ * listed on each. Options are checked once, at start-up: a wrong one stops the app
+ * with a message naming it.
+ *
+ * @example
+ * ```ts
+ * RealtimeModule.forRoot({
+ *   websocket: { path: '/ws', maxConnectionsPerUser: 5 },
+ *   rooms: { maxPerConnection: 20 },
+ *   authenticate: (req) => ({ userId: String(req.headers['x-user']) }),
+ * })
+ * ```
+ */
+export interface RealtimeModuleOptions {
+  /** The WebSocket transport, or `false` to turn it off. */
+  websocket?: WebSocketOptions | false;
+  rooms?: RoomOptions;
+  engine?: EngineOptions;
+  /** Runs once per connection, before it is accepted. Without it every client is anonymous. */
+  authenticate?: AuthenticateHook;
+}
+
+/** The options after defaults and checks, as the rest of the library reads them. */
+export interface ResolvedRealtimeOptions {
+  readonly websocket: Readonly<Required<WebSocketOptions>> | false;
+  readonly rooms: Readonly<Required<RoomOptions>>;
+  readonly engine: EngineOptions;
+  readonly authenticate: AuthenticateHook | undefined;
+}
+
+const WEBSOCKET_DEFAULTS: Required<WebSocketOptions> = {
+  path: '/ws',
+  pingInterval: 25_000,
+  pongTimeout: 10_000,
+  maxPayload: 1 << 20,
+  perMessageDeflate: false,
+  maxConnections: Infinity,
+  maxConnectionsPerUser: Infinity,
+  maxBufferedBytes: 4 << 20,
+  maxPendingRequests: 32,
+  closeTimeout: 1_000,
+};
+
+const ROOM_DEFAULTS: Required<RoomOptions> = { maxPerConnection: 100, maxNameLength: 200 };
+
+const ENGINE_TYPES = ['memory'] as const;
+
+/**
+ * Start-up fails with this when an option is wrong; the message names the option.
+ *
+ * @example
+ * ```ts
+ * // Invalid nest-realtime option "websocket.pingInterval": expected a positive integer (ms), got -1
+ * ```
+ */
+export class RealtimeConfigError extends Error {
+  override readonly name = 'RealtimeConfigError';
+
+  constructor(
+    readonly option: string,
+    expected: string,
+    got: unknown,
+  ) {
+    super(`Invalid nest-realtime option "${option}": expected ${expected}, got ${describe(got)}`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  return String(value);
+}
+
+type Check = (value: unknown) => boolean;
+
+const positiveInteger: [Check, string] = [
+  (v) => Number.isSafeInteger(v) && (v as number) > 0,
+  'a positive integer',
+];
+const limit: [Check, string] = [
+  (v) => v === Infinity || (Number.isSafeInteger(v) && (v as number) > 0),
+  'a positive integer or Infinity',
+];
+const boolean: [Check, string] = [(v) => typeof v === 'boolean', 'a boolean'];
+const path: [Check, string] = [
+  (v) => typeof v === 'string' && /^\/[^\s?#]*$/.test(v),
+  'a path starting with "/" (no spaces, query or fragment)',
+];
+
+const WEBSOCKET_CHECKS: Record<keyof WebSocketOptions, [Check, string]> = {
+  path,
+  pingInterval: [positiveInteger[0], 'a positive integer (ms)'],
+  pongTimeout: [positiveInteger[0], 'a positive integer (ms)'],
+  maxPayload: [positiveInteger[0], 'a positive integer (bytes)'],
+  perMessageDeflate: boolean,
+  maxConnections: limit,
+  maxConnectionsPerUser: limit,
+  maxBufferedBytes: [positiveInteger[0], 'a positive integer (bytes)'],
+  maxPendingRequests: positiveInteger,
+  closeTimeout: [positiveInteger[0], 'a positive integer (ms)'],
+};
+
+const ROOM_CHECKS: Record<keyof RoomOptions, [Check, string]> = {
+  maxPerConnection: positiveInteger,
+  maxNameLength: positiveInteger,
+};
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Checks one group of options against its table, refusing unknown keys too. */
+function resolveGroup<T extends object>(
+  name: string,
+  given: unknown,
+  checks: Record<keyof T, [Check, string]>,
+  defaults: Required<T>,
+): Required<T> {
+  if (given === undefined) return { ...defaults };
+  if (!isPlainObject(given)) throw new RealtimeConfigError(name, 'an object', given);
+  for (const [key, value] of Object.entries(given)) {
+    const check = checks[key as keyof T];
+    if (!check) {
+      const known = Object.keys(checks).join(', ');
+      throw new RealtimeConfigError(`${name}.${key}`, `one of the known options (${known})`, value);
+    }
+    if (value !== undefined && !check[0](value)) {
+      throw new RealtimeConfigError(`${name}.${key}`, check[1], value);
+    }
+  }
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  return { ...defaults, ...defined } as Required<T>;
+}
+
+/**
+ * Applies defaults and checks every option, once, at start-up.
+ *
+ * @throws RealtimeConfigError naming the first wrong option.
+ * @example
+ * ```ts
+ * const options = resolveRealtimeOptions({ websocket: { path: '/live' } });
+ * options.websocket && options.websocket.pingInterval; // 25000
+ * ```
+ */
+export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): ResolvedRealtimeOptions {
+  if (!isPlainObject(given as unknown)) {
+    throw new RealtimeConfigError('options', 'an object', given);
+  }
+  const known = ['websocket', 'rooms', 'engine', 'authenticate'];
+  for (const [key, value] of Object.entries(given)) {
+    if (!known.includes(key)) {
+      throw new RealtimeConfigError(key, `one of the known options (${known.join(', ')})`, value);
+    }
+  }
+  const websocket =
+    given.websocket === false
+      ? false
+      : resolveGroup('websocket', given.websocket, WEBSOCKET_CHECKS, WEBSOCKET_DEFAULTS);
+  const rooms = resolveGroup('rooms', given.rooms, ROOM_CHECKS, ROOM_DEFAULTS);
+
+  const engine = given.engine ?? { type: 'memory' };
+  if (!isPlainObject(engine as unknown))
+    throw new RealtimeConfigError('engine', 'an object', engine);
+  if (!(ENGINE_TYPES as readonly unknown[]).includes(engine.type)) {
+    const types = ENGINE_TYPES.map((t) => `"${t}"`).join(', ');
+    throw new RealtimeConfigError('engine.type', `one of ${types}`, engine.type);
+  }
+
+  if (given.authenticate !== undefined && typeof given.authenticate !== 'function') {
+    throw new RealtimeConfigError('authenticate', 'a function', given.authenticate);
+  }
+  return { websocket, rooms, engine, authenticate: given.authenticate };
+}

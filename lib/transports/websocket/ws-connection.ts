@@ -1,0 +1,347 @@
+import { Logger } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import { take, type Observable, type Subscription } from 'rxjs';
+import { WebSocket, type RawData } from 'ws';
+import { BUILTIN_HANDLERS, type BuiltinHandler } from '../../core/builtin-events.js';
+import { encodeFrame } from '../../core/frame.js';
+import { parseInboundFrame, type FrameId, type InboundFrame } from '../../core/inbound-frame.js';
+import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
+import { CloseCode, ErrorCode, RealtimeError } from '../../core/realtime-error.js';
+import type { RealtimeHub } from '../../core/realtime-hub.js';
+import { BUILTIN_EVENT_PREFIX, BuiltinEvent } from '../../realtime.constants.js';
+import { requestContext, type RequestContext } from './request-context.js';
+
+/** A user's `@SubscribeMessage` handler, as Nest hands it to the adapter. */
+export interface MessageHandler {
+  readonly message: unknown;
+  readonly callback: (data: unknown, event: string) => unknown;
+}
+
+/** Turns a handler's return value (value, promise, Observable) into an Observable. */
+export type ResultTransform = (result: unknown) => Observable<unknown>;
+
+/** What every connection of one server shares, kept once rather than per socket. */
+export interface WsConnectionShared {
+  readonly hub: RealtimeHub;
+  readonly maxBufferedBytes: number;
+  readonly maxPendingRequests: number;
+  closed(connection: WsConnection): void;
+}
+
+/** The body of an error reply or error frame. */
+interface ErrorBody {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** Nest's message for errors that are not `WsException`s. */
+const UNKNOWN_EXCEPTION_MESSAGE = 'Internal server error';
+const logger = new Logger('RealtimeWebSocket');
+
+/**
+ * One WebSocket client. Handlers receive it as `@ConnectedSocket()`; it is also what
+ * `handleConnection` and `handleDisconnect` get.
+ *
+ * @example
+ * ```ts
+ * @SubscribeMessage('hello')
+ * hello(@ConnectedSocket() client: WsConnection) {
+ *   client.emit('hello', { you: client.userId, from: client.request.headers['user-agent'] });
+ * }
+ * ```
+ */
+export class WsConnection extends RealtimeConnection {
+  readonly transport = 'websocket';
+  /** @internal When the unanswered ping was sent (performance.now()), or 0. */
+  pingSentAt = 0;
+
+  private readonly handlers = new Map<
+    string,
+    { handler: MessageHandler; transform: ResultTransform }
+  >();
+  private readonly streams = new Set<Subscription>();
+  private readonly closeListeners: (() => void)[] = [];
+  private pending = 0;
+  private paused = false;
+
+  constructor(
+    id: string,
+    principal: RealtimePrincipal,
+    /** The underlying `ws` socket. */
+    readonly socket: WebSocket,
+    /** The HTTP upgrade request (headers, url, remote address). */
+    readonly request: IncomingMessage,
+    private readonly shared: WsConnectionShared,
+  ) {
+    super(id, principal);
+    socket.on('message', (raw, isBinary) => this.receive(raw, isBinary));
+    socket.on('pong', () => {
+      this.pingSentAt = 0;
+    });
+    // Protocol errors (bad UTF-8, oversized frames) are the client's; ws closes the socket.
+    socket.on('error', (error) => logger.debug(`connection ${id}: ${error.message}`));
+    socket.once('close', () => this.onSocketClose());
+  }
+
+  get isOpen(): boolean {
+    return this.socket.readyState === WebSocket.OPEN;
+  }
+
+  send(frame: Buffer): void {
+    const { socket } = this;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (socket.bufferedAmount > this.shared.maxBufferedBytes) {
+      this.close(CloseCode.SlowConsumer, 'slow consumer');
+      return;
+    }
+    socket.send(frame, { binary: false });
+  }
+
+  /**
+   * Sends `{ event, data }` to this client alone. `emit('exception', ...)`, which is
+   * how Nest's exception filter reports a `WsException`, becomes an error reply (or
+   * an `rt:error` frame) instead.
+   */
+  emit(event: string, data?: unknown): void {
+    if (event === 'exception') {
+      this.reportException(data);
+      return;
+    }
+    this.send(encodeFrame({ event, data }));
+  }
+
+  close(code: number, reason: string): void {
+    this.socket.close(code, reason);
+  }
+
+  /** @internal Registers a gateway's handlers (Nest calls this once per gateway). */
+  addHandlers(handlers: readonly MessageHandler[], transform: ResultTransform): void {
+    for (const handler of handlers) {
+      const event = String(handler.message);
+      if (!this.handlers.has(event)) this.handlers.set(event, { handler, transform });
+    }
+  }
+
+  /** @internal Runs `listener` once, when the connection has closed. */
+  onClose(listener: () => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  /** @internal Sends a heartbeat ping unless one is still unanswered. */
+  ping(now: number): void {
+    if (this.pingSentAt !== 0 || !this.isOpen) return;
+    this.pingSentAt = now;
+    this.socket.ping();
+  }
+
+  private receive(raw: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.sendError(undefined, {
+        code: ErrorCode.BadFrame,
+        message: 'binary frames are not supported; send JSON text',
+      });
+      return;
+    }
+    const parsed = parseInboundFrame(raw.toString());
+    if ('rejected' in parsed) {
+      const { id, event, code, message } = parsed.rejected;
+      this.sendError(id, { code, message }, event);
+      return;
+    }
+    const { frame } = parsed;
+    if (frame.event.startsWith(BUILTIN_EVENT_PREFIX)) {
+      const builtin = BUILTIN_HANDLERS.get(frame.event);
+      if (builtin) this.runBuiltin(builtin, frame);
+      else this.rejectUnknown(frame);
+      return;
+    }
+    const entry = this.handlers.get(frame.event);
+    if (entry) this.runHandler(entry.handler, entry.transform, frame);
+    else this.rejectUnknown(frame);
+  }
+
+  private rejectUnknown({ event, id }: InboundFrame): void {
+    this.sendError(
+      id,
+      { code: ErrorCode.UnknownEvent, message: `unknown event "${event}"` },
+      event,
+    );
+  }
+
+  private runBuiltin(builtin: BuiltinHandler, frame: InboundFrame): void {
+    this.begin();
+    builtin(this.shared.hub, this, frame.data)
+      .then(
+        (result) => {
+          if (frame.id !== undefined) this.reply(frame.id, result);
+        },
+        (error: unknown) => this.sendError(frame.id, toErrorBody(error), frame.event),
+      )
+      .finally(() => this.end());
+  }
+
+  /**
+   * Runs a user's handler. With an id, its first value (or null if it has none) is
+   * the reply; without, each value is sent as a frame: a `{ event, data }` object as
+   * it is, anything else as `{ event: <same event>, data: value }`.
+   */
+  private runHandler(
+    handler: MessageHandler,
+    transform: ResultTransform,
+    frame: InboundFrame,
+  ): void {
+    const context: RequestContext = {
+      connection: this,
+      event: frame.event,
+      id: frame.id,
+      answered: false,
+    };
+    this.begin();
+    requestContext.run(context, () => {
+      let source: Observable<unknown>;
+      try {
+        source = transform(handler.callback(frame.data, frame.event));
+      } catch (error) {
+        this.end();
+        this.fail(context, error);
+        return;
+      }
+      const subscription = (frame.id === undefined ? source : source.pipe(take(1))).subscribe({
+        next: (value) => this.answer(context, value),
+        error: (error: unknown) => this.fail(context, error),
+        complete: () => {
+          if (context.id !== undefined && !context.answered) this.answer(context, null);
+        },
+      });
+      if (!subscription.closed) this.streams.add(subscription);
+      subscription.add(() => {
+        this.streams.delete(subscription);
+        this.end();
+      });
+    });
+  }
+
+  private answer(context: RequestContext, value: unknown): void {
+    if (context.id !== undefined) {
+      if (context.answered) return;
+      context.answered = true;
+      this.reply(context.id, value);
+      return;
+    }
+    if (value === undefined || value === null) return;
+    this.send(encodeFrame(isWsResponse(value) ? value : { event: context.event, data: value }));
+  }
+
+  private fail(context: RequestContext, error: unknown): void {
+    logger.error(
+      `handler for "${context.event}" failed`,
+      error instanceof Error ? error.stack : error,
+    );
+    if (context.answered) return;
+    context.answered = true;
+    this.sendError(
+      context.id,
+      { code: ErrorCode.InternalError, message: 'internal error' },
+      context.event,
+    );
+  }
+
+  private reportException(payload: unknown): void {
+    const context = requestContext.getStore();
+    const body = exceptionBody(payload);
+    if (context?.connection !== this) {
+      this.sendError(undefined, body);
+      return;
+    }
+    if (context.answered) return;
+    context.answered = true;
+    this.sendError(context.id, body, context.event);
+  }
+
+  private reply(id: FrameId, data: unknown): void {
+    this.send(encodeFrame({ event: BuiltinEvent.Reply, id, data: data ?? null }));
+  }
+
+  private sendError(id: FrameId | undefined, error: ErrorBody, event?: string): void {
+    this.send(
+      encodeFrame(
+        id === undefined
+          ? { event: BuiltinEvent.Error, data: { ...error, event } }
+          : { event: BuiltinEvent.Reply, id, error },
+      ),
+    );
+  }
+
+  /** One more frame in flight; at the bound, stop reading the socket. */
+  private begin(): void {
+    if (++this.pending >= this.shared.maxPendingRequests && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private end(): void {
+    if (--this.pending < this.shared.maxPendingRequests && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private onSocketClose(): void {
+    for (const subscription of [...this.streams]) subscription.unsubscribe();
+    for (const listener of this.closeListeners.splice(0)) {
+      try {
+        listener();
+      } catch (error) {
+        logger.error('disconnect handler failed', error instanceof Error ? error.stack : error);
+      }
+    }
+    this.shared.closed(this);
+  }
+}
+
+function isWsResponse(value: unknown): value is { event: string; data?: unknown } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { event?: unknown }).event === 'string'
+  );
+}
+
+/** A RealtimeError keeps its code; anything else is an internal error (logged). */
+function toErrorBody(error: unknown): ErrorBody {
+  if (error instanceof RealtimeError) return { code: error.code, message: error.message };
+  logger.error('built-in event failed', error instanceof Error ? error.stack : error);
+  return { code: ErrorCode.InternalError, message: 'internal error' };
+}
+
+/**
+ * Maps what Nest's exception filter emits to an error body: `{ status, message,
+ * cause }` for `new WsException('text')`, the object itself for
+ * `new WsException({ code, message, ... })`.
+ */
+function exceptionBody(payload: unknown): ErrorBody {
+  if (typeof payload !== 'object' || payload === null) {
+    return { code: ErrorCode.HandlerError, message: String(payload) };
+  }
+  const {
+    code,
+    message,
+    status: _status,
+    cause: _cause,
+    ...rest
+  } = payload as Record<string, unknown>;
+  const text = typeof message === 'string' ? message : 'error';
+  const body: ErrorBody = {
+    code:
+      typeof code === 'string' && code.length > 0
+        ? code
+        : text === UNKNOWN_EXCEPTION_MESSAGE
+          ? ErrorCode.InternalError
+          : ErrorCode.HandlerError,
+    message: text,
+  };
+  if (Object.keys(rest).length > 0) body.details = rest;
+  return body;
+}

@@ -1,0 +1,43 @@
+import { performance } from 'node:perf_hooks';
+import type { WsConnection } from './ws-connection.js';
+
+/**
+ * Pings every connection each `pingInterval`, and `pongTimeout` after each round
+ * terminates those that have not answered. Two timers for the whole server, not two
+ * per socket; a connection with a ping still unanswered is not pinged again.
+ */
+export class WsHeartbeat {
+  private round: NodeJS.Timeout | undefined;
+  private readonly checks = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly connections: ReadonlySet<WsConnection>,
+    private readonly pingInterval: number,
+    private readonly pongTimeout: number,
+  ) {}
+
+  start(): void {
+    this.round = setInterval(() => this.pingAll(), this.pingInterval);
+    this.round.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.round);
+    for (const check of this.checks) clearTimeout(check);
+    this.checks.clear();
+  }
+
+  private pingAll(): void {
+    const sentAt = performance.now();
+    for (const connection of this.connections) connection.ping(sentAt);
+    const check = setTimeout(() => {
+      this.checks.delete(check);
+      for (const connection of this.connections) {
+        if (connection.pingSentAt !== 0 && connection.pingSentAt <= sentAt)
+          connection.socket.terminate();
+      }
+    }, this.pongTimeout);
+    check.unref();
+    this.checks.add(check);
+  }
+}

@@ -1,0 +1,113 @@
+import { WebSocket, type ClientOptions } from 'ws';
+
+/** A frame as the server sends it. */
+export interface Frame {
+  event: string;
+  data?: any;
+  id?: string | number;
+  error?: { code: string; message: string; details?: Record<string, unknown> };
+  room?: string;
+}
+
+/**
+ * A raw `ws` client for tests: it records every frame and lets a test wait for the
+ * next one matching a predicate. Nothing of the library's own client is used.
+ */
+export class TestClient {
+  readonly frames: Frame[] = [];
+  private cursor = 0;
+  private waiters: (() => void)[] = [];
+  private nextId = 1;
+  closeCode: number | undefined;
+  closeReason = '';
+  readonly closed: Promise<number>;
+
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (raw) => {
+      this.frames.push(JSON.parse(raw.toString()) as Frame);
+      this.wake();
+    });
+    this.closed = new Promise((resolve) => {
+      socket.on('close', (code, reason) => {
+        this.closeCode = code;
+        this.closeReason = reason.toString();
+        this.wake();
+        resolve(code);
+      });
+    });
+  }
+
+  /** Connects and waits for `rt:connected`. */
+  static async connect(url: string, options?: ClientOptions): Promise<TestClient> {
+    const client = await TestClient.open(url, options);
+    await client.next((f) => f.event === 'rt:connected');
+    return client;
+  }
+
+  /** Connects without waiting for any frame. */
+  static open(url: string, options?: ClientOptions): Promise<TestClient> {
+    const socket = new WebSocket(url, options);
+    return new Promise((resolve, reject) => {
+      socket.once('open', () => resolve(new TestClient(socket)));
+      socket.once('error', reject);
+      socket.once('unexpected-response', (_req, res) =>
+        reject(new Error(`HTTP ${res.statusCode}`)),
+      );
+    });
+  }
+
+  get connectionId(): string {
+    return this.frames.find((f) => f.event === 'rt:connected')!.data.connectionId;
+  }
+
+  send(frame: unknown): void {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** Sends a frame with a fresh id and waits for the reply carrying it. */
+  async request(event: string, data?: unknown): Promise<Frame> {
+    const id = this.nextId++;
+    this.send({ event, data, id });
+    return this.next((f) => f.event === 'rt:reply' && f.id === id);
+  }
+
+  /** The next frame not yet consumed that matches, waiting up to `timeout` ms. */
+  async next(match: (frame: Frame) => boolean = () => true, timeout = 3_000): Promise<Frame> {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      for (let i = this.cursor; i < this.frames.length; i++) {
+        const frame = this.frames[i]!;
+        if (match(frame)) {
+          this.frames.splice(i, 1);
+          return frame;
+        }
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || this.socket.readyState === WebSocket.CLOSED) {
+        throw new Error(`no matching frame; got ${JSON.stringify(this.frames.slice(-5))}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Collects frames matching for `ms` milliseconds (to show that nothing came). */
+  async collect(match: (frame: Frame) => boolean, ms = 150): Promise<Frame[]> {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return this.frames.filter(match);
+  }
+
+  close(): Promise<number> {
+    this.socket.close();
+    return this.closed;
+  }
+
+  private wake(): void {
+    for (const waiter of this.waiters.splice(0)) waiter();
+  }
+}
