@@ -76,8 +76,8 @@ export class BroadcastOperator {
   /** Sends several messages to the recipients in one frame (`rt:batch`). */
   emitBatch(messages: readonly OutboundMessage[]): Promise<void> {
     for (const message of messages) assertUserEvent(message.event);
-    const data = messages.map(({ event, data }) => ({ event, data }));
-    return this.send({ event: BuiltinEvent.Batch, data, room: this.soleRoom() });
+    const batch = messages.map((message) => ({ event: message.event, data: message.data }));
+    return this.send({ event: BuiltinEvent.Batch, data: batch, room: this.soleRoom() });
   }
 
   private send(frame: object): Promise<void> {

@@ -259,9 +259,11 @@ export class RealtimeHub
    * Resolves false if there was no such room.
    */
   async deleteRoom(room: string): Promise<boolean> {
+    const existed = (await this.engine.getRoom(room)) !== undefined;
     const local = this.connections.subscribers(roomChannel(room));
     await Promise.all([...(local ?? [])].map((connection) => this.leaveRoom(connection, room)));
-    return this.engine.deleteRoom(room);
+    await this.engine.deleteRoom(room);
+    return existed;
   }
 
   /** The room's record, or undefined if there is no such room. */

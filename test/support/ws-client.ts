@@ -40,7 +40,7 @@ export class TestClient {
   /** Connects and waits for `rt:connected`. */
   static async connect(url: string, options?: ClientOptions): Promise<TestClient> {
     const client = await TestClient.open(url, options);
-    await client.next((f) => f.event === 'rt:connected');
+    client.connected = await client.next((f) => f.event === 'rt:connected');
     return client;
   }
 
@@ -56,8 +56,11 @@ export class TestClient {
     });
   }
 
+  /** The `rt:connected` frame, once `connect` has seen it. */
+  connected: Frame | undefined;
+
   get connectionId(): string {
-    return this.frames.find((f) => f.event === 'rt:connected')!.data.connectionId;
+    return this.connected!.data.connectionId;
   }
 
   send(frame: unknown): void {

@@ -75,7 +75,15 @@ export class WsConnection extends RealtimeConnection {
     private readonly shared: WsConnectionShared,
   ) {
     super(id, principal);
-    socket.on('message', (raw, isBinary) => this.receive(raw, isBinary));
+    socket.on('message', (raw, isBinary) => {
+      try {
+        this.receive(raw, isBinary);
+      } catch (error) {
+        // Nothing a client sends may take the process down; this is the last net.
+        logger.error('frame handling failed', error instanceof Error ? error.stack : error);
+        this.sendError(undefined, { code: ErrorCode.InternalError, message: 'internal error' });
+      }
+    });
     socket.on('pong', () => {
       this.pingSentAt = 0;
     });
@@ -171,7 +179,8 @@ export class WsConnection extends RealtimeConnection {
 
   private runBuiltin(builtin: BuiltinHandler, frame: InboundFrame): void {
     this.begin();
-    builtin(this.shared.hub, this, frame.data)
+    // async, so that a synchronous throw becomes a rejection like any other
+    (async () => builtin(this.shared.hub, this, frame.data))()
       .then(
         (result) => {
           if (frame.id !== undefined) this.reply(frame.id, result);
@@ -223,14 +232,24 @@ export class WsConnection extends RealtimeConnection {
   }
 
   private answer(context: RequestContext, value: unknown): void {
-    if (context.id !== undefined) {
-      if (context.answered) return;
-      context.answered = true;
-      this.reply(context.id, value);
+    if (context.answered || (context.id === undefined && (value === undefined || value === null))) {
       return;
     }
-    if (value === undefined || value === null) return;
-    this.send(encodeFrame(isWsResponse(value) ? value : { event: context.event, data: value }));
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(
+        context.id !== undefined
+          ? { event: BuiltinEvent.Reply, id: context.id, data: value ?? null }
+          : isWsResponse(value)
+            ? value
+            : { event: context.event, data: value },
+      );
+    } catch (error) {
+      this.fail(context, error); // a result JSON cannot carry (a cycle, a BigInt)
+      return;
+    }
+    if (context.id !== undefined) context.answered = true;
+    this.send(frame);
   }
 
   private fail(context: RequestContext, error: unknown): void {
@@ -289,7 +308,7 @@ export class WsConnection extends RealtimeConnection {
   }
 
   private onSocketClose(): void {
-    for (const subscription of [...this.streams]) subscription.unsubscribe();
+    for (const subscription of this.streams) subscription.unsubscribe();
     for (const listener of this.closeListeners.splice(0)) {
       try {
         listener();

@@ -1,0 +1,233 @@
+// The client imports nothing from Nest or Node: it runs in browsers as it is.
+import { BuiltinEvent } from '../realtime.constants.js';
+
+/** The standard WebSocket constructor shape (the browser's, or `ws` in Node). */
+export type WebSocketConstructor = new (url: string) => WebSocket;
+
+/**
+ * Options of {@link RealtimeClient}.
+ *
+ * @example
+ * ```ts
+ * import WebSocket from 'ws';
+ * const client = new RealtimeClient('ws://localhost:3000/ws', { WebSocket, requestTimeout: 5_000 });
+ * ```
+ */
+export interface RealtimeClientOptions {
+  /** The WebSocket constructor; defaults to `globalThis.WebSocket`. */
+  WebSocket?: WebSocketConstructor;
+  /** How long a request waits for its reply, in ms. Default 10000. */
+  requestTimeout?: number;
+  /** Requests that may wait for replies at once; more are refused. Default 1000. */
+  maxPendingRequests?: number;
+}
+
+/**
+ * What `rt:connected` says about this connection.
+ *
+ * @example
+ * ```ts
+ * const { connectionId, userId } = await client.ready;
+ * ```
+ */
+export interface ConnectedInfo {
+  readonly connectionId: string;
+  readonly userId: string | null;
+  readonly pingInterval: number;
+  readonly pongTimeout: number;
+}
+
+/**
+ * A failed request: the server's error code and message, or a client-side code
+ * (`TIMEOUT`, `CLOSED`, `TOO_MANY_REQUESTS`).
+ *
+ * @example
+ * ```ts
+ * try { await client.join('x'.repeat(500)); }
+ * catch (e) { if (e instanceof RealtimeClientError && e.code === 'ROOM_NAME_INVALID') ... }
+ * ```
+ */
+export class RealtimeClientError extends Error {
+  override readonly name = 'RealtimeClientError';
+
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/** A message as it reaches a listener: its payload and, for room messages, the room. */
+export type MessageListener = (data: any, meta: { event: string; room?: string }) => void;
+
+interface ServerFrame {
+  event: string;
+  data?: any;
+  id?: string | number;
+  room?: string;
+  error?: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * A small client for the nest-realtime WebSocket protocol (docs/protocol.md):
+ * requests with replies, rooms, events. It does not reconnect by itself yet.
+ *
+ * @example
+ * ```ts
+ * const client = new RealtimeClient('ws://localhost:3000/ws?token=abc');
+ * await client.ready;
+ * client.on('chat', (data, { room }) => console.log(room, data.text));
+ * await client.join('lobby');
+ * await client.publish('lobby', 'chat', { text: 'hello' });
+ * const answer = await client.request('my-event', { any: 'payload' });
+ * client.close();
+ * ```
+ */
+export class RealtimeClient {
+  /** Resolves with `rt:connected`; rejects if the socket closes first. */
+  readonly ready: Promise<ConnectedInfo>;
+  /** Resolves with the close code once the socket has closed. */
+  readonly closed: Promise<number>;
+
+  private readonly socket: WebSocket;
+  private readonly listeners = new Map<string, Set<MessageListener>>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly requestTimeout: number;
+  private readonly maxPendingRequests: number;
+  private nextId = 1;
+
+  constructor(url: string, options: RealtimeClientOptions = {}) {
+    const Socket = options.WebSocket ?? globalThis.WebSocket;
+    this.requestTimeout = options.requestTimeout ?? 10_000;
+    this.maxPendingRequests = options.maxPendingRequests ?? 1_000;
+    this.socket = new Socket(url);
+    this.ready = new Promise((resolve, reject) => {
+      this.once(BuiltinEvent.Connected, resolve);
+      this.socket.addEventListener('close', () =>
+        reject(new RealtimeClientError('CLOSED', 'closed before rt:connected')),
+      );
+    });
+    this.ready.catch(() => undefined); // observed by whoever awaits it
+    this.closed = new Promise((resolve) => {
+      this.socket.addEventListener('close', (event) => {
+        this.failPending(new RealtimeClientError('CLOSED', `connection closed (${event.code})`));
+        resolve(event.code);
+      });
+    });
+    this.socket.addEventListener('message', (event) => this.receive(event.data));
+    // A failed connection is reported by the close event that follows; in Node an
+    // 'error' with no listener would be thrown.
+    this.socket.addEventListener('error', () => undefined);
+  }
+
+  /** Listens to an event; returns the function that stops listening. */
+  on(event: string, listener: MessageListener): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** Sends a frame that asks for no reply. */
+  emit(event: string, data?: unknown): void {
+    this.socket.send(JSON.stringify({ event, data }));
+  }
+
+  /** Sends a frame with an id and resolves with the reply's data (rejects with its error). */
+  request<T = unknown>(event: string, data?: unknown, timeout = this.requestTimeout): Promise<T> {
+    if (this.pending.size >= this.maxPendingRequests) {
+      return Promise.reject(new RealtimeClientError('TOO_MANY_REQUESTS', 'too many requests waiting'));
+    }
+    if (this.socket.readyState !== 1) {
+      return Promise.reject(new RealtimeClientError('CLOSED', 'the connection is not open'));
+    }
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new RealtimeClientError('TIMEOUT', `no reply to "${event}" within ${timeout} ms`));
+      }, timeout);
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+      this.socket.send(JSON.stringify({ event, data, id }));
+    });
+  }
+
+  /** Joins a room; resolves with its info. */
+  join(room: string): Promise<{ name: string; size: number; created: number; persistent: boolean }> {
+    return this.request(BuiltinEvent.Join, { room });
+  }
+
+  /** Leaves a room; resolves with whether the connection was in it. */
+  async leave(room: string): Promise<boolean> {
+    return (await this.request<{ left: boolean }>(BuiltinEvent.Leave, { room })).left;
+  }
+
+  /** Publishes to a room this connection is in (not echoed back unless `echo`). */
+  async publish(room: string, event: string, data?: unknown, options: { echo?: boolean } = {}): Promise<void> {
+    await this.request(BuiltinEvent.Publish, { room, event, data, echo: options.echo });
+  }
+
+  /** Closes the connection; pending requests fail with `CLOSED`. */
+  close(code = 1000, reason = ''): Promise<number> {
+    this.socket.close(code, reason);
+    return this.closed;
+  }
+
+  private once(event: string, listener: MessageListener): void {
+    const off = this.on(event, (data, meta) => {
+      off();
+      listener(data, meta);
+    });
+  }
+
+  private receive(raw: unknown): void {
+    if (typeof raw !== 'string') return;
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(raw) as ServerFrame;
+    } catch {
+      return;
+    }
+    if (frame.event === BuiltinEvent.Reply && typeof frame.id === 'number') {
+      this.settle(frame.id, frame);
+    } else if (frame.event === BuiltinEvent.Batch && Array.isArray(frame.data)) {
+      for (const item of frame.data as ServerFrame[]) this.dispatch(item.event, item.data, frame.room);
+    } else {
+      this.dispatch(frame.event, frame.data, frame.room);
+    }
+  }
+
+  private settle(id: number, frame: ServerFrame): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    this.pending.delete(id);
+    clearTimeout(pending.timer);
+    if (frame.error) {
+      pending.reject(new RealtimeClientError(frame.error.code, frame.error.message, frame.error.details));
+    } else {
+      pending.resolve(frame.data);
+    }
+  }
+
+  private dispatch(event: string, data: unknown, room: string | undefined): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const listener of [...set]) listener(data, room === undefined ? { event } : { event, room });
+  }
+
+  private failPending(error: Error): void {
+    for (const { reject, timer } of this.pending.values()) {
+      clearTimeout(timer);
+      reject(error);
+    }
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,140 @@
+import { MessageBody, SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { RealtimeClient, RealtimeClientError } from '../../lib/client/index.js';
+import { RealtimeHub } from '../../lib/index.js';
+import { startApp, type TestApp } from '../support/app.js';
+
+@WebSocketGateway()
+class EchoGateway {
+  @SubscribeMessage('echo')
+  echo(@MessageBody() data: unknown) {
+    return data;
+  }
+
+  @SubscribeMessage('never')
+  never() {
+    return new Promise(() => undefined);
+  }
+
+  @SubscribeMessage('refuse')
+  refuse() {
+    throw new WsException({ code: 'NOPE', message: 'refused', why: 'test' });
+  }
+}
+
+describe('nest-realtime/client', () => {
+  let app: TestApp;
+  const clients: RealtimeClient[] = [];
+  const connect = (query = '', options = {}) => {
+    const client = new RealtimeClient(`${app.wsUrl}${query}`, {
+      WebSocket: WebSocket as never,
+      ...options,
+    });
+    clients.push(client);
+    return client;
+  };
+
+  beforeEach(async () => {
+    app = await startApp(
+      {
+        authenticate: (req) => ({
+          userId: new URL(req.url!, 'http://x').searchParams.get('user') ?? undefined,
+        }),
+      },
+      { providers: [EchoGateway] },
+    );
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await app.close();
+  });
+
+  it('resolves ready with the connection info', async () => {
+    const info = await connect('?user=u1').ready;
+    expect(info).toMatchObject({ userId: 'u1', pingInterval: 25_000, pongTimeout: 10_000 });
+    expect(info.connectionId).toMatch(/^.+\.\d+$/);
+  });
+
+  it('makes requests and resolves their replies', async () => {
+    const client = connect();
+    await client.ready;
+    expect(await client.request('echo', { a: [1, 2] })).toEqual({ a: [1, 2] });
+  });
+
+  it('rejects with the server error code and details', async () => {
+    const client = connect();
+    await client.ready;
+    const error = await client.request('refuse').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RealtimeClientError);
+    expect(error).toMatchObject({ code: 'NOPE', message: 'refused', details: { why: 'test' } });
+    await expect(client.join('')).rejects.toMatchObject({ code: 'ROOM_NAME_INVALID' });
+  });
+
+  it('times out a request that gets no reply', async () => {
+    const client = connect('', { requestTimeout: 100 });
+    await client.ready;
+    await expect(client.request('never')).rejects.toMatchObject({ code: 'TIMEOUT' });
+  });
+
+  it('bounds the requests waiting for replies', async () => {
+    const client = connect('', { maxPendingRequests: 2, requestTimeout: 500 });
+    await client.ready;
+    const waiting = [client.request('never'), client.request('never')];
+    await expect(client.request('never')).rejects.toMatchObject({ code: 'TOO_MANY_REQUESTS' });
+    await Promise.allSettled(waiting);
+  });
+
+  it('fails pending requests when the connection closes', async () => {
+    const client = connect();
+    await client.ready;
+    const pending = client.request('never');
+    await client.close();
+    await expect(pending).rejects.toMatchObject({ code: 'CLOSED' });
+    await expect(client.request('echo')).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
+  it('joins, publishes and receives room messages and batches', async () => {
+    const alice = connect('?user=alice');
+    const bob = connect('?user=bob');
+    await Promise.all([alice.ready, bob.ready]);
+    const got: unknown[] = [];
+    bob.on('chat', (data, meta) => got.push([data, meta]));
+    expect(await alice.join('lobby')).toMatchObject({ name: 'lobby', size: 1 });
+    await bob.join('lobby');
+    await alice.publish('lobby', 'chat', { text: 'hi' });
+    await app.app.get(RealtimeHub).to('lobby').emitBatch([
+      { event: 'chat', data: 1 },
+      { event: 'chat', data: 2 },
+    ]);
+    await expect.poll(() => got.length).toBe(3);
+    expect(got).toEqual([
+      [{ text: 'hi' }, { event: 'chat', room: 'lobby' }],
+      [1, { event: 'chat', room: 'lobby' }],
+      [2, { event: 'chat', room: 'lobby' }],
+    ]);
+    expect(await bob.leave('lobby')).toBe(true);
+    expect(await bob.leave('lobby')).toBe(false);
+  });
+
+  it('stops listening when asked', async () => {
+    const client = connect('?user=u1');
+    await client.ready;
+    const got: unknown[] = [];
+    const off = client.on('n', (data) => got.push(data));
+    const hub = app.app.get(RealtimeHub);
+    await hub.toUser('u1').emit('n', 1);
+    await expect.poll(() => got).toEqual([1]);
+    off();
+    await hub.toUser('u1').emit('n', 2);
+    await client.request('echo'); // a round trip: anything sent before it has arrived
+    expect(got).toEqual([1]);
+  });
+
+  it('rejects ready when the handshake is refused', async () => {
+    await app.close();
+    app = await startApp({ authenticate: () => null });
+    const client = connect();
+    await expect(client.ready).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+});

@@ -1,0 +1,319 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RealtimeError, RealtimeHub } from '../../lib/index.js';
+import { startApp, type TestApp } from '../support/app.js';
+import { TestClient, type Frame } from '../support/ws-client.js';
+
+// -- helpers (kept here: test/support is shared with other suites) --------------
+
+let app: TestApp;
+let hub: RealtimeHub;
+let clients: TestClient[] = [];
+
+/** Connects as `user` (anonymous without one); the client is closed after the test. */
+async function connect(user?: string): Promise<TestClient> {
+  const url = user === undefined ? app.wsUrl : `${app.wsUrl}?user=${encodeURIComponent(user)}`;
+  const client = await TestClient.open(url);
+  clients.push(client);
+  const connected = await client.next((frame) => frame.event === 'rt:connected');
+  ids.set(client, connected.data.connectionId);
+  return client;
+}
+
+// TestClient.connectionId reads the rt:connected frame that connect() has already
+// consumed, so it cannot be used: the id is kept here instead.
+const ids = new WeakMap<TestClient, string>();
+
+function idOf(client: TestClient): string {
+  return ids.get(client)!;
+}
+
+/** Joins a room and returns the reply's data, failing on an error reply. */
+async function join(client: TestClient, room: string): Promise<any> {
+  const reply = await client.request('rt:join', { room });
+  expect(reply.error).toBeUndefined();
+  return reply.data;
+}
+
+const eventIs =
+  (event: string) =>
+  (frame: Frame): boolean =>
+    frame.event === event;
+
+/** Polls until `check` holds (server-side cleanup is asynchronous to the client). */
+async function until(check: () => boolean | Promise<boolean>, timeout = 2_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+beforeEach(async () => {
+  app = await startApp({
+    authenticate: (req) => ({
+      userId: new URL(req.url!, 'http://x').searchParams.get('user') ?? undefined,
+    }),
+  });
+  hub = app.app.get(RealtimeHub);
+});
+
+afterEach(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  clients = [];
+  await app.close();
+});
+
+// -- tests ----------------------------------------------------------------------
+
+describe('rooms: rt:join and rt:leave', () => {
+  it('rt:join replies with name, size, created and persistent=false', async () => {
+    const a = await connect('u1');
+    const b = await connect('u2');
+    const before = Date.now();
+    const first = await join(a, 'lobby');
+    const after = Date.now();
+    expect(first).toStrictEqual({
+      name: 'lobby',
+      size: 1,
+      created: expect.any(Number),
+      persistent: false,
+    });
+    expect(first.created).toBeGreaterThanOrEqual(before);
+    expect(first.created).toBeLessThanOrEqual(after);
+    expect(await join(b, 'lobby')).toStrictEqual({
+      name: 'lobby',
+      size: 2,
+      created: first.created,
+      persistent: false,
+    });
+  });
+
+  it('joining a room twice is harmless: the size does not change', async () => {
+    const a = await connect('u1');
+    expect((await join(a, 'lobby')).size).toBe(1);
+    expect((await join(a, 'lobby')).size).toBe(1);
+    expect(await hub.roomMembers('lobby')).toHaveLength(1);
+    expect(hub.connectionRooms(idOf(a))).toStrictEqual(['lobby']);
+    expect((await hub.roomInfo('lobby'))?.size).toBe(1);
+  });
+
+  it('rt:leave replies {room, left} with left=false when not a member', async () => {
+    const a = await connect('u1');
+    await join(a, 'lobby');
+    const left = await a.request('rt:leave', { room: 'lobby' });
+    expect(left.error).toBeUndefined();
+    expect(left.data).toStrictEqual({ room: 'lobby', left: true });
+    expect((await a.request('rt:leave', { room: 'lobby' })).data).toStrictEqual({
+      room: 'lobby',
+      left: false,
+    });
+    expect((await a.request('rt:leave', { room: 'never' })).data).toStrictEqual({
+      room: 'never',
+      left: false,
+    });
+    expect(hub.connectionRooms(idOf(a))).toStrictEqual([]);
+  });
+
+  it('a room made by a join disappears with its last member', async () => {
+    const a = await connect('u1');
+    const b = await connect('u2');
+    await join(a, 'temp');
+    await join(b, 'temp');
+    await a.request('rt:leave', { room: 'temp' });
+    expect((await hub.roomInfo('temp'))?.size).toBe(1);
+    await b.request('rt:leave', { room: 'temp' });
+    expect(await hub.roomInfo('temp')).toBeUndefined();
+    expect(await hub.roomMembers('temp')).toStrictEqual([]);
+  });
+
+  it('hub.createRoom makes a persistent room that stays when empty', async () => {
+    const created = await hub.createRoom('stay');
+    expect(created).toStrictEqual({
+      name: 'stay',
+      size: 0,
+      created: expect.any(Number),
+      persistent: true,
+    });
+    const a = await connect('u1');
+    expect(await join(a, 'stay')).toStrictEqual({ ...created, size: 1 });
+    await a.request('rt:leave', { room: 'stay' });
+    expect(await hub.roomInfo('stay')).toStrictEqual(created);
+  });
+
+  it('hub.deleteRoom removes the local members and forgets the room', async () => {
+    const a = await connect('u1');
+    const b = await connect('u2');
+    const c = await connect('u3');
+    await join(a, 'doomed');
+    await join(b, 'doomed');
+    await join(b, 'other');
+    await join(c, 'other');
+    // Soft: the rest of the test still runs when this fails.
+    expect.soft(await hub.deleteRoom('doomed')).toBe(true);
+    expect(await hub.roomInfo('doomed')).toBeUndefined();
+    expect(hub.connectionRooms(idOf(a))).toStrictEqual([]);
+    expect(hub.connectionRooms(idOf(b))).toStrictEqual(['other']);
+    expect((await hub.roomInfo('other'))?.size).toBe(2);
+    const room = await a.request('rt:room', { room: 'doomed' });
+    expect(room.error?.code).toBe('NOT_IN_ROOM');
+    await hub.to('doomed').emit('late', 1);
+    expect(await a.collect(eventIs('late'))).toStrictEqual([]);
+    expect(await b.collect(eventIs('late'))).toStrictEqual([]);
+    expect(await hub.deleteRoom('doomed')).toBe(false);
+  });
+});
+
+describe('rooms: rt:room', () => {
+  it('describes the room: size counts every member, users the distinct user ids', async () => {
+    const a = await connect('u1');
+    const a2 = await connect('u1');
+    const b = await connect('u2');
+    const anon = await connect();
+    for (const client of [a, a2, b, anon]) await join(client, 'lobby');
+    const created = (await hub.roomInfo('lobby'))!.created;
+    const reply = await anon.request('rt:room', { room: 'lobby' });
+    expect(reply.error).toBeUndefined();
+    expect({ ...reply.data, users: [...reply.data.users].toSorted() }).toStrictEqual({
+      name: 'lobby',
+      created,
+      persistent: false,
+      size: 4,
+      users: ['u1', 'u2'],
+    });
+  });
+
+  it('answers NOT_IN_ROOM to a connection that is not a member', async () => {
+    const a = await connect('u1');
+    const outsider = await connect('u2');
+    await join(a, 'lobby');
+    const reply = await outsider.request('rt:room', { room: 'lobby' });
+    expect(reply.data).toBeUndefined();
+    expect(reply.error).toStrictEqual({
+      code: 'NOT_IN_ROOM',
+      message: 'not a member of room "lobby"',
+    });
+    const missing = await outsider.request('rt:room', { room: 'nowhere' });
+    expect(missing.error?.code).toBe('NOT_IN_ROOM');
+  });
+});
+
+describe('rooms: rt:publish', () => {
+  it('reaches the other members with {event, data, room}, not the sender nor outsiders', async () => {
+    const a = await connect('u1');
+    const b = await connect('u2');
+    const c = await connect();
+    const outsider = await connect('u3');
+    for (const client of [a, b, c]) await join(client, 'lobby');
+    await join(outsider, 'elsewhere');
+    const reply = await a.request('rt:publish', {
+      room: 'lobby',
+      event: 'chat',
+      data: { text: 'hi' },
+    });
+    expect(reply).toStrictEqual({ event: 'rt:reply', id: reply.id, data: null });
+    const expected = { event: 'chat', data: { text: 'hi' }, room: 'lobby' };
+    expect(await b.next(eventIs('chat'))).toStrictEqual(expected);
+    expect(await c.next(eventIs('chat'))).toStrictEqual(expected);
+    expect(await a.collect(eventIs('chat'))).toStrictEqual([]);
+    expect(await outsider.collect(eventIs('chat'))).toStrictEqual([]);
+    expect(await b.collect(eventIs('chat'))).toStrictEqual([]);
+  });
+
+  it('reaches the sender too with echo: true', async () => {
+    const a = await connect('u1');
+    const b = await connect('u2');
+    await join(a, 'lobby');
+    await join(b, 'lobby');
+    const reply = await a.request('rt:publish', {
+      room: 'lobby',
+      event: 'chat',
+      data: [1, 2],
+      echo: true,
+    });
+    expect(reply.data).toBeNull();
+    const expected = { event: 'chat', data: [1, 2], room: 'lobby' };
+    expect(await a.next(eventIs('chat'))).toStrictEqual(expected);
+    expect(await b.next(eventIs('chat'))).toStrictEqual(expected);
+    expect(await a.collect(eventIs('chat'))).toStrictEqual([]);
+  });
+
+  it('answers NOT_IN_ROOM to a non-member, and nobody receives anything', async () => {
+    const a = await connect('u1');
+    const outsider = await connect('u2');
+    await join(a, 'lobby');
+    const reply = await outsider.request('rt:publish', {
+      room: 'lobby',
+      event: 'chat',
+      data: 'x',
+    });
+    expect(reply.data).toBeUndefined();
+    expect(reply.error?.code).toBe('NOT_IN_ROOM');
+    expect(await a.collect(eventIs('chat'))).toStrictEqual([]);
+    expect(await outsider.collect(eventIs('chat'))).toStrictEqual([]);
+  });
+});
+
+describe('rooms: hub API', () => {
+  it('roomMembers, roomUsers, connectionRooms and the connection registry', async () => {
+    const a = await connect('u1');
+    const a2 = await connect('u1');
+    const b = await connect('u2');
+    const anon = await connect();
+    for (const client of [a, b, anon, a2]) await join(client, 'lobby');
+    await join(a, 'side');
+
+    expect(await hub.roomMembers('lobby')).toStrictEqual(
+      [
+        [a, 'u1'],
+        [b, 'u2'],
+        [anon, undefined],
+        [a2, 'u1'],
+      ].map(([client, userId]) => ({
+        connectionId: idOf(client as TestClient),
+        userId,
+        nodeId: hub.nodeId,
+        joinedAt: expect.any(Number),
+      })),
+    );
+    expect(await hub.roomMembers('nowhere')).toStrictEqual([]);
+    expect((await hub.roomUsers('lobby')).toSorted()).toStrictEqual(['u1', 'u2']);
+    expect(await hub.roomUsers('side')).toStrictEqual(['u1']);
+    expect(await hub.roomUsers('nowhere')).toStrictEqual([]);
+
+    expect(hub.connectionRooms(idOf(a))).toStrictEqual(['lobby', 'side']);
+    const connectionA = hub.connections.get(idOf(a))!;
+    expect(hub.connectionRooms(connectionA)).toStrictEqual(['lobby', 'side']);
+    expect(hub.connectionRooms(idOf(anon))).toStrictEqual(['lobby']);
+
+    expect(idOf(a).startsWith(`${hub.nodeId}.`)).toBe(true);
+    expect(hub.connections.count()).toBe(4);
+    expect(hub.connections.countByUser('u1')).toBe(2);
+    expect(hub.connections.countByUser('u2')).toBe(1);
+    expect(hub.connections.countByUser('nobody')).toBe(0);
+    const u1 = hub.connections.listByUser('u1').map((connection) => connection.id);
+    expect(u1.toSorted()).toStrictEqual([idOf(a), idOf(a2)].toSorted());
+    expect(hub.connections.listByUser('nobody')).toStrictEqual([]);
+  });
+
+  it('a connection that closes leaves all its rooms and the registry', async () => {
+    const a = await connect('u1');
+    const b = await connect('u2');
+    await join(a, 'r1');
+    await join(a, 'r2');
+    await join(b, 'r1');
+    const id = idOf(a);
+    await a.close();
+    await until(async () => (await hub.roomMembers('r1')).length === 1);
+
+    expect((await hub.roomMembers('r1')).map((m) => m.connectionId)).toStrictEqual([idOf(b)]);
+    expect((await hub.roomInfo('r1'))?.size).toBe(1);
+    expect(await hub.roomInfo('r2')).toBeUndefined();
+    expect(hub.connections.get(id)).toBeUndefined();
+    expect(hub.connections.count()).toBe(1);
+    expect(hub.connections.countByUser('u1')).toBe(0);
+    expect(hub.connections.listByUser('u1')).toStrictEqual([]);
+    expect(() => hub.connectionRooms(id)).toThrow(RealtimeError);
+    const room = await b.request('rt:room', { room: 'r1' });
+    expect(room.data).toMatchObject({ size: 1, users: ['u2'] });
+  });
+});
