@@ -17,8 +17,14 @@ describe('resolveRealtimeOptions', () => {
   });
 
   it('keeps what is given and defaults the rest', () => {
-    const options = resolveRealtimeOptions({ websocket: { path: '/live', maxConnections: 5, pongTimeout: undefined } });
-    expect(options.websocket).toMatchObject({ path: '/live', maxConnections: 5, pongTimeout: 10_000 });
+    const options = resolveRealtimeOptions({
+      websocket: { path: '/live', maxConnections: 5, pongTimeout: undefined },
+    });
+    expect(options.websocket).toMatchObject({
+      path: '/live',
+      maxConnections: 5,
+      pongTimeout: 10_000,
+    });
   });
 
   it('turns the WebSocket transport off', () => {
@@ -26,7 +32,11 @@ describe('resolveRealtimeOptions', () => {
   });
 
   it.each([
-    [{ websocket: { pingInterval: -1 } }, 'websocket.pingInterval', 'a positive integer (ms), got -1'],
+    [
+      { websocket: { pingInterval: -1 } },
+      'websocket.pingInterval',
+      'a positive integer (ms), got -1',
+    ],
     [{ websocket: { pongTimeout: 1.5 } }, 'websocket.pongTimeout', 'got 1.5'],
     [{ websocket: { path: 'ws' } }, 'websocket.path', 'got "ws"'],
     [{ websocket: { path: '/a b' } }, 'websocket.path', 'starting with "/"'],

@@ -144,7 +144,9 @@ export class RealtimeClient {
   /** Sends a frame with an id and resolves with the reply's data (rejects with its error). */
   request<T = unknown>(event: string, data?: unknown, timeout = this.requestTimeout): Promise<T> {
     if (this.pending.size >= this.maxPendingRequests) {
-      return Promise.reject(new RealtimeClientError('TOO_MANY_REQUESTS', 'too many requests waiting'));
+      return Promise.reject(
+        new RealtimeClientError('TOO_MANY_REQUESTS', 'too many requests waiting'),
+      );
     }
     if (this.socket.readyState !== 1) {
       return Promise.reject(new RealtimeClientError('CLOSED', 'the connection is not open'));
@@ -161,7 +163,9 @@ export class RealtimeClient {
   }
 
   /** Joins a room; resolves with its info. */
-  join(room: string): Promise<{ name: string; size: number; created: number; persistent: boolean }> {
+  join(
+    room: string,
+  ): Promise<{ name: string; size: number; created: number; persistent: boolean }> {
     return this.request(BuiltinEvent.Join, { room });
   }
 
@@ -171,7 +175,12 @@ export class RealtimeClient {
   }
 
   /** Publishes to a room this connection is in (not echoed back unless `echo`). */
-  async publish(room: string, event: string, data?: unknown, options: { echo?: boolean } = {}): Promise<void> {
+  async publish(
+    room: string,
+    event: string,
+    data?: unknown,
+    options: { echo?: boolean } = {},
+  ): Promise<void> {
     await this.request(BuiltinEvent.Publish, { room, event, data, echo: options.echo });
   }
 
@@ -199,7 +208,8 @@ export class RealtimeClient {
     if (frame.event === BuiltinEvent.Reply && typeof frame.id === 'number') {
       this.settle(frame.id, frame);
     } else if (frame.event === BuiltinEvent.Batch && Array.isArray(frame.data)) {
-      for (const item of frame.data as ServerFrame[]) this.dispatch(item.event, item.data, frame.room);
+      for (const item of frame.data as ServerFrame[])
+        this.dispatch(item.event, item.data, frame.room);
     } else {
       this.dispatch(frame.event, frame.data, frame.room);
     }
@@ -211,7 +221,9 @@ export class RealtimeClient {
     this.pending.delete(id);
     clearTimeout(pending.timer);
     if (frame.error) {
-      pending.reject(new RealtimeClientError(frame.error.code, frame.error.message, frame.error.details));
+      pending.reject(
+        new RealtimeClientError(frame.error.code, frame.error.message, frame.error.details),
+      );
     } else {
       pending.resolve(frame.data);
     }
@@ -220,7 +232,10 @@ export class RealtimeClient {
   private dispatch(event: string, data: unknown, room: string | undefined): void {
     const set = this.listeners.get(event);
     if (!set) return;
-    for (const listener of [...set]) listener(data, room === undefined ? { event } : { event, room });
+    // A copy: a listener added while dispatching starts with the next message.
+    // oxlint-disable-next-line unicorn/no-useless-spread
+    for (const listener of [...set])
+      listener(data, room === undefined ? { event } : { event, room });
   }
 
   private failPending(error: Error): void {

@@ -56,15 +56,17 @@ export function parseInboundFrame(
   }
   const { event, data, id: rawId } = value as Record<string, unknown>;
   const id = readId(rawId);
+  const eventOk = typeof event === 'string' && event.length > 0 && event.length <= MAX_EVENT_LENGTH;
   if (id === null) {
     return {
       rejected: {
         code: ErrorCode.BadFrame,
         message: `id must be a safe integer or a string of 1 to ${MAX_ID_LENGTH} characters`,
+        event: eventOk ? event : undefined,
       },
     };
   }
-  if (typeof event !== 'string' || event.length === 0 || event.length > MAX_EVENT_LENGTH) {
+  if (!eventOk) {
     return {
       rejected: {
         code: ErrorCode.BadFrame,

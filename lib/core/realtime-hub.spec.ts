@@ -44,7 +44,10 @@ describe('RealtimeHub', () => {
 
   beforeEach(async () => {
     engine = new MemoryEngine();
-    hub = new RealtimeHub(engine, resolveRealtimeOptions({ rooms: { maxPerConnection: 2, maxNameLength: 10 } }));
+    hub = new RealtimeHub(
+      engine,
+      resolveRealtimeOptions({ rooms: { maxPerConnection: 2, maxNameLength: 10 } }),
+    );
     await hub.onModuleInit();
   });
   afterEach(() => hub.onApplicationShutdown());
@@ -78,7 +81,9 @@ describe('RealtimeHub', () => {
     await hub.join(a, 'r2');
     await expect(hub.join(a, 'r3')).rejects.toMatchObject({ code: ErrorCode.RoomLimitReached });
     await expect(hub.join(a, 'r1')).resolves.toMatchObject({ name: 'r1' });
-    await expect(hub.join(a, 'x'.repeat(11))).rejects.toMatchObject({ code: ErrorCode.RoomNameInvalid });
+    await expect(hub.join(a, 'x'.repeat(11))).rejects.toMatchObject({
+      code: ErrorCode.RoomNameInvalid,
+    });
     expect(a.rooms).toEqual(new Set(['r1', 'r2']));
   });
 
@@ -133,7 +138,9 @@ describe('RealtimeHub', () => {
     const a = await connect();
     await hub.join(a, 'r');
     await hub.to('r').emitBatch([{ event: 'a', data: 1 }, { event: 'b' }]);
-    expect(a.frames()).toEqual([{ event: 'rt:batch', data: [{ event: 'a', data: 1 }, { event: 'b' }], room: 'r' }]);
+    expect(a.frames()).toEqual([
+      { event: 'rt:batch', data: [{ event: 'a', data: 1 }, { event: 'b' }], room: 'r' },
+    ]);
   });
 
   it('removes every trace of a closed connection', async () => {

@@ -27,7 +27,9 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   }
 
   handleDisconnect(client: WsConnection): void {
-    void this.hub.except(client).emit('online', { count: this.hub.connections.count() - 1, left: client.userId });
+    void this.hub
+      .except(client)
+      .emit('online', { count: this.hub.connections.count() - 1, left: client.userId });
   }
 
   @SubscribeMessage('chat')

@@ -15,7 +15,9 @@ async function bootstrap(): Promise<void> {
   app.useStaticAssets(join(here, '..', '..', 'dist'), { prefix: '/nest-realtime/' });
   const port = Number(process.env.PORT ?? 3000);
   await app.listen(port);
-  console.log(`nest-realtime sample: open http://localhost:${port}/ (WebSocket at ws://localhost:${port}/ws)`);
+  console.log(
+    `nest-realtime sample: open http://localhost:${port}/ (WebSocket at ws://localhost:${port}/ws)`,
+  );
 }
 
 void bootstrap();

@@ -103,10 +103,13 @@ describe('nest-realtime/client', () => {
     expect(await alice.join('lobby')).toMatchObject({ name: 'lobby', size: 1 });
     await bob.join('lobby');
     await alice.publish('lobby', 'chat', { text: 'hi' });
-    await app.app.get(RealtimeHub).to('lobby').emitBatch([
-      { event: 'chat', data: 1 },
-      { event: 'chat', data: 2 },
-    ]);
+    await app.app
+      .get(RealtimeHub)
+      .to('lobby')
+      .emitBatch([
+        { event: 'chat', data: 1 },
+        { event: 'chat', data: 2 },
+      ]);
     await expect.poll(() => got.length).toBe(3);
     expect(got).toEqual([
       [{ text: 'hi' }, { event: 'chat', room: 'lobby' }],

@@ -29,7 +29,8 @@ export async function startApp(
 
 /** Starts any root module on a free port. */
 export async function listen(root: Type, path = '/ws'): Promise<TestApp> {
-  const app = await NestFactory.create(root, { logger: ['error', 'warn'] });
+  // abortOnError: false, so that a start-up failure rejects instead of exiting the process.
+  const app = await NestFactory.create(root, { logger: ['error', 'warn'], abortOnError: false });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {

@@ -6,12 +6,26 @@ import type {
   RoomMember,
 } from '../../lib/engines/realtime-engine.interface.js';
 
+const member = (connectionId: string, userId?: string, joinedAt = 1_000): RoomMember => ({
+  connectionId,
+  userId,
+  nodeId: 'n1',
+  joinedAt,
+});
+
+const until = async (check: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+};
+
 /**
  * The one suite every engine passes, single-node view: what the contract in
  * lib/engines/realtime-engine.interface.ts promises. Multi-node engines add
  * their own cross-node suite on top.
  */
-export function describeEngineConformance(name: string, create: () => Promise<RealtimeEngine>): void {
+export function describeEngineConformance(
+  name: string,
+  create: () => Promise<RealtimeEngine>,
+): void {
   describe(`${name} engine conformance`, () => {
     let engine: RealtimeEngine;
     let delivered: EnginePublication[];
@@ -23,17 +37,6 @@ export function describeEngineConformance(name: string, create: () => Promise<Re
       await engine.subscribe('*');
     });
     afterEach(() => engine.close());
-
-    const member = (connectionId: string, userId?: string, joinedAt = 1_000): RoomMember => ({
-      connectionId,
-      userId,
-      nodeId: 'n1',
-      joinedAt,
-    });
-
-    const until = async (check: () => boolean): Promise<void> => {
-      for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
-    };
 
     it('delivers a publication to a subscribed channel once, with its bytes and exceptions intact', async () => {
       await engine.subscribe('r:a');
@@ -50,10 +53,16 @@ export function describeEngineConformance(name: string, create: () => Promise<Re
     it('keeps the order of publications', async () => {
       await engine.subscribe('r:a');
       for (let i = 0; i < 50; i++) {
-        await engine.publish({ channels: ['r:a'], frame: encodeFrame({ event: 'n', data: i }), except: [] });
+        await engine.publish({
+          channels: ['r:a'],
+          frame: encodeFrame({ event: 'n', data: i }),
+          except: [],
+        });
       }
       await until(() => delivered.length >= 50);
-      expect(delivered.map((p) => JSON.parse(p.frame.toString()).data)).toEqual([...Array(50).keys()]);
+      expect(delivered.map((p) => JSON.parse(p.frame.toString()).data)).toEqual([
+        ...Array(50).keys(),
+      ]);
     });
 
     it('creates a room on the first member and drops it with the last', async () => {
@@ -70,16 +79,31 @@ export function describeEngineConformance(name: string, create: () => Promise<Re
     });
 
     it('keeps a created room when empty, and keeps its creation time', async () => {
-      expect(await engine.createRoom('hall', 10)).toEqual({ name: 'hall', created: 10, persistent: true, size: 0 });
+      expect(await engine.createRoom('hall', 10)).toEqual({
+        name: 'hall',
+        created: 10,
+        persistent: true,
+        size: 0,
+      });
       await engine.addMember('hall', member('c1'));
       await engine.removeMember('hall', 'c1');
-      expect(await engine.getRoom('hall')).toEqual({ name: 'hall', created: 10, persistent: true, size: 0 });
+      expect(await engine.getRoom('hall')).toEqual({
+        name: 'hall',
+        created: 10,
+        persistent: true,
+        size: 0,
+      });
       expect((await engine.createRoom('hall', 99)).created).toBe(10);
     });
 
     it('makes an existing room persistent', async () => {
       await engine.addMember('r', member('c1', undefined, 7));
-      expect(await engine.createRoom('r', 50)).toEqual({ name: 'r', created: 7, persistent: true, size: 1 });
+      expect(await engine.createRoom('r', 50)).toEqual({
+        name: 'r',
+        created: 7,
+        persistent: true,
+        size: 1,
+      });
       await engine.removeMember('r', 'c1');
       expect(await engine.getRoom('r')).toBeDefined();
     });
@@ -94,7 +118,9 @@ export function describeEngineConformance(name: string, create: () => Promise<Re
 
     it('keeps member fields', async () => {
       await engine.addMember('r', member('c1', 'u1', 3));
-      expect(await engine.getMembers('r')).toEqual([{ connectionId: 'c1', userId: 'u1', nodeId: 'n1', joinedAt: 3 }]);
+      expect(await engine.getMembers('r')).toEqual([
+        { connectionId: 'c1', userId: 'u1', nodeId: 'n1', joinedAt: 3 },
+      ]);
     });
   });
 }

@@ -56,6 +56,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
   private readonly removals = new Set<Promise<void>>();
   private httpServer: HttpServer | undefined;
   private pendingUpgrades = 0;
+  private closing = false;
 
   constructor(
     private readonly hub: RealtimeHub,
@@ -102,6 +103,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
   /** Closes every connection with 1001, then cuts those that do not answer in `closeTimeout`. */
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.options) return;
+    this.closing = true;
     this.httpServer?.off('upgrade', this.onUpgrade);
     this.heartbeat!.stop();
     for (const connection of this.connections)
@@ -144,6 +146,10 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       this.pendingUpgrades--;
     }
     if (socket.destroyed) return; // the client gave up while we authenticated it
+    if (this.closing) {
+      rejectUpgrade(socket, 503, 'Service Unavailable: shutting down');
+      return;
+    }
     const { userId } = principal;
     if (
       userId !== undefined &&

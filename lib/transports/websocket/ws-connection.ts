@@ -35,8 +35,11 @@ interface ErrorBody {
   details?: Record<string, unknown>;
 }
 
-/** Nest's message for errors that are not `WsException`s. */
-const UNKNOWN_EXCEPTION_MESSAGE = 'Internal server error';
+/** Nest's message for errors that are not `WsException`s; ours say the same. */
+const INTERNAL_ERROR: ErrorBody = {
+  code: ErrorCode.InternalError,
+  message: 'Internal server error',
+};
 const logger = new Logger('RealtimeWebSocket');
 
 /**
@@ -62,8 +65,14 @@ export class WsConnection extends RealtimeConnection {
   >();
   private readonly streams = new Set<Subscription>();
   private readonly closeListeners: (() => void)[] = [];
+  /**
+   * Frames read while `maxPendingRequests` were in flight. The socket is paused
+   * then, so this holds at most what ws had already read from the network.
+   */
+  private readonly backlog: { raw: RawData; isBinary: boolean }[] = [];
   private pending = 0;
   private paused = false;
+  private draining = false;
 
   constructor(
     id: string,
@@ -76,13 +85,12 @@ export class WsConnection extends RealtimeConnection {
   ) {
     super(id, principal);
     socket.on('message', (raw, isBinary) => {
-      try {
-        this.receive(raw, isBinary);
-      } catch (error) {
-        // Nothing a client sends may take the process down; this is the last net.
-        logger.error('frame handling failed', error instanceof Error ? error.stack : error);
-        this.sendError(undefined, { code: ErrorCode.InternalError, message: 'internal error' });
+      // At the bound, and behind frames already waiting, a frame waits its turn.
+      if (this.pending >= this.shared.maxPendingRequests || this.backlog.length > 0) {
+        this.backlog.push({ raw, isBinary });
+        return;
       }
+      this.receiveSafely(raw, isBinary);
     });
     socket.on('pong', () => {
       this.pingSentAt = 0;
@@ -141,6 +149,16 @@ export class WsConnection extends RealtimeConnection {
     if (this.pingSentAt !== 0 || !this.isOpen) return;
     this.pingSentAt = now;
     this.socket.ping();
+  }
+
+  private receiveSafely(raw: RawData, isBinary: boolean): void {
+    try {
+      this.receive(raw, isBinary);
+    } catch (error) {
+      // Nothing a client sends may take the process down; this is the last net.
+      logger.error('frame handling failed', error instanceof Error ? error.stack : error);
+      this.sendError(undefined, INTERNAL_ERROR);
+    }
   }
 
   private receive(raw: RawData, isBinary: boolean): void {
@@ -259,11 +277,7 @@ export class WsConnection extends RealtimeConnection {
     );
     if (context.answered) return;
     context.answered = true;
-    this.sendError(
-      context.id,
-      { code: ErrorCode.InternalError, message: 'internal error' },
-      context.event,
-    );
+    this.sendError(context.id, INTERNAL_ERROR, context.event);
   }
 
   private reportException(payload: unknown): void {
@@ -300,14 +314,24 @@ export class WsConnection extends RealtimeConnection {
     }
   }
 
+  /** One frame done: run waiting frames while there is room, then read again. */
   private end(): void {
-    if (--this.pending < this.shared.maxPendingRequests && this.paused) {
+    this.pending--;
+    if (this.draining) return; // the loop below is already running further up the stack
+    this.draining = true;
+    while (this.backlog.length > 0 && this.pending < this.shared.maxPendingRequests) {
+      const { raw, isBinary } = this.backlog.shift()!;
+      this.receiveSafely(raw, isBinary);
+    }
+    this.draining = false;
+    if (this.paused && this.backlog.length === 0 && this.pending < this.shared.maxPendingRequests) {
       this.paused = false;
       this.socket.resume();
     }
   }
 
   private onSocketClose(): void {
+    this.backlog.length = 0;
     for (const subscription of this.streams) subscription.unsubscribe();
     for (const listener of this.closeListeners.splice(0)) {
       try {
@@ -332,7 +356,7 @@ function isWsResponse(value: unknown): value is { event: string; data?: unknown 
 function toErrorBody(error: unknown): ErrorBody {
   if (error instanceof RealtimeError) return { code: error.code, message: error.message };
   logger.error('built-in event failed', error instanceof Error ? error.stack : error);
-  return { code: ErrorCode.InternalError, message: 'internal error' };
+  return INTERNAL_ERROR;
 }
 
 /**
@@ -356,7 +380,7 @@ function exceptionBody(payload: unknown): ErrorBody {
     code:
       typeof code === 'string' && code.length > 0
         ? code
-        : text === UNKNOWN_EXCEPTION_MESSAGE
+        : text === INTERNAL_ERROR.message
           ? ErrorCode.InternalError
           : ErrorCode.HandlerError,
     message: text,
