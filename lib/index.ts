@@ -1,5 +1,4 @@
 export { RealtimeModule } from './realtime.module.js';
-export { REALTIME_MODULE_OPTIONS } from './realtime.module-definition.js';
 export {
   RealtimeConfigError,
   resolveRealtimeOptions,

@@ -1,9 +1,22 @@
-/** The prefix of every built-in event, inbound and outbound. User events may not use it. */
+/**
+ * The prefix of every built-in event, inbound and outbound. User events and room
+ * names may not use it.
+ *
+ * @example
+ * ```ts
+ * if (frame.event.startsWith(BUILTIN_EVENT_PREFIX)) handleBuiltin(frame);
+ * ```
+ */
 export const BUILTIN_EVENT_PREFIX = 'rt:';
 
 /**
  * Built-in events, as they appear in the `event` field of a frame.
  * docs/protocol.md describes each one.
+ *
+ * @example
+ * ```ts
+ * socket.send(JSON.stringify({ event: BuiltinEvent.Join, data: { room: 'lobby' }, id: 1 }));
+ * ```
  */
 export const BuiltinEvent = {
   Connected: 'rt:connected',
@@ -16,8 +29,12 @@ export const BuiltinEvent = {
   Room: 'rt:room',
 } as const;
 
-/** Metadata keys, namespaced as Nest's own are. */
-export const REALTIME_METADATA_PREFIX = 'realtime:';
-
-/** Injection token of the checked options ({@link ResolvedRealtimeOptions}). */
+/**
+ * Injection token of the checked options ({@link ResolvedRealtimeOptions}).
+ *
+ * @example
+ * ```ts
+ * constructor(@Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions) {}
+ * ```
+ */
 export const REALTIME_OPTIONS = Symbol('realtime:options');

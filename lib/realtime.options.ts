@@ -103,7 +103,14 @@ export interface RealtimeModuleOptions {
   authenticate?: AuthenticateHook;
 }
 
-/** The options after defaults and checks, as the rest of the library reads them. */
+/**
+ * The options after defaults and checks, as the rest of the library reads them.
+ *
+ * @example
+ * ```ts
+ * const { rooms } = moduleRef.get<ResolvedRealtimeOptions>(REALTIME_OPTIONS);
+ * ```
+ */
 export interface ResolvedRealtimeOptions {
   readonly websocket: Readonly<Required<WebSocketOptions>> | false;
   readonly rooms: Readonly<Required<RoomOptions>>;

@@ -1,7 +1,15 @@
 // The client imports nothing from Nest or Node: it runs in browsers as it is.
 import { BuiltinEvent } from '../realtime.constants.js';
 
-/** The standard WebSocket constructor shape (the browser's, or `ws` in Node). */
+/**
+ * The standard WebSocket constructor shape (the browser's, or `ws` in Node).
+ *
+ * @example
+ * ```ts
+ * import { WebSocket } from 'ws';
+ * const Socket: WebSocketConstructor = WebSocket as unknown as WebSocketConstructor;
+ * ```
+ */
 export type WebSocketConstructor = new (url: string) => WebSocket;
 
 /**
@@ -59,7 +67,15 @@ export class RealtimeClientError extends Error {
   }
 }
 
-/** A message as it reaches a listener: its payload and, for room messages, the room. */
+/**
+ * A message as it reaches a listener: its payload and, for room messages, the room.
+ *
+ * @example
+ * ```ts
+ * const onChat: MessageListener = (data, { room }) => render(room, data);
+ * client.on('chat', onChat);
+ * ```
+ */
 export type MessageListener = (data: any, meta: { event: string; room?: string }) => void;
 
 interface ServerFrame {

@@ -18,6 +18,12 @@ export interface OutboundMessage {
 /**
  * Serialises a frame once, to the bytes every recipient is sent. A Buffer (not a
  * string) so that ws writes it as is, without encoding it again per socket.
+ *
+ * @example
+ * ```ts
+ * const frame = encodeFrame({ event: 'tick', data: 1 });
+ * for (const connection of hub.connections.list()) connection.send(frame);
+ * ```
  */
 export function encodeFrame(frame: object): Buffer {
   return Buffer.from(JSON.stringify(frame));

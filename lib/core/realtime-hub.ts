@@ -22,6 +22,8 @@ import type { RealtimeConnection } from './realtime-connection.js';
 import { CloseCode, ErrorCode, RealtimeError } from './realtime-error.js';
 import { assertRoomName } from './room-name.js';
 
+const NO_RECIPIENTS: readonly RealtimeConnection[] = [];
+
 /**
  * A room as the hub reports it.
  *
@@ -131,12 +133,7 @@ export class RealtimeHub
   /** @internal Local fan-out of a publication, called by the engine. */
   deliver({ channels, frame, except }: EnginePublication): void {
     if (channels.length === 1) {
-      const recipients =
-        channels[0] === BROADCAST_CHANNEL
-          ? this.connections.list()
-          : this.connections.subscribers(channels[0]!);
-      if (!recipients) return;
-      for (const connection of recipients) {
+      for (const connection of this.recipientsOf(channels[0]!)) {
         if (except.length === 0 || !except.includes(connection.id)) connection.send(frame);
       }
       return;
@@ -144,17 +141,17 @@ export class RealtimeHub
     // Several channels: a connection in two of them must get the frame once.
     const sent = new Set<RealtimeConnection>();
     for (const channel of channels) {
-      const recipients =
-        channel === BROADCAST_CHANNEL
-          ? this.connections.list()
-          : this.connections.subscribers(channel);
-      if (!recipients) continue;
-      for (const connection of recipients) {
+      for (const connection of this.recipientsOf(channel)) {
         if (sent.has(connection) || except.includes(connection.id)) continue;
         sent.add(connection);
         connection.send(frame);
       }
     }
+  }
+
+  private recipientsOf(channel: string): Iterable<RealtimeConnection> {
+    if (channel === BROADCAST_CHANNEL) return this.connections.list();
+    return this.connections.subscribers(channel) ?? NO_RECIPIENTS;
   }
 
   // -- connections --------------------------------------------------------------

@@ -84,7 +84,14 @@ export interface RealtimeEngine {
  */
 export const RealtimeEngine = Symbol('realtime:engine');
 
-/** What an engine calls back into: the node's local fan-out. */
+/**
+ * What an engine calls back into: the node's local fan-out.
+ *
+ * @example
+ * ```ts
+ * await engine.start({ deliver: (publication) => console.log(publication.channels) });
+ * ```
+ */
 export interface EngineHandler {
   /** Delivers a publication to this node's local subscribers. Must not throw. */
   deliver(publication: EnginePublication): void;

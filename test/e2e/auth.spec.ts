@@ -1,78 +1,25 @@
 import { ForbiddenException, UnauthorizedException } from '@nestjs/common';
 import { ConnectedSocket, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
-import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import {
   CurrentUser,
   RealtimeHub,
-  type RealtimeModuleOptions,
   type RealtimePrincipal,
   type WsConnection,
 } from '../../lib/index.js';
-import { startApp, type TestApp } from '../support/app.js';
-import { TestClient } from '../support/ws-client.js';
+import { queryParam, withHarness } from '../support/fixtures.js';
+import type { Frame } from '../support/ws-client.js';
 
 // -- helpers (local to this file) ----------------------------------------------
 
-const apps: TestApp[] = [];
-const sockets: WebSocket[] = [];
+const { start, connect, open, handshake } = withHarness();
 
-async function start(options: RealtimeModuleOptions, providers: unknown[] = []): Promise<TestApp> {
-  const app = await startApp(options, { providers: providers as never[] });
-  apps.push(app);
-  return app;
+/** Opens a socket and resolves with its first frame. */
+async function firstFrame(url: string): Promise<Frame> {
+  return (await open(url)).next();
 }
-
-async function connect(url: string): Promise<TestClient> {
-  const client = await TestClient.connect(url);
-  sockets.push(client.socket);
-  return client;
-}
-
-interface Handshake {
-  status: number;
-  body: string;
-  /** Set if the socket ever opened, even after the handshake result was known. */
-  opened: boolean;
-  socket: WebSocket;
-}
-
-/** Attempts a handshake; resolves with 101 on open or with the HTTP status of a refusal. */
-function handshake(url: string): Promise<Handshake> {
-  const socket = new WebSocket(url);
-  sockets.push(socket);
-  const result: Handshake = { status: 0, body: '', opened: false, socket };
-  return new Promise((resolve, reject) => {
-    socket.on('error', reject);
-    socket.on('open', () => {
-      result.opened = true;
-      result.status = 101;
-      resolve(result);
-    });
-    socket.on('unexpected-response', (_request, response) => {
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (result.body += chunk));
-      response.on('end', () => {
-        result.status = response.statusCode ?? 0;
-        resolve(result);
-      });
-    });
-  });
-}
-
-function queryParam(request: IncomingMessage, name: string): string | null {
-  return new URL(request.url ?? '/', 'http://x').searchParams.get(name);
-}
-
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) {
-    socket.on('error', () => undefined);
-    socket.terminate();
-  }
-  await Promise.all(apps.splice(0).map((app) => app.close()));
-});
 
 // -- gateway --------------------------------------------------------------------
 
@@ -174,7 +121,7 @@ describe('authenticate', () => {
       },
     });
     expect((await handshake(`${app.wsUrl}?token=wrong`)).status).toBe(401);
-    const raw = await rawConnectedFrame(`${app.wsUrl}?token=secret`);
+    const raw = await firstFrame(`${app.wsUrl}?token=secret`);
     expect(raw).toEqual({
       event: 'rt:connected',
       data: {
@@ -189,7 +136,7 @@ describe('authenticate', () => {
 
   it('makes every connection anonymous without a hook: userId is null', async () => {
     const app = await start({});
-    const frame = await rawConnectedFrame(app.wsUrl);
+    const frame = await firstFrame(app.wsUrl);
     expect(frame).toEqual({
       event: 'rt:connected',
       data: {
@@ -204,7 +151,7 @@ describe('authenticate', () => {
   it('exposes the principal to handlers via @CurrentUser(), @CurrentUser(claim) and client.principal', async () => {
     const app = await start(
       { authenticate: () => ({ userId: 'u7', role: 'admin', tenant: 't1' }) },
-      [WhoAmIGateway],
+      { providers: [WhoAmIGateway] },
     );
     const client = await connect(app.wsUrl);
     const reply = await client.request('whoami');
@@ -217,22 +164,9 @@ describe('authenticate', () => {
   });
 
   it('gives handlers an empty principal for an anonymous connection', async () => {
-    const app = await start({}, [WhoAmIGateway]);
+    const app = await start({}, { providers: [WhoAmIGateway] });
     const client = await connect(app.wsUrl);
     const reply = await client.request('whoami');
     expect(reply.data).toEqual({ user: {}, principal: {}, userId: null });
   });
 });
-
-/** Opens a socket and resolves with its first frame, parsed. */
-function rawConnectedFrame(url: string): Promise<unknown> {
-  const socket = new WebSocket(url);
-  sockets.push(socket);
-  return new Promise((resolve, reject) => {
-    socket.once('error', reject);
-    socket.once('unexpected-response', (_request, response) =>
-      reject(new Error(`HTTP ${response.statusCode}`)),
-    );
-    socket.once('message', (raw) => resolve(JSON.parse(raw.toString())));
-  });
-}

@@ -4,10 +4,10 @@ import {
   SubscribeMessage,
   WebSocketGateway,
 } from '@nestjs/websockets';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { RealtimeError, RealtimeHub, type WsConnection } from '../../lib/index.js';
-import { startApp, type TestApp } from '../support/app.js';
-import { TestClient, type Frame } from '../support/ws-client.js';
+import { appForEachTest, join, until, userFromQuery } from '../support/fixtures.js';
+import { eventIs, type Frame, type TestClient } from '../support/ws-client.js';
 
 @WebSocketGateway()
 class RelayGateway {
@@ -22,39 +22,15 @@ class RelayGateway {
   }
 }
 
-// -- helpers (kept here: test/support is shared with other suites) --------------
+// -- helpers (local to this file) ----------------------------------------------
 
-let app: TestApp;
+const rt = appForEachTest({ authenticate: userFromQuery }, { providers: [RelayGateway] });
+const { connect } = rt;
 let hub: RealtimeHub;
-let clients: TestClient[] = [];
 
-/** Connects as `user` (anonymous without one); the client is closed after the test. */
-async function connect(user?: string): Promise<TestClient> {
-  const url = user === undefined ? app.wsUrl : `${app.wsUrl}?user=${encodeURIComponent(user)}`;
-  const client = await TestClient.open(url);
-  clients.push(client);
-  const connected = await client.next((frame) => frame.event === 'rt:connected');
-  ids.set(client, connected.data.connectionId);
-  return client;
-}
-
-// TestClient.connectionId reads the rt:connected frame that connect() has already
-// consumed, so it cannot be used: the id is kept here instead.
-const ids = new WeakMap<TestClient, string>();
-
-function idOf(client: TestClient): string {
-  return ids.get(client)!;
-}
-
-async function join(client: TestClient, room: string): Promise<void> {
-  const reply = await client.request('rt:join', { room });
-  expect(reply.error).toBeUndefined();
-}
-
-const eventIs =
-  (event: string) =>
-  (frame: Frame): boolean =>
-    frame.event === event;
+beforeEach(() => {
+  hub = rt.hub;
+});
 
 const isBatchPart = (frame: Frame): boolean => frame.event === 'x' || frame.event === 'y';
 
@@ -95,33 +71,6 @@ function codeThrown(fn: () => unknown): string {
     return error instanceof RealtimeError ? error.code : `not a RealtimeError: ${String(error)}`;
   }
 }
-
-/** Polls until `check` holds (server-side cleanup is asynchronous to the client). */
-async function until(check: () => boolean, timeout = 2_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-beforeEach(async () => {
-  app = await startApp(
-    {
-      authenticate: (req) => ({
-        userId: new URL(req.url!, 'http://x').searchParams.get('user') ?? undefined,
-      }),
-    },
-    { providers: [RelayGateway] },
-  );
-  hub = app.app.get(RealtimeHub);
-});
-
-afterEach(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  clients = [];
-  await app.close();
-});
 
 // -- tests ----------------------------------------------------------------------
 
@@ -205,10 +154,10 @@ describe('broadcast from server code', () => {
     const a2 = await connect('u1');
     const b = await connect('u2');
     const anon = await connect();
-    await hub.except(hub.connections.get(idOf(a))!).emit('news', 1);
+    await hub.except(hub.connections.get(a.connectionId)!).emit('news', 1);
     const one = { event: 'news', data: 1 };
     expect(await deliveries('news', [a2, b, anon], [a])).toStrictEqual([[one], [one], [one], []]);
-    await hub.except([idOf(a), idOf(b)]).emit('news', 2);
+    await hub.except([a.connectionId, b.connectionId]).emit('news', 2);
     const two = { event: 'news', data: 2 };
     expect(await deliveries('news', [a2, anon], [a, b])).toStrictEqual([[two], [two], [], []]);
   });
@@ -219,7 +168,7 @@ describe('broadcast from server code', () => {
     const c = await connect();
     const outsider = await connect('u4');
     for (const client of [a, b, c]) await join(client, 'lobby');
-    await hub.to('lobby').except(idOf(b)).emit('news', null);
+    await hub.to('lobby').except(b.connectionId).emit('news', null);
     const frame = { event: 'news', data: null, room: 'lobby' };
     expect(await deliveries('news', [a, c], [b, outsider])).toStrictEqual([
       [frame],
@@ -291,7 +240,7 @@ describe('disconnect', () => {
   it('hub.disconnect(connectionId) closes that connection with 4500', async () => {
     const a = await connect('u1');
     const a2 = await connect('u1');
-    const id = idOf(a);
+    const id = a.connectionId;
     hub.disconnect(id);
     expect(await a.closed).toBe(4500);
     await until(() => hub.connections.get(id) === undefined);

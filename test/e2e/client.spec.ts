@@ -4,6 +4,7 @@ import { WebSocket } from 'ws';
 import { RealtimeClient, RealtimeClientError } from '../../lib/client/index.js';
 import { RealtimeHub } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
+import { userFromQuery } from '../support/fixtures.js';
 
 @WebSocketGateway()
 class EchoGateway {
@@ -36,14 +37,7 @@ describe('nest-realtime/client', () => {
   };
 
   beforeEach(async () => {
-    app = await startApp(
-      {
-        authenticate: (req) => ({
-          userId: new URL(req.url!, 'http://x').searchParams.get('user') ?? undefined,
-        }),
-      },
-      { providers: [EchoGateway] },
-    );
+    app = await startApp({ authenticate: userFromQuery }, { providers: [EchoGateway] });
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));

@@ -1,10 +1,8 @@
 import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { IncomingMessage } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { WebSocket, type ClientOptions } from 'ws';
+import { WebSocket } from 'ws';
 import {
   RealtimeConfigError,
   RealtimeHub,
@@ -12,50 +10,24 @@ import {
   RealtimeWsServer,
   type RealtimeModuleOptions,
 } from '../../lib/index.js';
-import { listen, startApp, type TestApp } from '../support/app.js';
-import { TestClient } from '../support/ws-client.js';
+import { listen, type TestApp } from '../support/app.js';
+import { userFromQuery, withHarness } from '../support/fixtures.js';
 
 // -- helpers (local to this file) ----------------------------------------------
 
-const apps: TestApp[] = [];
-const sockets: { terminate(): void; on(event: 'error', listener: () => void): unknown }[] = [];
+const { start, track, forget, connect, trackSocket, handshake, defer } = withHarness();
 
-async function start(options: RealtimeModuleOptions): Promise<TestApp> {
-  return track(await startApp(options));
-}
-
-function track(app: TestApp): TestApp {
-  apps.push(app);
-  return app;
-}
-
-/** Closes an app inside a test, so that afterEach does not close it again. */
+/** Closes an app inside a test (and not again after it); resolves with the ms it took. */
 async function closeApp(app: TestApp): Promise<number> {
-  apps.splice(apps.indexOf(app), 1);
+  forget(app);
   const started = performance.now();
   await app.close();
   return performance.now() - started;
 }
 
-async function connect(url: string, options?: ClientOptions): Promise<TestClient> {
-  const client = await TestClient.connect(url, options);
-  sockets.push(client.socket);
-  return client;
-}
-
-/** Attempts a handshake; resolves with 101 on open or with the HTTP status of a refusal. */
-function handshakeStatus(url: string): Promise<number> {
-  const socket = new WebSocket(url);
-  sockets.push(socket);
-  return new Promise((resolve, reject) => {
-    socket.on('error', reject);
-    socket.on('open', () => resolve(101));
-    socket.on('unexpected-response', (_request, response) => {
-      response.resume();
-      resolve(response.statusCode ?? 0);
-    });
-  });
-}
+/** Starts an app with options meant to fail start-up (unchecked, as plain JavaScript may pass them). */
+const startWithBadOptions = (options: unknown) =>
+  start(options as RealtimeModuleOptions, {}, { logger: false });
 
 /**
  * A WebSocket client written on a bare TCP socket: it completes the handshake,
@@ -78,7 +50,7 @@ class SilentPeer {
 
   static async connect(port: number, path: string): Promise<SilentPeer> {
     const socket = tcpConnect(port, '127.0.0.1');
-    sockets.push({ terminate: () => socket.destroy(), on: () => socket });
+    defer(() => socket.destroy());
     const peer = new SilentPeer(socket);
     socket.write(
       `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
@@ -128,27 +100,8 @@ class SilentPeer {
   }
 }
 
-/** Builds an app like startApp, but without Nest's abort-on-error, and closes it if it starts. */
-async function startStrict(options: unknown): Promise<void> {
-  @Module({ imports: [RealtimeModule.forRoot(options as RealtimeModuleOptions)] })
-  class BadOptionsModule {}
-  const app = await NestFactory.create(BadOptionsModule, { logger: false, abortOnError: false });
-  await app.init();
-  await app.close();
-}
-
-/** `?user=<id>` becomes the userId. */
-function userFromQuery(request: IncomingMessage) {
-  return { userId: new URL(request.url ?? '/', 'http://x').searchParams.get('user') ?? 'anon' };
-}
-
-afterEach(async () => {
+afterEach(() => {
   vi.restoreAllMocks();
-  for (const socket of sockets.splice(0)) {
-    socket.on('error', () => undefined);
-    socket.terminate();
-  }
-  await Promise.all(apps.splice(0).map((app) => app.close()));
 });
 
 // -- tests ----------------------------------------------------------------------
@@ -156,9 +109,9 @@ afterEach(async () => {
 describe('path', () => {
   it('answers an upgrade on another path with HTTP 404', async () => {
     const app = await start({});
-    expect(await handshakeStatus(`ws://127.0.0.1:${app.port}/nope`)).toBe(404);
-    expect(await handshakeStatus(`ws://127.0.0.1:${app.port}/ws/sub`)).toBe(404);
-    expect(await handshakeStatus(`${app.wsUrl}?token=x`)).toBe(101);
+    expect((await handshake(`ws://127.0.0.1:${app.port}/nope`)).status).toBe(404);
+    expect((await handshake(`ws://127.0.0.1:${app.port}/ws/sub`)).status).toBe(404);
+    expect((await handshake(`${app.wsUrl}?token=x`)).status).toBe(101);
     await vi.waitFor(() => expect(app.app.get(RealtimeHub).connections.count()).toBe(1));
   });
 });
@@ -241,8 +194,7 @@ describe('graceful shutdown', () => {
         return { userId: 'late' };
       },
     });
-    const socket = new WebSocket(app.wsUrl);
-    sockets.push(socket);
+    const socket = trackSocket(new WebSocket(app.wsUrl));
     const seen: string[] = [];
     socket.on('open', () => seen.push('open'));
     socket.on('close', (code) => seen.push(`close ${code}`));
@@ -253,7 +205,7 @@ describe('graceful shutdown', () => {
     });
     await sleep(50); // the hook is running now
 
-    apps.splice(apps.indexOf(app), 1);
+    forget(app);
     const started = performance.now();
     const closing = app.close().then(() => performance.now() - started);
     const elapsed = await Promise.race([closing, sleep(3_000).then(() => Infinity)]);
@@ -273,7 +225,9 @@ describe('graceful shutdown', () => {
 
 describe('options are checked at start-up', () => {
   it('rejects websocket.pingInterval -1 with a message naming it', async () => {
-    const error = await startStrict({ websocket: { pingInterval: -1 } }).catch((e: unknown) => e);
+    const error = await startWithBadOptions({ websocket: { pingInterval: -1 } }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(RealtimeConfigError);
     expect((error as Error).message).toBe(
       'Invalid nest-realtime option "websocket.pingInterval": expected a positive integer (ms), got -1',
@@ -281,21 +235,25 @@ describe('options are checked at start-up', () => {
   });
 
   it('rejects engine type "mongo" naming engine.type', async () => {
-    await expect(startStrict({ engine: { type: 'mongo' } })).rejects.toThrow(/engine\.type/);
+    await expect(startWithBadOptions({ engine: { type: 'mongo' } })).rejects.toThrow(
+      /engine\.type/,
+    );
   });
 
   it('rejects websocket.path without a leading slash naming websocket.path', async () => {
-    await expect(startStrict({ websocket: { path: 'ws' } })).rejects.toThrow(/websocket\.path/);
+    await expect(startWithBadOptions({ websocket: { path: 'ws' } })).rejects.toThrow(
+      /websocket\.path/,
+    );
   });
 
   it('rejects an unknown key naming it', async () => {
-    await expect(startStrict({ websocket: { pingIntreval: 5 } })).rejects.toThrow(
+    await expect(startWithBadOptions({ websocket: { pingIntreval: 5 } })).rejects.toThrow(
       /websocket\.pingIntreval/,
     );
   });
 
   it('rejects a non-function authenticate naming it', async () => {
-    await expect(startStrict({ authenticate: 'x' })).rejects.toThrow(/"authenticate"/);
+    await expect(startWithBadOptions({ authenticate: 'x' })).rejects.toThrow(/"authenticate"/);
   });
 });
 
@@ -317,7 +275,7 @@ describe('forRootAsync', () => {
     const client = await connect(app.wsUrl);
     expect((await client.request('rt:join', { room: 'r' })).data).toMatchObject({ size: 1 });
     expect(app.app.get(RealtimeHub).connections.count()).toBe(1);
-    expect(await handshakeStatus(`ws://127.0.0.1:${app.port}/ws`)).toBe(404);
+    expect((await handshake(`ws://127.0.0.1:${app.port}/ws`)).status).toBe(404);
   });
 });
 
@@ -331,8 +289,9 @@ describe('forRootAsync options', () => {
       ],
     })
     class BadAsyncModule {}
-    const starting = NestFactory.create(BadAsyncModule, { logger: false, abortOnError: false });
-    await expect(starting).rejects.toThrow(/websocket\.pongTimeout/);
+    await expect(listen(BadAsyncModule, '/ws', { logger: false })).rejects.toThrow(
+      /websocket\.pongTimeout/,
+    );
   });
 });
 
@@ -340,7 +299,7 @@ describe('websocket: false', () => {
   it('handles no upgrade, while the hub still works', async () => {
     const app = await start({ websocket: false });
     expect(app.app.get(RealtimeWsServer).path).toBeUndefined();
-    expect(await handshakeStatus(app.wsUrl)).toBe(404);
+    expect((await handshake(app.wsUrl)).status).toBe(404);
 
     const hub = app.app.get(RealtimeHub);
     expect(hub.connections.count()).toBe(0);

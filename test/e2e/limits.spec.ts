@@ -1,69 +1,25 @@
-import type { IncomingMessage } from 'node:http';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ClientOptions, WebSocket } from 'ws';
-import { RealtimeHub, type RealtimeModuleOptions } from '../../lib/index.js';
-import { startApp, type TestApp } from '../support/app.js';
-import { TestClient } from '../support/ws-client.js';
+import { describe, expect, it, vi } from 'vitest';
+import { userFromQuery, withHarness } from '../support/fixtures.js';
+import { eventIs, type TestClient } from '../support/ws-client.js';
 
 // -- helpers (local to this file) ----------------------------------------------
 
-const apps: TestApp[] = [];
-const sockets: WebSocket[] = [];
-
-async function start(options: RealtimeModuleOptions): Promise<TestApp> {
-  const app = await startApp(options);
-  apps.push(app);
-  return app;
-}
-
-/** Connects and waits for rt:connected. */
-async function connect(url: string, options?: ClientOptions): Promise<TestClient> {
-  const client = await TestClient.connect(url, options);
-  sockets.push(client.socket);
-  return client;
-}
-
-/** Completes the handshake without waiting for any frame. */
-async function open(url: string): Promise<TestClient> {
-  const client = await TestClient.open(url);
-  sockets.push(client.socket);
-  return client;
-}
+const { start, connect, open } = withHarness();
 
 /** 0 if the client got rt:connected, else its close code. */
 function outcome(client: TestClient): Promise<number> {
-  return client
-    .next((f) => f.event === 'rt:connected')
-    .then(
-      () => 0,
-      () => client.closeCode ?? -1,
-    );
+  return client.next(eventIs('rt:connected')).then(
+    () => 0,
+    () => client.closeCode ?? -1,
+  );
 }
-
-function hubOf(app: TestApp): RealtimeHub {
-  return app.app.get(RealtimeHub);
-}
-
-/** `?user=<id>` becomes the userId. */
-const userFromQuery = (request: IncomingMessage) => {
-  const user = new URL(request.url ?? '/', 'http://x').searchParams.get('user');
-  return user ? { userId: user } : null;
-};
-
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) {
-    socket.on('error', () => undefined);
-    socket.terminate();
-  }
-  await Promise.all(apps.splice(0).map((app) => app.close()));
-});
 
 // -- tests ----------------------------------------------------------------------
 
 describe('websocket.maxConnections', () => {
   it('closes the connection past the limit with 1013, and accepts again once one leaves', async () => {
     const app = await start({ websocket: { maxConnections: 2 } });
-    const hub = hubOf(app);
+    const hub = app.hub;
     const a = await connect(app.wsUrl);
     await connect(app.wsUrl);
 
@@ -92,7 +48,7 @@ describe('websocket.maxConnections', () => {
     const codes = await Promise.all(clients.map(outcome));
     expect(codes.filter((code) => code === 0)).toHaveLength(2);
     expect(codes.filter((code) => code === 1013)).toHaveLength(4);
-    expect(hubOf(app).connections.count()).toBe(2);
+    expect(app.hub.connections.count()).toBe(2);
   });
 });
 
@@ -102,7 +58,7 @@ describe('websocket.maxConnectionsPerUser', () => {
       websocket: { maxConnectionsPerUser: 2 },
       authenticate: userFromQuery,
     });
-    const hub = hubOf(app);
+    const hub = app.hub;
     await connect(`${app.wsUrl}?user=alice`);
     await connect(`${app.wsUrl}?user=alice`);
 
@@ -131,7 +87,7 @@ describe('websocket.maxConnectionsPerUser', () => {
     const codes = await Promise.all(clients.map(outcome));
     expect(codes.filter((code) => code === 0)).toHaveLength(2);
     expect(codes.filter((code) => code === 4001)).toHaveLength(3);
-    expect(hubOf(app).connections.countByUser('carol')).toBe(2);
+    expect(app.hub.connections.countByUser('carol')).toBe(2);
   });
 });
 
@@ -153,7 +109,7 @@ describe('rooms.maxPerConnection', () => {
       name: 'a',
       size: 1,
     });
-    expect(await hubOf(app).roomInfo('c')).toBeUndefined();
+    expect(await app.hub.roomInfo('c')).toBeUndefined();
 
     expect((await client.request('rt:leave', { room: 'a' })).data).toEqual({
       room: 'a',
@@ -168,7 +124,7 @@ describe('rooms.maxPerConnection', () => {
 describe('websocket.maxPayload', () => {
   it('closes a connection that sends a larger frame with 1009 and keeps serving others', async () => {
     const app = await start({ websocket: { maxPayload: 1024 } });
-    const hub = hubOf(app);
+    const hub = app.hub;
     const other = await connect(app.wsUrl);
     const big = await connect(app.wsUrl);
     await big.request('rt:join', { room: 'r' });

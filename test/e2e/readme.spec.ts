@@ -18,6 +18,7 @@ import {
   type WsConnection,
 } from '../../lib/index.js';
 import { listen, type TestApp } from '../support/app.js';
+import { withHarness } from '../support/fixtures.js';
 
 @WebSocketGateway()
 class ChatGateway {
@@ -56,6 +57,7 @@ class ChatGateway {
 class AppModule {}
 
 describe('README quick start', () => {
+  const { handshake } = withHarness();
   let app: TestApp;
   beforeAll(async () => {
     app = await listen(AppModule);
@@ -82,11 +84,7 @@ describe('README quick start', () => {
   });
 
   it('refuses a client without the token with 401', async () => {
-    const status = await new Promise<number>((resolve) => {
-      const socket = new WebSocket(`ws://127.0.0.1:${app.port}/ws`);
-      socket.on('unexpected-response', (_request, response) => resolve(response.statusCode!));
-      socket.on('error', () => undefined);
-    });
+    const { status } = await handshake(`ws://127.0.0.1:${app.port}/ws`);
     expect(status).toBe(401);
   });
 });

@@ -1,66 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RealtimeError, RealtimeHub } from '../../lib/index.js';
-import { startApp, type TestApp } from '../support/app.js';
-import { TestClient, type Frame } from '../support/ws-client.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { RealtimeError, type RealtimeHub } from '../../lib/index.js';
+import { appForEachTest, join, until, userFromQuery } from '../support/fixtures.js';
+import { eventIs, type TestClient } from '../support/ws-client.js';
 
-// -- helpers (kept here: test/support is shared with other suites) --------------
+// -- app ------------------------------------------------------------------------
 
-let app: TestApp;
+const rt = appForEachTest({ authenticate: userFromQuery });
+const { connect } = rt;
 let hub: RealtimeHub;
-let clients: TestClient[] = [];
 
-/** Connects as `user` (anonymous without one); the client is closed after the test. */
-async function connect(user?: string): Promise<TestClient> {
-  const url = user === undefined ? app.wsUrl : `${app.wsUrl}?user=${encodeURIComponent(user)}`;
-  const client = await TestClient.open(url);
-  clients.push(client);
-  const connected = await client.next((frame) => frame.event === 'rt:connected');
-  ids.set(client, connected.data.connectionId);
-  return client;
-}
-
-// TestClient.connectionId reads the rt:connected frame that connect() has already
-// consumed, so it cannot be used: the id is kept here instead.
-const ids = new WeakMap<TestClient, string>();
-
-function idOf(client: TestClient): string {
-  return ids.get(client)!;
-}
-
-/** Joins a room and returns the reply's data, failing on an error reply. */
-async function join(client: TestClient, room: string): Promise<any> {
-  const reply = await client.request('rt:join', { room });
-  expect(reply.error).toBeUndefined();
-  return reply.data;
-}
-
-const eventIs =
-  (event: string) =>
-  (frame: Frame): boolean =>
-    frame.event === event;
-
-/** Polls until `check` holds (server-side cleanup is asynchronous to the client). */
-async function until(check: () => boolean | Promise<boolean>, timeout = 2_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-beforeEach(async () => {
-  app = await startApp({
-    authenticate: (req) => ({
-      userId: new URL(req.url!, 'http://x').searchParams.get('user') ?? undefined,
-    }),
-  });
-  hub = app.app.get(RealtimeHub);
-});
-
-afterEach(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  clients = [];
-  await app.close();
+beforeEach(() => {
+  hub = rt.hub;
 });
 
 // -- tests ----------------------------------------------------------------------
@@ -93,7 +43,7 @@ describe('rooms: rt:join and rt:leave', () => {
     expect((await join(a, 'lobby')).size).toBe(1);
     expect((await join(a, 'lobby')).size).toBe(1);
     expect(await hub.roomMembers('lobby')).toHaveLength(1);
-    expect(hub.connectionRooms(idOf(a))).toStrictEqual(['lobby']);
+    expect(hub.connectionRooms(a.connectionId)).toStrictEqual(['lobby']);
     expect((await hub.roomInfo('lobby'))?.size).toBe(1);
   });
 
@@ -111,7 +61,7 @@ describe('rooms: rt:join and rt:leave', () => {
       room: 'never',
       left: false,
     });
-    expect(hub.connectionRooms(idOf(a))).toStrictEqual([]);
+    expect(hub.connectionRooms(a.connectionId)).toStrictEqual([]);
   });
 
   it('a room made by a join disappears with its last member', async () => {
@@ -150,8 +100,8 @@ describe('rooms: rt:join and rt:leave', () => {
     await join(c, 'other');
     expect(await hub.deleteRoom('doomed')).toBe(true);
     expect(await hub.roomInfo('doomed')).toBeUndefined();
-    expect(hub.connectionRooms(idOf(a))).toStrictEqual([]);
-    expect(hub.connectionRooms(idOf(b))).toStrictEqual(['other']);
+    expect(hub.connectionRooms(a.connectionId)).toStrictEqual([]);
+    expect(hub.connectionRooms(b.connectionId)).toStrictEqual(['other']);
     expect((await hub.roomInfo('other'))?.size).toBe(2);
     const room = await a.request('rt:room', { room: 'doomed' });
     expect(room.error?.code).toBe('NOT_IN_ROOM');
@@ -268,7 +218,7 @@ describe('rooms: hub API', () => {
         [anon, undefined],
         [a2, 'u1'],
       ].map(([client, userId]) => ({
-        connectionId: idOf(client as TestClient),
+        connectionId: (client as TestClient).connectionId,
         userId,
         nodeId: hub.nodeId,
         joinedAt: expect.any(Number),
@@ -279,18 +229,18 @@ describe('rooms: hub API', () => {
     expect(await hub.roomUsers('side')).toStrictEqual(['u1']);
     expect(await hub.roomUsers('nowhere')).toStrictEqual([]);
 
-    expect(hub.connectionRooms(idOf(a))).toStrictEqual(['lobby', 'side']);
-    const connectionA = hub.connections.get(idOf(a))!;
+    expect(hub.connectionRooms(a.connectionId)).toStrictEqual(['lobby', 'side']);
+    const connectionA = hub.connections.get(a.connectionId)!;
     expect(hub.connectionRooms(connectionA)).toStrictEqual(['lobby', 'side']);
-    expect(hub.connectionRooms(idOf(anon))).toStrictEqual(['lobby']);
+    expect(hub.connectionRooms(anon.connectionId)).toStrictEqual(['lobby']);
 
-    expect(idOf(a).startsWith(`${hub.nodeId}.`)).toBe(true);
+    expect(a.connectionId.startsWith(`${hub.nodeId}.`)).toBe(true);
     expect(hub.connections.count()).toBe(4);
     expect(hub.connections.countByUser('u1')).toBe(2);
     expect(hub.connections.countByUser('u2')).toBe(1);
     expect(hub.connections.countByUser('nobody')).toBe(0);
     const u1 = hub.connections.listByUser('u1').map((connection) => connection.id);
-    expect(u1.toSorted()).toStrictEqual([idOf(a), idOf(a2)].toSorted());
+    expect(u1.toSorted()).toStrictEqual([a.connectionId, a2.connectionId].toSorted());
     expect(hub.connections.listByUser('nobody')).toStrictEqual([]);
   });
 
@@ -300,11 +250,13 @@ describe('rooms: hub API', () => {
     await join(a, 'r1');
     await join(a, 'r2');
     await join(b, 'r1');
-    const id = idOf(a);
+    const id = a.connectionId;
     await a.close();
     await until(async () => (await hub.roomMembers('r1')).length === 1);
 
-    expect((await hub.roomMembers('r1')).map((m) => m.connectionId)).toStrictEqual([idOf(b)]);
+    expect((await hub.roomMembers('r1')).map((m) => m.connectionId)).toStrictEqual([
+      b.connectionId,
+    ]);
     expect((await hub.roomInfo('r1'))?.size).toBe(1);
     expect(await hub.roomInfo('r2')).toBeUndefined();
     expect(hub.connections.get(id)).toBeUndefined();

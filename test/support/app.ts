@@ -1,8 +1,14 @@
 import 'reflect-metadata';
-import { Module, type INestApplication, type ModuleMetadata, type Type } from '@nestjs/common';
+import {
+  Module,
+  type INestApplication,
+  type ModuleMetadata,
+  type NestApplicationOptions,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
-import { RealtimeModule, type RealtimeModuleOptions } from '../../lib/index.js';
+import { RealtimeHub, RealtimeModule, type RealtimeModuleOptions } from '../../lib/index.js';
 
 /** A running Nest app on a free port, and where its WebSocket endpoint is. */
 export interface TestApp {
@@ -10,13 +16,22 @@ export interface TestApp {
   readonly port: number;
   /** `ws://127.0.0.1:<port><path>` */
   readonly wsUrl: string;
+  /** The app's RealtimeHub. */
+  readonly hub: RealtimeHub;
   close(): Promise<void>;
+}
+
+/** How Nest creates a test app. */
+export interface StartOptions {
+  /** Nest's log levels; errors and warnings by default (false: none, for a start-up meant to fail). */
+  readonly logger?: NestApplicationOptions['logger'];
 }
 
 /** Starts a real Nest app (Express, port 0) importing RealtimeModule with these options. */
 export async function startApp(
   options: RealtimeModuleOptions = {},
   metadata: ModuleMetadata = {},
+  nest: StartOptions = {},
 ): Promise<TestApp> {
   @Module({
     imports: [RealtimeModule.forRoot(options), ...(metadata.imports ?? [])],
@@ -24,19 +39,27 @@ export async function startApp(
     controllers: metadata.controllers ?? [],
   })
   class TestAppModule {}
-  return listen(TestAppModule, options.websocket ? (options.websocket.path ?? '/ws') : '/ws');
+  const path = options.websocket ? (options.websocket.path ?? '/ws') : '/ws';
+  return listen(TestAppModule, path, nest);
 }
 
 /** Starts any root module on a free port. */
-export async function listen(root: Type, path = '/ws'): Promise<TestApp> {
+export async function listen(
+  root: Type,
+  path = '/ws',
+  { logger = ['error', 'warn'] }: StartOptions = {},
+): Promise<TestApp> {
   // abortOnError: false, so that a start-up failure rejects instead of exiting the process.
-  const app = await NestFactory.create(root, { logger: ['error', 'warn'], abortOnError: false });
+  const app = await NestFactory.create(root, { logger, abortOnError: false });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {
     app,
     port,
     wsUrl: `ws://127.0.0.1:${port}${path}`,
+    get hub() {
+      return app.get(RealtimeHub);
+    },
     close: () => app.close(),
   };
 }

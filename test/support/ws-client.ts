@@ -9,6 +9,16 @@ export interface Frame {
   room?: string;
 }
 
+/** A frame predicate: the frame is an `event` frame. */
+export const eventIs =
+  (event: string) =>
+  (frame: Frame): boolean =>
+    frame.event === event;
+
+/** A frame predicate: the frame answers a client frame (an `rt:error` or an `rt:reply`). */
+export const isAnswer = (frame: Frame): boolean =>
+  frame.event === 'rt:error' || frame.event === 'rt:reply';
+
 /**
  * A raw `ws` client for tests: it records every frame and lets a test wait for the
  * next one matching a predicate. Nothing of the library's own client is used.
@@ -40,7 +50,7 @@ export class TestClient {
   /** Connects and waits for `rt:connected`. */
   static async connect(url: string, options?: ClientOptions): Promise<TestClient> {
     const client = await TestClient.open(url, options);
-    client.connected = await client.next((f) => f.event === 'rt:connected');
+    client.connected = await client.next(eventIs('rt:connected'));
     return client;
   }
 

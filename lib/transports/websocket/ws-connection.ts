@@ -40,6 +40,7 @@ const INTERNAL_ERROR: ErrorBody = {
   code: ErrorCode.InternalError,
   message: 'Internal server error',
 };
+const MAX_CLOSE_REASON_BYTES = 123;
 const logger = new Logger('RealtimeWebSocket');
 
 /**
@@ -128,7 +129,10 @@ export class WsConnection extends RealtimeConnection {
   }
 
   close(code: number, reason: string): void {
-    this.socket.close(code, reason);
+    // A close frame carries at most 123 bytes of reason; ws throws on more.
+    let text = reason.slice(0, MAX_CLOSE_REASON_BYTES);
+    while (Buffer.byteLength(text) > MAX_CLOSE_REASON_BYTES) text = text.slice(0, -1);
+    this.socket.close(code, text);
   }
 
   /** @internal Registers a gateway's handlers (Nest calls this once per gateway). */
