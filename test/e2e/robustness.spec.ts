@@ -57,7 +57,7 @@ describe('closing', () => {
     fixture.harness.trackSocket(stalled);
     await new Promise((resolve) => stalled.once('open', resolve));
     // Stop reading from the TCP socket: the server's writes pile up on its side.
-    (stalled as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    stalled.pause();
     let received = 0;
     stalled.on('message', () => received++);
     const closed = new Promise<number>((resolve) => stalled.once('close', resolve));
@@ -68,7 +68,7 @@ describe('closing', () => {
     await fixture.hub.toUser('reader').emit('ping', 1);
     expect((await reader.next(eventIs('ping'))).data).toBe(1);
 
-    (stalled as unknown as { _socket: { resume(): void } })._socket.resume();
+    stalled.resume();
     expect(await closed).toBe(CloseCode.SlowConsumer);
     expect(received).toBeGreaterThan(0);
     expect(received).toBeLessThan(sent);
