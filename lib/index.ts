@@ -4,6 +4,7 @@ export {
   resolveRealtimeOptions,
   type AuthenticateHook,
   type EngineOptions,
+  type PresenceOptions,
   type RealtimeModuleOptions,
   type ResolvedRealtimeOptions,
   type RoomOptions,
@@ -12,6 +13,8 @@ export {
 export { BUILTIN_EVENT_PREFIX, BuiltinEvent, REALTIME_OPTIONS } from './realtime.constants.js';
 
 export { RealtimeHub, type RoomInfo } from './core/realtime-hub.js';
+export { PresenceService, type PresenceViewOptions } from './core/presence/presence.service.js';
+export { type PresenceState, type PresenceStatus } from './core/presence/presence-state.js';
 export { BroadcastOperator } from './core/broadcast-operator.js';
 export { ConnectionRegistry } from './core/connection-registry.js';
 export { RealtimeConnection, type RealtimePrincipal } from './core/realtime-connection.js';
@@ -20,8 +23,12 @@ export { encodeFrame, type OutboundMessage } from './core/frame.js';
 
 export {
   RealtimeEngine,
+  type ChosenStatus,
   type EngineHandler,
   type EnginePublication,
+  type PresenceEntry,
+  type PresenceMeta,
+  type PresenceRecord,
   type RoomMember,
   type RoomRecord,
 } from './engines/realtime-engine.interface.js';

@@ -27,6 +27,13 @@ export const BuiltinEvent = {
   Leave: 'rt:leave',
   Publish: 'rt:publish',
   Room: 'rt:room',
+  Status: 'rt:status',
+  Statuses: 'rt:statuses',
+  Watch: 'rt:watch',
+  Unwatch: 'rt:unwatch',
+  Members: 'rt:members',
+  Presence: 'rt:presence',
+  RoomPresence: 'rt:room-presence',
 } as const;
 
 /**

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { PresenceService } from './core/presence/presence.service.js';
 import { RealtimeHub } from './core/realtime-hub.js';
 import { createEngine } from './engines/create-engine.js';
 import { RealtimeEngine } from './engines/realtime-engine.interface.js';
@@ -42,8 +43,9 @@ import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
       inject: [REALTIME_OPTIONS],
     },
     RealtimeHub,
+    PresenceService,
     RealtimeWsServer,
   ],
-  exports: [RealtimeHub, RealtimeEngine, RealtimeWsServer, REALTIME_OPTIONS],
+  exports: [RealtimeHub, PresenceService, RealtimeEngine, RealtimeWsServer, REALTIME_OPTIONS],
 })
 export class RealtimeModule extends ConfigurableModuleClass {}

@@ -71,6 +71,35 @@ export interface RoomOptions {
 }
 
 /**
+ * Presence: user statuses, room members, watchers.
+ *
+ * @example
+ * ```ts
+ * presence: { offlineDelay: 3_000, batchInterval: 100, maxMetaBytes: 512 }
+ * ```
+ */
+export interface PresenceOptions {
+  /** How often a node refreshes the presence of its live connections, in ms. Default 15000. */
+  heartbeatInterval?: number;
+  /**
+   * After how long without a refresh a connection counts as dead, in ms (a node that
+   * died). It must exceed `heartbeatInterval` and `websocket.pingInterval +
+   * websocket.pongTimeout`. Default 45000.
+   */
+  timeout?: number;
+  /** How often expired connections and offline users are swept, in ms. Default 1000. */
+  cleanupInterval?: number;
+  /** How long a user stays present after their last connection went, in ms. Default 5000. */
+  offlineDelay?: number;
+  /** Room presence changes are gathered for this long, then sent as one diff, in ms. Default 100. */
+  batchInterval?: number;
+  /** Largest status metadata, in bytes of JSON. Default 1024. */
+  maxMetaBytes?: number;
+  /** Users one connection may watch at once. Default 1000. */
+  maxWatchedPerConnection?: number;
+}
+
+/**
  * Which engine connects the nodes. `memory` (the default) is one process.
  *
  * @example
@@ -98,6 +127,8 @@ export interface RealtimeModuleOptions {
   /** The WebSocket transport, or `false` to turn it off. */
   websocket?: WebSocketOptions | false;
   rooms?: RoomOptions;
+  /** Presence, or `false` to turn it off. */
+  presence?: PresenceOptions | false;
   engine?: EngineOptions;
   /** Runs once per connection, before it is accepted. Without it every client is anonymous. */
   authenticate?: AuthenticateHook;
@@ -114,6 +145,7 @@ export interface RealtimeModuleOptions {
 export interface ResolvedRealtimeOptions {
   readonly websocket: Readonly<Required<WebSocketOptions>> | false;
   readonly rooms: Readonly<Required<RoomOptions>>;
+  readonly presence: Readonly<Required<PresenceOptions>> | false;
   readonly engine: EngineOptions;
   readonly authenticate: AuthenticateHook | undefined;
 }
@@ -132,6 +164,16 @@ const WEBSOCKET_DEFAULTS: Required<WebSocketOptions> = {
 };
 
 const ROOM_DEFAULTS: Required<RoomOptions> = { maxPerConnection: 100, maxNameLength: 200 };
+
+const PRESENCE_DEFAULTS: Required<PresenceOptions> = {
+  heartbeatInterval: 15_000,
+  timeout: 45_000,
+  cleanupInterval: 1_000,
+  offlineDelay: 5_000,
+  batchInterval: 100,
+  maxMetaBytes: 1_024,
+  maxWatchedPerConnection: 1_000,
+};
 
 const ENGINE_TYPES = ['memory'] as const;
 
@@ -178,17 +220,34 @@ const path: [Check, string] = [
   'a path starting with "/" (no spaces, query or fragment)',
 ];
 
+const ms: [Check, string] = [positiveInteger[0], 'a positive integer (ms)'];
+const msOrZero: [Check, string] = [
+  (v) => Number.isSafeInteger(v) && (v as number) >= 0,
+  'a non-negative integer (ms)',
+];
+const bytes: [Check, string] = [positiveInteger[0], 'a positive integer (bytes)'];
+
 const WEBSOCKET_CHECKS: Record<keyof WebSocketOptions, [Check, string]> = {
   path,
-  pingInterval: [positiveInteger[0], 'a positive integer (ms)'],
-  pongTimeout: [positiveInteger[0], 'a positive integer (ms)'],
-  maxPayload: [positiveInteger[0], 'a positive integer (bytes)'],
+  pingInterval: ms,
+  pongTimeout: ms,
+  maxPayload: bytes,
   perMessageDeflate: boolean,
   maxConnections: limit,
   maxConnectionsPerUser: limit,
-  maxBufferedBytes: [positiveInteger[0], 'a positive integer (bytes)'],
+  maxBufferedBytes: bytes,
   maxPendingRequests: positiveInteger,
-  closeTimeout: [positiveInteger[0], 'a positive integer (ms)'],
+  closeTimeout: ms,
+};
+
+const PRESENCE_CHECKS: Record<keyof PresenceOptions, [Check, string]> = {
+  heartbeatInterval: ms,
+  timeout: ms,
+  cleanupInterval: ms,
+  offlineDelay: msOrZero,
+  batchInterval: ms,
+  maxMetaBytes: bytes,
+  maxWatchedPerConnection: positiveInteger,
 };
 
 const ROOM_CHECKS: Record<keyof RoomOptions, [Check, string]> = {
@@ -237,7 +296,7 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
   if (!isPlainObject(given as unknown)) {
     throw new RealtimeConfigError('options', 'an object', given);
   }
-  const known = ['websocket', 'rooms', 'engine', 'authenticate'];
+  const known = ['websocket', 'rooms', 'presence', 'engine', 'authenticate'];
   for (const [key, value] of Object.entries(given)) {
     if (!known.includes(key)) {
       throw new RealtimeConfigError(key, `one of the known options (${known.join(', ')})`, value);
@@ -248,6 +307,11 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
       ? false
       : resolveGroup('websocket', given.websocket, WEBSOCKET_CHECKS, WEBSOCKET_DEFAULTS);
   const rooms = resolveGroup('rooms', given.rooms, ROOM_CHECKS, ROOM_DEFAULTS);
+  const presence =
+    given.presence === false
+      ? false
+      : resolveGroup('presence', given.presence, PRESENCE_CHECKS, PRESENCE_DEFAULTS);
+  if (presence) checkPresenceTimeout(presence, websocket);
 
   const engine = given.engine ?? { type: 'memory' };
   if (!isPlainObject(engine as unknown))
@@ -260,5 +324,28 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
   if (given.authenticate !== undefined && typeof given.authenticate !== 'function') {
     throw new RealtimeConfigError('authenticate', 'a function', given.authenticate);
   }
-  return { websocket, rooms, engine, authenticate: given.authenticate };
+  return { websocket, rooms, presence, engine, authenticate: given.authenticate };
+}
+
+/** A live connection must be refreshed, and a dead socket found, before presence gives up on it. */
+function checkPresenceTimeout(
+  presence: Required<PresenceOptions>,
+  websocket: Required<WebSocketOptions> | false,
+): void {
+  const { timeout, heartbeatInterval } = presence;
+  if (timeout <= heartbeatInterval) {
+    throw new RealtimeConfigError(
+      'presence.timeout',
+      `more than presence.heartbeatInterval (${heartbeatInterval})`,
+      timeout,
+    );
+  }
+  if (websocket && timeout < websocket.pingInterval + websocket.pongTimeout) {
+    const detection = websocket.pingInterval + websocket.pongTimeout;
+    throw new RealtimeConfigError(
+      'presence.timeout',
+      `at least websocket.pingInterval + websocket.pongTimeout (${detection})`,
+      timeout,
+    );
+  }
 }

@@ -178,11 +178,26 @@ export class RealtimeClient {
     });
   }
 
-  /** Joins a room; resolves with its info. */
+  /**
+   * Joins a room; resolves with its info. With `presence: true` the info carries the
+   * room's `members`, and `rt:room-presence` diffs follow.
+   */
   join(
     room: string,
-  ): Promise<{ name: string; size: number; created: number; persistent: boolean }> {
-    return this.request(BuiltinEvent.Join, { room });
+    options: { presence?: boolean } = {},
+  ): Promise<{
+    name: string;
+    size: number;
+    created: number;
+    persistent: boolean;
+    members?: any[];
+  }> {
+    return this.request(BuiltinEvent.Join, options.presence ? { room, presence: true } : { room });
+  }
+
+  /** Sets this user's status (`online`, `away`, `busy`, `invisible`) for all their connections. */
+  setStatus(status: string, meta: Record<string, unknown> | null = null): Promise<unknown> {
+    return this.request(BuiltinEvent.Status, { status, meta });
   }
 
   /** Leaves a room; resolves with whether the connection was in it. */

@@ -1,76 +1,76 @@
 import { BuiltinEvent } from '../realtime.constants.js';
 import { assertUserEvent } from './frame.js';
+import type { PresenceService } from './presence/presence.service.js';
+import { presenceHandlers } from './presence/presence-events.js';
 import type { RealtimeConnection } from './realtime-connection.js';
+import { assertMember, fieldsOf, roomOf } from './event-data.js';
 import { ErrorCode, RealtimeError } from './realtime-error.js';
 import type { RealtimeHub } from './realtime-hub.js';
-import { assertRoomName } from './room-name.js';
 
 /** Handles one built-in event for a connection; resolves to the reply's data. */
-export type BuiltinHandler = (
-  hub: RealtimeHub,
-  connection: RealtimeConnection,
-  data: unknown,
-) => Promise<unknown>;
+export type BuiltinHandler = (connection: RealtimeConnection, data: unknown) => Promise<unknown>;
 
-function fields(data: unknown): Record<string, unknown> {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new RealtimeError(ErrorCode.InvalidData, 'data must be an object');
+function optionalBoolean(value: unknown, name: string): boolean {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new RealtimeError(ErrorCode.InvalidData, `${name} must be a boolean`);
   }
-  return data as Record<string, unknown>;
-}
-
-/** Reads `data.room` and checks it by the room rules. */
-function roomOf(hub: RealtimeHub, data: unknown): string {
-  const { room } = fields(data);
-  assertRoomName(room, hub.maxRoomNameLength);
-  return room;
-}
-
-function assertMember(connection: RealtimeConnection, room: string): void {
-  if (!connection.rooms.has(room)) {
-    throw new RealtimeError(ErrorCode.NotInRoom, `not a member of room "${room}"`);
-  }
+  return value === true;
 }
 
 /**
  * The built-in events of the frame protocol, shared by every transport that
  * speaks it (WebSocket today). docs/protocol.md documents each.
  */
-export const BUILTIN_HANDLERS: ReadonlyMap<string, BuiltinHandler> = new Map<
-  string,
-  BuiltinHandler
->([
-  [BuiltinEvent.Join, (hub, connection, data) => hub.join(connection, roomOf(hub, data))],
-  [
-    BuiltinEvent.Leave,
-    async (hub, connection, data) => {
-      const room = roomOf(hub, data);
-      return { room, left: await hub.leave(connection, room) };
-    },
-  ],
-  [
-    BuiltinEvent.Publish,
-    async (hub, connection, data) => {
-      const room = roomOf(hub, data);
-      const { event, data: payload, echo } = fields(data);
-      assertUserEvent(event);
-      if (echo !== undefined && typeof echo !== 'boolean') {
-        throw new RealtimeError(ErrorCode.InvalidData, 'echo must be a boolean');
-      }
-      assertMember(connection, room);
-      const operator = hub.to(room);
-      await (echo ? operator : operator.except(connection)).emit(event, payload);
-      return null;
-    },
-  ],
-  [
-    BuiltinEvent.Room,
-    async (hub, connection, data) => {
-      const room = roomOf(hub, data);
-      assertMember(connection, room);
-      const [info, users] = await Promise.all([hub.roomInfo(room), hub.roomUsers(room)]);
-      if (!info) throw new RealtimeError(ErrorCode.RoomNotFound, `no room "${room}"`);
-      return { ...info, users };
-    },
-  ],
-]);
+export function builtinHandlers(
+  hub: RealtimeHub,
+  presence: PresenceService,
+): ReadonlyMap<string, BuiltinHandler> {
+  const handlers = new Map<string, BuiltinHandler>([
+    [
+      BuiltinEvent.Join,
+      async (connection, data) => {
+        const room = roomOf(hub, data);
+        const follow = optionalBoolean(fieldsOf(data).presence, 'presence');
+        if (follow && !presence.enabled) {
+          throw new RealtimeError(ErrorCode.InvalidData, 'presence is off on this server');
+        }
+        const info = await hub.join(connection, room);
+        return follow ? { ...info, members: await presence.followRoom(connection, room) } : info;
+      },
+    ],
+    [
+      BuiltinEvent.Leave,
+      async (connection, data) => {
+        const room = roomOf(hub, data);
+        return { room, left: await hub.leave(connection, room) };
+      },
+    ],
+    [
+      BuiltinEvent.Publish,
+      async (connection, data) => {
+        const room = roomOf(hub, data);
+        const { event, data: payload, echo } = fieldsOf(data);
+        assertUserEvent(event);
+        const toSelf = optionalBoolean(echo, 'echo');
+        assertMember(connection, room);
+        const operator = hub.to(room);
+        await (toSelf ? operator : operator.except(connection)).emit(event, payload);
+        return null;
+      },
+    ],
+    [
+      BuiltinEvent.Room,
+      async (connection, data) => {
+        const room = roomOf(hub, data);
+        assertMember(connection, room);
+        const [info, users] = await Promise.all([hub.roomInfo(room), hub.roomUsers(room)]);
+        if (!info) throw new RealtimeError(ErrorCode.RoomNotFound, `no room "${room}"`);
+        return { ...info, users };
+      },
+    ],
+  ]);
+  if (presence.enabled) {
+    for (const [event, handler] of presenceHandlers(hub, presence)) handlers.set(event, handler);
+  }
+  return handlers;
+}

@@ -12,3 +12,13 @@ export function roomChannel(room: string): string {
 export function userChannel(userId: string): string {
   return `u:${userId}`;
 }
+
+/** Status changes of one user, public view: what watchers receive. */
+export function presenceChannel(userId: string): string {
+  return `p:${userId}`;
+}
+
+/** Batched member diffs of one room, for the connections that follow them. */
+export function roomPresenceChannel(room: string): string {
+  return `rp:${room}`;
+}

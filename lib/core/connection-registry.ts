@@ -2,6 +2,15 @@ import { userChannel } from './channels.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 
 /**
+ * Whatever can be handed a channel's frames on this node: a connection, or a
+ * server-side watcher.
+ */
+export interface ChannelSubscriber {
+  readonly id: string;
+  send(frame: Buffer): void;
+}
+
+/**
  * This node's connections and, per channel, the local connections subscribed to it.
  * It is the local half of fan-out: the engine says which channels a publication is
  * for, this says which sockets those are here. It knows nothing of transports.
@@ -14,7 +23,7 @@ import type { RealtimeConnection } from './realtime-connection.js';
  */
 export class ConnectionRegistry {
   private readonly byId = new Map<string, RealtimeConnection>();
-  private readonly channels = new Map<string, Set<RealtimeConnection>>();
+  private readonly channels = new Map<string, Set<ChannelSubscriber>>();
 
   /** Number of connections on this node. */
   count(): number {
@@ -41,7 +50,8 @@ export class ConnectionRegistry {
 
   /** This user's connections on this node. */
   listByUser(userId: string): RealtimeConnection[] {
-    return [...(this.channels.get(userChannel(userId)) ?? [])];
+    // A user's channel is subscribed by the hub with that user's connections only.
+    return [...(this.channels.get(userChannel(userId)) ?? [])] as RealtimeConnection[];
   }
 
   /** @internal Registers a connection. */
@@ -55,25 +65,25 @@ export class ConnectionRegistry {
   }
 
   /** @internal The local subscribers of a channel, if any. */
-  subscribers(channel: string): ReadonlySet<RealtimeConnection> | undefined {
+  subscribers(channel: string): ReadonlySet<ChannelSubscriber> | undefined {
     return this.channels.get(channel);
   }
 
   /** @internal Adds a local subscriber; true if it is the channel's first on this node. */
-  subscribe(channel: string, connection: RealtimeConnection): boolean {
+  subscribe(channel: string, subscriber: ChannelSubscriber): boolean {
     const set = this.channels.get(channel);
     if (set) {
-      set.add(connection);
+      set.add(subscriber);
       return false;
     }
-    this.channels.set(channel, new Set([connection]));
+    this.channels.set(channel, new Set([subscriber]));
     return true;
   }
 
   /** @internal Removes a local subscriber; true if it was the channel's last on this node. */
-  unsubscribe(channel: string, connection: RealtimeConnection): boolean {
+  unsubscribe(channel: string, subscriber: ChannelSubscriber): boolean {
     const set = this.channels.get(channel);
-    if (!set?.delete(connection) || set.size > 0) return false;
+    if (!set?.delete(subscriber) || set.size > 0) return false;
     this.channels.delete(channel);
     return true;
   }

@@ -22,6 +22,14 @@ export const ErrorCode = {
   NotInRoom: 'NOT_IN_ROOM',
   /** The room does not exist. */
   RoomNotFound: 'ROOM_NOT_FOUND',
+  /** The operation needs an authenticated user (a `userId`), and the connection has none. */
+  NotAuthenticated: 'NOT_AUTHENTICATED',
+  /** The operation concerns another user than the connection's own. */
+  Forbidden: 'FORBIDDEN',
+  /** The user is offline (has no live connection), so there is no status to set. */
+  UserOffline: 'USER_OFFLINE',
+  /** The connection already watches `presence.maxWatchedPerConnection` users. */
+  WatchLimitReached: 'WATCH_LIMIT_REACHED',
   /** A user's handler threw a `WsException` (or a guard refused the frame). */
   HandlerError: 'HANDLER_ERROR',
   /** The connection already has as many requests in flight as it may. */

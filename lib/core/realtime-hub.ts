@@ -16,13 +16,34 @@ import { REALTIME_OPTIONS } from '../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../realtime.options.js';
 import { BroadcastOperator, type BroadcastTarget } from './broadcast-operator.js';
 import { BROADCAST_CHANNEL, roomChannel, userChannel } from './channels.js';
-import { ConnectionRegistry } from './connection-registry.js';
+import { ConnectionRegistry, type ChannelSubscriber } from './connection-registry.js';
 import type { OutboundMessage } from './frame.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 import { CloseCode, ErrorCode, RealtimeError } from './realtime-error.js';
 import { assertRoomName } from './room-name.js';
 
-const NO_RECIPIENTS: readonly RealtimeConnection[] = [];
+const NO_RECIPIENTS: readonly ChannelSubscriber[] = [];
+
+/** Why a connection left a room. */
+export type LeaveCause = 'leave' | 'disconnect' | 'delete';
+
+/**
+ * What a core service (presence) hears from the hub, after the engine has the
+ * change. Calls are synchronous; a listener starts its own async work.
+ */
+export interface HubListener {
+  connectionAdded?(connection: RealtimeConnection): void;
+  connectionRemoved?(connection: RealtimeConnection): void;
+  /** `firstOfUser`: the user had no other connection in the room. */
+  roomJoined?(connection: RealtimeConnection, room: string, firstOfUser: boolean): void;
+  /** `lastOfUser`: it was the user's last connection in the room. */
+  roomLeft?(
+    connection: RealtimeConnection,
+    room: string,
+    lastOfUser: boolean,
+    cause: LeaveCause,
+  ): void;
+}
 
 /**
  * A room as the hub reports it.
@@ -76,6 +97,7 @@ export class RealtimeHub
   private readonly everyone: BroadcastOperator;
   /** Engine subscriptions of this node, settled or in flight, by channel. */
   private readonly subscriptions = new Map<string, Promise<void>>();
+  private readonly listeners: HubListener[] = [];
   private sequence = 0;
 
   constructor(
@@ -139,7 +161,7 @@ export class RealtimeHub
       return;
     }
     // Several channels: a connection in two of them must get the frame once.
-    const sent = new Set<RealtimeConnection>();
+    const sent = new Set<ChannelSubscriber>();
     for (const channel of channels) {
       for (const connection of this.recipientsOf(channel)) {
         if (sent.has(connection) || except.includes(connection.id)) continue;
@@ -149,7 +171,7 @@ export class RealtimeHub
     }
   }
 
-  private recipientsOf(channel: string): Iterable<RealtimeConnection> {
+  private recipientsOf(channel: string): Iterable<ChannelSubscriber> {
     if (channel === BROADCAST_CHANNEL) return this.connections.list();
     return this.connections.subscribers(channel) ?? NO_RECIPIENTS;
   }
@@ -168,10 +190,11 @@ export class RealtimeHub
    */
   addConnection(connection: RealtimeConnection): Promise<void> {
     this.connections.add(connection);
+    this.notify((listener) => listener.connectionAdded?.(connection));
     const { userId } = connection;
     return userId === undefined
       ? Promise.resolve()
-      : this.subscribeLocal(userChannel(userId), connection);
+      : this.subscribeChannel(userChannel(userId), connection);
   }
 
   /** @internal Removes a closed connection from every room and from the registry. */
@@ -179,9 +202,15 @@ export class RealtimeHub
     if (!this.connections.remove(connection)) return;
     const { userId } = connection;
     const rooms = [...connection.rooms];
-    const work = rooms.map((room) => this.leaveRoom(connection, room));
-    if (userId !== undefined) work.push(this.unsubscribeLocal(userChannel(userId), connection));
+    const work = rooms.map((room) => this.leaveRoom(connection, room, 'disconnect'));
+    if (userId !== undefined) work.push(this.unsubscribeChannel(userChannel(userId), connection));
     await Promise.all(work);
+    this.notify((listener) => listener.connectionRemoved?.(connection));
+  }
+
+  /** @internal Lets a core service (presence) follow connections and rooms. */
+  addListener(listener: HubListener): void {
+    this.listeners.push(listener);
   }
 
   /**
@@ -224,15 +253,17 @@ export class RealtimeHub
       joinedAt: Date.now(),
     };
     try {
-      await this.subscribeLocal(roomChannel(room), connection);
-      const record = await this.engine.addMember(room, member);
+      await this.subscribeChannel(roomChannel(room), connection);
+      const { room: record, firstOfUser } = await this.engine.addMember(room, member);
       // The connection may have closed or left while the engine worked: undo.
       if (!this.connections.has(connection) || !connection.rooms.has(room)) {
         await this.engine.removeMember(room, connection.id);
+      } else {
+        this.notify((listener) => listener.roomJoined?.(connection, room, firstOfUser));
       }
       return record;
     } catch (error) {
-      await this.leaveRoom(connection, room).catch(() => undefined);
+      await this.leaveRoom(connection, room, 'leave').catch(() => undefined);
       throw error;
     }
   }
@@ -241,7 +272,7 @@ export class RealtimeHub
   async leave(target: RealtimeConnection | string, room: string): Promise<boolean> {
     const connection = this.resolve(target);
     if (!connection.rooms.has(room)) return false;
-    await this.leaveRoom(connection, room);
+    await this.leaveRoom(connection, room, 'leave');
     return true;
   }
 
@@ -258,7 +289,11 @@ export class RealtimeHub
   async deleteRoom(room: string): Promise<boolean> {
     const existed = (await this.engine.getRoom(room)) !== undefined;
     const local = this.connections.subscribers(roomChannel(room));
-    await Promise.all([...(local ?? [])].map((connection) => this.leaveRoom(connection, room)));
+    await Promise.all(
+      [...(local ?? [])].map((subscriber) =>
+        this.leaveRoom(subscriber as RealtimeConnection, room, 'delete'),
+      ),
+    );
     await this.engine.deleteRoom(room);
     return existed;
   }
@@ -295,17 +330,33 @@ export class RealtimeHub
     return connection;
   }
 
-  private async leaveRoom(connection: RealtimeConnection, room: string): Promise<void> {
+  private async leaveRoom(
+    connection: RealtimeConnection,
+    room: string,
+    cause: LeaveCause,
+  ): Promise<void> {
     connection.rooms.delete(room);
-    await Promise.all([
-      this.unsubscribeLocal(roomChannel(room), connection),
+    const [, { removed, lastOfUser }] = await Promise.all([
+      this.unsubscribeChannel(roomChannel(room), connection),
       this.engine.removeMember(room, connection.id),
     ]);
+    if (removed)
+      this.notify((listener) => listener.roomLeft?.(connection, room, lastOfUser, cause));
   }
 
-  /** Adds a local subscriber; the first one on this node subscribes the node. */
-  private subscribeLocal(channel: string, connection: RealtimeConnection): Promise<void> {
-    if (this.connections.subscribe(channel, connection)) {
+  private notify(call: (listener: HubListener) => void): void {
+    for (const listener of this.listeners) {
+      try {
+        call(listener);
+      } catch (error) {
+        this.logger.error('a hub listener failed', error instanceof Error ? error.stack : error);
+      }
+    }
+  }
+
+  /** @internal Adds a local subscriber; the first one on this node subscribes the node. */
+  subscribeChannel(channel: string, subscriber: ChannelSubscriber): Promise<void> {
+    if (this.connections.subscribe(channel, subscriber)) {
       const subscribed = this.engine.subscribe(channel);
       this.subscriptions.set(channel, subscribed);
       return subscribed;
@@ -313,9 +364,9 @@ export class RealtimeHub
     return this.subscriptions.get(channel) ?? Promise.resolve();
   }
 
-  /** Removes a local subscriber; the last one on this node unsubscribes the node. */
-  private async unsubscribeLocal(channel: string, connection: RealtimeConnection): Promise<void> {
-    if (!this.connections.unsubscribe(channel, connection)) return;
+  /** @internal Removes a local subscriber; the last one on this node unsubscribes the node. */
+  async unsubscribeChannel(channel: string, subscriber: ChannelSubscriber): Promise<void> {
+    if (!this.connections.unsubscribe(channel, subscriber)) return;
     this.subscriptions.delete(channel);
     await this.engine.unsubscribe(channel).catch((error: unknown) => {
       this.logger.warn(`engine could not unsubscribe ${channel}: ${String(error)}`);

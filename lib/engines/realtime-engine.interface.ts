@@ -2,10 +2,11 @@
  * The engine contract: the only seam between one process and many.
  *
  * A node (one running app) owns its connections; the engine connects nodes. It has
- * two parts today, and two more will join them:
+ * three parts today, and one more will join them:
  * - the broker: publish/subscribe between nodes, by channel;
  * - the room store: room records and their members, which may span nodes;
- * - (to come) the presence store and the history store.
+ * - the presence store: each user's status and live connections, with expiry;
+ * - (to come) the history store.
  *
  * The engine never sees a connection object or a socket, only ids and encoded
  * frames; it pushes publications back through the narrow {@link EngineHandler}.
@@ -57,21 +58,74 @@ export interface RealtimeEngine {
 
   /**
    * Adds a member, creating the room (not persistent) if it did not exist. Adding
-   * the same connection twice leaves one member.
+   * the same connection twice leaves one member. `firstOfUser` is true when the
+   * member's user had no other connection in the room.
    */
-  addMember(room: string, member: RoomMember): Promise<RoomRecord>;
+  addMember(room: string, member: RoomMember): Promise<{ room: RoomRecord; firstOfUser: boolean }>;
 
   /**
    * Removes a member; a room that is not persistent disappears with its last
-   * member. Resolves false if the connection was not a member.
+   * member. `removed` is false if the connection was not a member; `lastOfUser` is
+   * true when it was its user's last connection in the room.
    */
-  removeMember(room: string, connectionId: string): Promise<boolean>;
+  removeMember(
+    room: string,
+    connectionId: string,
+  ): Promise<{ removed: boolean; lastOfUser: boolean }>;
 
   /** The room's record, or undefined if there is no such room. */
   getRoom(room: string): Promise<RoomRecord | undefined>;
 
   /** The members of a room, in the order they joined; empty if there is no room. */
   getMembers(room: string): Promise<RoomMember[]>;
+
+  /** The rooms in which a user has at least one member connection, on any node. */
+  getUserRooms(userId: string): Promise<string[]>;
+
+  // -- presence -----------------------------------------------------------------
+  //
+  // A user is present while the store holds a record for them. A record lives while
+  // the user has a live connection, and `offlineDelay` ms after the last one went
+  // (so that a page reload is not seen as offline and online again). A node keeps
+  // its connections alive by refreshing them; a node that dies stops doing so, and
+  // its connections expire.
+
+  /**
+   * Records a live connection of a user, until `expiresAt` unless refreshed. The
+   * user's record is created (status `online`) if there was none; `cameOnline`
+   * says so.
+   */
+  addPresence(
+    entry: PresenceEntry,
+    now: number,
+  ): Promise<{ record: PresenceRecord; cameOnline: boolean }>;
+
+  /** Forgets one connection of a user; the record itself stays until it expires. */
+  removePresence(userId: string, connectionId: string, now: number): Promise<void>;
+
+  /** Pushes back the expiry of live connections (each node refreshes its own). */
+  refreshPresence(entries: readonly PresenceEntry[]): Promise<void>;
+
+  /**
+   * Sets the status a user chose, for all their connections. Resolves undefined,
+   * changing nothing, when the user has no record (is offline).
+   */
+  setPresenceStatus(
+    userId: string,
+    status: ChosenStatus,
+    meta: PresenceMeta | null,
+    now: number,
+  ): Promise<{ previous: PresenceRecord; record: PresenceRecord } | undefined>;
+
+  /** The records of these users, in the same order; undefined for an offline user. */
+  getPresence(userIds: readonly string[]): Promise<(PresenceRecord | undefined)[]>;
+
+  /**
+   * Drops connections past their expiry, then the records of users who have had
+   * no connection for `offlineDelay` ms, and resolves with those records. When
+   * several nodes sweep at once, each record is returned to exactly one of them.
+   */
+  expirePresence(now: number, offlineDelay: number): Promise<PresenceRecord[]>;
 }
 
 /**
@@ -129,6 +183,47 @@ export interface RoomRecord {
   readonly persistent: boolean;
   /** Number of member connections, across every node. */
   readonly size: number;
+}
+
+/** A status a user can choose; `offline` is what a user without a record is. */
+export type ChosenStatus = 'online' | 'away' | 'busy' | 'invisible';
+
+/** Free-form details a user attaches to their status (`{ activity: 'in a call' }`). */
+export type PresenceMeta = Readonly<Record<string, unknown>>;
+
+/**
+ * One live connection of a user, as the presence store keeps it.
+ *
+ * @example
+ * ```ts
+ * await engine.addPresence({ userId: 'u1', connectionId: 'n1.1', nodeId: 'n1', expiresAt: now + 45_000 }, now);
+ * ```
+ */
+export interface PresenceEntry {
+  readonly userId: string;
+  readonly connectionId: string;
+  readonly nodeId: string;
+  /** When the entry dies unless refreshed, in ms since the epoch. */
+  readonly expiresAt: number;
+}
+
+/**
+ * A present user, as the presence store keeps it.
+ *
+ * @example
+ * ```ts
+ * const [record] = await engine.getPresence(['u1']);
+ * if (record?.status === 'busy') ...
+ * ```
+ */
+export interface PresenceRecord {
+  readonly userId: string;
+  readonly status: ChosenStatus;
+  readonly meta: PresenceMeta | null;
+  /** When the status last changed (or the user came online), in ms since the epoch. */
+  readonly since: number;
+  /** Live connections, on every node. */
+  readonly connections: number;
 }
 
 /**

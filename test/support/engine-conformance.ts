@@ -66,14 +66,23 @@ export function describeEngineConformance(
     });
 
     it('creates a room on the first member and drops it with the last', async () => {
-      const record = await engine.addMember('lobby', member('c1', 'u1', 5));
-      expect(record).toEqual({ name: 'lobby', created: 5, persistent: false, size: 1 });
-      expect((await engine.addMember('lobby', member('c2'))).size).toBe(2);
-      expect((await engine.addMember('lobby', member('c2'))).size).toBe(2);
+      const added = await engine.addMember('lobby', member('c1', 'u1', 5));
+      expect(added).toEqual({
+        room: { name: 'lobby', created: 5, persistent: false, size: 1 },
+        firstOfUser: true,
+      });
+      expect((await engine.addMember('lobby', member('c2'))).room.size).toBe(2);
+      expect((await engine.addMember('lobby', member('c2'))).room.size).toBe(2);
       expect((await engine.getMembers('lobby')).map((m) => m.connectionId)).toEqual(['c1', 'c2']);
-      expect(await engine.removeMember('lobby', 'c1')).toBe(true);
-      expect(await engine.removeMember('lobby', 'c1')).toBe(false);
-      expect(await engine.removeMember('lobby', 'c2')).toBe(true);
+      expect(await engine.removeMember('lobby', 'c1')).toEqual({ removed: true, lastOfUser: true });
+      expect(await engine.removeMember('lobby', 'c1')).toEqual({
+        removed: false,
+        lastOfUser: false,
+      });
+      expect(await engine.removeMember('lobby', 'c2')).toEqual({
+        removed: true,
+        lastOfUser: false,
+      });
       expect(await engine.getRoom('lobby')).toBeUndefined();
       expect(await engine.getMembers('lobby')).toEqual([]);
     });
@@ -121,6 +130,90 @@ export function describeEngineConformance(
       expect(await engine.getMembers('r')).toEqual([
         { connectionId: 'c1', userId: 'u1', nodeId: 'n1', joinedAt: 3 },
       ]);
+    });
+
+    it('tracks the rooms of each user, and the first and last of their members', async () => {
+      expect((await engine.addMember('a', member('c1', 'u1'))).firstOfUser).toBe(true);
+      expect((await engine.addMember('a', member('c2', 'u1'))).firstOfUser).toBe(false);
+      expect((await engine.addMember('b', member('c1', 'u1'))).firstOfUser).toBe(true);
+      expect((await engine.addMember('b', member('c3'))).firstOfUser).toBe(false);
+      expect((await engine.getUserRooms('u1')).sort()).toEqual(['a', 'b']);
+      expect((await engine.removeMember('a', 'c1')).lastOfUser).toBe(false);
+      expect((await engine.removeMember('a', 'c2')).lastOfUser).toBe(true);
+      expect(await engine.getUserRooms('u1')).toEqual(['b']);
+      await engine.deleteRoom('b');
+      expect(await engine.getUserRooms('u1')).toEqual([]);
+    });
+
+    const entry = (userId: string, connectionId: string, expiresAt = 10_000) => ({
+      userId,
+      connectionId,
+      nodeId: 'n1',
+      expiresAt,
+    });
+
+    it('brings a user online with their first connection, as online', async () => {
+      const first = await engine.addPresence(entry('u1', 'c1'), 100);
+      expect(first).toEqual({
+        record: { userId: 'u1', status: 'online', meta: null, since: 100, connections: 1 },
+        cameOnline: true,
+      });
+      const second = await engine.addPresence(entry('u1', 'c2'), 200);
+      expect(second.cameOnline).toBe(false);
+      expect(second.record.connections).toBe(2);
+      expect(await engine.getPresence(['u1', 'u2'])).toEqual([second.record, undefined]);
+    });
+
+    it('sets a status for a present user only', async () => {
+      expect(await engine.setPresenceStatus('u1', 'busy', null, 5)).toBeUndefined();
+      await engine.addPresence(entry('u1', 'c1'), 100);
+      const changed = await engine.setPresenceStatus('u1', 'busy', { activity: 'call' }, 150);
+      expect(changed?.previous).toMatchObject({ status: 'online', since: 100 });
+      expect(changed?.record).toEqual({
+        userId: 'u1',
+        status: 'busy',
+        meta: { activity: 'call' },
+        since: 150,
+        connections: 1,
+      });
+    });
+
+    it('keeps a user present for offlineDelay after the last connection, then expires them once', async () => {
+      await engine.addPresence(entry('u1', 'c1'), 100);
+      await engine.setPresenceStatus('u1', 'away', null, 110);
+      await engine.removePresence('u1', 'c1', 200);
+      expect(await engine.expirePresence(250, 100)).toEqual([]);
+      expect((await engine.getPresence(['u1']))[0]).toMatchObject({
+        status: 'away',
+        connections: 0,
+      });
+      const gone = await engine.expirePresence(300, 100);
+      expect(gone).toEqual([
+        { userId: 'u1', status: 'away', meta: null, since: 110, connections: 0 },
+      ]);
+      expect(await engine.expirePresence(400, 100)).toEqual([]);
+      expect(await engine.getPresence(['u1'])).toEqual([undefined]);
+    });
+
+    it('keeps the record and status of a user who comes back within offlineDelay', async () => {
+      await engine.addPresence(entry('u1', 'c1'), 100);
+      await engine.setPresenceStatus('u1', 'busy', null, 110);
+      await engine.removePresence('u1', 'c1', 200);
+      const back = await engine.addPresence(entry('u1', 'c2'), 250);
+      expect(back.cameOnline).toBe(false);
+      expect(back.record.status).toBe('busy');
+      expect(await engine.expirePresence(10_000 - 1, 100)).toEqual([]);
+    });
+
+    it('expires connections that are not refreshed, and keeps refreshed ones', async () => {
+      await engine.addPresence(entry('u1', 'c1', 1_000), 100);
+      await engine.addPresence(entry('u2', 'c2', 1_000), 100);
+      await engine.refreshPresence([entry('u2', 'c2', 5_000), entry('u3', 'nope', 5_000)]);
+      // u1's connection expires at 1000; with offlineDelay 0 the user goes at once.
+      const gone = await engine.expirePresence(1_000, 0);
+      expect(gone.map((r) => r.userId)).toEqual(['u1']);
+      expect((await engine.getPresence(['u2']))[0]?.connections).toBe(1);
+      expect(await engine.getPresence(['u3'])).toEqual([undefined]);
     });
   });
 }

@@ -1,17 +1,16 @@
 import type {
+  ChosenStatus,
   EngineHandler,
   EnginePublication,
+  PresenceEntry,
+  PresenceMeta,
+  PresenceRecord,
   RealtimeEngine,
   RoomMember,
   RoomRecord,
 } from '../realtime-engine.interface.js';
-
-interface MemoryRoom {
-  readonly created: number;
-  persistent: boolean;
-  /** Keyed by connection id; a Map keeps join order. */
-  readonly members: Map<string, RoomMember>;
-}
+import { MemoryPresence } from './memory-presence.js';
+import { MemoryRooms } from './memory-rooms.js';
 
 /**
  * The embedded engine: one node, everything in this process, nothing to install.
@@ -25,7 +24,8 @@ interface MemoryRoom {
  */
 export class MemoryEngine implements RealtimeEngine {
   private handler: EngineHandler | undefined;
-  private readonly rooms = new Map<string, MemoryRoom>();
+  private readonly rooms = new MemoryRooms();
+  private readonly presence = new MemoryPresence();
 
   async start(handler: EngineHandler): Promise<void> {
     this.handler = handler;
@@ -34,6 +34,7 @@ export class MemoryEngine implements RealtimeEngine {
   async close(): Promise<void> {
     this.handler = undefined;
     this.rooms.clear();
+    this.presence.clear();
   }
 
   async publish(publication: EnginePublication): Promise<void> {
@@ -46,52 +47,59 @@ export class MemoryEngine implements RealtimeEngine {
   async unsubscribe(): Promise<void> {}
 
   async createRoom(room: string, now: number): Promise<RoomRecord> {
-    const existing = this.rooms.get(room);
-    if (existing) {
-      existing.persistent = true;
-      return toRecord(room, existing);
-    }
-    const created: MemoryRoom = { created: now, persistent: true, members: new Map() };
-    this.rooms.set(room, created);
-    return toRecord(room, created);
+    return this.rooms.create(room, now);
   }
 
   async deleteRoom(room: string): Promise<boolean> {
     return this.rooms.delete(room);
   }
 
-  async addMember(room: string, member: RoomMember): Promise<RoomRecord> {
-    let entry = this.rooms.get(room);
-    if (!entry) {
-      entry = { created: member.joinedAt, persistent: false, members: new Map() };
-      this.rooms.set(room, entry);
-    }
-    if (!entry.members.has(member.connectionId)) entry.members.set(member.connectionId, member);
-    return toRecord(room, entry);
+  async addMember(room: string, member: RoomMember) {
+    return this.rooms.add(room, member);
   }
 
-  async removeMember(room: string, connectionId: string): Promise<boolean> {
-    const entry = this.rooms.get(room);
-    if (!entry?.members.delete(connectionId)) return false;
-    if (entry.members.size === 0 && !entry.persistent) this.rooms.delete(room);
-    return true;
+  async removeMember(room: string, connectionId: string) {
+    return this.rooms.remove(room, connectionId);
   }
 
   async getRoom(room: string): Promise<RoomRecord | undefined> {
-    const entry = this.rooms.get(room);
-    return entry && toRecord(room, entry);
+    return this.rooms.get(room);
   }
 
   async getMembers(room: string): Promise<RoomMember[]> {
-    return [...(this.rooms.get(room)?.members.values() ?? [])];
+    return this.rooms.members(room);
   }
-}
 
-function toRecord(name: string, room: MemoryRoom): RoomRecord {
-  return {
-    name,
-    created: room.created,
-    persistent: room.persistent,
-    size: room.members.size,
-  };
+  async getUserRooms(userId: string): Promise<string[]> {
+    return this.rooms.roomsOf(userId);
+  }
+
+  async addPresence(entry: PresenceEntry, now: number) {
+    return this.presence.add(entry, now);
+  }
+
+  async removePresence(userId: string, connectionId: string, now: number): Promise<void> {
+    this.presence.remove(userId, connectionId, now);
+  }
+
+  async refreshPresence(entries: readonly PresenceEntry[]): Promise<void> {
+    this.presence.refresh(entries);
+  }
+
+  async setPresenceStatus(
+    userId: string,
+    status: ChosenStatus,
+    meta: PresenceMeta | null,
+    now: number,
+  ) {
+    return this.presence.setStatus(userId, status, meta, now);
+  }
+
+  async getPresence(userIds: readonly string[]): Promise<(PresenceRecord | undefined)[]> {
+    return this.presence.get(userIds);
+  }
+
+  async expirePresence(now: number, offlineDelay: number): Promise<PresenceRecord[]> {
+    return this.presence.expire(now, offlineDelay);
+  }
 }

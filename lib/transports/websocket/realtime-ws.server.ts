@@ -11,6 +11,8 @@ import type { Duplex } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
+import { builtinHandlers } from '../../core/builtin-events.js';
+import { PresenceService } from '../../core/presence/presence.service.js';
 import { encodeFrame } from '../../core/frame.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
 import { CloseCode } from '../../core/realtime-error.js';
@@ -60,6 +62,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
 
   constructor(
     private readonly hub: RealtimeHub,
+    presence: PresenceService,
     @Inject(REALTIME_OPTIONS) private readonly realtimeOptions: ResolvedRealtimeOptions,
     private readonly httpAdapterHost: HttpAdapterHost,
     moduleRef: ModuleRef,
@@ -67,7 +70,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     const options = (this.options = realtimeOptions.websocket);
     this.path = options ? options.path : undefined;
     this.shared = {
-      hub,
+      builtins: builtinHandlers(hub, presence),
       maxBufferedBytes: options ? options.maxBufferedBytes : 0,
       maxPendingRequests: options ? options.maxPendingRequests : 0,
       closed: (connection) => this.onClosed(connection),

@@ -2,12 +2,11 @@ import { Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { take, type Observable, type Subscription } from 'rxjs';
 import { WebSocket, type RawData } from 'ws';
-import { BUILTIN_HANDLERS, type BuiltinHandler } from '../../core/builtin-events.js';
+import type { BuiltinHandler } from '../../core/builtin-events.js';
 import { encodeFrame } from '../../core/frame.js';
 import { parseInboundFrame, type FrameId, type InboundFrame } from '../../core/inbound-frame.js';
 import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
 import { CloseCode, ErrorCode, RealtimeError } from '../../core/realtime-error.js';
-import type { RealtimeHub } from '../../core/realtime-hub.js';
 import { BUILTIN_EVENT_PREFIX, BuiltinEvent } from '../../realtime.constants.js';
 import { requestContext, type RequestContext } from './request-context.js';
 
@@ -22,7 +21,7 @@ export type ResultTransform = (result: unknown) => Observable<unknown>;
 
 /** What every connection of one server shares, kept once rather than per socket. */
 export interface WsConnectionShared {
-  readonly hub: RealtimeHub;
+  readonly builtins: ReadonlyMap<string, BuiltinHandler>;
   readonly maxBufferedBytes: number;
   readonly maxPendingRequests: number;
   closed(connection: WsConnection): void;
@@ -181,7 +180,7 @@ export class WsConnection extends RealtimeConnection {
     }
     const { frame } = parsed;
     if (frame.event.startsWith(BUILTIN_EVENT_PREFIX)) {
-      const builtin = BUILTIN_HANDLERS.get(frame.event);
+      const builtin = this.shared.builtins.get(frame.event);
       if (builtin) this.runBuiltin(builtin, frame);
       else this.rejectUnknown(frame);
       return;
@@ -202,7 +201,7 @@ export class WsConnection extends RealtimeConnection {
   private runBuiltin(builtin: BuiltinHandler, frame: InboundFrame): void {
     this.begin();
     // async, so that a synchronous throw becomes a rejection like any other
-    (async () => builtin(this.shared.hub, this, frame.data))()
+    (async () => builtin(this, frame.data))()
       .then(
         (result) => {
           if (frame.id !== undefined) this.reply(frame.id, result);

@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { RoomPresenceBatcher, type MemberChange } from './room-presence-batcher.js';
+
+describe('RoomPresenceBatcher', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const collect = () => {
+    const flushed: Record<string, Record<string, MemberChange>>[] = [];
+    const batcher = new RoomPresenceBatcher(100, (changes) => {
+      flushed.push(
+        Object.fromEntries([...changes].map(([room, users]) => [room, Object.fromEntries(users)])),
+      );
+    });
+    return { batcher, flushed };
+  };
+
+  it('hands over one batch per interval, per room', () => {
+    vi.useFakeTimers();
+    const { batcher, flushed } = collect();
+    for (let i = 0; i < 1_000; i++) batcher.record('lobby', `u${i}`, 'joined');
+    batcher.record('other', 'x', 'left');
+    expect(flushed).toEqual([]);
+    vi.advanceTimersByTime(100);
+    expect(flushed).toHaveLength(1);
+    expect(Object.keys(flushed[0]!.lobby!)).toHaveLength(1_000);
+    expect(flushed[0]!.other).toEqual({ x: 'left' });
+    vi.advanceTimersByTime(1_000);
+    expect(flushed).toHaveLength(1);
+  });
+
+  it.each([
+    [['joined', 'left'], undefined],
+    [['joined', 'changed'], 'joined'],
+    [['left', 'joined'], 'changed'],
+    [['changed', 'left'], 'left'],
+    [['changed', 'changed'], 'changed'],
+    [['left', 'left'], 'left'],
+    [['joined', 'left', 'joined'], 'joined'],
+  ] as [MemberChange[], MemberChange | undefined][])('combines %j into %s', (changes, expected) => {
+    vi.useFakeTimers();
+    const { batcher, flushed } = collect();
+    for (const change of changes) batcher.record('r', 'u', change);
+    batcher.record('r', 'other', 'joined');
+    vi.advanceTimersByTime(100);
+    expect(flushed[0]!.r!.u).toBe(expected);
+  });
+
+  it('says nothing when every change cancelled out, and nothing after stop', () => {
+    vi.useFakeTimers();
+    const { batcher, flushed } = collect();
+    batcher.record('r', 'u', 'joined');
+    batcher.record('r', 'u', 'left');
+    vi.advanceTimersByTime(100);
+    expect(flushed).toEqual([]);
+    batcher.record('r', 'u', 'joined');
+    batcher.stop();
+    vi.advanceTimersByTime(100);
+    expect(flushed).toEqual([]);
+  });
+});

@@ -1,0 +1,104 @@
+import type {
+  ChosenStatus,
+  PresenceEntry,
+  PresenceMeta,
+  PresenceRecord,
+} from '../realtime-engine.interface.js';
+
+interface MemoryUser {
+  status: ChosenStatus;
+  meta: PresenceMeta | null;
+  since: number;
+  /** connectionId -> expiresAt */
+  readonly connections: Map<string, number>;
+  /** When the last connection went; undefined while there is one. */
+  emptySince: number | undefined;
+}
+
+/** The presence store of the memory engine. */
+export class MemoryPresence {
+  private readonly users = new Map<string, MemoryUser>();
+
+  clear(): void {
+    this.users.clear();
+  }
+
+  add(entry: PresenceEntry, now: number): { record: PresenceRecord; cameOnline: boolean } {
+    let user = this.users.get(entry.userId);
+    const cameOnline = !user;
+    if (!user) {
+      user = {
+        status: 'online',
+        meta: null,
+        since: now,
+        connections: new Map(),
+        emptySince: undefined,
+      };
+      this.users.set(entry.userId, user);
+    }
+    user.connections.set(entry.connectionId, entry.expiresAt);
+    user.emptySince = undefined;
+    return { record: toRecord(entry.userId, user), cameOnline };
+  }
+
+  remove(userId: string, connectionId: string, now: number): void {
+    const user = this.users.get(userId);
+    if (user?.connections.delete(connectionId) && user.connections.size === 0)
+      user.emptySince = now;
+  }
+
+  refresh(entries: readonly PresenceEntry[]): void {
+    for (const { userId, connectionId, expiresAt } of entries) {
+      const connections = this.users.get(userId)?.connections;
+      if (connections?.has(connectionId)) connections.set(connectionId, expiresAt);
+    }
+  }
+
+  setStatus(
+    userId: string,
+    status: ChosenStatus,
+    meta: PresenceMeta | null,
+    now: number,
+  ): { previous: PresenceRecord; record: PresenceRecord } | undefined {
+    const user = this.users.get(userId);
+    if (!user) return undefined;
+    const previous = toRecord(userId, user);
+    user.status = status;
+    user.meta = meta;
+    user.since = now;
+    return { previous, record: toRecord(userId, user) };
+  }
+
+  get(userIds: readonly string[]): (PresenceRecord | undefined)[] {
+    return userIds.map((userId) => {
+      const user = this.users.get(userId);
+      return user && toRecord(userId, user);
+    });
+  }
+
+  expire(now: number, offlineDelay: number): PresenceRecord[] {
+    const gone: PresenceRecord[] = [];
+    for (const [userId, user] of this.users) {
+      for (const [connectionId, expiresAt] of user.connections) {
+        if (expiresAt <= now) user.connections.delete(connectionId);
+      }
+      if (user.connections.size > 0) continue;
+      user.emptySince ??= now;
+      if (now - user.emptySince >= offlineDelay) {
+        this.users.delete(userId);
+        gone.push(toRecord(userId, user));
+      }
+    }
+    return gone;
+  }
+}
+
+function toRecord(userId: string, user: MemoryUser): PresenceRecord {
+  return {
+    userId,
+    status: user.status,
+    meta: user.meta,
+    since: user.since,
+    connections: user.connections.size,
+  };
+}

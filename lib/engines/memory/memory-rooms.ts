@@ -1,0 +1,91 @@
+import type { RoomMember, RoomRecord } from '../realtime-engine.interface.js';
+
+interface MemoryRoom {
+  readonly created: number;
+  persistent: boolean;
+  /** Keyed by connection id; a Map keeps join order. */
+  readonly members: Map<string, RoomMember>;
+}
+
+/** The room store of the memory engine: rooms, members, and each user's rooms. */
+export class MemoryRooms {
+  private readonly rooms = new Map<string, MemoryRoom>();
+  /** userId -> room -> that user's member connections in the room. */
+  private readonly userRooms = new Map<string, Map<string, number>>();
+
+  clear(): void {
+    this.rooms.clear();
+    this.userRooms.clear();
+  }
+
+  create(room: string, now: number): RoomRecord {
+    const existing = this.rooms.get(room);
+    if (existing) {
+      existing.persistent = true;
+      return toRecord(room, existing);
+    }
+    const created: MemoryRoom = { created: now, persistent: true, members: new Map() };
+    this.rooms.set(room, created);
+    return toRecord(room, created);
+  }
+
+  delete(room: string): boolean {
+    const entry = this.rooms.get(room);
+    if (!entry) return false;
+    for (const member of entry.members.values()) this.countUser(member.userId, room, -1);
+    return this.rooms.delete(room);
+  }
+
+  add(room: string, member: RoomMember): { room: RoomRecord; firstOfUser: boolean } {
+    let entry = this.rooms.get(room);
+    if (!entry) {
+      entry = { created: member.joinedAt, persistent: false, members: new Map() };
+      this.rooms.set(room, entry);
+    }
+    let firstOfUser = false;
+    if (!entry.members.has(member.connectionId)) {
+      entry.members.set(member.connectionId, member);
+      firstOfUser = this.countUser(member.userId, room, 1) === 1;
+    }
+    return { room: toRecord(room, entry), firstOfUser };
+  }
+
+  remove(room: string, connectionId: string): { removed: boolean; lastOfUser: boolean } {
+    const entry = this.rooms.get(room);
+    const member = entry?.members.get(connectionId);
+    if (!entry || !member) return { removed: false, lastOfUser: false };
+    entry.members.delete(connectionId);
+    if (entry.members.size === 0 && !entry.persistent) this.rooms.delete(room);
+    const lastOfUser = member.userId !== undefined && this.countUser(member.userId, room, -1) === 0;
+    return { removed: true, lastOfUser };
+  }
+
+  get(room: string): RoomRecord | undefined {
+    const entry = this.rooms.get(room);
+    return entry && toRecord(room, entry);
+  }
+
+  members(room: string): RoomMember[] {
+    return [...(this.rooms.get(room)?.members.values() ?? [])];
+  }
+
+  roomsOf(userId: string): string[] {
+    return [...(this.userRooms.get(userId)?.keys() ?? [])];
+  }
+
+  /** Adds `delta` to a user's count of members in a room; returns the new count. */
+  private countUser(userId: string | undefined, room: string, delta: number): number {
+    if (userId === undefined) return 0;
+    let rooms = this.userRooms.get(userId);
+    if (!rooms) this.userRooms.set(userId, (rooms = new Map()));
+    const count = (rooms.get(room) ?? 0) + delta;
+    if (count > 0) rooms.set(room, count);
+    else rooms.delete(room);
+    if (rooms.size === 0) this.userRooms.delete(userId);
+    return count;
+  }
+}
+
+function toRecord(name: string, room: MemoryRoom): RoomRecord {
+  return { name, created: room.created, persistent: room.persistent, size: room.members.size };
+}
