@@ -17,6 +17,13 @@ const until = async (check: () => boolean): Promise<void> => {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
 };
 
+const entry = (userId: string, connectionId: string, expiresAt = 10_000) => ({
+  userId,
+  connectionId,
+  nodeId: 'n1',
+  expiresAt,
+});
+
 /**
  * The one suite every engine passes, single-node view: what the contract in
  * lib/engines/realtime-engine.interface.ts promises. Multi-node engines add
@@ -137,19 +144,12 @@ export function describeEngineConformance(
       expect((await engine.addMember('a', member('c2', 'u1'))).firstOfUser).toBe(false);
       expect((await engine.addMember('b', member('c1', 'u1'))).firstOfUser).toBe(true);
       expect((await engine.addMember('b', member('c3'))).firstOfUser).toBe(false);
-      expect((await engine.getUserRooms('u1')).sort()).toEqual(['a', 'b']);
+      expect((await engine.getUserRooms('u1')).toSorted()).toEqual(['a', 'b']);
       expect((await engine.removeMember('a', 'c1')).lastOfUser).toBe(false);
       expect((await engine.removeMember('a', 'c2')).lastOfUser).toBe(true);
       expect(await engine.getUserRooms('u1')).toEqual(['b']);
       await engine.deleteRoom('b');
       expect(await engine.getUserRooms('u1')).toEqual([]);
-    });
-
-    const entry = (userId: string, connectionId: string, expiresAt = 10_000) => ({
-      userId,
-      connectionId,
-      nodeId: 'n1',
-      expiresAt,
     });
 
     it('brings a user online with their first connection, as online', async () => {

@@ -1,20 +1,20 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RoomPresenceBatcher, type MemberChange } from './room-presence-batcher.js';
 
+const collect = () => {
+  const flushed: Record<string, Record<string, MemberChange>>[] = [];
+  const batcher = new RoomPresenceBatcher(100, (changes) => {
+    flushed.push(
+      Object.fromEntries([...changes].map(([room, users]) => [room, Object.fromEntries(users)])),
+    );
+  });
+  return { batcher, flushed };
+};
+
 describe('RoomPresenceBatcher', () => {
   afterEach(() => {
     vi.useRealTimers();
   });
-
-  const collect = () => {
-    const flushed: Record<string, Record<string, MemberChange>>[] = [];
-    const batcher = new RoomPresenceBatcher(100, (changes) => {
-      flushed.push(
-        Object.fromEntries([...changes].map(([room, users]) => [room, Object.fromEntries(users)])),
-      );
-    });
-    return { batcher, flushed };
-  };
 
   it('hands over one batch per interval, per room', () => {
     vi.useFakeTimers();
