@@ -53,6 +53,8 @@ export interface WebSocketOptions {
   maxPendingRequests?: number;
   /** On shutdown, how long clients get to acknowledge the close before they are cut, in ms. Default 1000. */
   closeTimeout?: number;
+  /** How long `authenticate` may take before the handshake is refused with 503, in ms. Default 10000. */
+  handshakeTimeout?: number;
 }
 
 /**
@@ -161,6 +163,7 @@ const WEBSOCKET_DEFAULTS: Required<WebSocketOptions> = {
   maxBufferedBytes: 4 << 20,
   maxPendingRequests: 32,
   closeTimeout: 1_000,
+  handshakeTimeout: 10_000,
 };
 
 const ROOM_DEFAULTS: Required<RoomOptions> = { maxPerConnection: 100, maxNameLength: 200 };
@@ -238,6 +241,7 @@ const WEBSOCKET_CHECKS: Record<keyof WebSocketOptions, [Check, string]> = {
   maxBufferedBytes: bytes,
   maxPendingRequests: positiveInteger,
   closeTimeout: ms,
+  handshakeTimeout: ms,
 };
 
 const PRESENCE_CHECKS: Record<keyof PresenceOptions, [Check, string]> = {

@@ -2,15 +2,32 @@
 import { BuiltinEvent } from '../realtime.constants.js';
 
 /**
- * The standard WebSocket constructor shape (the browser's, or `ws` in Node).
+ * What the client needs of a WebSocket: the browser's, and `ws`'s in Node, fit.
+ *
+ * @example
+ * ```ts
+ * const socket: WebSocketLike = new WebSocket('ws://localhost:3000/ws');
+ * ```
+ */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  addEventListener(type: 'close', listener: (event: { code: number }) => void): void;
+  addEventListener(type: 'error', listener: (event: unknown) => void): void;
+}
+
+/**
+ * A WebSocket constructor (the browser's, or `ws` in Node).
  *
  * @example
  * ```ts
  * import { WebSocket } from 'ws';
- * const Socket: WebSocketConstructor = WebSocket as unknown as WebSocketConstructor;
+ * new RealtimeClient('ws://localhost:3000/ws', { WebSocket });
  * ```
  */
-export type WebSocketConstructor = new (url: string) => WebSocket;
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 /**
  * Options of {@link RealtimeClient}.
@@ -76,7 +93,10 @@ export class RealtimeClientError extends Error {
  * client.on('chat', onChat);
  * ```
  */
-export type MessageListener = (data: any, meta: { event: string; room?: string }) => void;
+export type MessageListener<T = unknown> = (
+  data: T,
+  meta: { event: string; room?: string },
+) => void;
 
 interface ServerFrame {
   event: string;
@@ -113,7 +133,7 @@ export class RealtimeClient {
   /** Resolves with the close code once the socket has closed. */
   readonly closed: Promise<number>;
 
-  private readonly socket: WebSocket;
+  private readonly socket: WebSocketLike;
   private readonly listeners = new Map<string, Set<MessageListener>>();
   private readonly pending = new Map<number, Pending>();
   private readonly requestTimeout: number;
@@ -121,12 +141,12 @@ export class RealtimeClient {
   private nextId = 1;
 
   constructor(url: string, options: RealtimeClientOptions = {}) {
-    const Socket = options.WebSocket ?? globalThis.WebSocket;
+    const Socket: WebSocketConstructor = options.WebSocket ?? globalThis.WebSocket;
     this.requestTimeout = options.requestTimeout ?? 10_000;
     this.maxPendingRequests = options.maxPendingRequests ?? 1_000;
     this.socket = new Socket(url);
     this.ready = new Promise((resolve, reject) => {
-      this.once(BuiltinEvent.Connected, resolve);
+      this.once<ConnectedInfo>(BuiltinEvent.Connected, resolve);
       this.socket.addEventListener('close', () =>
         reject(new RealtimeClientError('CLOSED', 'closed before rt:connected')),
       );
@@ -145,11 +165,11 @@ export class RealtimeClient {
   }
 
   /** Listens to an event; returns the function that stops listening. */
-  on(event: string, listener: MessageListener): () => void {
+  on<T = unknown>(event: string, listener: MessageListener<T>): () => void {
     let set = this.listeners.get(event);
     if (!set) this.listeners.set(event, (set = new Set()));
-    set.add(listener);
-    return () => set.delete(listener);
+    set.add(listener as MessageListener);
+    return () => set.delete(listener as MessageListener);
   }
 
   /** Sends a frame that asks for no reply. */
@@ -221,8 +241,8 @@ export class RealtimeClient {
     return this.closed;
   }
 
-  private once(event: string, listener: MessageListener): void {
-    const off = this.on(event, (data, meta) => {
+  private once<T>(event: string, listener: MessageListener<T>): void {
+    const off = this.on<T>(event, (data, meta) => {
       off();
       listener(data, meta);
     });
@@ -265,8 +285,14 @@ export class RealtimeClient {
     if (!set) return;
     // A copy: a listener added while dispatching starts with the next message.
     // oxlint-disable-next-line unicorn/no-useless-spread
-    for (const listener of [...set])
-      listener(data, room === undefined ? { event } : { event, room });
+    for (const listener of [...set]) {
+      try {
+        listener(data, room === undefined ? { event } : { event, room });
+      } catch (error) {
+        // One failing listener must not starve the others (or the rest of a batch).
+        reportError(error);
+      }
+    }
   }
 
   private failPending(error: Error): void {
@@ -276,4 +302,10 @@ export class RealtimeClient {
     }
     this.pending.clear();
   }
+}
+
+function reportError(error: unknown): void {
+  const report = (globalThis as { reportError?: (error: unknown) => void }).reportError;
+  if (report) report(error);
+  else console.error(error);
 }

@@ -29,20 +29,48 @@ const ROOM_PREFIX = roomChannel('');
  * ```
  */
 export class BroadcastOperator {
+  /** What `emit` publishes to; computed once, since an operator never changes. */
+  private readonly publishTo: readonly string[];
+  private readonly room: string | undefined;
+
+  /**
+   * @internal Made by the hub (`hub.to`, `hub.toUser`, `hub.except`).
+   * @param channels undefined: everyone; otherwise exactly these (possibly none).
+   */
   constructor(
     private readonly target: BroadcastTarget,
-    private readonly channels: readonly string[] = [],
+    private readonly channels: readonly string[] | undefined = undefined,
     private readonly excluded: readonly string[] = [],
-  ) {}
+  ) {
+    this.publishTo = channels ?? [BROADCAST_CHANNEL];
+    const only = channels?.length === 1 ? channels[0]! : undefined;
+    this.room = only?.startsWith(ROOM_PREFIX) ? only.slice(ROOM_PREFIX.length) : undefined;
+  }
 
-  /** Adds one room, or several, to the recipients. */
+  /**
+   * Adds one room, or several, to the recipients (an empty list adds none).
+   *
+   * @example
+   * ```ts
+   * await hub.to('lobby').to(['a', 'b']).emit('news', item);
+   * ```
+   * @throws RealtimeError ROOM_NAME_INVALID, at once.
+   */
   to(room: string | readonly string[]): BroadcastOperator {
     const rooms = typeof room === 'string' ? [room] : room;
     for (const name of rooms) assertRoomName(name, this.target.maxRoomNameLength);
     return this.with(rooms.map(roomChannel), []);
   }
 
-  /** Adds every connection of one user, or of several, to the recipients. */
+  /**
+   * Adds every connection of one user, or of several, to the recipients.
+   *
+   * @example
+   * ```ts
+   * await hub.toUser(['alice', 'bob']).emit('invite', { room: 'standup' });
+   * ```
+   * @throws RealtimeError INVALID_DATA for an empty user id, at once.
+   */
   toUser(userId: string | readonly string[]): BroadcastOperator {
     const users = typeof userId === 'string' ? [userId] : userId;
     for (const id of users) {
@@ -53,49 +81,67 @@ export class BroadcastOperator {
     return this.with(users.map(userChannel), []);
   }
 
-  /** Leaves out a connection (or its id), or several. */
+  /**
+   * Leaves out a connection (or its id), or several.
+   *
+   * @example
+   * ```ts
+   * await hub.to('lobby').except(client).emit('typing', { who: client.userId });
+   * ```
+   */
   except(
     connection: RealtimeConnection | string | readonly (RealtimeConnection | string)[],
   ): BroadcastOperator {
     const list = Array.isArray(connection) ? connection : [connection];
     return this.with(
-      [],
+      undefined,
       list.map((c: RealtimeConnection | string) => (typeof c === 'string' ? c : c.id)),
     );
   }
 
   /**
    * Sends `{ event, data }` to the recipients (with `room` when the only target is
-   * one room). Resolves once the engine accepted the message.
+   * one room). Resolves once the engine accepted the message; rejects with
+   * INVALID_DATA for an empty or reserved event name.
+   *
+   * @example
+   * ```ts
+   * await hub.to('lobby').emit('chat', { from: 'alice', text: 'hi' });
+   * ```
    */
-  emit(event: string, data?: unknown): Promise<void> {
+  async emit(event: string, data?: unknown): Promise<void> {
     assertUserEvent(event);
-    return this.send({ event, data, room: this.soleRoom() });
+    return this.send({ event, data, room: this.room });
   }
 
-  /** Sends several messages to the recipients in one frame (`rt:batch`). */
-  emitBatch(messages: readonly OutboundMessage[]): Promise<void> {
+  /**
+   * Sends several messages to the recipients in one frame (`rt:batch`), to be
+   * handled in order.
+   *
+   * @example
+   * ```ts
+   * await hub.to('chart').emitBatch(points.map((p) => ({ event: 'point', data: p })));
+   * ```
+   */
+  async emitBatch(messages: readonly OutboundMessage[]): Promise<void> {
     for (const message of messages) assertUserEvent(message.event);
     const batch = messages.map((message) => ({ event: message.event, data: message.data }));
-    return this.send({ event: BuiltinEvent.Batch, data: batch, room: this.soleRoom() });
+    return this.send({ event: BuiltinEvent.Batch, data: batch, room: this.room });
   }
 
-  private send(frame: object): Promise<void> {
-    const channels = this.channels.length === 0 ? [BROADCAST_CHANNEL] : this.channels;
-    return this.target.publish(channels, encodeFrame(frame), this.excluded);
+  private async send(frame: object): Promise<void> {
+    if (this.publishTo.length === 0) return; // addressed to an empty list: nobody
+    return this.target.publish(this.publishTo, encodeFrame(frame), this.excluded);
   }
 
-  private soleRoom(): string | undefined {
-    const [only, ...rest] = this.channels;
-    return only?.startsWith(ROOM_PREFIX) && rest.length === 0
-      ? only.slice(ROOM_PREFIX.length)
-      : undefined;
-  }
-
-  private with(channels: readonly string[], excluded: readonly string[]): BroadcastOperator {
+  /** `channels` given (even empty): the operator narrows to targets; undefined: it keeps its own. */
+  private with(
+    channels: readonly string[] | undefined,
+    excluded: readonly string[],
+  ): BroadcastOperator {
     return new BroadcastOperator(
       this.target,
-      channels.length ? [...new Set([...this.channels, ...channels])] : this.channels,
+      channels ? [...new Set([...(this.channels ?? []), ...channels])] : this.channels,
       excluded.length ? [...this.excluded, ...excluded] : this.excluded,
     );
   }

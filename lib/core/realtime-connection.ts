@@ -26,8 +26,13 @@ export interface RealtimePrincipal {
  * ```
  */
 export abstract class RealtimeConnection {
-  /** The rooms this connection is in. The hub keeps it; read it, do not change it. */
-  readonly rooms = new Set<string>();
+  /** @internal The hub's record of this connection's rooms. */
+  readonly roomSet = new Set<string>();
+
+  /** The rooms this connection is in (on this node; the hub keeps the list). */
+  get rooms(): ReadonlySet<string> {
+    return this.roomSet;
+  }
 
   constructor(
     /** Unique across every node: `<nodeId>.<counter>`. */

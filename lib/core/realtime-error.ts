@@ -32,7 +32,7 @@ export const ErrorCode = {
   WatchLimitReached: 'WATCH_LIMIT_REACHED',
   /** A user's handler threw a `WsException` (or a guard refused the frame). */
   HandlerError: 'HANDLER_ERROR',
-  /** The connection already has as many requests in flight as it may. */
+  /** The connection keeps `websocket.maxPendingRequests` streams open already. */
   TooManyRequests: 'TOO_MANY_REQUESTS',
   /** Anything unexpected; the server logged it. */
   InternalError: 'INTERNAL_ERROR',
@@ -55,6 +55,8 @@ export const CloseCode = {
   GoingAway: 1001,
   /** A frame exceeded `websocket.maxPayload` (sent by ws itself). */
   MessageTooBig: 1009,
+  /** The engine could not register the connection. Reconnect with backoff. */
+  InternalError: 1011,
   /** The server holds `websocket.maxConnections` connections. Reconnect with backoff. */
   ServerFull: 1013,
   /** The user already holds `websocket.maxConnectionsPerUser` connections. */

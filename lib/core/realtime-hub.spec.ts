@@ -191,8 +191,8 @@ describe('RealtimeHub', () => {
   it('throws on bad arguments before anything is sent', async () => {
     expect(() => hub.to('')).toThrow(RealtimeError);
     expect(() => hub.toUser('')).toThrow(RealtimeError);
-    expect(() => hub.emit('rt:reply')).toThrow(/reserved/);
-    expect(() => hub.emit('')).toThrow(RealtimeError);
+    await expect(hub.emit('rt:reply')).rejects.toThrow(/reserved/);
+    await expect(hub.emit('')).rejects.toThrow(RealtimeError);
     expect(() => hub.connectionRooms('nope')).toThrow(/no connection/);
   });
 });

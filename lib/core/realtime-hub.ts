@@ -8,13 +8,13 @@ import {
 import { randomBytes } from 'node:crypto';
 import {
   RealtimeEngine,
-  type EngineHandler,
   type EnginePublication,
   type RoomMember,
+  type RoomRecord,
 } from '../engines/realtime-engine.interface.js';
 import { REALTIME_OPTIONS } from '../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../realtime.options.js';
-import { BroadcastOperator, type BroadcastTarget } from './broadcast-operator.js';
+import { BroadcastOperator } from './broadcast-operator.js';
 import { BROADCAST_CHANNEL, roomChannel, userChannel } from './channels.js';
 import { ConnectionRegistry, type ChannelSubscriber } from './connection-registry.js';
 import type { OutboundMessage } from './frame.js';
@@ -54,15 +54,7 @@ export interface HubListener {
  * console.log(info.size, new Date(info.created));
  * ```
  */
-export interface RoomInfo {
-  readonly name: string;
-  /** Creation time, in milliseconds since the epoch. */
-  readonly created: number;
-  /** True for a room made by `createRoom`: it stays when empty. */
-  readonly persistent: boolean;
-  /** Member connections, across every node. */
-  readonly size: number;
-}
+export type RoomInfo = RoomRecord;
 
 /**
  * The core: rooms, membership and broadcast, for every transport. Inject it anywhere.
@@ -83,9 +75,7 @@ export interface RoomInfo {
  * ```
  */
 @Injectable()
-export class RealtimeHub
-  implements EngineHandler, BroadcastTarget, OnModuleInit, OnApplicationShutdown
-{
+export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   /** This node's id; every connection id starts with it. */
   readonly nodeId = randomBytes(6).toString('base64url');
   /** This node's connections: list, count, by user. */
@@ -110,7 +100,8 @@ export class RealtimeHub
   }
 
   async onModuleInit(): Promise<void> {
-    await this.engine.start(this);
+    // The engine gets a handler of its own, not the hub: deliver is not public.
+    await this.engine.start({ deliver: (publication) => this.deliver(publication) });
     await this.engine.subscribe(BROADCAST_CHANNEL);
   }
 
@@ -152,8 +143,8 @@ export class RealtimeHub
     return this.engine.publish({ channels, frame, except });
   }
 
-  /** @internal Local fan-out of a publication, called by the engine. */
-  deliver({ channels, frame, except }: EnginePublication): void {
+  /** Local fan-out of a publication, called by the engine. */
+  private deliver({ channels, frame, except }: EnginePublication): void {
     if (channels.length === 1) {
       for (const connection of this.recipientsOf(channels[0]!)) {
         if (except.length === 0 || !except.includes(connection.id)) connection.send(frame);
@@ -218,7 +209,8 @@ export class RealtimeHub
    * reconnect on its own.
    */
   disconnect(target: RealtimeConnection | string, reason = 'disconnected'): void {
-    this.resolve(target).close(CloseCode.Disconnected, reason);
+    const connection = typeof target === 'string' ? this.connections.get(target) : target;
+    connection?.close(CloseCode.Disconnected, reason);
   }
 
   /** Closes every connection of a user on this node, as {@link disconnect} does. */
@@ -245,7 +237,8 @@ export class RealtimeHub
         `a connection may be in ${this.maxRoomsPerConnection} rooms at most`,
       );
     }
-    connection.rooms.add(room);
+    const already = connection.rooms.has(room);
+    connection.roomSet.add(room);
     const member: RoomMember = {
       connectionId: connection.id,
       userId: connection.userId,
@@ -263,7 +256,8 @@ export class RealtimeHub
       }
       return record;
     } catch (error) {
-      await this.leaveRoom(connection, room, 'leave').catch(() => undefined);
+      // Undo this join only: a membership from an earlier join stays.
+      if (!already) await this.leaveRoom(connection, room, 'leave').catch(() => undefined);
       throw error;
     }
   }
@@ -321,11 +315,12 @@ export class RealtimeHub
     return [...this.resolve(target).rooms];
   }
 
+  /** A connection of this node that is still open, by object or id. */
   private resolve(target: RealtimeConnection | string): RealtimeConnection {
-    if (typeof target !== 'string') return target;
-    const connection = this.connections.get(target);
-    if (!connection) {
-      throw new RealtimeError(ErrorCode.InvalidData, `no connection "${target}" on this node`);
+    const connection = typeof target === 'string' ? this.connections.get(target) : target;
+    if (!connection || !this.connections.has(connection)) {
+      const id = typeof target === 'string' ? target : target.id;
+      throw new RealtimeError(ErrorCode.InvalidData, `no connection "${id}" is open on this node`);
     }
     return connection;
   }
@@ -335,7 +330,7 @@ export class RealtimeHub
     room: string,
     cause: LeaveCause,
   ): Promise<void> {
-    connection.rooms.delete(room);
+    connection.roomSet.delete(room);
     const [, { removed, lastOfUser }] = await Promise.all([
       this.unsubscribeChannel(roomChannel(room), connection),
       this.engine.removeMember(room, connection.id),
@@ -359,6 +354,10 @@ export class RealtimeHub
     if (this.connections.subscribe(channel, subscriber)) {
       const subscribed = this.engine.subscribe(channel);
       this.subscriptions.set(channel, subscribed);
+      // A failed subscription must not fail the channel's later subscribers too.
+      subscribed.catch(() => {
+        if (this.subscriptions.get(channel) === subscribed) this.subscriptions.delete(channel);
+      });
       return subscribed;
     }
     return this.subscriptions.get(channel) ?? Promise.resolve();

@@ -266,14 +266,24 @@ describe('disconnect', () => {
 });
 
 describe('bad arguments from server code', () => {
-  it('throw a RealtimeError synchronously', () => {
+  it('throw a RealtimeError when addressing, and reject when emitting', async () => {
     expect(codeThrown(() => hub.to(''))).toBe('ROOM_NAME_INVALID');
     expect(codeThrown(() => hub.to('rt:x'))).toBe('ROOM_NAME_INVALID');
     expect(codeThrown(() => hub.to(['ok', '']))).toBe('ROOM_NAME_INVALID');
-    expect(codeThrown(() => hub.emit('rt:reply'))).toBe('INVALID_DATA');
-    expect(codeThrown(() => hub.to('ok').emit(''))).toBe('INVALID_DATA');
-    expect(codeThrown(() => hub.emitBatch([{ event: 'rt:batch' }]))).toBe('INVALID_DATA');
     expect(codeThrown(() => hub.toUser(''))).toBe('INVALID_DATA');
     expect(codeThrown(() => hub.toUser(['u1', '']))).toBe('INVALID_DATA');
+    await expect(hub.emit('rt:reply')).rejects.toMatchObject({ code: 'INVALID_DATA' });
+    await expect(hub.to('ok').emit('')).rejects.toMatchObject({ code: 'INVALID_DATA' });
+    await expect(hub.emitBatch([{ event: 'rt:batch' }])).rejects.toMatchObject({
+      code: 'INVALID_DATA',
+    });
+  });
+
+  it('sends nothing to an empty list of rooms or users', async () => {
+    const a = await connect('u1');
+    await hub.to([]).emit('nobody', 1);
+    await hub.toUser([]).emit('nobody', 2);
+    await hub.to([]).except(a.connectionId).emit('nobody', 3);
+    expect(await a.collect(eventIs('nobody'))).toStrictEqual([]);
   });
 });

@@ -29,7 +29,7 @@ describe('nest-realtime/client', () => {
   const clients: RealtimeClient[] = [];
   const connect = (query = '', options = {}) => {
     const client = new RealtimeClient(`${app.wsUrl}${query}`, {
-      WebSocket: WebSocket as never,
+      WebSocket,
       ...options,
     });
     clients.push(client);

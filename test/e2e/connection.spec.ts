@@ -155,7 +155,7 @@ describe('heartbeat', () => {
       expect((await hub.roomMembers('hb')).map((m) => m.userId)).toEqual(['healthy']);
     });
     expect(await hub.roomUsers('hb')).toEqual(['healthy']);
-    expect(app.app.get(RealtimeWsServer).connections.size).toBe(1);
+    expect(app.app.get(RealtimeWsServer).clients.size).toBe(1);
     expect(healthy.socket.readyState).toBe(WebSocket.OPEN);
   });
 });

@@ -66,8 +66,8 @@ describe('README quick start', () => {
 
   it('runs as written', async () => {
     const url = `ws://127.0.0.1:${app.port}/ws?token=secret`;
-    const client = new RealtimeClient(url, { WebSocket: WebSocket as never });
-    const other = new RealtimeClient(url, { WebSocket: WebSocket as never });
+    const client = new RealtimeClient(url, { WebSocket });
+    const other = new RealtimeClient(url, { WebSocket });
     await Promise.all([client.ready, other.ready]);
     const seen: unknown[] = [];
     other.on('chat', (message, { room }) => seen.push([room, message]));

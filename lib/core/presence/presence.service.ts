@@ -19,7 +19,7 @@ import type { ChannelSubscriber } from '../connection-registry.js';
 import { encodeFrame } from '../frame.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
 import { ErrorCode, RealtimeError } from '../realtime-error.js';
-import { RealtimeHub, type HubListener, type LeaveCause } from '../realtime-hub.js';
+import { RealtimeHub, type LeaveCause } from '../realtime-hub.js';
 import {
   assertChosenStatus,
   assertMeta,
@@ -59,7 +59,7 @@ export interface PresenceViewOptions {
  * ```
  */
 @Injectable()
-export class PresenceService implements HubListener, OnModuleInit, OnApplicationShutdown {
+export class PresenceService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('RealtimePresence');
   private readonly options: Readonly<Required<PresenceOptions>> | false;
   private readonly batcher: RoomPresenceBatcher | undefined;

@@ -54,7 +54,11 @@ export class RealtimeWsAdapter implements WebSocketAdapter<RealtimeWsServer, WsC
     server.onConnection(callback);
   }
 
-  bindClientDisconnect(client: WsConnection, callback: () => void): void {
+  /** `handleDisconnect(client, { code, reason })` gets the close code and reason. */
+  bindClientDisconnect(
+    client: WsConnection,
+    callback: (info: { code: number; reason: string }) => void,
+  ): void {
     client.onClose(callback);
   }
 
@@ -73,8 +77,18 @@ export class RealtimeWsAdapter implements WebSocketAdapter<RealtimeWsServer, WsC
 
   private resolveServer(): RealtimeWsServer {
     const { source } = this;
-    this.server ??= source instanceof RealtimeWsServer ? source : source.get(RealtimeWsServer);
-    if (!this.server) throw new Error('nest-realtime: RealtimeModule is not imported');
+    if (this.server) return this.server;
+    try {
+      this.server =
+        source instanceof RealtimeWsServer
+          ? source
+          : source.get(RealtimeWsServer, { strict: false });
+    } catch {
+      // reported below
+    }
+    if (!this.server) {
+      throw new Error('nest-realtime: RealtimeWsAdapter needs RealtimeModule to be imported');
+    }
     return this.server;
   }
 }

@@ -38,7 +38,7 @@ export type ConnectionListener = (connection: WsConnection, request: IncomingMes
  * @WebSocketGateway()
  * export class Gateway {
  *   @WebSocketServer() server!: RealtimeWsServer;
- *   count() { return this.server.connections.size; }
+ *   count() { return this.server.clients.size; }
  * }
  * ```
  */
@@ -46,8 +46,8 @@ export type ConnectionListener = (connection: WsConnection, request: IncomingMes
 export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   /** Where clients connect, or undefined when the transport is off. */
   readonly path: string | undefined;
-  /** This server's open connections. */
-  readonly connections = new Set<WsConnection>();
+  /** This server's open connections (the hub's registry lists every transport's). */
+  readonly clients = new Set<WsConnection>();
 
   private readonly logger = new Logger('RealtimeWebSocket');
   private readonly options: Readonly<Required<WebSocketOptions>> | false;
@@ -56,8 +56,11 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
   private readonly heartbeat: WsHeartbeat | undefined;
   private readonly listeners: ConnectionListener[] = [];
   private readonly removals = new Set<Promise<void>>();
+  /** Handshakes being authenticated. */
+  private readonly pending = new Set<Duplex>();
+  /** Sockets refused with a close code, until they are closed. */
+  private readonly refused = new Set<WebSocket>();
   private httpServer: HttpServer | undefined;
-  private pendingUpgrades = 0;
   private closing = false;
 
   constructor(
@@ -73,6 +76,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       builtins: builtinHandlers(hub, presence),
       maxBufferedBytes: options ? options.maxBufferedBytes : 0,
       maxPendingRequests: options ? options.maxPendingRequests : 0,
+      closeTimeout: options ? options.closeTimeout : 0,
       closed: (connection) => this.onClosed(connection),
     };
     if (!options) return;
@@ -82,7 +86,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       maxPayload: options.maxPayload,
       perMessageDeflate: options.perMessageDeflate,
     });
-    this.heartbeat = new WsHeartbeat(this.connections, options.pingInterval, options.pongTimeout);
+    this.heartbeat = new WsHeartbeat(this.clients, options.pingInterval, options.pongTimeout);
     installRealtimeWsAdapter(moduleRef, this);
   }
 
@@ -103,25 +107,38 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     this.heartbeat!.start();
   }
 
-  /** Closes every connection with 1001, then cuts those that do not answer in `closeTimeout`. */
+  /**
+   * Refuses handshakes in progress (503), closes every connection with 1001, then
+   * cuts those that have not answered within `closeTimeout`.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.options) return;
     this.closing = true;
     this.httpServer?.off('upgrade', this.onUpgrade);
     this.heartbeat!.stop();
-    for (const connection of this.connections)
-      connection.close(CloseCode.GoingAway, 'server shutting down');
-    const deadline = Date.now() + this.options.closeTimeout;
-    while (this.connections.size > 0 && Date.now() < deadline) await delay(10);
-    for (const connection of this.connections) connection.socket.terminate();
-    while (this.connections.size > 0) await delay(1);
+    for (const socket of this.pending)
+      rejectUpgrade(socket, 503, 'Service Unavailable: shutting down');
+    for (const ws of this.refused) ws.terminate();
+    for (const client of this.clients) client.close(CloseCode.GoingAway, 'server shutting down');
+    await this.untilClosed(this.options.closeTimeout);
+    for (const client of this.clients) client.socket.terminate();
+    await this.untilClosed(this.options.closeTimeout);
     await Promise.all(this.removals);
+  }
+
+  private async untilClosed(timeout: number): Promise<void> {
+    const deadline = Date.now() + timeout;
+    while (this.clients.size > 0 && Date.now() < deadline) await delay(5);
   }
 
   private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (pathnameOf(request) !== this.path) {
       // Another listener may own that path; if there is none, do not leave the client hanging.
       if (this.httpServer!.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'Not Found');
+      return;
+    }
+    if (!isWebSocketHandshake(request)) {
+      rejectUpgrade(socket, 400, 'Bad Request: not a WebSocket handshake');
       return;
     }
     socket.on('error', destroy);
@@ -133,22 +150,34 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
 
   private async accept(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const options = this.options as Required<WebSocketOptions>;
-    if (this.hub.connections.count() + this.pendingUpgrades >= options.maxConnections) {
+    if (this.hub.connections.count() + this.pending.size >= options.maxConnections) {
       this.refuse(request, socket, head, CloseCode.ServerFull, 'server is full');
       return;
     }
     let principal: RealtimePrincipal;
-    this.pendingUpgrades++;
+    this.pending.add(socket);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      principal = await authenticateRequest(this.realtimeOptions.authenticate, request);
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(new AuthenticationRefused(503, 'Service Unavailable: authentication timed out')),
+          options.handshakeTimeout,
+        );
+      });
+      principal = await Promise.race([
+        authenticateRequest(this.realtimeOptions.authenticate, request),
+        timeout,
+      ]);
     } catch (error) {
       if (!(error instanceof AuthenticationRefused)) throw error;
       rejectUpgrade(socket, error.status, error.message);
       return;
     } finally {
-      this.pendingUpgrades--;
+      clearTimeout(timer);
+      this.pending.delete(socket);
     }
-    if (socket.destroyed) return; // the client gave up while we authenticated it
+    if (socket.destroyed) return; // the client gave up, or shutdown refused it
     if (this.closing) {
       rejectUpgrade(socket, 503, 'Service Unavailable: shutting down');
       return;
@@ -173,7 +202,10 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     this.wss!.handleUpgrade(request, socket, head, (ws) => this.open(ws, request, principal));
   }
 
-  /** Completes the handshake only to close at once with a documented code. */
+  /**
+   * Completes the handshake only to close at once with a documented code; a client
+   * that does not answer the close is cut after `closeTimeout`.
+   */
   private refuse(
     request: IncomingMessage,
     socket: Duplex,
@@ -182,7 +214,17 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     reason: string,
   ): void {
     socket.off('error', destroy);
-    this.wss!.handleUpgrade(request, socket, head, (ws) => ws.close(code, reason));
+    this.wss!.handleUpgrade(request, socket, head, (ws) => {
+      ws.on('error', () => undefined); // whatever it sends now is of no interest
+      this.refused.add(ws);
+      const cut = setTimeout(() => ws.terminate(), (this.options as WebSocketOptions).closeTimeout);
+      cut.unref();
+      ws.once('close', () => {
+        clearTimeout(cut);
+        this.refused.delete(ws);
+      });
+      ws.close(code, reason);
+    });
   }
 
   private open(ws: WebSocket, request: IncomingMessage, principal: RealtimePrincipal): void {
@@ -194,13 +236,13 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       request,
       this.shared,
     );
-    this.connections.add(connection);
+    this.clients.add(connection);
     this.hub.addConnection(connection).catch((error: unknown) => {
       this.logger.error(
         'engine refused a connection',
         error instanceof Error ? error.stack : error,
       );
-      connection.close(1011, 'engine unavailable');
+      connection.close(CloseCode.InternalError, 'engine unavailable');
     });
     connection.send(
       encodeFrame({
@@ -213,11 +255,17 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
         },
       }),
     );
-    for (const listener of this.listeners) listener(connection, request);
+    for (const listener of this.listeners) {
+      try {
+        listener(connection, request);
+      } catch (error) {
+        this.logger.error('handleConnection failed', error instanceof Error ? error.stack : error);
+      }
+    }
   }
 
   private onClosed(connection: WsConnection): void {
-    this.connections.delete(connection);
+    this.clients.delete(connection);
     const removal = this.hub
       .removeConnection(connection)
       .catch((error: unknown) => {
@@ -235,6 +283,17 @@ function pathnameOf(request: IncomingMessage): string {
   const url = request.url ?? '/';
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
+}
+
+/** The headers without which ws would refuse the handshake: checked before `authenticate` runs. */
+function isWebSocketHandshake(request: IncomingMessage): boolean {
+  const { headers } = request;
+  return (
+    request.method === 'GET' &&
+    headers.upgrade?.toLowerCase() === 'websocket' &&
+    typeof headers['sec-websocket-key'] === 'string' &&
+    headers['sec-websocket-version'] === '13'
+  );
 }
 
 function destroy(this: Duplex): void {

@@ -24,6 +24,7 @@ export interface WsConnectionShared {
   readonly builtins: ReadonlyMap<string, BuiltinHandler>;
   readonly maxBufferedBytes: number;
   readonly maxPendingRequests: number;
+  readonly closeTimeout: number;
   closed(connection: WsConnection): void;
 }
 
@@ -40,6 +41,7 @@ const INTERNAL_ERROR: ErrorBody = {
   message: 'Internal server error',
 };
 const MAX_CLOSE_REASON_BYTES = 123;
+const TEXT = { binary: false } as const;
 const logger = new Logger('RealtimeWebSocket');
 
 /**
@@ -56,21 +58,24 @@ const logger = new Logger('RealtimeWebSocket');
  */
 export class WsConnection extends RealtimeConnection {
   readonly transport = 'websocket';
-  /** @internal When the unanswered ping was sent (performance.now()), or 0. */
-  pingSentAt = 0;
+  /** When the unanswered ping was sent (performance.now()), or 0. */
+  private pingSentAt = 0;
 
   private readonly handlers = new Map<
     string,
     { handler: MessageHandler; transform: ResultTransform }
   >();
   private readonly streams = new Set<Subscription>();
-  private readonly closeListeners: (() => void)[] = [];
+  private readonly closeListeners: ((info: { code: number; reason: string }) => void)[] = [];
+  private cutTimer: NodeJS.Timeout | undefined;
   /**
    * Frames read while `maxPendingRequests` were in flight. The socket is paused
    * then, so this holds at most what ws had already read from the network.
    */
   private readonly backlog: { raw: RawData; isBinary: boolean }[] = [];
   private pending = 0;
+  /** Handlers that have emitted and are still open (streams). */
+  private streaming = 0;
   private paused = false;
   private draining = false;
 
@@ -97,7 +102,7 @@ export class WsConnection extends RealtimeConnection {
     });
     // Protocol errors (bad UTF-8, oversized frames) are the client's; ws closes the socket.
     socket.on('error', (error) => logger.debug(`connection ${id}: ${error.message}`));
-    socket.once('close', () => this.onSocketClose());
+    socket.once('close', (code, reason) => this.onSocketClose(code, reason));
   }
 
   get isOpen(): boolean {
@@ -108,10 +113,12 @@ export class WsConnection extends RealtimeConnection {
     const { socket } = this;
     if (socket.readyState !== WebSocket.OPEN) return;
     if (socket.bufferedAmount > this.shared.maxBufferedBytes) {
+      // The close frame waits behind what the client is not reading: cut it soon.
       this.close(CloseCode.SlowConsumer, 'slow consumer');
+      this.cutTimer = setTimeout(() => socket.terminate(), this.shared.closeTimeout).unref();
       return;
     }
-    socket.send(frame, { binary: false });
+    socket.send(frame, TEXT);
   }
 
   /**
@@ -143,15 +150,28 @@ export class WsConnection extends RealtimeConnection {
   }
 
   /** @internal Runs `listener` once, when the connection has closed. */
-  onClose(listener: () => void): void {
+  onClose(listener: (info: { code: number; reason: string }) => void): void {
     this.closeListeners.push(listener);
   }
 
-  /** @internal Sends a heartbeat ping unless one is still unanswered. */
+  /**
+   * @internal Sends a heartbeat ping unless one is still unanswered. While the
+   * server is not reading this socket (backpressure) a pong could not be read, so
+   * the connection is not held to one.
+   */
   ping(now: number): void {
+    if (this.paused) {
+      this.pingSentAt = 0;
+      return;
+    }
     if (this.pingSentAt !== 0 || !this.isOpen) return;
     this.pingSentAt = now;
     this.socket.ping();
+  }
+
+  /** @internal Whether a ping sent at or before `sentAt` is still unanswered. */
+  missedPing(sentAt: number): boolean {
+    return !this.paused && this.pingSentAt !== 0 && this.pingSentAt <= sentAt;
   }
 
   private receiveSafely(raw: RawData, isBinary: boolean): void {
@@ -215,6 +235,10 @@ export class WsConnection extends RealtimeConnection {
    * Runs a user's handler. With an id, its first value (or null if it has none) is
    * the reply; without, each value is sent as a frame: a `{ event, data }` object as
    * it is, anything else as `{ event: <same event>, data: value }`.
+   *
+   * A handler holds one of `maxPendingRequests` slots until its first value (or
+   * its end). One that goes on emitting is a stream; a connection may keep
+   * `maxPendingRequests` streams open, and one more is ended with TOO_MANY_REQUESTS.
    */
   private runHandler(
     handler: MessageHandler,
@@ -227,28 +251,56 @@ export class WsConnection extends RealtimeConnection {
       id: frame.id,
       answered: false,
     };
+    let holding = true;
+    const release = () => {
+      if (!holding) return;
+      holding = false;
+      this.end();
+    };
     this.begin();
     requestContext.run(context, () => {
       let source: Observable<unknown>;
       try {
         source = transform(handler.callback(frame.data, frame.event));
       } catch (error) {
-        this.end();
         this.fail(context, error);
+        release();
         return;
       }
+      let emitted = false;
+      let refused = false;
       const subscription = (frame.id === undefined ? source : source.pipe(take(1))).subscribe({
-        next: (value) => this.answer(context, value),
+        next: (value) => {
+          if (refused) return;
+          if (!emitted) {
+            emitted = true;
+            release();
+            if (++this.streaming > this.shared.maxPendingRequests) {
+              refused = true;
+              context.answered = true;
+              const message = `at most ${this.shared.maxPendingRequests} streams per connection`;
+              this.sendError(
+                context.id,
+                { code: ErrorCode.TooManyRequests, message },
+                context.event,
+              );
+              return;
+            }
+          }
+          this.answer(context, value);
+        },
         error: (error: unknown) => this.fail(context, error),
         complete: () => {
           if (context.id !== undefined && !context.answered) this.answer(context, null);
         },
       });
-      if (!subscription.closed) this.streams.add(subscription);
       subscription.add(() => {
         this.streams.delete(subscription);
-        this.end();
+        if (emitted) this.streaming--;
+        release();
       });
+      if (refused) subscription.unsubscribe();
+      else if (!subscription.closed) this.streams.add(subscription);
     });
   }
 
@@ -333,17 +385,29 @@ export class WsConnection extends RealtimeConnection {
     }
   }
 
-  private onSocketClose(): void {
+  private onSocketClose(code: number, reason: Buffer): void {
+    // Frames still waiting are dropped: their sender is gone.
     this.backlog.length = 0;
-    for (const subscription of this.streams) subscription.unsubscribe();
-    for (const listener of this.closeListeners.splice(0)) {
-      try {
-        listener();
-      } catch (error) {
-        logger.error('disconnect handler failed', error instanceof Error ? error.stack : error);
+    try {
+      for (const subscription of this.streams) {
+        try {
+          subscription.unsubscribe();
+        } catch (error) {
+          logger.error('a handler teardown failed', error instanceof Error ? error.stack : error);
+        }
       }
+      const info = { code, reason: reason.toString() };
+      for (const listener of this.closeListeners.splice(0)) {
+        try {
+          listener(info);
+        } catch (error) {
+          logger.error('disconnect handler failed', error instanceof Error ? error.stack : error);
+        }
+      }
+    } finally {
+      clearTimeout(this.cutTimer);
+      this.shared.closed(this);
     }
-    this.shared.closed(this);
   }
 }
 

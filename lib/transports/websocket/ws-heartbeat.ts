@@ -33,8 +33,7 @@ export class WsHeartbeat {
     const check = setTimeout(() => {
       this.checks.delete(check);
       for (const connection of this.connections) {
-        if (connection.pingSentAt !== 0 && connection.pingSentAt <= sentAt)
-          connection.socket.terminate();
+        if (connection.missedPing(sentAt)) connection.socket.terminate();
       }
     }, this.pongTimeout);
     check.unref();
