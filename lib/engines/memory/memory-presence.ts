@@ -18,9 +18,18 @@ interface MemoryUser {
 /** The presence store of the memory engine. */
 export class MemoryPresence {
   private readonly users = new Map<string, MemoryUser>();
+  /** Users with no connection left, waiting for offlineDelay. */
+  private readonly empty = new Set<string>();
+  /**
+   * No connection expires before this (a lower bound: refreshes only push expiries
+   * later), so a sweep before it need not look at connections at all.
+   */
+  private earliestExpiry = Infinity;
 
   clear(): void {
     this.users.clear();
+    this.empty.clear();
+    this.earliestExpiry = Infinity;
   }
 
   add(entry: PresenceEntry, now: number): { record: PresenceRecord; cameOnline: boolean } {
@@ -38,13 +47,17 @@ export class MemoryPresence {
     }
     user.connections.set(entry.connectionId, entry.expiresAt);
     user.emptySince = undefined;
+    this.empty.delete(entry.userId);
+    this.earliestExpiry = Math.min(this.earliestExpiry, entry.expiresAt);
     return { record: toRecord(entry.userId, user), cameOnline };
   }
 
   remove(userId: string, connectionId: string, now: number): void {
     const user = this.users.get(userId);
-    if (user?.connections.delete(connectionId) && user.connections.size === 0)
+    if (user?.connections.delete(connectionId) && user.connections.size === 0) {
       user.emptySince = now;
+      this.empty.add(userId);
+    }
   }
 
   refresh(entries: readonly PresenceEntry[]): void {
@@ -77,19 +90,31 @@ export class MemoryPresence {
   }
 
   expire(now: number, offlineDelay: number): PresenceRecord[] {
+    if (now >= this.earliestExpiry) this.dropExpiredConnections(now);
     const gone: PresenceRecord[] = [];
+    for (const userId of this.empty) {
+      const user = this.users.get(userId)!;
+      if (now - user.emptySince! < offlineDelay) continue;
+      this.empty.delete(userId);
+      this.users.delete(userId);
+      gone.push(toRecord(userId, user));
+    }
+    return gone;
+  }
+
+  private dropExpiredConnections(now: number): void {
+    let earliest = Infinity;
     for (const [userId, user] of this.users) {
       for (const [connectionId, expiresAt] of user.connections) {
         if (expiresAt <= now) user.connections.delete(connectionId);
+        else earliest = Math.min(earliest, expiresAt);
       }
-      if (user.connections.size > 0) continue;
-      user.emptySince ??= now;
-      if (now - user.emptySince >= offlineDelay) {
-        this.users.delete(userId);
-        gone.push(toRecord(userId, user));
+      if (user.connections.size === 0 && user.emptySince === undefined) {
+        user.emptySince = now;
+        this.empty.add(userId);
       }
     }
-    return gone;
+    this.earliestExpiry = earliest;
   }
 }
 
