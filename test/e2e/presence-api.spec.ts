@@ -13,9 +13,19 @@ import {
   until,
   userFromQuery,
   withHarness,
-  type AppFixture,
 } from '../support/fixtures.js';
-import { eventIs, isAnswer, type Frame, type TestClient } from '../support/ws-client.js';
+import {
+  expectNoPresence,
+  isPresence,
+  offline,
+  ok,
+  closeAll,
+  presenceOf,
+  online,
+  presenceFrame,
+  sleep,
+} from '../support/presence.js';
+import { isAnswer, type TestClient } from '../support/ws-client.js';
 
 // The PresenceService API, bad presence input over the wire, presence: false, and
 // the start-up check of presence.timeout. See presence-status.spec.ts for the rest.
@@ -23,36 +33,6 @@ import { eventIs, isAnswer, type Frame, type TestClient } from '../support/ws-cl
 // -- app and helpers --------------------------------------------------------------
 
 const PRESENCE = { offlineDelay: 200, cleanupInterval: 20, batchInterval: 30 };
-
-const isPresence = eventIs('rt:presence');
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function offline(userId: string): PresenceState {
-  return { userId, status: 'offline', meta: null, since: null };
-}
-
-/** A fresh presence, as it starts. */
-function online(userId: string): PresenceState {
-  return { userId, status: 'online', meta: null, since: expect.any(Number) };
-}
-
-function presenceFrame(state: PresenceState): Frame {
-  return { event: 'rt:presence', data: state };
-}
-
-/** Sends a request and returns the reply's data, failing the test on an error reply. */
-async function ok(client: TestClient, event: string, data?: unknown): Promise<any> {
-  const reply = await client.request(event, data);
-  expect(reply.error).toBeUndefined();
-  return reply.data;
-}
-
-/** Asserts that none of these clients has an rt:presence frame waiting, after a quiet `ms`. */
-async function expectNoPresence(clients: TestClient[], ms = 150): Promise<void> {
-  await sleep(ms);
-  for (const client of clients) expect(await client.collect(isPresence, 0)).toStrictEqual([]);
-}
 
 /** Sends `event` with `data` and expects the documented error reply, then a live connection. */
 async function expectRefused(
@@ -65,16 +45,6 @@ async function expectRefused(
   // The request rides along, so that a failure names the case.
   expect({ event, data, reply }).toStrictEqual({ event, data, reply: errorReply(reply.id!, code) });
   await expectAlive(client);
-}
-
-function presenceOf(rt: AppFixture): PresenceService {
-  return rt.app.app.get(PresenceService);
-}
-
-/** Waits until the server has forgotten every connection of `userId`. */
-async function closeAll(rt: AppFixture, userId: string, clients: TestClient[]): Promise<void> {
-  await Promise.all(clients.map((client) => client.close()));
-  await until(() => rt.hub.connections.countByUser(userId) === 0);
 }
 
 // -- tests --------------------------------------------------------------------------

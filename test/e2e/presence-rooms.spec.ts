@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { appForEachTest, join, userFromQuery } from '../support/fixtures.js';
 import { eventIs, type Frame, type TestClient } from '../support/ws-client.js';
+import { sleep } from '../support/presence.js';
 
 // Room presence over real WebSocket clients: rt:join {presence: true}, rt:members,
 // rt:room-presence diffs, the offlineDelay grace and invisible users
@@ -19,8 +20,6 @@ const { connect } = rt;
 const isDiff = eventIs('rt:room-presence');
 /** Long enough for a batch to go out, with slack: "nothing came" means nothing in this time. */
 const QUIET = 4 * BATCH;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A state as others see it; `since` is any number unless given. */
 function state(

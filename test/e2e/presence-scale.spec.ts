@@ -3,13 +3,13 @@ import { roomChannel, roomPresenceChannel, userChannel } from '../../lib/core/ch
 import { PresenceService } from '../../lib/index.js';
 import { appForEachTest, join, until, userFromQuery } from '../support/fixtures.js';
 import { eventIs, type Frame, type TestClient } from '../support/ws-client.js';
+import { sleep } from '../support/presence.js';
 
 // Room presence under stress: a connection that dies without closing, and the bound
 // on rt:room-presence frames when 1,000 users join a room within about a second
 // (docs/protocol.md, "Following a room's members", "The bound").
 
 const isDiff = eventIs('rt:room-presence');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** rt:join with presence:true; fails the test on an error reply. */
 async function follow(client: TestClient, room: string): Promise<any> {

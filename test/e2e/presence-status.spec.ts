@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { PresenceService, type PresenceState } from '../../lib/index.js';
+import { type PresenceState } from '../../lib/index.js';
+import { appForEachTest, errorReply, until, userFromQuery } from '../support/fixtures.js';
 import {
-  appForEachTest,
-  errorReply,
-  until,
-  userFromQuery,
-  type AppFixture,
-} from '../support/fixtures.js';
-import { eventIs, type Frame, type TestClient } from '../support/ws-client.js';
+  expectNoPresence,
+  isPresence,
+  offline,
+  ok,
+  closeAll,
+  presenceOf,
+  online,
+  presenceFrame,
+  sleep,
+} from '../support/presence.js';
 
 // -- app and helpers --------------------------------------------------------------
 
@@ -20,46 +24,6 @@ const PRESENCE = {
   cleanupInterval: CLEANUP_INTERVAL,
   batchInterval: 30,
 };
-
-const isPresence = eventIs('rt:presence');
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function offline(userId: string): PresenceState {
-  return { userId, status: 'offline', meta: null, since: null };
-}
-
-/** A fresh presence, as it starts. */
-function online(userId: string): PresenceState {
-  return { userId, status: 'online', meta: null, since: expect.any(Number) };
-}
-
-function presenceFrame(state: PresenceState): Frame {
-  return { event: 'rt:presence', data: state };
-}
-
-/** Sends a request and returns the reply's data, failing the test on an error reply. */
-async function ok(client: TestClient, event: string, data?: unknown): Promise<any> {
-  const reply = await client.request(event, data);
-  expect(reply.error).toBeUndefined();
-  return reply.data;
-}
-
-/** Asserts that none of these clients has an rt:presence frame waiting, after a quiet `ms`. */
-async function expectNoPresence(clients: TestClient[], ms = 150): Promise<void> {
-  await sleep(ms);
-  for (const client of clients) expect(await client.collect(isPresence, 0)).toStrictEqual([]);
-}
-
-function presenceOf(rt: AppFixture): PresenceService {
-  return rt.app.app.get(PresenceService);
-}
-
-/** Waits until the server has forgotten every connection of `userId`. */
-async function closeAll(rt: AppFixture, userId: string, clients: TestClient[]): Promise<void> {
-  await Promise.all(clients.map((client) => client.close()));
-  await until(() => rt.hub.connections.countByUser(userId) === 0);
-}
 
 // -- tests --------------------------------------------------------------------------
 
