@@ -47,6 +47,7 @@ export class RealtimeWsAdapter implements WebSocketAdapter<RealtimeWsServer, WsC
         `nest-realtime: a gateway asks for path "${options.path}" but websocket.path is "${server.path}"`,
       );
     }
+    server.prepareGateways();
     return server;
   }
 

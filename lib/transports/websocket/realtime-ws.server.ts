@@ -5,7 +5,7 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
+import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -19,6 +19,7 @@ import { CloseCode } from '../../core/realtime-error.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
 import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions, WebSocketOptions } from '../../realtime.options.js';
+import { guardGatewayHooks } from './gateway-hooks.js';
 import { installRealtimeWsAdapter } from './realtime-ws.adapter.js';
 import { rejectUpgrade } from './upgrade-response.js';
 import { WsConnection, type WsConnectionShared } from './ws-connection.js';
@@ -62,12 +63,14 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
   private readonly refused = new Set<WebSocket>();
   private httpServer: HttpServer | undefined;
   private closing = false;
+  private gatewaysPrepared = false;
 
   constructor(
     private readonly hub: RealtimeHub,
     presence: PresenceService,
     @Inject(REALTIME_OPTIONS) private readonly realtimeOptions: ResolvedRealtimeOptions,
     private readonly httpAdapterHost: HttpAdapterHost,
+    private readonly modules: ModulesContainer,
     moduleRef: ModuleRef,
   ) {
     const options = (this.options = realtimeOptions.websocket);
@@ -88,6 +91,16 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     });
     this.heartbeat = new WsHeartbeat(this.clients, options.pingInterval, options.pongTimeout);
     installRealtimeWsAdapter(moduleRef, this);
+  }
+
+  /**
+   * @internal Called by the adapter when Nest connects the first gateway, once
+   * every gateway exists and before Nest binds their hooks.
+   */
+  prepareGateways(): void {
+    if (this.gatewaysPrepared) return;
+    this.gatewaysPrepared = true;
+    guardGatewayHooks(this.modules);
   }
 
   /** @internal Adds a listener for new connections (the adapter's `bindClientConnect`). */
