@@ -1,0 +1,76 @@
+import type { WebSocket } from 'ws';
+
+/** How a bench client speaks to one peer: the URL, joining a room, reading frames. */
+export interface ClientProtocol {
+  path: string;
+  /** Called for every text frame until `joined` returns true. */
+  handshake(socket: WebSocket, frame: string, room: string): boolean;
+  /**
+   * How many broadcast messages a frame holds (0 for anything else), and, when
+   * `stamps` is given, pushes each message's send time into it.
+   */
+  messages(socket: WebSocket, frame: string, stamps?: number[]): number;
+}
+
+const raw: ClientProtocol = {
+  path: '/ws',
+  handshake(socket, frame, room) {
+    if (frame === '') socket.send(JSON.stringify({ join: room }));
+    return frame.startsWith('{"joined"');
+  },
+  messages(_socket, frame, stamps) {
+    if (!frame.startsWith('{"event":"msg"')) return 0;
+    if (stamps) stamps.push((JSON.parse(frame) as { data: { t: number } }).data.t);
+    return 1;
+  },
+};
+
+const socketio: ClientProtocol = {
+  path: '/socket.io/?EIO=4&transport=websocket',
+  handshake(socket, frame, room) {
+    if (frame.startsWith('0')) socket.send('40');
+    else if (frame.startsWith('40')) socket.send(`42${JSON.stringify(['join', room])}`);
+    else if (frame === '2') socket.send('3');
+    return frame.startsWith('42["joined"');
+  },
+  messages(socket, frame, stamps) {
+    if (frame === '2') {
+      socket.send('3'); // engine.io's heartbeat is the client's to answer
+      return 0;
+    }
+    if (!frame.startsWith('42["msg"')) return 0;
+    if (stamps) stamps.push((JSON.parse(frame.slice(2)) as [string, { t: number }])[1].t);
+    return 1;
+  },
+};
+
+const nestRealtime: ClientProtocol = {
+  path: '/ws',
+  handshake(socket, frame, room) {
+    if (frame.startsWith('{"event":"rt:connected"')) {
+      socket.send(JSON.stringify({ event: 'rt:join', data: { room }, id: 1 }));
+    }
+    return frame.startsWith('{"event":"rt:reply"');
+  },
+  messages(_socket, frame, stamps) {
+    if (frame.startsWith('{"event":"msg"')) {
+      if (stamps) stamps.push((JSON.parse(frame) as { data: { t: number } }).data.t);
+      return 1;
+    }
+    if (!frame.startsWith('{"event":"rt:batch"')) return 0;
+    const batch = (JSON.parse(frame) as { data: { event: string; data: { t: number } }[] }).data;
+    let count = 0;
+    for (const item of batch) {
+      if (item.event !== 'msg') continue;
+      count++;
+      stamps?.push(item.data.t);
+    }
+    return count;
+  },
+};
+
+export const PROTOCOLS: Record<string, ClientProtocol> = {
+  ws: raw,
+  socketio,
+  'nest-realtime': nestRealtime,
+};

@@ -1,0 +1,44 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from './ipc.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** A forked bench process, closed (and killed if need be) by `stop`. */
+export interface Child {
+  readonly process: ChildProcess;
+  ask<T = unknown>(cmd: string, args?: object): Promise<T>;
+  stop(): Promise<void>;
+}
+
+function spawn(script: string, args: string[], execArgv: string[]): Child {
+  const child = fork(join(here, script), args, {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return {
+    process: child,
+    ask: (cmd, extra) => request(child, cmd, extra),
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await request(child, 'close').catch(() => undefined);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The server under test: its own process, with `gc` exposed for memory figures. */
+export async function startServer(peer: string): Promise<{ server: Child; port: number }> {
+  const server = spawn('server.js', [peer], ['--expose-gc', '--max-old-space-size=8192']);
+  const { port } = await server.ask<{ port: number }>('start');
+  return { server, port };
+}
+
+/** A process of load clients. */
+export function startClients(): Child {
+  return spawn('clients.js', [], ['--max-old-space-size=8192']);
+}

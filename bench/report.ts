@@ -1,0 +1,102 @@
+import type { Figures, ScenarioName } from './scenarios.js';
+
+export type Results = Partial<Record<ScenarioName, Record<string, Figures>>>;
+
+export interface Run {
+  readonly date: string;
+  readonly node: string;
+  readonly cpus: string;
+  readonly cores: number;
+  readonly results: Results;
+}
+
+const OURS = 'nest-realtime';
+const PEERS = ['ws', 'socketio'] as const;
+
+/** The figures the issue sets targets on: which direction is better, and the target ratio. */
+const TARGETS: Record<string, { better: 'higher' | 'lower'; vs: Partial<Record<string, number>> }> =
+  {
+    'fanout.deliveriesPerSecond': { better: 'higher', vs: { ws: 1.5, socketio: 1.5 } },
+    'fanout.cpuMicrosPerDelivery': { better: 'lower', vs: { ws: 0.6 } },
+    'latency.p99At20': { better: 'lower', vs: { ws: 1.1 } },
+    'memory.rssBytesPerConnection': { better: 'lower', vs: { ws: 1.25, socketio: 0.6 } },
+  };
+
+function format(value: number | undefined): string {
+  if (value === undefined || Number.isNaN(value)) return '-';
+  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
+  return value.toFixed(2);
+}
+
+/** RESULTS.md: every figure for every peer, and our ratio to each peer. */
+export function markdown(run: Run): string {
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Measured ${run.date} on ${run.cores} cores (${run.cpus}), Node ${run.node}, by \`npm run bench\`.`,
+    "Every figure of a table comes from the same run; ratios are ours divided by the peer's.",
+    'Targets (from the benchmark issue) are marked met or missed.',
+    '',
+  ];
+  for (const [scenario, byPeer] of Object.entries(run.results)) {
+    const keys = [...new Set(Object.values(byPeer).flatMap((f) => Object.keys(f)))];
+    lines.push(`## ${scenario}`, '');
+    lines.push(
+      `| figure | ${[OURS, ...PEERS].join(' | ')} | ours / ws | ours / socketio | target |`,
+    );
+    lines.push(`| --- | ${[OURS, ...PEERS].map(() => '---:').join(' | ')} | ---: | ---: | --- |`);
+    for (const key of keys) {
+      const ours = byPeer[OURS]?.[key];
+      const ratio = (peer: string) => {
+        const theirs = byPeer[peer]?.[key];
+        return ours === undefined || !theirs ? undefined : ours / theirs;
+      };
+      const target = TARGETS[`${scenario}.${key}`];
+      const verdicts = target
+        ? Object.entries(target.vs).map(([peer, goal]) => {
+            const r = ratio(peer);
+            const met = r !== undefined && (target.better === 'higher' ? r >= goal! : r <= goal!);
+            return `${target.better === 'higher' ? '>=' : '<='} ${goal} x ${peer}: ${met ? 'met' : 'missed'}`;
+          })
+        : [];
+      lines.push(
+        `| ${key} | ${[OURS, ...PEERS].map((p) => format(byPeer[p]?.[key])).join(' | ')} | ${format(ratio('ws'))} | ${format(ratio('socketio'))} | ${verdicts.join('; ')} |`,
+      );
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+/** One SVG: fan-out deliveries/s and p99 latency at the sustainable rate, per peer. */
+export function chart(run: Run): string {
+  const peers = [OURS, ...PEERS];
+  const panels = [
+    {
+      title: 'fan-out: deliveries/s (higher is better)',
+      values: peers.map((p) => run.results.fanout?.[p]?.deliveriesPerSecond ?? 0),
+    },
+    {
+      title: 'latency p99 at 20 publishes/s, ms (lower is better)',
+      values: peers.map((p) => run.results.latency?.[p]?.p99At20 ?? 0),
+    },
+  ];
+  const colors = ['#2b7a4b', '#4a6fa5', '#b5651d'];
+  const width = 360;
+  const height = 220;
+  const parts = panels.map((panel, index) => {
+    const max = Math.max(...panel.values, 1);
+    const x0 = index * (width + 40) + 20;
+    const bars = panel.values.map((value, i) => {
+      const h = (value / max) * 140;
+      const x = x0 + 30 + i * 110;
+      return [
+        `<rect x="${x}" y="${180 - h}" width="70" height="${h}" fill="${colors[i]}"/>`,
+        `<text x="${x + 35}" y="${174 - h}" text-anchor="middle" font-size="11">${format(value)}</text>`,
+        `<text x="${x + 35}" y="196" text-anchor="middle" font-size="11">${peers[i]}</text>`,
+      ].join('');
+    });
+    return `<text x="${x0}" y="20" font-size="13" font-weight="bold">${panel.title}</text><line x1="${x0 + 20}" y1="180" x2="${x0 + width}" y2="180" stroke="#888"/>${bars.join('')}`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * (width + 40) + 20}" height="${height}" font-family="sans-serif">${parts.join('')}</svg>\n`;
+}
