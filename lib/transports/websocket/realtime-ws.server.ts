@@ -23,6 +23,7 @@ import { guardGatewayHooks } from './gateway-hooks.js';
 import { installRealtimeWsAdapter } from './realtime-ws.adapter.js';
 import { rejectUpgrade } from './upgrade-response.js';
 import { WsConnection, type WsConnectionShared } from './ws-connection.js';
+import { WriteCoalescer } from './write-coalescer.js';
 import { WsHeartbeat } from './ws-heartbeat.js';
 
 /** Called for every accepted connection; this is how gateways learn of clients. */
@@ -80,6 +81,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       maxBufferedBytes: options ? options.maxBufferedBytes : 0,
       maxPendingRequests: options ? options.maxPendingRequests : 0,
       closeTimeout: options ? options.closeTimeout : 0,
+      coalescer: new WriteCoalescer(),
       closed: (connection) => this.onClosed(connection),
     };
     if (!options) return;

@@ -9,6 +9,7 @@ import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-
 import { CloseCode, ErrorCode, RealtimeError } from '../../core/realtime-error.js';
 import { BUILTIN_EVENT_PREFIX, BuiltinEvent } from '../../realtime.constants.js';
 import { requestContext, type RequestContext } from './request-context.js';
+import type { WriteCoalescer } from './write-coalescer.js';
 
 /** A user's `@SubscribeMessage` handler, as Nest hands it to the adapter. */
 export interface MessageHandler {
@@ -25,6 +26,7 @@ export interface WsConnectionShared {
   readonly maxBufferedBytes: number;
   readonly maxPendingRequests: number;
   readonly closeTimeout: number;
+  readonly coalescer: WriteCoalescer;
   closed(connection: WsConnection): void;
 }
 
@@ -77,6 +79,7 @@ export class WsConnection extends RealtimeConnection {
   /** Handlers that have emitted and are still open (streams). */
   private streaming = 0;
   private paused = false;
+  private corked = false;
   private draining = false;
 
   constructor(
@@ -118,7 +121,27 @@ export class WsConnection extends RealtimeConnection {
       this.cutTimer = setTimeout(() => socket.terminate(), this.shared.closeTimeout).unref();
       return;
     }
+    if (!this.corked) {
+      this.corked = true;
+      this.shared.coalescer.hold(this);
+    }
     socket.send(frame, TEXT);
+  }
+
+  /** @internal Holds this tick's frames back (see WriteCoalescer). */
+  cork(): void {
+    this.tcp()?.cork();
+  }
+
+  /** @internal Lets this tick's frames go, in one write. */
+  uncork(): void {
+    this.corked = false;
+    this.tcp()?.uncork();
+  }
+
+  /** The TCP socket under ws (not part of ws's typed API, but stable across ws 8). */
+  private tcp(): { cork(): void; uncork(): void } | undefined {
+    return (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
   }
 
   /**
