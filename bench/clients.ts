@@ -96,7 +96,7 @@ serve({
   latency({ on }: { on: boolean }) {
     stamps = on ? [] : undefined;
     if (on) return undefined;
-    const sorted = latencies.sort((a, b) => a - b);
+    const sorted = latencies.toSorted((a, b) => a - b);
     return {
       samples: sorted.length,
       p50: percentile(sorted, 50),

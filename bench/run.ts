@@ -53,7 +53,8 @@ const run: Run = {
   cores: cpus().length,
   results,
 };
-if (!smoke) {
+// Results are written only for a run of every peer: a table mixes no runs.
+if (!smoke && !peersArg) {
   await writeFile(join(benchDir, 'results.json'), `${JSON.stringify(run, null, 2)}\n`);
   await writeFile(join(benchDir, 'RESULTS.md'), markdown(run));
   await writeFile(join(benchDir, 'chart.svg'), chart(run));

@@ -73,7 +73,7 @@ function connect(
 }
 
 const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** 1 room, N subscribers, bursts of 100-byte messages: deliveries/s and server CPU per delivery. */
 export async function fanout(peer: string, sizes: Sizes): Promise<Figures> {
@@ -122,17 +122,17 @@ export async function latency(peer: string, sizes: Sizes): Promise<Figures> {
 
 /** Server RSS and heap per connection, after GC, with N idle clients in one room. */
 export async function memory(peer: string, sizes: Sizes): Promise<Figures> {
-  const { connections } = sizes.memory;
+  const { connections: count } = sizes.memory;
   return withPeer(peer, 1, async (server, port, clients) => {
     const before = await server.ask<{ rss: number; heapUsed: number }>('memory');
-    await connect(clients, peer, port, connections);
+    await connect(clients, peer, port, count);
     await sleep(500);
     const after = await server.ask<{ rss: number; heapUsed: number; connections: number }>(
       'memory',
     );
     return {
-      rssBytesPerConnection: (after.rss - before.rss) / connections,
-      heapBytesPerConnection: (after.heapUsed - before.heapUsed) / connections,
+      rssBytesPerConnection: (after.rss - before.rss) / count,
+      heapBytesPerConnection: (after.heapUsed - before.heapUsed) / count,
       held: after.connections,
     };
   });

@@ -214,7 +214,9 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     socket.off('error', destroy);
     // handleUpgrade calls back synchronously (no verifyClient), so nothing can slip
     // between the limit checks above and the registration in open().
-    this.wss!.handleUpgrade(request, socket, head, (ws) => this.open(ws, request, principal));
+    this.wss!.handleUpgrade(request, socket, head, (ws) =>
+      this.open(ws, request, principal, socket),
+    );
   }
 
   /**
@@ -242,7 +244,12 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     });
   }
 
-  private open(ws: WebSocket, request: IncomingMessage, principal: RealtimePrincipal): void {
+  private open(
+    ws: WebSocket,
+    request: IncomingMessage,
+    principal: RealtimePrincipal,
+    socket: Duplex,
+  ): void {
     const options = this.options as Required<WebSocketOptions>;
     const connection = new WsConnection(
       this.hub.nextConnectionId(),
@@ -250,6 +257,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       ws,
       request,
       this.shared,
+      socket,
     );
     this.clients.add(connection);
     this.hub.addConnection(connection).catch((error: unknown) => {

@@ -9,7 +9,7 @@ import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-
 import { CloseCode, ErrorCode, RealtimeError } from '../../core/realtime-error.js';
 import { BUILTIN_EVENT_PREFIX, BuiltinEvent } from '../../realtime.constants.js';
 import { requestContext, type RequestContext } from './request-context.js';
-import type { WriteCoalescer } from './write-coalescer.js';
+import type { Corkable, WriteCoalescer } from './write-coalescer.js';
 
 /** A user's `@SubscribeMessage` handler, as Nest hands it to the adapter. */
 export interface MessageHandler {
@@ -90,6 +90,8 @@ export class WsConnection extends RealtimeConnection {
     /** The HTTP upgrade request (headers, url, remote address). */
     readonly request: IncomingMessage,
     private readonly shared: WsConnectionShared,
+    /** The TCP socket under `socket`, which ws writes to. */
+    private readonly tcp: Corkable,
   ) {
     super(id, principal);
     socket.on('message', (raw, isBinary) => {
@@ -130,18 +132,13 @@ export class WsConnection extends RealtimeConnection {
 
   /** @internal Holds this tick's frames back (see WriteCoalescer). */
   cork(): void {
-    this.tcp()?.cork();
+    this.tcp.cork();
   }
 
   /** @internal Lets this tick's frames go, in one write. */
   uncork(): void {
     this.corked = false;
-    this.tcp()?.uncork();
-  }
-
-  /** The TCP socket under ws (not part of ws's typed API, but stable across ws 8). */
-  private tcp(): { cork(): void; uncork(): void } | undefined {
-    return (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    this.tcp.uncork();
   }
 
   /**
