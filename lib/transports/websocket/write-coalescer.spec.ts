@@ -1,19 +1,25 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { WriteCoalescer } from './write-coalescer.js';
 
 describe('WriteCoalescer', () => {
   it('holds the writes of a tick and lets them go together, in order, in one writev', async () => {
     const coalescer = new WriteCoalescer();
-    const sockets = [new PassThrough(), new PassThrough()];
-    const writes = sockets.map(() => [] as number[]);
-    sockets.forEach((socket, i) => {
-      // Count how many chunks each underlying write carried.
-      socket._writev = (chunks, callback) => {
-        writes[i]!.push(chunks.length);
-        callback();
-      };
-    });
+    const writes = [[], []] as number[][];
+    // Each records how many chunks each underlying write carried.
+    const sockets = writes.map(
+      (log) =>
+        new Writable({
+          write(_chunk, _encoding, callback) {
+            log.push(1);
+            callback();
+          },
+          writev(chunks, callback) {
+            log.push(chunks.length);
+            callback();
+          },
+        }),
+    );
     for (const [i, socket] of sockets.entries()) {
       coalescer.hold(socket);
       for (let n = 0; n < 5; n++) socket.write(`${i}:${n};`);
