@@ -28,6 +28,38 @@ function format(value: number | undefined): string {
   return value.toFixed(2);
 }
 
+/** What the tables cannot say: how the figures are taken, and what a missed target means. */
+const NOTES = `## How the figures are taken
+
+- Each peer is a minimal idiomatic server of its kind (bench/peers): raw \`ws\` with rooms as a
+  Map of Sets and one pre-serialised string per message; Socket.IO 4 with \`io.to(room).emit\`,
+  websocket transport only; nest-realtime through a real Nest app with RealtimeModule. All
+  three run the same heartbeat (ping every 25 s, 10 s to answer).
+- The server runs in a process of its own; load clients are raw \`ws\` sockets in other
+  processes, speaking each peer's protocol. Server CPU is \`process.cpuUsage\` in the
+  server process, divided by the deliveries.
+- fanout: 1 room, 1,000 subscribers, bursts of 200 messages of about 100 bytes emitted
+  back to back in one tick; the median of 5 bursts after a warm-up. Deliveries/s is counted
+  at the clients, from the burst's start to the last message at the last client.
+- latency: 1,000 subscribers; the server publishes at 20/s (sustainable) and at 400/s
+  (400,000 deliveries/s, past what the other peers deliver) for 5 s; every delivery
+  counts, from the moment the schedule meant the message to go to its arrival, so a
+  server that falls behind shows its lag.
+- memory: 10,000 idle clients in one room; RSS and heap after GC, minus the same before
+  the clients came, per connection.
+- connections: clients from 127.0.0.1-4, held for 60 s with the heartbeat running;
+  \`dropped\` counts connections that closed.
+- storm: 5,000 clients connecting at once; the time until the last has joined its room.
+
+## What remains
+
+- **50,000 connections**: a process on this machine may hold 20,000 file descriptors
+  (\`ulimit -n\` is 20000 and the hard limit cannot be raised here), so one server cannot
+  hold 50,000 sockets whatever the code does. The scenario holds 19,000 (one descriptor
+  per socket, plus the server's own) with none dropped; the figure at 50,000 needs a
+  machine that allows it.
+`;
+
 /** RESULTS.md: every figure for every peer, and our ratio to each peer. */
 export function markdown(run: Run): string {
   const lines = [
@@ -65,6 +97,7 @@ export function markdown(run: Run): string {
     }
     lines.push('');
   }
+  lines.push('![fan-out and latency per peer](chart.svg)', '', NOTES);
   return lines.join('\n');
 }
 

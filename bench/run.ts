@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { chart, markdown, type Results, type Run } from './report.js';
 import { FULL, SCENARIOS, SMOKE, type ScenarioName } from './scenarios.js';
 
-// npm run bench [-- <scenario>...] [--smoke] [--peers=ws,socketio,nest-realtime]
+// npm run bench [-- <scenario>...] [--smoke] [--peers=ws,socketio,nest-realtime] [--report]
 //
 // Every scenario runs every peer, one after the other, in this one run, so that the
 // ratios compare figures taken on the same machine at the same time. Results go to
@@ -30,10 +30,17 @@ const scenarios = asked.length > 0 ? asked : (Object.keys(SCENARIOS) as Scenario
 const sizes = smoke ? SMOKE : FULL;
 
 // A run of some scenarios keeps the figures of the others from the last full run.
-const previous = await readFile(join(benchDir, 'results.json'), 'utf8')
-  .then((text) => (JSON.parse(text) as Run).results)
-  .catch(() => ({}));
-const results: Results = smoke ? {} : { ...previous };
+const previousRun = await readFile(join(benchDir, 'results.json'), 'utf8')
+  .then((text) => JSON.parse(text) as Run)
+  .catch(() => undefined);
+if (args.includes('--report')) {
+  // Only rewrite RESULTS.md and the chart from results.json, measuring nothing.
+  if (!previousRun) throw new Error('no bench/results.json to report on');
+  await writeFile(join(benchDir, 'RESULTS.md'), markdown(previousRun));
+  await writeFile(join(benchDir, 'chart.svg'), chart(previousRun));
+  process.exit(0);
+}
+const results: Results = smoke ? {} : { ...previousRun?.results };
 for (const scenario of scenarios) {
   const byPeer: Record<string, Record<string, number>> = {};
   results[scenario] = byPeer;

@@ -8,10 +8,14 @@ const peerName = process.argv[2]!;
 let server: PeerServer;
 let timer: NodeJS.Timeout | undefined;
 
-/** A message of about `size` bytes of JSON, stamped with when it was sent. */
-function payload(size: number): () => object {
+/**
+ * Messages of about `size` bytes of JSON, each stamped with when it was due: now,
+ * or for a steady rate the moment the schedule meant it to go, so that a server
+ * falling behind shows its lag (no coordinated omission).
+ */
+function payload(size: number, due?: () => number): () => object {
   const pad = 'x'.repeat(Math.max(0, size - 40));
-  return () => ({ t: performance.timeOrigin + performance.now(), pad });
+  return () => ({ t: performance.timeOrigin + (due ? due() : performance.now()), pad });
 }
 
 function gc(): void {
@@ -34,10 +38,11 @@ serve({
   },
   /** Publishes `rate` messages a second to `room` until `stop`. */
   steady({ room, rate, size }: { room: string; rate: number; size: number }) {
-    const make = payload(size);
     const period = 1_000 / rate;
     const started = performance.now();
     let sent = 0;
+    let stamped = 0;
+    const make = payload(size, () => started + stamped++ * period);
     const tick = () => {
       const due = Math.floor((performance.now() - started) / period) + 1;
       if (due > sent) {
