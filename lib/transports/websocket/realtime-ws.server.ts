@@ -23,6 +23,7 @@ import { guardGatewayHooks } from './gateway-hooks.js';
 import { installRealtimeWsAdapter } from './realtime-ws.adapter.js';
 import { rejectUpgrade } from './upgrade-response.js';
 import { WsConnection, type WsConnectionShared } from './ws-connection.js';
+import { TextFramer } from './text-framer.js';
 import { WriteCoalescer } from './write-coalescer.js';
 import { WsHeartbeat } from './ws-heartbeat.js';
 
@@ -82,6 +83,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       maxPendingRequests: options ? options.maxPendingRequests : 0,
       closeTimeout: options ? options.closeTimeout : 0,
       coalescer: new WriteCoalescer(),
+      framer: new TextFramer(),
       closed: (connection) => this.onClosed(connection),
     };
     if (!options) return;

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { take, type Observable, type Subscription } from 'rxjs';
 import { WebSocket, type RawData } from 'ws';
 import type { BuiltinHandler } from '../../core/builtin-events.js';
@@ -9,7 +10,8 @@ import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-
 import { CloseCode, ErrorCode, RealtimeError } from '../../core/realtime-error.js';
 import { BUILTIN_EVENT_PREFIX, BuiltinEvent } from '../../realtime.constants.js';
 import { requestContext, type RequestContext } from './request-context.js';
-import type { Corkable, WriteCoalescer } from './write-coalescer.js';
+import type { TextFramer } from './text-framer.js';
+import type { WriteCoalescer } from './write-coalescer.js';
 
 /** A user's `@SubscribeMessage` handler, as Nest hands it to the adapter. */
 export interface MessageHandler {
@@ -27,6 +29,7 @@ export interface WsConnectionShared {
   readonly maxPendingRequests: number;
   readonly closeTimeout: number;
   readonly coalescer: WriteCoalescer;
+  readonly framer: TextFramer;
   closed(connection: WsConnection): void;
 }
 
@@ -80,6 +83,8 @@ export class WsConnection extends RealtimeConnection {
   private streaming = 0;
   private paused = false;
   private corked = false;
+  /** Whether permessage-deflate was negotiated (then ws frames and compresses). */
+  private readonly compressed: boolean;
   private draining = false;
 
   constructor(
@@ -91,9 +96,10 @@ export class WsConnection extends RealtimeConnection {
     readonly request: IncomingMessage,
     private readonly shared: WsConnectionShared,
     /** The TCP socket under `socket`, which ws writes to. */
-    private readonly tcp: Corkable,
+    private readonly tcp: Duplex,
   ) {
     super(id, principal);
+    this.compressed = socket.extensions.includes('permessage-deflate');
     socket.on('message', (raw, isBinary) => {
       // At the bound, and behind frames already waiting, a frame waits its turn.
       if (this.pending >= this.shared.maxPendingRequests || this.backlog.length > 0) {
@@ -127,7 +133,12 @@ export class WsConnection extends RealtimeConnection {
       this.corked = true;
       this.shared.coalescer.hold(this);
     }
-    socket.send(frame, TEXT);
+    if (this.compressed) {
+      socket.send(frame, TEXT); // deflated per socket, by ws
+    } else {
+      // Framed once per broadcast, written as is: nothing allocated per recipient.
+      this.tcp.write(this.shared.framer.frame(frame));
+    }
   }
 
   /** @internal Holds this tick's frames back (see WriteCoalescer). */
