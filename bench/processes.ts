@@ -33,7 +33,17 @@ function spawn(script: string, args: string[], execArgv: string[]): Child {
 
 /** The server under test: its own process, with `gc` exposed for memory figures. */
 export async function startServer(peer: string): Promise<{ server: Child; port: number }> {
-  const server = spawn('server.js', [peer], ['--expose-gc', '--max-old-space-size=8192']);
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each server process there.
+  const profile = process.env.BENCH_CPU_PROF;
+  const server = spawn(
+    'server.js',
+    [peer],
+    [
+      '--expose-gc',
+      '--max-old-space-size=8192',
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+    ],
+  );
   const { port } = await server.ask<{ port: number }>('start');
   return { server, port };
 }
