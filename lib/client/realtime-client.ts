@@ -144,7 +144,8 @@ export class RealtimeClient {
     const Socket: WebSocketConstructor = options.WebSocket ?? globalThis.WebSocket;
     this.requestTimeout = options.requestTimeout ?? 10_000;
     this.maxPendingRequests = options.maxPendingRequests ?? 1_000;
-    this.socket = new Socket(url);
+    // This client handles batches: the server may gather a tick's frames into one.
+    this.socket = new Socket(withBatches(url));
     this.ready = new Promise((resolve, reject) => {
       this.once<ConnectedInfo>(BuiltinEvent.Connected, resolve);
       this.socket.addEventListener('close', () =>
@@ -256,13 +257,18 @@ export class RealtimeClient {
     } catch {
       return;
     }
+    this.handle(frame, undefined);
+  }
+
+  /** One frame, or each frame of a batch in order (an item without `room` takes the batch's). */
+  private handle(frame: ServerFrame, batchRoom: string | undefined): void {
+    const room = frame.room ?? batchRoom;
     if (frame.event === BuiltinEvent.Reply && typeof frame.id === 'number') {
       this.settle(frame.id, frame);
     } else if (frame.event === BuiltinEvent.Batch && Array.isArray(frame.data)) {
-      for (const item of frame.data as ServerFrame[])
-        this.dispatch(item.event, item.data, frame.room);
+      for (const item of frame.data as ServerFrame[]) this.handle(item, room);
     } else {
-      this.dispatch(frame.event, frame.data, frame.room);
+      this.dispatch(frame.event, frame.data, room);
     }
   }
 
@@ -308,4 +314,8 @@ function reportError(error: unknown): void {
   const report = (globalThis as { reportError?: (error: unknown) => void }).reportError;
   if (report) report(error);
   else console.error(error);
+}
+
+function withBatches(url: string): string {
+  return `${url}${url.includes('?') ? '&' : '?'}rt-batch=1`;
 }

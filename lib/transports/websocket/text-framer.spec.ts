@@ -39,3 +39,23 @@ describe('TextFramer', () => {
     expect(framer.frame(a)).not.toBe(first);
   });
 });
+
+describe('TextFramer.batch', () => {
+  it('gathers frames as the items of one rt:batch frame, bytes untouched, and reuses it', () => {
+    const framer = new TextFramer();
+    const frames = [
+      Buffer.from('{"event":"a","data":1,"room":"r"}'),
+      Buffer.from('{"event":"rt:reply","id":3,"data":null}'),
+    ];
+    const batch = framer.batch(frames);
+    expect(JSON.parse(decode(batch)[0]!)).toEqual({
+      event: 'rt:batch',
+      data: [
+        { event: 'a', data: 1, room: 'r' },
+        { event: 'rt:reply', id: 3, data: null },
+      ],
+    });
+    expect(framer.batch([...frames])).toBe(batch);
+    expect(framer.batch([frames[1]!, frames[0]!])).not.toBe(batch);
+  });
+});

@@ -83,6 +83,13 @@ export class WsConnection extends RealtimeConnection {
   private streaming = 0;
   private paused = false;
   private corked = false;
+  /**
+   * Whether the client asked for batches (`?rt-batch=1`): then a tick's frames to
+   * it are queued and go out as one `rt:batch` frame.
+   */
+  private readonly batching: boolean;
+  private readonly queue: Buffer[] = [];
+  private queuedBytes = 0;
   /** Whether permessage-deflate was negotiated (then ws frames and compresses). */
   private readonly compressed: boolean;
   private draining = false;
@@ -100,6 +107,7 @@ export class WsConnection extends RealtimeConnection {
   ) {
     super(id, principal);
     this.compressed = socket.extensions.includes('permessage-deflate');
+    this.batching = !this.compressed && asksForBatches(request);
     socket.on('message', (raw, isBinary) => {
       // At the bound, and behind frames already waiting, a frame waits its turn.
       if (this.pending >= this.shared.maxPendingRequests || this.backlog.length > 0) {
@@ -123,7 +131,7 @@ export class WsConnection extends RealtimeConnection {
   send(frame: Buffer): void {
     const { socket } = this;
     if (socket.readyState !== WebSocket.OPEN) return;
-    if (socket.bufferedAmount > this.shared.maxBufferedBytes) {
+    if (socket.bufferedAmount + this.queuedBytes > this.shared.maxBufferedBytes) {
       // The close frame waits behind what the client is not reading: cut it soon.
       this.close(CloseCode.SlowConsumer, 'slow consumer');
       this.cutTimer = setTimeout(() => socket.terminate(), this.shared.closeTimeout).unref();
@@ -133,7 +141,10 @@ export class WsConnection extends RealtimeConnection {
       this.corked = true;
       this.shared.coalescer.hold(this);
     }
-    if (this.compressed) {
+    if (this.batching) {
+      this.queue.push(frame);
+      this.queuedBytes += frame.length;
+    } else if (this.compressed) {
       socket.send(frame, TEXT); // deflated per socket, by ws
     } else {
       // Framed once per broadcast, written as is: nothing allocated per recipient.
@@ -146,10 +157,23 @@ export class WsConnection extends RealtimeConnection {
     this.tcp.cork();
   }
 
-  /** @internal Lets this tick's frames go, in one write. */
+  /** @internal Lets this tick's frames go, in one write (and, if asked for, one frame). */
   uncork(): void {
     this.corked = false;
+    this.writeQueue();
     this.tcp.uncork();
+  }
+
+  /** Writes the tick's queued frames: one as it is, several as one `rt:batch`. */
+  private writeQueue(): void {
+    const { queue } = this;
+    if (queue.length === 0) return;
+    if (this.socket.readyState === WebSocket.OPEN) {
+      const { framer } = this.shared;
+      this.tcp.write(queue.length === 1 ? framer.frame(queue[0]!) : framer.batch(queue));
+    }
+    queue.length = 0;
+    this.queuedBytes = 0;
   }
 
   /**
@@ -166,6 +190,7 @@ export class WsConnection extends RealtimeConnection {
   }
 
   close(code: number, reason: string): void {
+    this.writeQueue(); // what was sent before the close goes before it
     // A close frame carries at most 123 bytes of reason; ws throws on more.
     let text = reason.slice(0, MAX_CLOSE_REASON_BYTES);
     while (Buffer.byteLength(text) > MAX_CLOSE_REASON_BYTES) text = text.slice(0, -1);
@@ -417,8 +442,9 @@ export class WsConnection extends RealtimeConnection {
   }
 
   private onSocketClose(code: number, reason: Buffer): void {
-    // Frames still waiting are dropped: their sender is gone.
+    // Frames still waiting, either way, are dropped: their other end is gone.
     this.backlog.length = 0;
+    this.queue.length = 0;
     try {
       for (const subscription of this.streams) {
         try {
@@ -440,6 +466,13 @@ export class WsConnection extends RealtimeConnection {
       this.shared.closed(this);
     }
   }
+}
+
+/** `?rt-batch=1` in the handshake URL: the client handles `rt:batch` frames of any frames. */
+function asksForBatches(request: IncomingMessage): boolean {
+  const url = request.url ?? '';
+  const query = url.indexOf('?');
+  return query !== -1 && new URLSearchParams(url.slice(query + 1)).get('rt-batch') === '1';
 }
 
 function isWsResponse(value: unknown): value is { event: string; data?: unknown } {
