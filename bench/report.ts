@@ -22,6 +22,9 @@ const TARGETS: Record<string, { better: 'higher' | 'lower'; vs: Partial<Record<s
     'memory.rssBytesPerConnection': { better: 'lower', vs: { ws: 1.25, socketio: 0.6 } },
   };
 
+/** Figures with a floor of their own rather than a ratio. */
+const FLOORS: Record<string, number> = { 'connections.heldAtEnd': 50_000 };
+
 function format(value: number | undefined): string {
   if (value === undefined || Number.isNaN(value)) return '-';
   if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
@@ -84,6 +87,7 @@ export function markdown(run: Run): string {
         return ours === undefined || !theirs ? undefined : ours / theirs;
       };
       const target = TARGETS[`${scenario}.${key}`];
+      const floor = FLOORS[`${scenario}.${key}`];
       const verdicts = target
         ? Object.entries(target.vs).map(([peer, goal]) => {
             const r = ratio(peer);
@@ -91,6 +95,12 @@ export function markdown(run: Run): string {
             return `${target.better === 'higher' ? '>=' : '<='} ${goal} x ${peer}: ${met ? 'met' : 'missed'}`;
           })
         : [];
+      if (floor !== undefined) {
+        const met = ours !== undefined && ours >= floor;
+        verdicts.push(
+          `>= ${floor.toLocaleString('en-US')} for ours: ${met ? 'met' : 'missed (see below)'}`,
+        );
+      }
       lines.push(
         `| ${key} | ${[OURS, ...PEERS].map((p) => format(byPeer[p]?.[key])).join(' | ')} | ${format(ratio('ws'))} | ${format(ratio('socketio'))} | ${verdicts.join('; ')} |`,
       );
