@@ -18,18 +18,9 @@ import {
   leftovers,
   until,
   userFromQuery,
-  type Harness,
+  recordUncaught,
 } from '../support/fixtures.js';
 import { eventIs } from '../support/ws-client.js';
-
-/** Records the process's uncaught exceptions until the test ends. */
-function recordUncaught(harness: Harness): unknown[] {
-  const errors: unknown[] = [];
-  const listener = (error: unknown) => errors.push(error);
-  process.on('uncaughtException', listener);
-  harness.defer(() => process.off('uncaughtException', listener));
-  return errors;
-}
 
 @WebSocketGateway()
 class RecordingGateway implements OnGatewayConnection, OnGatewayDisconnect {

@@ -13,7 +13,7 @@ import {
   until,
   userFromQuery,
   withHarness,
-  type Harness,
+  recordUncaught,
 } from '../support/fixtures.js';
 import { eventIs, type Frame } from '../support/ws-client.js';
 
@@ -42,15 +42,6 @@ class FlowGateway {
       throw new Error('teardown boom');
     });
   }
-}
-
-/** Records the process's uncaught exceptions until the test ends. */
-function recordUncaught(harness: Harness): unknown[] {
-  const errors: unknown[] = [];
-  const listener = (error: unknown) => errors.push(error);
-  process.on('uncaughtException', listener);
-  harness.defer(() => process.off('uncaughtException', listener));
-  return errors;
 }
 
 describe('backpressure and the heartbeat', () => {

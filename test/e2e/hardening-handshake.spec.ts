@@ -12,6 +12,7 @@ import {
   queryParam,
   until,
   userFromQuery,
+  recordUncaught,
   type Harness,
 } from '../support/fixtures.js';
 
@@ -86,15 +87,6 @@ class RawSocket {
     const end = data.indexOf('\r\n\r\n');
     return end === -1 ? Buffer.alloc(0) : data.subarray(end + 4);
   }
-}
-
-/** Records the process's uncaught exceptions until the test ends. */
-function recordUncaught(harness: Harness): unknown[] {
-  const errors: unknown[] = [];
-  const listener = (error: unknown) => errors.push(error);
-  process.on('uncaughtException', listener);
-  harness.defer(() => process.off('uncaughtException', listener));
-  return errors;
 }
 
 /** An unmasked text frame "hi": clients must mask theirs, so a server must reject it. */

@@ -242,3 +242,12 @@ export async function expectAlive(client: TestClient): Promise<void> {
   });
   expect(client.frames.filter(isAnswer)).toEqual([]);
 }
+
+/** Records the process's uncaught exceptions until the test ends. */
+export function recordUncaught(harness: Harness): unknown[] {
+  const errors: unknown[] = [];
+  const listener = (error: unknown) => errors.push(error);
+  process.on('uncaughtException', listener);
+  harness.defer(() => process.off('uncaughtException', listener));
+  return errors;
+}
