@@ -102,6 +102,27 @@ export interface PresenceOptions {
 }
 
 /**
+ * Room history, for recovery. Off by default (`maxCount: 0`): every room message
+ * still gets an offset and an epoch, but none is kept. Patterns turn it on where
+ * it is wanted; `*` matches any run of characters.
+ *
+ * @example
+ * ```ts
+ * history: { rooms: { 'chat:*': { maxCount: 200, maxAge: 600_000 }, 'ticker': { maxCount: 1 } } }
+ * ```
+ */
+export interface HistoryOptions {
+  /** Messages kept per room, unless a pattern says otherwise. Default 0 (none). */
+  maxCount?: number;
+  /** How long a kept message stays, in ms, unless a pattern says otherwise. Default 300000. */
+  maxAge?: number;
+  /** Most messages one recovery may replay; more is `recovered: false`. Default 1000. */
+  recoveryLimit?: number;
+  /** Per room-name pattern, checked in order; the first match wins. */
+  rooms?: Record<string, { maxCount?: number; maxAge?: number }>;
+}
+
+/**
  * Which engine connects the nodes. `memory` (the default) is one process.
  *
  * @example
@@ -131,6 +152,7 @@ export interface RealtimeModuleOptions {
   rooms?: RoomOptions;
   /** Presence, or `false` to turn it off. */
   presence?: PresenceOptions | false;
+  history?: HistoryOptions;
   engine?: EngineOptions;
   /** Runs once per connection, before it is accepted. Without it every client is anonymous. */
   authenticate?: AuthenticateHook;
@@ -148,6 +170,7 @@ export interface ResolvedRealtimeOptions {
   readonly websocket: Readonly<Required<WebSocketOptions>> | false;
   readonly rooms: Readonly<Required<RoomOptions>>;
   readonly presence: Readonly<Required<PresenceOptions>> | false;
+  readonly history: Readonly<Required<HistoryOptions>>;
   readonly engine: EngineOptions;
   readonly authenticate: AuthenticateHook | undefined;
 }
@@ -176,6 +199,13 @@ const PRESENCE_DEFAULTS: Required<PresenceOptions> = {
   batchInterval: 100,
   maxMetaBytes: 1_024,
   maxWatchedPerConnection: 1_000,
+};
+
+const HISTORY_DEFAULTS: Required<HistoryOptions> = {
+  maxCount: 0,
+  maxAge: 300_000,
+  recoveryLimit: 1_000,
+  rooms: {},
 };
 
 const ENGINE_TYPES = ['memory'] as const;
@@ -254,6 +284,20 @@ const PRESENCE_CHECKS: Record<keyof PresenceOptions, [Check, string]> = {
   maxWatchedPerConnection: positiveInteger,
 };
 
+const count: [Check, string] = [
+  (v) => Number.isSafeInteger(v) && (v as number) >= 0,
+  'a non-negative integer',
+];
+const RETENTION_CHECKS: Record<'maxCount' | 'maxAge', [Check, string]> = {
+  maxCount: count,
+  maxAge: ms,
+};
+const HISTORY_CHECKS: Record<keyof HistoryOptions, [Check, string]> = {
+  ...RETENTION_CHECKS,
+  recoveryLimit: positiveInteger,
+  rooms: [isPlainObjectCheck, 'an object of room-name patterns'],
+};
+
 const ROOM_CHECKS: Record<keyof RoomOptions, [Check, string]> = {
   maxPerConnection: positiveInteger,
   maxNameLength: positiveInteger,
@@ -261,6 +305,10 @@ const ROOM_CHECKS: Record<keyof RoomOptions, [Check, string]> = {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isPlainObjectCheck(value: unknown): boolean {
+  return isPlainObject(value);
 }
 
 /** Checks one group of options against its table, refusing unknown keys too. */
@@ -300,7 +348,7 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
   if (!isPlainObject(given as unknown)) {
     throw new RealtimeConfigError('options', 'an object', given);
   }
-  const known = ['websocket', 'rooms', 'presence', 'engine', 'authenticate'];
+  const known = ['websocket', 'rooms', 'presence', 'history', 'engine', 'authenticate'];
   for (const [key, value] of Object.entries(given)) {
     if (!known.includes(key)) {
       throw new RealtimeConfigError(key, `one of the known options (${known.join(', ')})`, value);
@@ -316,6 +364,13 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
       ? false
       : resolveGroup('presence', given.presence, PRESENCE_CHECKS, PRESENCE_DEFAULTS);
   if (presence) checkPresenceTimeout(presence, websocket);
+  const history = resolveGroup('history', given.history, HISTORY_CHECKS, HISTORY_DEFAULTS);
+  for (const [pattern, retention] of Object.entries(history.rooms)) {
+    resolveGroup(`history.rooms["${pattern}"]`, retention, RETENTION_CHECKS, {
+      maxCount: history.maxCount,
+      maxAge: history.maxAge,
+    });
+  }
 
   const engine = given.engine ?? { type: 'memory' };
   if (!isPlainObject(engine as unknown))
@@ -328,7 +383,7 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
   if (given.authenticate !== undefined && typeof given.authenticate !== 'function') {
     throw new RealtimeConfigError('authenticate', 'a function', given.authenticate);
   }
-  return { websocket, rooms, presence, engine, authenticate: given.authenticate };
+  return { websocket, rooms, presence, history, engine, authenticate: given.authenticate };
 }
 
 /** A live connection must be refreshed, and a dead socket found, before presence gives up on it. */

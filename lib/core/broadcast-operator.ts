@@ -9,6 +9,7 @@ import { assertRoomName } from './room-name.js';
 export interface BroadcastTarget {
   readonly maxRoomNameLength: number;
   publish(channels: readonly string[], frame: Buffer, except: readonly string[]): Promise<void>;
+  publishToRoom(room: string, body: Buffer, except: readonly string[]): Promise<void>;
 }
 
 const ROOM_PREFIX = roomChannel('');
@@ -131,7 +132,10 @@ export class BroadcastOperator {
 
   private async send(frame: object): Promise<void> {
     if (this.publishTo.length === 0) return; // addressed to an empty list: nobody
-    return this.target.publish(this.publishTo, encodeFrame(frame), this.excluded);
+    const bytes = encodeFrame(frame);
+    if (this.room === undefined) return this.target.publish(this.publishTo, bytes, this.excluded);
+    // One room: the engine numbers it, so the object is left open for its offset and epoch.
+    return this.target.publishToRoom(this.room, bytes.subarray(0, -1), this.excluded);
   }
 
   /** `channels` given (even empty): the operator narrows to targets; undefined: it keeps its own. */

@@ -1,3 +1,4 @@
+import type { StreamPosition } from '../engines/realtime-engine.interface.js';
 import { BuiltinEvent } from '../realtime.constants.js';
 import { assertUserEvent } from './frame.js';
 import type { PresenceService } from './presence/presence.service.js';
@@ -9,6 +10,27 @@ import type { RealtimeHub } from './realtime-hub.js';
 
 /** Handles one built-in event for a connection; resolves to the reply's data. */
 export type BuiltinHandler = (connection: RealtimeConnection, data: unknown) => Promise<unknown>;
+
+/** `since`, if given: `{ epoch: string, offset: non-negative integer }`, or INVALID_DATA. */
+function positionOf(since: unknown): StreamPosition | undefined {
+  if (since === undefined) return undefined;
+  const { epoch, offset } = (typeof since === 'object' && since !== null ? since : {}) as Record<
+    string,
+    unknown
+  >;
+  if (
+    typeof epoch !== 'string' ||
+    epoch.length > 64 ||
+    !Number.isSafeInteger(offset) ||
+    (offset as number) < 0
+  ) {
+    throw new RealtimeError(
+      ErrorCode.InvalidData,
+      'since must be { epoch: string, offset: non-negative integer }',
+    );
+  }
+  return { epoch, offset: offset as number };
+}
 
 function optionalBoolean(value: unknown, name: string): boolean {
   if (value !== undefined && typeof value !== 'boolean') {
@@ -30,11 +52,13 @@ export function builtinHandlers(
       BuiltinEvent.Join,
       async (connection, data) => {
         const room = roomOf(hub, data);
-        const follow = optionalBoolean(fieldsOf(data).presence, 'presence');
+        const fields = fieldsOf(data);
+        const follow = optionalBoolean(fields.presence, 'presence');
         if (follow && !presence.enabled) {
           throw new RealtimeError(ErrorCode.InvalidData, 'presence is off on this server');
         }
-        const info = await hub.join(connection, room);
+        const since = positionOf(fields.since);
+        const info = await hub.join(connection, room, { since });
         return follow ? { ...info, members: await presence.followRoom(connection, room) } : info;
       },
     ],

@@ -29,6 +29,9 @@ export abstract class RealtimeConnection {
   /** @internal The hub's record of this connection's rooms. */
   readonly roomSet = new Set<string>();
 
+  /** @internal Live frames held per room while the room's missed messages are replayed. */
+  recovering: Map<string, { offset: number; frame: Buffer }[]> | undefined;
+
   /** The rooms this connection is in (on this node; the hub keeps the list). */
   get rooms(): ReadonlySet<string> {
     return this.roomSet;

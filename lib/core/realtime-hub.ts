@@ -11,6 +11,7 @@ import {
   type EnginePublication,
   type RoomMember,
   type RoomRecord,
+  type StreamPosition,
 } from '../engines/realtime-engine.interface.js';
 import { REALTIME_OPTIONS } from '../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../realtime.options.js';
@@ -20,6 +21,7 @@ import { ConnectionRegistry, type ChannelSubscriber } from './connection-registr
 import type { OutboundMessage } from './frame.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 import { CloseCode, ErrorCode, RealtimeError } from './realtime-error.js';
+import { RetentionPolicy } from './history/retention-policy.js';
 import { assertRoomName } from './room-name.js';
 
 const NO_RECIPIENTS: readonly ChannelSubscriber[] = [];
@@ -57,6 +59,39 @@ export interface HubListener {
 export type RoomInfo = RoomRecord;
 
 /**
+ * What joining a room says: the room, where its stream stands (the offset of its
+ * last message), and with `since`, whether every missed message was replayed.
+ *
+ * @example
+ * ```ts
+ * const joined = await hub.join(client, 'lobby', { since: { epoch: 'k3Jx', offset: 41 } });
+ * if (joined.recovered === false) client.emit('resync', { room: 'lobby' });
+ * ```
+ */
+export interface RoomJoin extends RoomInfo, StreamPosition {
+  /** Only with `since`: true when the missed messages were all sent, in order. */
+  readonly recovered?: boolean;
+}
+
+/**
+ * A room's kept messages, as server code reads them.
+ *
+ * @example
+ * ```ts
+ * const { messages } = await hub.roomHistory('lobby');
+ * for (const { offset, event, data } of messages) console.log(offset, event, data);
+ * ```
+ */
+export interface RoomHistory extends StreamPosition {
+  readonly recovered: boolean;
+  readonly messages: readonly {
+    readonly offset: number;
+    readonly event: string;
+    readonly data?: unknown;
+  }[];
+}
+
+/**
  * The core: rooms, membership and broadcast, for every transport. Inject it anywhere.
  * It holds this node's connections and their rooms; the engine holds what spans
  * nodes. It never touches a socket: transports hand it connections.
@@ -84,6 +119,8 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
 
   private readonly logger = new Logger('RealtimeHub');
   private readonly maxRoomsPerConnection: number;
+  private readonly retention: RetentionPolicy;
+  private readonly recoveryLimit: number;
   private readonly everyone: BroadcastOperator;
   /** Engine subscriptions of this node, settled or in flight, by channel. */
   private readonly subscriptions = new Map<string, Promise<void>>();
@@ -96,6 +133,8 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.maxRoomNameLength = options.rooms.maxNameLength;
     this.maxRoomsPerConnection = options.rooms.maxPerConnection;
+    this.retention = new RetentionPolicy(options.history);
+    this.recoveryLimit = options.history.recoveryLimit;
     this.everyone = new BroadcastOperator(this);
   }
 
@@ -143,11 +182,28 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     return this.engine.publish({ channels, frame, except });
   }
 
+  /** @internal The way out for a message to exactly one room: numbered, maybe kept. */
+  async publishToRoom(room: string, body: Buffer, except: readonly string[]): Promise<void> {
+    const channel = roomChannel(room);
+    await this.engine.publishToRoom(
+      room,
+      channel,
+      body,
+      except,
+      this.retention.for(room),
+      Date.now(),
+    );
+  }
+
   /** Local fan-out of a publication, called by the engine. */
-  private deliver({ channels, frame, except }: EnginePublication): void {
+  private deliver({ channels, frame, except, position }: EnginePublication): void {
     if (channels.length === 1) {
       for (const connection of this.recipientsOf(channels[0]!)) {
-        if (except.length === 0 || !except.includes(connection.id)) connection.send(frame);
+        if (except.length > 0 && except.includes(connection.id)) continue;
+        // A connection replaying this room's history gets live frames after it.
+        const held = position && (connection as RealtimeConnection).recovering?.get(position.room);
+        if (held) held.push({ offset: position.offset, frame });
+        else connection.send(frame);
       }
       return;
     }
@@ -228,7 +284,11 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
    *
    * @throws RealtimeError ROOM_NAME_INVALID, ROOM_LIMIT_REACHED.
    */
-  async join(target: RealtimeConnection | string, room: string): Promise<RoomInfo> {
+  async join(
+    target: RealtimeConnection | string,
+    room: string,
+    { since }: { since?: StreamPosition } = {},
+  ): Promise<RoomJoin> {
     const connection = this.resolve(target);
     assertRoomName(room, this.maxRoomNameLength);
     if (!connection.rooms.has(room) && connection.rooms.size >= this.maxRoomsPerConnection) {
@@ -239,6 +299,9 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     }
     const already = connection.rooms.has(room);
     connection.roomSet.add(room);
+    // From the subscription on, live frames wait until the missed ones are sent.
+    const held: { offset: number; frame: Buffer }[] | undefined = since ? [] : undefined;
+    if (held) (connection.recovering ??= new Map()).set(room, held);
     const member: RoomMember = {
       connectionId: connection.id,
       userId: connection.userId,
@@ -254,12 +317,41 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
       } else {
         this.notify((listener) => listener.roomJoined?.(connection, room, firstOfUser));
       }
-      return record;
+      const limit = since ? this.recoveryLimit : 0;
+      const read = await this.engine.readRoom(room, since, limit, Date.now());
+      if (!held) return { ...record, epoch: read.epoch, offset: read.offset };
+      this.stopHolding(connection, room);
+      if (read.recovered) for (const { frame } of read.messages) connection.send(frame);
+      // Live frames the read already covered are not sent twice.
+      for (const { offset, frame } of held) if (offset > read.offset) connection.send(frame);
+      return { ...record, epoch: read.epoch, offset: read.offset, recovered: read.recovered };
     } catch (error) {
+      if (held) this.stopHolding(connection, room);
       // Undo this join only: a membership from an earlier join stays.
       if (!already) await this.leaveRoom(connection, room, 'leave').catch(() => undefined);
       throw error;
     }
+  }
+
+  private stopHolding(connection: RealtimeConnection, room: string): void {
+    connection.recovering?.delete(room);
+    if (connection.recovering?.size === 0) connection.recovering = undefined;
+  }
+
+  /**
+   * A room's kept messages after `since` (without it, the last ones kept), at most
+   * `limit`, oldest first; `recovered` as for a join.
+   */
+  async roomHistory(
+    room: string,
+    { since, limit = this.recoveryLimit }: { since?: StreamPosition; limit?: number } = {},
+  ): Promise<RoomHistory> {
+    const read = await this.engine.readRoom(room, since, limit, Date.now());
+    const messages = read.messages.map(({ offset, frame }) => {
+      const { event, data } = JSON.parse(frame.toString()) as { event: string; data?: unknown };
+      return { offset, event, data };
+    });
+    return { epoch: read.epoch, offset: read.offset, recovered: read.recovered, messages };
   }
 
   /** Takes a connection out of a room. Resolves false if it was not in it. */

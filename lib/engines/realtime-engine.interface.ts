@@ -2,11 +2,12 @@
  * The engine contract: the only seam between one process and many.
  *
  * A node (one running app) owns its connections; the engine connects nodes. It has
- * three parts today, and one more will join them:
+ * four parts:
  * - the broker: publish/subscribe between nodes, by channel;
+ * - the room streams: every room message numbered (epoch, offset) and published in
+ *   that order, with a bounded history for recovery;
  * - the room store: room records and their members, which may span nodes;
- * - the presence store: each user's status and live connections, with expiry;
- * - (to come) the history store.
+ * - the presence store: each user's status and live connections, with expiry.
  *
  * The engine never sees a connection object or a socket, only ids and encoded
  * frames; it pushes publications back through the narrow {@link EngineHandler}.
@@ -44,6 +45,39 @@ export interface RealtimeEngine {
 
   /** This node no longer has local interest in `channel`. */
   unsubscribe(channel: string): Promise<void>;
+
+  // -- room streams ---------------------------------------------------------------
+
+  /**
+   * Numbers one room message and publishes it to `channel`, atomically:
+   * every node sees a room's messages in offset order. `body` is the bytes of a
+   * JSON object without its closing brace; the engine closes it with
+   * `,"offset":<n>,"epoch":"<e>"}`, keeps the result in the room's history when
+   * `retention` allows, and publishes that. Offsets start at 1 and increase by 1
+   * per message within an epoch; the epoch changes whenever the room's numbering or
+   * history was lost (an engine restart, an expired stream).
+   */
+  publishToRoom(
+    room: string,
+    channel: string,
+    body: Buffer,
+    except: readonly string[],
+    retention: HistoryRetention,
+    now: number,
+  ): Promise<StreamPosition>;
+
+  /**
+   * The room's position now, and the kept messages after `since` (at most `limit`),
+   * oldest first. `recovered` is true when these are exactly all the messages after
+   * `since`: same epoch, nothing trimmed in between, no more than `limit`. Without
+   * `since`: the last `limit` kept messages, and `recovered` true.
+   */
+  readRoom(
+    room: string,
+    since: StreamPosition | undefined,
+    limit: number,
+    now: number,
+  ): Promise<RoomRead>;
 
   // -- rooms --------------------------------------------------------------------
 
@@ -139,6 +173,49 @@ export interface RealtimeEngine {
 export const RealtimeEngine = Symbol('realtime:engine');
 
 /**
+ * A place in a room's stream: the epoch, and the offset of the last message.
+ *
+ * @example
+ * ```ts
+ * const since: StreamPosition = { epoch: 'k3Jx', offset: 41 }; // the last message seen
+ * ```
+ */
+export interface StreamPosition {
+  readonly epoch: string;
+  readonly offset: number;
+}
+
+/**
+ * How much of a room's history to keep; `maxCount: 0` keeps none.
+ *
+ * @example
+ * ```ts
+ * const retention: HistoryRetention = { maxCount: 100, maxAge: 300_000 };
+ * ```
+ */
+export interface HistoryRetention {
+  /** Messages kept, at most. */
+  readonly maxCount: number;
+  /** How long a message is kept, in ms. */
+  readonly maxAge: number;
+}
+
+/**
+ * A read of a room's stream (see `readRoom`).
+ *
+ * @example
+ * ```ts
+ * const read = await engine.readRoom('lobby', since, 100, Date.now());
+ * if (!read.recovered) resync();
+ * ```
+ */
+export interface RoomRead extends StreamPosition {
+  readonly recovered: boolean;
+  /** The kept frames after `since`, oldest first, each with its offset. */
+  readonly messages: readonly { readonly offset: number; readonly frame: Buffer }[];
+}
+
+/**
  * What an engine calls back into: the node's local fan-out.
  *
  * @example
@@ -165,6 +242,8 @@ export interface EnginePublication {
   readonly frame: Buffer;
   /** Ids of connections that must not receive it. */
   readonly except: readonly string[];
+  /** For a room message (`publishToRoom`): its room and offset. */
+  readonly position?: { readonly room: string; readonly offset: number };
 }
 
 /**

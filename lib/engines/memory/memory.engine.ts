@@ -1,5 +1,8 @@
 import type {
   ChosenStatus,
+  HistoryRetention,
+  RoomRead,
+  StreamPosition,
   EngineHandler,
   EnginePublication,
   PresenceEntry,
@@ -11,6 +14,7 @@ import type {
 } from '../realtime-engine.interface.js';
 import { MemoryPresence } from './memory-presence.js';
 import { MemoryRooms } from './memory-rooms.js';
+import { MemoryStreams } from './memory-streams.js';
 
 /**
  * The embedded engine: one node, everything in this process, nothing to install.
@@ -26,20 +30,53 @@ export class MemoryEngine implements RealtimeEngine {
   private handler: EngineHandler | undefined;
   private readonly rooms = new MemoryRooms();
   private readonly presence = new MemoryPresence();
+  private readonly streams = new MemoryStreams();
+  /** Trims aged history and forgets idle streams. */
+  private sweeper: NodeJS.Timeout | undefined;
 
   async start(handler: EngineHandler): Promise<void> {
     this.handler = handler;
+    this.sweeper = setInterval(() => this.streams.sweep(Date.now()), 1_000).unref();
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     this.handler = undefined;
     this.rooms.clear();
     this.presence.clear();
+    this.streams.clear();
   }
 
   async publish(publication: EnginePublication): Promise<void> {
     // One node: it is the only subscriber there is, and the hub filters by channel.
     this.handler?.deliver(publication);
+  }
+
+  async publishToRoom(
+    room: string,
+    channel: string,
+    body: Buffer,
+    except: readonly string[],
+    retention: HistoryRetention,
+    now: number,
+  ): Promise<StreamPosition> {
+    const { position, frame } = this.streams.append(room, body, retention, now);
+    this.handler?.deliver({
+      channels: [channel],
+      frame,
+      except,
+      position: { room, offset: position.offset },
+    });
+    return position;
+  }
+
+  async readRoom(
+    room: string,
+    since: StreamPosition | undefined,
+    limit: number,
+    now: number,
+  ): Promise<RoomRead> {
+    return this.streams.read(room, since, limit, now);
   }
 
   async subscribe(): Promise<void> {}

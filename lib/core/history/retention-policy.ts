@@ -1,0 +1,36 @@
+import type { HistoryRetention } from '../../engines/realtime-engine.interface.js';
+import type { HistoryOptions } from '../../realtime.options.js';
+
+/** `chat:*` -> /^chat:.*$/: `*` matches any run of characters, the rest is literal. */
+function patternToRegExp(pattern: string): RegExp {
+  const literal = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${literal.join('.*')}$`);
+}
+
+/**
+ * How much history each room keeps: the first pattern of `history.rooms` that
+ * matches the room's name, else the defaults.
+ *
+ * @example
+ * ```ts
+ * const policy = new RetentionPolicy({ maxCount: 0, maxAge: 60_000, recoveryLimit: 100, rooms: { 'chat:*': { maxCount: 50 } } });
+ * policy.for('chat:1'); // { maxCount: 50, maxAge: 60000 }
+ * ```
+ */
+export class RetentionPolicy {
+  private readonly fallback: HistoryRetention;
+  private readonly patterns: { readonly test: RegExp; readonly retention: HistoryRetention }[];
+
+  constructor(options: Readonly<Required<HistoryOptions>>) {
+    this.fallback = { maxCount: options.maxCount, maxAge: options.maxAge };
+    this.patterns = Object.entries(options.rooms).map(([pattern, given]) => ({
+      test: patternToRegExp(pattern),
+      retention: { ...this.fallback, ...given },
+    }));
+  }
+
+  for(room: string): HistoryRetention {
+    for (const { test, retention } of this.patterns) if (test.test(room)) return retention;
+    return this.fallback;
+  }
+}
