@@ -215,5 +215,78 @@ export function describeEngineConformance(
       expect((await engine.getPresence(['u2']))[0]?.connections).toBe(1);
       expect(await engine.getPresence(['u3'])).toEqual([undefined]);
     });
+
+    const body = (n: number) => Buffer.from(`{"event":"m","data":${n},"room":"r"`);
+    const keep = { maxCount: 3, maxAge: 1_000 };
+    const none = { maxCount: 0, maxAge: 1_000 };
+
+    it('numbers room messages from 1 in one epoch, closes their frames and publishes them', async () => {
+      await engine.subscribe('r:r');
+      const first = await engine.publishToRoom('r', 'r:r', body(1), ['c9'], keep, 100);
+      const second = await engine.publishToRoom('r', 'r:r', body(2), [], keep, 101);
+      expect(first.offset).toBe(1);
+      expect(second).toEqual({ epoch: first.epoch, offset: 2 });
+      await until(() => delivered.length >= 2);
+      expect(delivered.map((p) => JSON.parse(p.frame.toString()))).toEqual([
+        { event: 'm', data: 1, room: 'r', offset: 1, epoch: first.epoch },
+        { event: 'm', data: 2, room: 'r', offset: 2, epoch: first.epoch },
+      ]);
+      expect(delivered[0]).toMatchObject({
+        channels: ['r:r'],
+        except: ['c9'],
+        position: { room: 'r', offset: 1 },
+      });
+      const other = await engine.publishToRoom('other', 'r:other', body(1), [], keep, 102);
+      expect(other.offset).toBe(1);
+    });
+
+    it('replays what was missed, and says when it cannot', async () => {
+      const { epoch } = await engine.publishToRoom('r', 'r:r', body(1), [], keep, 100);
+      for (let n = 2; n <= 5; n++) await engine.publishToRoom('r', 'r:r', body(n), [], keep, 100);
+      const offsets = (read: { messages: readonly { offset: number }[] }) =>
+        read.messages.map((m) => m.offset);
+      const recent = await engine.readRoom('r', { epoch, offset: 3 }, 10, 100);
+      expect(recent).toMatchObject({ epoch, offset: 5, recovered: true });
+      expect(offsets(recent)).toEqual([4, 5]);
+      expect(JSON.parse(recent.messages[0]!.frame.toString())).toMatchObject({
+        data: 4,
+        offset: 4,
+      });
+      // Only the last 3 are kept: from offset 1, message 2 is gone.
+      expect(await engine.readRoom('r', { epoch, offset: 1 }, 10, 100)).toMatchObject({
+        recovered: false,
+        messages: [],
+      });
+      expect(await engine.readRoom('r', { epoch, offset: 3 }, 1, 100)).toMatchObject({
+        recovered: false,
+      });
+      expect(await engine.readRoom('r', { epoch: 'other', offset: 3 }, 10, 100)).toMatchObject({
+        recovered: false,
+      });
+      expect(await engine.readRoom('r', { epoch, offset: 9 }, 10, 100)).toMatchObject({
+        recovered: false,
+      });
+      expect(await engine.readRoom('r', { epoch, offset: 5 }, 10, 100)).toMatchObject({
+        recovered: true,
+        messages: [],
+      });
+      expect(offsets(await engine.readRoom('r', undefined, 2, 100))).toEqual([4, 5]);
+      // Past maxAge nothing is kept.
+      expect(await engine.readRoom('r', { epoch, offset: 3 }, 10, 2_000)).toMatchObject({
+        recovered: false,
+      });
+    });
+
+    it('numbers without keeping when retention keeps none', async () => {
+      const { epoch } = await engine.publishToRoom('r', 'r:r', body(1), [], none, 100);
+      await engine.publishToRoom('r', 'r:r', body(2), [], none, 100);
+      expect(await engine.readRoom('r', { epoch, offset: 1 }, 10, 100)).toMatchObject({
+        recovered: false,
+      });
+      expect(await engine.readRoom('r', { epoch, offset: 2 }, 10, 100)).toMatchObject({
+        recovered: true,
+        offset: 2,
+      });
+    });
   });
 }

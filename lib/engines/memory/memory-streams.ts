@@ -64,6 +64,7 @@ export class MemoryStreams {
 
   read(room: string, since: StreamPosition | undefined, limit: number, now: number): RoomRead {
     const stream = this.stream(room, now);
+    this.trimAged(stream, now); // what is past its age is not kept, swept or not
     const { epoch, offset } = stream;
     const refused: RoomRead = { epoch, offset, recovered: false, messages: [] };
     if (!since) {
