@@ -24,6 +24,13 @@ const entry = (userId: string, connectionId: string, expiresAt = 10_000) => ({
   expiresAt,
 });
 
+const body = (n: number) => Buffer.from(`{"event":"m","data":${n},"room":"r"`);
+const keep = { maxCount: 3, maxAge: 1_000 };
+const none = { maxCount: 0, maxAge: 1_000 };
+
+const offsets = (read: { messages: readonly { offset: number }[] }) =>
+  read.messages.map((m) => m.offset);
+
 /**
  * The one suite every engine passes, single-node view: what the contract in
  * lib/engines/realtime-engine.interface.ts promises. Multi-node engines add
@@ -216,10 +223,6 @@ export function describeEngineConformance(
       expect(await engine.getPresence(['u3'])).toEqual([undefined]);
     });
 
-    const body = (n: number) => Buffer.from(`{"event":"m","data":${n},"room":"r"`);
-    const keep = { maxCount: 3, maxAge: 1_000 };
-    const none = { maxCount: 0, maxAge: 1_000 };
-
     it('numbers room messages from 1 in one epoch, closes their frames and publishes them', async () => {
       await engine.subscribe('r:r');
       const first = await engine.publishToRoom('r', 'r:r', body(1), ['c9'], keep, 100);
@@ -243,8 +246,6 @@ export function describeEngineConformance(
     it('replays what was missed, and says when it cannot', async () => {
       const { epoch } = await engine.publishToRoom('r', 'r:r', body(1), [], keep, 100);
       for (let n = 2; n <= 5; n++) await engine.publishToRoom('r', 'r:r', body(n), [], keep, 100);
-      const offsets = (read: { messages: readonly { offset: number }[] }) =>
-        read.messages.map((m) => m.offset);
       const recent = await engine.readRoom('r', { epoch, offset: 3 }, 10, 100);
       expect(recent).toMatchObject({ epoch, offset: 5, recovered: true });
       expect(offsets(recent)).toEqual([4, 5]);
