@@ -4,7 +4,9 @@ export {
   resolveRealtimeOptions,
   type AuthenticateHook,
   type EngineOptions,
+  type HistoryOptions,
   type PresenceOptions,
+  type RpcOptions,
   type RealtimeModuleOptions,
   type ResolvedRealtimeOptions,
   type RoomOptions,
@@ -12,9 +14,16 @@ export {
 } from './realtime.options.js';
 export { BUILTIN_EVENT_PREFIX, BuiltinEvent, REALTIME_OPTIONS } from './realtime.constants.js';
 
-export { RealtimeHub, type RoomInfo } from './core/realtime-hub.js';
+export {
+  RealtimeHub,
+  type RoomHistory,
+  type RoomInfo,
+  type RoomJoin,
+} from './core/realtime-hub.js';
 export { PresenceService, type PresenceViewOptions } from './core/presence/presence.service.js';
 export { type PresenceState, type PresenceStatus } from './core/presence/presence-state.js';
+export { RpcService, type RpcContext, type RpcHandler } from './core/rpc/rpc.service.js';
+export { RpcError } from './core/rpc/rpc-error.js';
 export { BroadcastOperator } from './core/broadcast-operator.js';
 export { ConnectionRegistry } from './core/connection-registry.js';
 export { RealtimeConnection, type RealtimePrincipal } from './core/realtime-connection.js';
@@ -26,6 +35,9 @@ export {
   type ChosenStatus,
   type EngineHandler,
   type EnginePublication,
+  type HistoryRetention,
+  type RoomRead,
+  type StreamPosition,
   type PresenceEntry,
   type PresenceMeta,
   type PresenceRecord,

@@ -32,6 +32,7 @@ export const BuiltinEvent = {
   Watch: 'rt:watch',
   Unwatch: 'rt:unwatch',
   Members: 'rt:members',
+  Call: 'rt:call',
   Presence: 'rt:presence',
   RoomPresence: 'rt:room-presence',
 } as const;

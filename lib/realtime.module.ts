@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { PresenceService } from './core/presence/presence.service.js';
 import { RealtimeHub } from './core/realtime-hub.js';
+import { RpcService } from './core/rpc/rpc.service.js';
 import { createEngine } from './engines/create-engine.js';
 import { RealtimeEngine } from './engines/realtime-engine.interface.js';
 import { REALTIME_OPTIONS } from './realtime.constants.js';
@@ -44,8 +45,16 @@ import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
     },
     RealtimeHub,
     PresenceService,
+    RpcService,
     RealtimeWsServer,
   ],
-  exports: [RealtimeHub, PresenceService, RealtimeEngine, RealtimeWsServer, REALTIME_OPTIONS],
+  exports: [
+    RealtimeHub,
+    PresenceService,
+    RpcService,
+    RealtimeEngine,
+    RealtimeWsServer,
+    REALTIME_OPTIONS,
+  ],
 })
 export class RealtimeModule extends ConfigurableModuleClass {}

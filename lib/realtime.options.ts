@@ -123,6 +123,21 @@ export interface HistoryOptions {
 }
 
 /**
+ * RPC, both ways.
+ *
+ * @example
+ * ```ts
+ * rpc: { timeout: 5_000, maxPendingCalls: 20 }
+ * ```
+ */
+export interface RpcOptions {
+  /** How long a call may wait for its answer, either way, in ms. Default 10000. */
+  timeout?: number;
+  /** Server-to-client calls one connection may have waiting. Default 100. */
+  maxPendingCalls?: number;
+}
+
+/**
  * Which engine connects the nodes. `memory` (the default) is one process.
  *
  * @example
@@ -153,6 +168,7 @@ export interface RealtimeModuleOptions {
   /** Presence, or `false` to turn it off. */
   presence?: PresenceOptions | false;
   history?: HistoryOptions;
+  rpc?: RpcOptions;
   engine?: EngineOptions;
   /** Runs once per connection, before it is accepted. Without it every client is anonymous. */
   authenticate?: AuthenticateHook;
@@ -171,6 +187,7 @@ export interface ResolvedRealtimeOptions {
   readonly rooms: Readonly<Required<RoomOptions>>;
   readonly presence: Readonly<Required<PresenceOptions>> | false;
   readonly history: Readonly<Required<HistoryOptions>>;
+  readonly rpc: Readonly<Required<RpcOptions>>;
   readonly engine: EngineOptions;
   readonly authenticate: AuthenticateHook | undefined;
 }
@@ -207,6 +224,8 @@ const HISTORY_DEFAULTS: Required<HistoryOptions> = {
   recoveryLimit: 1_000,
   rooms: {},
 };
+
+const RPC_DEFAULTS: Required<RpcOptions> = { timeout: 10_000, maxPendingCalls: 100 };
 
 const ENGINE_TYPES = ['memory'] as const;
 
@@ -298,6 +317,11 @@ const HISTORY_CHECKS: Record<keyof HistoryOptions, [Check, string]> = {
   rooms: [isPlainObjectCheck, 'an object of room-name patterns'],
 };
 
+const RPC_CHECKS: Record<keyof RpcOptions, [Check, string]> = {
+  timeout: ms,
+  maxPendingCalls: positiveInteger,
+};
+
 const ROOM_CHECKS: Record<keyof RoomOptions, [Check, string]> = {
   maxPerConnection: positiveInteger,
   maxNameLength: positiveInteger,
@@ -348,7 +372,7 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
   if (!isPlainObject(given as unknown)) {
     throw new RealtimeConfigError('options', 'an object', given);
   }
-  const known = ['websocket', 'rooms', 'presence', 'history', 'engine', 'authenticate'];
+  const known = ['websocket', 'rooms', 'presence', 'history', 'rpc', 'engine', 'authenticate'];
   for (const [key, value] of Object.entries(given)) {
     if (!known.includes(key)) {
       throw new RealtimeConfigError(key, `one of the known options (${known.join(', ')})`, value);
@@ -383,7 +407,8 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
   if (given.authenticate !== undefined && typeof given.authenticate !== 'function') {
     throw new RealtimeConfigError('authenticate', 'a function', given.authenticate);
   }
-  return { websocket, rooms, presence, history, engine, authenticate: given.authenticate };
+  const rpc = resolveGroup('rpc', given.rpc, RPC_CHECKS, RPC_DEFAULTS);
+  return { websocket, rooms, presence, history, rpc, engine, authenticate: given.authenticate };
 }
 
 /** A live connection must be refreshed, and a dead socket found, before presence gives up on it. */

@@ -136,6 +136,7 @@ export class RealtimeClient {
   private readonly socket: WebSocketLike;
   private readonly listeners = new Map<string, Set<MessageListener>>();
   private readonly pending = new Map<number, Pending>();
+  private readonly answers = new Map<string, (params: unknown) => unknown>();
   private readonly requestTimeout: number;
   private readonly maxPendingRequests: number;
   private nextId = 1;
@@ -236,6 +237,49 @@ export class RealtimeClient {
     await this.request(BuiltinEvent.Publish, { room, event, data, echo: options.echo });
   }
 
+  /**
+   * Calls a method the server registered (`RpcService.register`); resolves with its
+   * result, rejects with its error code (`RPC_UNKNOWN_METHOD`, `RPC_TIMEOUT`, the
+   * app's own, ...).
+   */
+  call<T = unknown>(method: string, params?: unknown, timeout?: number): Promise<T> {
+    return this.request<T>(BuiltinEvent.Call, { method, params }, timeout);
+  }
+
+  /**
+   * Answers the server's calls of `method` (`RpcService.call`) with what `handler`
+   * returns; a thrown `RealtimeClientError` keeps its code. Returns the function that
+   * stops answering.
+   */
+  answer(method: string, handler: (params: unknown) => unknown): () => void {
+    this.answers.set(method, handler);
+    return () => {
+      if (this.answers.get(method) === handler) this.answers.delete(method);
+    };
+  }
+
+  private async answerCall(id: string, { method, params }: { method?: unknown; params?: unknown }) {
+    const handler = typeof method === 'string' ? this.answers.get(method) : undefined;
+    let reply: object;
+    if (!handler) {
+      reply = {
+        error: { code: 'RPC_UNKNOWN_METHOD', message: `no answer for "${String(method)}"` },
+      };
+    } else {
+      try {
+        reply = { data: (await handler(params)) ?? null };
+      } catch (error) {
+        const code = error instanceof RealtimeClientError ? error.code : 'INTERNAL_ERROR';
+        reply = {
+          error: { code, message: error instanceof Error ? error.message : String(error) },
+        };
+      }
+    }
+    if (this.socket.readyState === 1) {
+      this.socket.send(JSON.stringify({ event: BuiltinEvent.Reply, id, ...reply }));
+    }
+  }
+
   /** Closes the connection; pending requests fail with `CLOSED`. */
   close(code = 1000, reason = ''): Promise<number> {
     this.socket.close(code, reason);
@@ -265,6 +309,8 @@ export class RealtimeClient {
     const room = frame.room ?? batchRoom;
     if (frame.event === BuiltinEvent.Reply && typeof frame.id === 'number') {
       this.settle(frame.id, frame);
+    } else if (frame.event === BuiltinEvent.Call && typeof frame.id === 'string') {
+      void this.answerCall(frame.id, frame.data as { method?: unknown; params?: unknown });
     } else if (frame.event === BuiltinEvent.Batch && Array.isArray(frame.data)) {
       for (const item of frame.data as ServerFrame[]) this.handle(item, room);
     } else {

@@ -7,6 +7,7 @@ import type { RealtimeConnection } from './realtime-connection.js';
 import { assertMember, fieldsOf, roomOf } from './event-data.js';
 import { ErrorCode, RealtimeError } from './realtime-error.js';
 import type { RealtimeHub } from './realtime-hub.js';
+import type { RpcService } from './rpc/rpc.service.js';
 
 /** Handles one built-in event for a connection; resolves to the reply's data. */
 export type BuiltinHandler = (connection: RealtimeConnection, data: unknown) => Promise<unknown>;
@@ -46,6 +47,7 @@ function optionalBoolean(value: unknown, name: string): boolean {
 export function builtinHandlers(
   hub: RealtimeHub,
   presence: PresenceService,
+  rpc: RpcService,
 ): ReadonlyMap<string, BuiltinHandler> {
   const handlers = new Map<string, BuiltinHandler>([
     [
@@ -93,6 +95,13 @@ export function builtinHandlers(
       },
     ],
   ]);
+  handlers.set(BuiltinEvent.Call, async (connection, data) => {
+    const { method, params } = fieldsOf(data);
+    if (typeof method !== 'string' || method.length === 0) {
+      throw new RealtimeError(ErrorCode.InvalidData, 'method must be a non-empty string');
+    }
+    return rpc.invoke(connection, method, params);
+  });
   if (presence.enabled) {
     for (const [event, handler] of presenceHandlers(hub, presence)) handlers.set(event, handler);
   }

@@ -17,6 +17,8 @@ export interface InboundFrame {
   readonly event: string;
   readonly data: unknown;
   readonly id: FrameId | undefined;
+  /** Only in a client's `rt:reply` to a server call. */
+  readonly error?: unknown;
 }
 
 /** Why a frame was refused, with whatever of it could still be read. */
@@ -54,7 +56,7 @@ export function parseInboundFrame(
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { rejected: { code: ErrorCode.BadFrame, message: 'frame must be a JSON object' } };
   }
-  const { event, data, id: rawId } = value as Record<string, unknown>;
+  const { event, data, id: rawId, error } = value as Record<string, unknown>;
   const id = readId(rawId);
   const eventOk = typeof event === 'string' && event.length > 0 && event.length <= MAX_EVENT_LENGTH;
   if (id === null) {
@@ -75,5 +77,5 @@ export function parseInboundFrame(
       },
     };
   }
-  return { frame: { event, data, id } };
+  return { frame: error === undefined ? { event, data, id } : { event, data, id, error } };
 }

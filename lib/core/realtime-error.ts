@@ -30,6 +30,12 @@ export const ErrorCode = {
   UserOffline: 'USER_OFFLINE',
   /** The connection already watches `presence.maxWatchedPerConnection` users. */
   WatchLimitReached: 'WATCH_LIMIT_REACHED',
+  /** No RPC method of that name is registered (on the server, or on the client). */
+  RpcUnknownMethod: 'RPC_UNKNOWN_METHOD',
+  /** The RPC handler did not answer within its timeout. */
+  RpcTimeout: 'RPC_TIMEOUT',
+  /** The connection closed before the call was answered. */
+  ConnectionClosed: 'CONNECTION_CLOSED',
   /** A user's handler threw a `WsException` (or a guard refused the frame). */
   HandlerError: 'HANDLER_ERROR',
   /** The connection keeps `websocket.maxPendingRequests` streams open already. */

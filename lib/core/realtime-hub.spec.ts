@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { inRoom } from '../../test/support/room-frames.js';
 import { MemoryEngine } from '../engines/memory/memory.engine.js';
 import { resolveRealtimeOptions } from '../realtime.options.js';
 import { RealtimeConnection, type RealtimePrincipal } from './realtime-connection.js';
@@ -97,7 +98,7 @@ describe('RealtimeHub', () => {
     expect(a.sent).toHaveLength(1);
     expect(b.sent[0]).toBe(a.sent[0]);
     expect(outside.sent).toHaveLength(0);
-    expect(a.frames()).toEqual([{ event: 'chat', data: { text: 'hi' }, room: 'r' }]);
+    expect(a.frames()).toEqual([inRoom({ event: 'chat', data: { text: 'hi' }, room: 'r' }, 1)]);
   });
 
   it('reaches a connection once when several targets include it, without a room field', async () => {
@@ -121,7 +122,7 @@ describe('RealtimeHub', () => {
     const narrowed = room.except(a);
     await room.emit('x');
     await narrowed.emit('y');
-    expect(a.frames()).toEqual([{ event: 'x', room: 'r' }]);
+    expect(a.frames()).toEqual([inRoom({ event: 'x', room: 'r' }, 1)]);
     expect(b.sent).toHaveLength(0);
   });
 
@@ -139,7 +140,7 @@ describe('RealtimeHub', () => {
     await hub.join(a, 'r');
     await hub.to('r').emitBatch([{ event: 'a', data: 1 }, { event: 'b' }]);
     expect(a.frames()).toEqual([
-      { event: 'rt:batch', data: [{ event: 'a', data: 1 }, { event: 'b' }], room: 'r' },
+      inRoom({ event: 'rt:batch', data: [{ event: 'a', data: 1 }, { event: 'b' }], room: 'r' }, 1),
     ]);
   });
 

@@ -13,6 +13,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
 import { builtinHandlers } from '../../core/builtin-events.js';
 import { PresenceService } from '../../core/presence/presence.service.js';
+import { RpcService } from '../../core/rpc/rpc.service.js';
 import { encodeFrame } from '../../core/frame.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
 import { CloseCode } from '../../core/realtime-error.js';
@@ -70,6 +71,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
   constructor(
     private readonly hub: RealtimeHub,
     presence: PresenceService,
+    rpc: RpcService,
     @Inject(REALTIME_OPTIONS) private readonly realtimeOptions: ResolvedRealtimeOptions,
     private readonly httpAdapterHost: HttpAdapterHost,
     private readonly modules: ModulesContainer,
@@ -78,7 +80,8 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     const options = (this.options = realtimeOptions.websocket);
     this.path = options ? options.path : undefined;
     this.shared = {
-      builtins: builtinHandlers(hub, presence),
+      builtins: builtinHandlers(hub, presence, rpc),
+      rpc,
       maxBufferedBytes: options ? options.maxBufferedBytes : 0,
       maxPendingRequests: options ? options.maxPendingRequests : 0,
       closeTimeout: options ? options.closeTimeout : 0,

@@ -4,6 +4,8 @@ import type { Duplex } from 'node:stream';
 import { take, type Observable, type Subscription } from 'rxjs';
 import { WebSocket, type RawData } from 'ws';
 import type { BuiltinHandler } from '../../core/builtin-events.js';
+import { RpcError } from '../../core/rpc/rpc-error.js';
+import type { RpcService } from '../../core/rpc/rpc.service.js';
 import { encodeFrame } from '../../core/frame.js';
 import { parseInboundFrame, type FrameId, type InboundFrame } from '../../core/inbound-frame.js';
 import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
@@ -25,6 +27,7 @@ export type ResultTransform = (result: unknown) => Observable<unknown>;
 /** What every connection of one server shares, kept once rather than per socket. */
 export interface WsConnectionShared {
   readonly builtins: ReadonlyMap<string, BuiltinHandler>;
+  readonly rpc: RpcService;
   readonly maxBufferedBytes: number;
   readonly maxPendingRequests: number;
   readonly closeTimeout: number;
@@ -255,6 +258,11 @@ export class WsConnection extends RealtimeConnection {
       return;
     }
     const { frame } = parsed;
+    if (frame.event === BuiltinEvent.Reply) {
+      // The client's answer to a server call: settled, never answered.
+      this.shared.rpc.settle(this, frame.id, frame.data, frame.error);
+      return;
+    }
     if (frame.event.startsWith(BUILTIN_EVENT_PREFIX)) {
       const builtin = this.shared.builtins.get(frame.event);
       if (builtin) this.runBuiltin(builtin, frame);
@@ -483,9 +491,14 @@ function isWsResponse(value: unknown): value is { event: string; data?: unknown 
   );
 }
 
-/** A RealtimeError keeps its code; anything else is an internal error (logged). */
+/** A RealtimeError or RpcError keeps its code; anything else is an internal error (logged). */
 function toErrorBody(error: unknown): ErrorBody {
   if (error instanceof RealtimeError) return { code: error.code, message: error.message };
+  if (error instanceof RpcError) {
+    const body: ErrorBody = { code: error.code, message: error.message };
+    if (error.details) body.details = error.details;
+    return body;
+  }
   logger.error('built-in event failed', error instanceof Error ? error.stack : error);
   return INTERNAL_ERROR;
 }
