@@ -297,6 +297,9 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
         `a connection may be in ${this.maxRoomsPerConnection} rooms at most`,
       );
     }
+    if (since && connection.recovering?.has(room)) {
+      throw new RealtimeError(ErrorCode.InvalidData, `room "${room}" is being recovered already`);
+    }
     const already = connection.rooms.has(room);
     connection.roomSet.add(room);
     // From the subscription on, live frames wait until the missed ones are sent.

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { appForAllTests, errorReply, expectAlive } from '../support/fixtures.js';
+import { appForAllTests, errorReply, expectAlive, leftovers } from '../support/fixtures.js';
+import { inRoom } from '../support/room-frames.js';
 import { isAnswer, type Frame, type TestClient } from '../support/ws-client.js';
 
 /** The documented error frame of a frame without a (valid) id. */
@@ -145,7 +146,15 @@ describe('bad input', () => {
       await expectAlive(client);
     });
 
-    it.each(['rt:reply', 'rt:error', 'rt:connected', 'rt:batch'])(
+    it('an rt:reply that answers no server call is ignored, never answered', async () => {
+      client.send({ event: 'rt:reply', data: {} });
+      client.send({ event: 'rt:reply', data: {}, id: 'u' });
+      client.send({ event: 'rt:reply', error: { code: 'X' }, id: 7 });
+      expect(await leftovers(client)).toEqual([]);
+      await expectAlive(client);
+    });
+
+    it.each(['rt:error', 'rt:connected', 'rt:batch', 'rt:room-presence'])(
       'server-to-client event %s sent by a client -> UNKNOWN_EVENT',
       async (event) => {
         expect(await answerTo({ event, data: {} })).toEqual(errorFrame('UNKNOWN_EVENT', event));
@@ -251,7 +260,7 @@ describe('bad input', () => {
         );
       }
       expect(await member.collect(() => true)).toEqual([]);
-      // A good one does reach it.
+      // A good one does reach it, numbered first: the refused ones took no offset.
       expect(
         await answerTo({
           event: 'rt:publish',
@@ -259,7 +268,7 @@ describe('bad input', () => {
           id: 1,
         }),
       ).toEqual({ event: 'rt:reply', id: 1, data: null });
-      expect(await member.next()).toEqual({ event: 'chat', data: 3, room: 'pub' });
+      expect(await member.next()).toEqual(inRoom({ event: 'chat', data: 3, room: 'pub' }, 1));
     });
   });
 

@@ -7,6 +7,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { RealtimeHub, type WsConnection } from '../../lib/index.js';
 import { appForEachTest, join, userFromQuery } from '../support/fixtures.js';
+import { inRoom } from '../support/room-frames.js';
 import { eventIs } from '../support/ws-client.js';
 
 @WebSocketGateway()
@@ -33,7 +34,7 @@ describe('one frame per tick for clients that ask (?rt-batch=1)', () => {
     const batch = await batching.next(eventIs('rt:batch'));
     expect(batch).toEqual({
       event: 'rt:batch',
-      data: [0, 1, 2, 3, 4].map((i) => ({ event: 'n', data: i, room: 'r' })),
+      data: [0, 1, 2, 3, 4].map((i) => inRoom({ event: 'n', data: i, room: 'r' }, i + 1)),
     });
     const singles = await Promise.all([0, 1, 2, 3, 4].map(() => plain.next(eventIs('n'))));
     expect(singles.map((f) => f.data)).toEqual([0, 1, 2, 3, 4]);
@@ -44,7 +45,9 @@ describe('one frame per tick for clients that ask (?rt-batch=1)', () => {
     const batching = await rt.harness.connect(`${rt.app.wsUrl}?user=b&rt-batch=1`);
     await join(batching, 'r');
     await rt.hub.to('r').emit('one', 1);
-    expect(await batching.next(eventIs('one'))).toEqual({ event: 'one', data: 1, room: 'r' });
+    expect(await batching.next(eventIs('one'))).toEqual(
+      inRoom({ event: 'one', data: 1, room: 'r' }, 1),
+    );
   });
 
   it('keeps a reply in its place after the frames sent before it', async () => {
@@ -58,7 +61,7 @@ describe('one frame per tick for clients that ask (?rt-batch=1)', () => {
     });
     await batching.next((f) => f.event === 'rt:reply' && f.id === 9);
     const items = batching.frames.flatMap((f) => (f.event === 'rt:batch' ? f.data : [f]));
-    expect(items).toEqual([{ event: 'x', data: 1, room: 'r' }]);
+    expect(items).toEqual([inRoom({ event: 'x', data: 1, room: 'r' }, 1)]);
   });
 
   it('writes what was sent before a close ahead of the close', async () => {
@@ -66,10 +69,8 @@ describe('one frame per tick for clients that ask (?rt-batch=1)', () => {
     await join(batching, 'r');
     batching.send({ event: 'last-words', data: 'r' });
     expect(await batching.closed).toBe(4500);
-    expect(batching.frames.find((f) => f.event === 'bye')).toEqual({
-      event: 'bye',
-      data: 'b',
-      room: 'r',
-    });
+    expect(batching.frames.find((f) => f.event === 'bye')).toEqual(
+      inRoom({ event: 'bye', data: 'b', room: 'r' }, 1),
+    );
   });
 });

@@ -7,6 +7,7 @@ import {
 import { beforeEach, describe, expect, it } from 'vitest';
 import { RealtimeError, RealtimeHub, type WsConnection } from '../../lib/index.js';
 import { appForEachTest, join, until, userFromQuery } from '../support/fixtures.js';
+import { inRoom } from '../support/room-frames.js';
 import { eventIs, type Frame, type TestClient } from '../support/ws-client.js';
 
 @WebSocketGateway()
@@ -94,7 +95,7 @@ describe('broadcast from server code', () => {
     await join(b, 'lobby');
     await join(elsewhere, 'other');
     await hub.to('lobby').emit('news', 'x');
-    const frame = { event: 'news', data: 'x', room: 'lobby' };
+    const frame = inRoom({ event: 'news', data: 'x', room: 'lobby' }, 1);
     expect(await deliveries('news', [a, b], [outsider, elsewhere])).toStrictEqual([
       [frame],
       [frame],
@@ -169,7 +170,7 @@ describe('broadcast from server code', () => {
     const outsider = await connect('u4');
     for (const client of [a, b, c]) await join(client, 'lobby');
     await hub.to('lobby').except(b.connectionId).emit('news', null);
-    const frame = { event: 'news', data: null, room: 'lobby' };
+    const frame = inRoom({ event: 'news', data: null, room: 'lobby' }, 1);
     expect(await deliveries('news', [a, c], [b, outsider])).toStrictEqual([
       [frame],
       [frame],
@@ -187,7 +188,7 @@ describe('broadcast from server code', () => {
     const body = { room: 'lobby', text: 'hi' };
     const reply = await a.request('relay', body);
     expect(reply).toStrictEqual({ event: 'rt:reply', id: reply.id, data: null });
-    const frame = { event: 'relay', data: body, room: 'lobby' };
+    const frame = inRoom({ event: 'relay', data: body, room: 'lobby' }, 1);
     expect(await deliveries('relay', [b, c], [a, outsider])).toStrictEqual([
       [frame],
       [frame],
@@ -209,7 +210,7 @@ describe('broadcast from server code', () => {
     ];
 
     await hub.to('r1').emitBatch(messages);
-    const toRoom = { event: 'rt:batch', data: messages, room: 'r1' };
+    const toRoom = inRoom({ event: 'rt:batch', data: messages, room: 'r1' }, 1);
     expect(await deliveries('rt:batch', [a], [b, outsider])).toStrictEqual([[toRoom], [], []]);
 
     await hub.to(['r1', 'r2']).emitBatch(messages);

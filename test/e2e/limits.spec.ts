@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { userFromQuery, withHarness } from '../support/fixtures.js';
+import { inRoom } from '../support/room-frames.js';
 import { eventIs, type TestClient } from '../support/ws-client.js';
 
 // -- helpers (local to this file) ----------------------------------------------
@@ -165,11 +166,9 @@ describe('websocket.perMessageDeflate', () => {
       echo: true,
     });
     expect(reply.error).toBeUndefined();
-    expect(await client.next((f) => f.event === 'blob')).toEqual({
-      event: 'blob',
-      data: { text },
-      room: 'z',
-    });
+    expect(await client.next((f) => f.event === 'blob')).toEqual(
+      inRoom({ event: 'blob', data: { text }, room: 'z' }, 1),
+    );
   }
 
   it('true: the client negotiates permessage-deflate and frames round-trip', async () => {

@@ -14,6 +14,7 @@ import {
   userFromQuery,
   withHarness,
 } from '../support/fixtures.js';
+import { joinReply } from '../support/room-frames.js';
 import {
   expectNoPresence,
   isPresence,
@@ -331,12 +332,9 @@ describe('presence: false', () => {
     await expectRefused(client, 'rt:join', { room: 'lobby', presence: true }, 'INVALID_DATA');
     const notIn = await client.request('rt:room', { room: 'lobby' });
     expect(notIn).toStrictEqual(errorReply(notIn.id!, 'NOT_IN_ROOM'));
-    expect(await ok(client, 'rt:join', { room: 'lobby', presence: false })).toStrictEqual({
-      name: 'lobby',
-      size: 1,
-      created: expect.any(Number),
-      persistent: false,
-    });
+    expect(await ok(client, 'rt:join', { room: 'lobby', presence: false })).toStrictEqual(
+      joinReply({ name: 'lobby', size: 1, created: expect.any(Number), persistent: false }),
+    );
     expect(await client.collect(isPresence)).toStrictEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { appForEachTest, join, userFromQuery } from '../support/fixtures.js';
+import { joinReply } from '../support/room-frames.js';
 import { eventIs, type Frame, type TestClient } from '../support/ws-client.js';
 import { sleep } from '../support/presence.js';
 
@@ -100,19 +101,21 @@ describe('presence: rt:join {presence: true} and rt:members', () => {
 
     const reply = await follow(f, 'lobby');
     const created = (await rt.hub.roomInfo('lobby'))!.created;
-    expect(reply).toStrictEqual({
-      name: 'lobby',
-      created,
-      persistent: false,
-      size: 7,
-      members: [
-        state('u1'),
-        state('u2'),
-        state('u3'),
-        state('u4', 'busy', { activity: 'in a call' }, busy.since),
-        state('f'),
-      ],
-    });
+    expect(reply).toStrictEqual(
+      joinReply({
+        name: 'lobby',
+        created,
+        persistent: false,
+        size: 7,
+        members: [
+          state('u1'),
+          state('u2'),
+          state('u3'),
+          state('u4', 'busy', { activity: 'in a call' }, busy.since),
+          state('f'),
+        ],
+      }),
+    );
     expect(reply.members[0].since).toBeGreaterThanOrEqual(before);
     expect(reply.members[0].since).toBeLessThanOrEqual(after);
   });
@@ -163,12 +166,9 @@ describe('presence: rt:join {presence: true} and rt:members', () => {
     expect(await rt.hub.roomInfo('lobby')).toBeUndefined();
     // presence: false is a plain join: no members, no diffs.
     const plain = await u1.request('rt:join', { room: 'lobby', presence: false });
-    expect(plain.data).toStrictEqual({
-      name: 'lobby',
-      created: expect.any(Number),
-      persistent: false,
-      size: 1,
-    });
+    expect(plain.data).toStrictEqual(
+      joinReply({ name: 'lobby', created: expect.any(Number), persistent: false, size: 1 }),
+    );
   });
 });
 

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { RealtimeError, type RealtimeHub } from '../../lib/index.js';
 import { appForEachTest, join, until, userFromQuery } from '../support/fixtures.js';
+import { inRoom, joinReply } from '../support/room-frames.js';
 import { eventIs, type TestClient } from '../support/ws-client.js';
 
 // -- app ------------------------------------------------------------------------
@@ -22,20 +23,14 @@ describe('rooms: rt:join and rt:leave', () => {
     const before = Date.now();
     const first = await join(a, 'lobby');
     const after = Date.now();
-    expect(first).toStrictEqual({
-      name: 'lobby',
-      size: 1,
-      created: expect.any(Number),
-      persistent: false,
-    });
+    expect(first).toStrictEqual(
+      joinReply({ name: 'lobby', size: 1, created: expect.any(Number), persistent: false }),
+    );
     expect(first.created).toBeGreaterThanOrEqual(before);
     expect(first.created).toBeLessThanOrEqual(after);
-    expect(await join(b, 'lobby')).toStrictEqual({
-      name: 'lobby',
-      size: 2,
-      created: first.created,
-      persistent: false,
-    });
+    expect(await join(b, 'lobby')).toStrictEqual(
+      joinReply({ name: 'lobby', size: 2, created: first.created, persistent: false }),
+    );
   });
 
   it('joining a room twice is harmless: the size does not change', async () => {
@@ -85,7 +80,7 @@ describe('rooms: rt:join and rt:leave', () => {
       persistent: true,
     });
     const a = await connect('u1');
-    expect(await join(a, 'stay')).toStrictEqual({ ...created, size: 1 });
+    expect(await join(a, 'stay')).toStrictEqual(joinReply({ ...created, size: 1 }));
     await a.request('rt:leave', { room: 'stay' });
     expect(await hub.roomInfo('stay')).toStrictEqual(created);
   });
@@ -160,7 +155,7 @@ describe('rooms: rt:publish', () => {
       data: { text: 'hi' },
     });
     expect(reply).toStrictEqual({ event: 'rt:reply', id: reply.id, data: null });
-    const expected = { event: 'chat', data: { text: 'hi' }, room: 'lobby' };
+    const expected = inRoom({ event: 'chat', data: { text: 'hi' }, room: 'lobby' }, 1);
     expect(await b.next(eventIs('chat'))).toStrictEqual(expected);
     expect(await c.next(eventIs('chat'))).toStrictEqual(expected);
     expect(await a.collect(eventIs('chat'))).toStrictEqual([]);
@@ -180,7 +175,7 @@ describe('rooms: rt:publish', () => {
       echo: true,
     });
     expect(reply.data).toBeNull();
-    const expected = { event: 'chat', data: [1, 2], room: 'lobby' };
+    const expected = inRoom({ event: 'chat', data: [1, 2], room: 'lobby' }, 1);
     expect(await a.next(eventIs('chat'))).toStrictEqual(expected);
     expect(await b.next(eventIs('chat'))).toStrictEqual(expected);
     expect(await a.collect(eventIs('chat'))).toStrictEqual([]);

@@ -7,6 +7,9 @@ export interface Frame {
   id?: string | number;
   error?: { code: string; message: string; details?: Record<string, unknown> };
   room?: string;
+  /** A message to exactly one room: its place in the room's stream. */
+  offset?: number;
+  epoch?: string;
 }
 
 /** A frame predicate: the frame is an `event` frame. */

@@ -25,7 +25,10 @@ export class RetentionPolicy {
     this.fallback = { maxCount: options.maxCount, maxAge: options.maxAge };
     this.patterns = Object.entries(options.rooms).map(([pattern, given]) => ({
       test: patternToRegExp(pattern),
-      retention: { ...this.fallback, ...given },
+      retention: {
+        maxCount: given.maxCount ?? this.fallback.maxCount,
+        maxAge: given.maxAge ?? this.fallback.maxAge,
+      },
     }));
   }
 
