@@ -123,6 +123,30 @@ export interface HistoryOptions {
 }
 
 /**
+ * Per-connection rate limits on what clients send, built-in events and the app's
+ * handlers alike: token buckets of frames and of bytes. A frame over the limit is
+ * dropped unread (the first of a run gets a `RATE_LIMITED` error frame); after
+ * `maxRefused` drops in a row the connection is closed with 4003.
+ *
+ * @example
+ * ```ts
+ * rateLimit: { messagesPerSecond: 20, messageBurst: 40 }
+ * ```
+ */
+export interface RateLimitOptions {
+  /** Frames a second, over time. Default 100. */
+  messagesPerSecond?: number;
+  /** Frames at once. Default 200. */
+  messageBurst?: number;
+  /** Bytes a second, over time. Default 1 MiB. */
+  bytesPerSecond?: number;
+  /** Bytes at once; at least `websocket.maxPayload`. Default 2 MiB. */
+  byteBurst?: number;
+  /** Frames dropped in a row before the connection is closed. Default 100. */
+  maxRefused?: number;
+}
+
+/**
  * RPC, both ways.
  *
  * @example
@@ -169,6 +193,8 @@ export interface RealtimeModuleOptions {
   presence?: PresenceOptions | false;
   history?: HistoryOptions;
   rpc?: RpcOptions;
+  /** Rate limits on clients, or `false` for none. */
+  rateLimit?: RateLimitOptions | false;
   engine?: EngineOptions;
   /** Runs once per connection, before it is accepted. Without it every client is anonymous. */
   authenticate?: AuthenticateHook;
@@ -188,6 +214,7 @@ export interface ResolvedRealtimeOptions {
   readonly presence: Readonly<Required<PresenceOptions>> | false;
   readonly history: Readonly<Required<HistoryOptions>>;
   readonly rpc: Readonly<Required<RpcOptions>>;
+  readonly rateLimit: Readonly<Required<RateLimitOptions>> | false;
   readonly engine: EngineOptions;
   readonly authenticate: AuthenticateHook | undefined;
 }
@@ -226,6 +253,14 @@ const HISTORY_DEFAULTS: Required<HistoryOptions> = {
 };
 
 const RPC_DEFAULTS: Required<RpcOptions> = { timeout: 10_000, maxPendingCalls: 100 };
+
+const RATE_LIMIT_DEFAULTS: Required<RateLimitOptions> = {
+  messagesPerSecond: 100,
+  messageBurst: 200,
+  bytesPerSecond: 1 << 20,
+  byteBurst: 2 << 20,
+  maxRefused: 100,
+};
 
 const ENGINE_TYPES = ['memory'] as const;
 
@@ -317,6 +352,14 @@ const HISTORY_CHECKS: Record<keyof HistoryOptions, [Check, string]> = {
   rooms: [isPlainObjectCheck, 'an object of room-name patterns'],
 };
 
+const RATE_LIMIT_CHECKS: Record<keyof RateLimitOptions, [Check, string]> = {
+  messagesPerSecond: positiveInteger,
+  messageBurst: positiveInteger,
+  bytesPerSecond: bytes,
+  byteBurst: bytes,
+  maxRefused: positiveInteger,
+};
+
 const RPC_CHECKS: Record<keyof RpcOptions, [Check, string]> = {
   timeout: ms,
   maxPendingCalls: positiveInteger,
@@ -372,7 +415,16 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
   if (!isPlainObject(given as unknown)) {
     throw new RealtimeConfigError('options', 'an object', given);
   }
-  const known = ['websocket', 'rooms', 'presence', 'history', 'rpc', 'engine', 'authenticate'];
+  const known = [
+    'websocket',
+    'rooms',
+    'presence',
+    'history',
+    'rpc',
+    'rateLimit',
+    'engine',
+    'authenticate',
+  ];
   for (const [key, value] of Object.entries(given)) {
     if (!known.includes(key)) {
       throw new RealtimeConfigError(key, `one of the known options (${known.join(', ')})`, value);
@@ -408,7 +460,27 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
     throw new RealtimeConfigError('authenticate', 'a function', given.authenticate);
   }
   const rpc = resolveGroup('rpc', given.rpc, RPC_CHECKS, RPC_DEFAULTS);
-  return { websocket, rooms, presence, history, rpc, engine, authenticate: given.authenticate };
+  const rateLimit =
+    given.rateLimit === false
+      ? false
+      : resolveGroup('rateLimit', given.rateLimit, RATE_LIMIT_CHECKS, RATE_LIMIT_DEFAULTS);
+  if (rateLimit && websocket && rateLimit.byteBurst < websocket.maxPayload) {
+    throw new RealtimeConfigError(
+      'rateLimit.byteBurst',
+      `at least websocket.maxPayload (${websocket.maxPayload}), or the largest frame could never pass`,
+      rateLimit.byteBurst,
+    );
+  }
+  return {
+    websocket,
+    rooms,
+    presence,
+    history,
+    rpc,
+    rateLimit,
+    engine,
+    authenticate: given.authenticate,
+  };
 }
 
 /** A live connection must be refreshed, and a dead socket found, before presence gives up on it. */

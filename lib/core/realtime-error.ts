@@ -38,6 +38,8 @@ export const ErrorCode = {
   ConnectionClosed: 'CONNECTION_CLOSED',
   /** A user's handler threw a `WsException` (or a guard refused the frame). */
   HandlerError: 'HANDLER_ERROR',
+  /** The client sent faster than `rateLimit` allows; the frame was dropped unread. */
+  RateLimited: 'RATE_LIMITED',
   /** The connection keeps `websocket.maxPendingRequests` streams open already. */
   TooManyRequests: 'TOO_MANY_REQUESTS',
   /** Anything unexpected; the server logged it. */
@@ -69,6 +71,8 @@ export const CloseCode = {
   UserConnectionLimit: 4001,
   /** The client read too slowly: more than `websocket.maxBufferedBytes` were waiting. */
   SlowConsumer: 4002,
+  /** The client went on sending past `rateLimit` (`maxRefused` frames dropped in a row). */
+  RateLimited: 4003,
   /** The application disconnected the connection (`hub.disconnect`). Do not reconnect. */
   Disconnected: 4500,
 } as const;

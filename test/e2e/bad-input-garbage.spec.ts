@@ -4,7 +4,8 @@ import { appForAllTests, errorReply, expectAlive } from '../support/fixtures.js'
 import { isAnswer, type TestClient } from '../support/ws-client.js';
 
 describe('bad input', () => {
-  const { connect } = appForAllTests();
+  // The parser is under test here, not the rate limit: 2,000 frames go out at once.
+  const { connect } = appForAllTests({ rateLimit: false });
   let client: TestClient;
 
   beforeEach(async () => {

@@ -85,6 +85,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       maxBufferedBytes: options ? options.maxBufferedBytes : 0,
       maxPendingRequests: options ? options.maxPendingRequests : 0,
       closeTimeout: options ? options.closeTimeout : 0,
+      rateLimit: realtimeOptions.rateLimit,
       coalescer: new WriteCoalescer(),
       framer: new TextFramer(),
       closed: (connection) => this.onClosed(connection),

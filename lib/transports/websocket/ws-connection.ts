@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { take, type Observable, type Subscription } from 'rxjs';
 import { WebSocket, type RawData } from 'ws';
@@ -11,8 +12,10 @@ import { parseInboundFrame, type FrameId, type InboundFrame } from '../../core/i
 import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
 import { CloseCode, ErrorCode, RealtimeError } from '../../core/realtime-error.js';
 import { BUILTIN_EVENT_PREFIX, BuiltinEvent } from '../../realtime.constants.js';
+import type { RateLimitOptions } from '../../realtime.options.js';
 import { requestContext, type RequestContext } from './request-context.js';
 import type { TextFramer } from './text-framer.js';
+import { TokenBucket } from './token-bucket.js';
 import type { WriteCoalescer } from './write-coalescer.js';
 
 /** A user's `@SubscribeMessage` handler, as Nest hands it to the adapter. */
@@ -31,6 +34,7 @@ export interface WsConnectionShared {
   readonly maxBufferedBytes: number;
   readonly maxPendingRequests: number;
   readonly closeTimeout: number;
+  readonly rateLimit: Readonly<Required<RateLimitOptions>> | false;
   readonly coalescer: WriteCoalescer;
   readonly framer: TextFramer;
   closed(connection: WsConnection): void;
@@ -93,6 +97,10 @@ export class WsConnection extends RealtimeConnection {
   private readonly batching: boolean;
   private readonly queue: Buffer[] = [];
   private queuedBytes = 0;
+  /** This client's token buckets, when rate limits are on. */
+  private readonly limits: { messages: TokenBucket; bytes: TokenBucket } | undefined;
+  /** Frames dropped in a row by the rate limit. */
+  private refused = 0;
   /** Whether permessage-deflate was negotiated (then ws frames and compresses). */
   private readonly compressed: boolean;
   private draining = false;
@@ -111,7 +119,16 @@ export class WsConnection extends RealtimeConnection {
     super(id, principal);
     this.compressed = socket.extensions.includes('permessage-deflate');
     this.batching = !this.compressed && asksForBatches(request);
+    const { rateLimit } = shared;
+    if (rateLimit) {
+      const now = performance.now();
+      this.limits = {
+        messages: new TokenBucket(rateLimit.messagesPerSecond, rateLimit.messageBurst, now),
+        bytes: new TokenBucket(rateLimit.bytesPerSecond, rateLimit.byteBurst, now),
+      };
+    }
     socket.on('message', (raw, isBinary) => {
+      if (this.limits && !this.admit(raw)) return;
       // At the bound, and behind frames already waiting, a frame waits its turn.
       if (this.pending >= this.shared.maxPendingRequests || this.backlog.length > 0) {
         this.backlog.push({ raw, isBinary });
@@ -231,6 +248,30 @@ export class WsConnection extends RealtimeConnection {
   /** @internal Whether a ping sent at or before `sentAt` is still unanswered. */
   missedPing(sentAt: number): boolean {
     return !this.paused && this.pingSentAt !== 0 && this.pingSentAt <= sentAt;
+  }
+
+  /**
+   * Takes the frame's tokens. A frame over the limit is dropped unread: the first
+   * of a run is told RATE_LIMITED, and a run of `maxRefused` closes the connection.
+   */
+  private admit(raw: RawData): boolean {
+    const limits = this.limits!;
+    const now = performance.now();
+    const size = Buffer.isBuffer(raw) ? raw.length : Buffer.byteLength(raw as ArrayBuffer);
+    if (limits.bytes.take(size, now) && limits.messages.take(1, now)) {
+      this.refused = 0;
+      return true;
+    }
+    const { maxRefused } = this.shared.rateLimit as { maxRefused: number };
+    if (++this.refused >= maxRefused) {
+      this.close(CloseCode.RateLimited, 'rate limit exceeded');
+    } else if (this.refused === 1) {
+      this.sendError(undefined, {
+        code: ErrorCode.RateLimited,
+        message: 'too many frames: slow down',
+      });
+    }
+    return false;
   }
 
   private receiveSafely(raw: RawData, isBinary: boolean): void {
