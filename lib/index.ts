@@ -4,8 +4,10 @@ export {
   resolveRealtimeOptions,
   type AuthenticateHook,
   type EngineOptions,
+  type DeliveryOptions,
   type HistoryOptions,
   type PresenceOptions,
+  type RateLimitOptions,
   type RpcOptions,
   type RealtimeModuleOptions,
   type ResolvedRealtimeOptions,
@@ -24,6 +26,11 @@ export { PresenceService, type PresenceViewOptions } from './core/presence/prese
 export { type PresenceState, type PresenceStatus } from './core/presence/presence-state.js';
 export { RpcService, type RpcContext, type RpcHandler } from './core/rpc/rpc.service.js';
 export { RpcError } from './core/rpc/rpc-error.js';
+export {
+  DeliveryService,
+  type DeliveryTarget,
+  type Undeliverable,
+} from './core/delivery/delivery.service.js';
 export { BroadcastOperator } from './core/broadcast-operator.js';
 export { ConnectionRegistry } from './core/connection-registry.js';
 export { RealtimeConnection, type RealtimePrincipal } from './core/realtime-connection.js';

@@ -33,6 +33,7 @@ export const BuiltinEvent = {
   Unwatch: 'rt:unwatch',
   Members: 'rt:members',
   Call: 'rt:call',
+  Ack: 'rt:ack',
   Presence: 'rt:presence',
   RoomPresence: 'rt:room-presence',
 } as const;

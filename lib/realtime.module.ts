@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { PresenceService } from './core/presence/presence.service.js';
 import { RealtimeHub } from './core/realtime-hub.js';
 import { RpcService } from './core/rpc/rpc.service.js';
+import { DeliveryService } from './core/delivery/delivery.service.js';
 import { createEngine } from './engines/create-engine.js';
 import { RealtimeEngine } from './engines/realtime-engine.interface.js';
 import { REALTIME_OPTIONS } from './realtime.constants.js';
@@ -46,12 +47,14 @@ import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
     RealtimeHub,
     PresenceService,
     RpcService,
+    DeliveryService,
     RealtimeWsServer,
   ],
   exports: [
     RealtimeHub,
     PresenceService,
     RpcService,
+    DeliveryService,
     RealtimeEngine,
     RealtimeWsServer,
     REALTIME_OPTIONS,

@@ -147,6 +147,27 @@ export interface RateLimitOptions {
 }
 
 /**
+ * Acknowledged delivery (`DeliveryService`).
+ *
+ * @example
+ * ```ts
+ * delivery: { ackTimeout: 2_000, maxAttempts: 8, ttl: 600_000 }
+ * ```
+ */
+export interface DeliveryOptions {
+  /** Wait before the first resend, in ms; it doubles each time. Default 1000. */
+  ackTimeout?: number;
+  /** The longest wait between sends, in ms. Default 30000. */
+  maxBackoff?: number;
+  /** Sends before a message is given up on. Default 5. */
+  maxAttempts?: number;
+  /** How long a message is tried, in ms. Default 60000. */
+  ttl?: number;
+  /** Messages that may wait for one user's acknowledgement. Default 100. */
+  maxPendingPerUser?: number;
+}
+
+/**
  * RPC, both ways.
  *
  * @example
@@ -193,6 +214,7 @@ export interface RealtimeModuleOptions {
   presence?: PresenceOptions | false;
   history?: HistoryOptions;
   rpc?: RpcOptions;
+  delivery?: DeliveryOptions;
   /** Rate limits on clients, or `false` for none. */
   rateLimit?: RateLimitOptions | false;
   engine?: EngineOptions;
@@ -214,6 +236,7 @@ export interface ResolvedRealtimeOptions {
   readonly presence: Readonly<Required<PresenceOptions>> | false;
   readonly history: Readonly<Required<HistoryOptions>>;
   readonly rpc: Readonly<Required<RpcOptions>>;
+  readonly delivery: Readonly<Required<DeliveryOptions>>;
   readonly rateLimit: Readonly<Required<RateLimitOptions>> | false;
   readonly engine: EngineOptions;
   readonly authenticate: AuthenticateHook | undefined;
@@ -253,6 +276,14 @@ const HISTORY_DEFAULTS: Required<HistoryOptions> = {
 };
 
 const RPC_DEFAULTS: Required<RpcOptions> = { timeout: 10_000, maxPendingCalls: 100 };
+
+const DELIVERY_DEFAULTS: Required<DeliveryOptions> = {
+  ackTimeout: 1_000,
+  maxBackoff: 30_000,
+  maxAttempts: 5,
+  ttl: 60_000,
+  maxPendingPerUser: 100,
+};
 
 const RATE_LIMIT_DEFAULTS: Required<RateLimitOptions> = {
   messagesPerSecond: 100,
@@ -360,6 +391,14 @@ const RATE_LIMIT_CHECKS: Record<keyof RateLimitOptions, [Check, string]> = {
   maxRefused: positiveInteger,
 };
 
+const DELIVERY_CHECKS: Record<keyof DeliveryOptions, [Check, string]> = {
+  ackTimeout: ms,
+  maxBackoff: ms,
+  maxAttempts: positiveInteger,
+  ttl: ms,
+  maxPendingPerUser: positiveInteger,
+};
+
 const RPC_CHECKS: Record<keyof RpcOptions, [Check, string]> = {
   timeout: ms,
   maxPendingCalls: positiveInteger,
@@ -421,6 +460,7 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
     'presence',
     'history',
     'rpc',
+    'delivery',
     'rateLimit',
     'engine',
     'authenticate',
@@ -460,6 +500,7 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
     throw new RealtimeConfigError('authenticate', 'a function', given.authenticate);
   }
   const rpc = resolveGroup('rpc', given.rpc, RPC_CHECKS, RPC_DEFAULTS);
+  const delivery = resolveGroup('delivery', given.delivery, DELIVERY_CHECKS, DELIVERY_DEFAULTS);
   const rateLimit =
     given.rateLimit === false
       ? false
@@ -477,6 +518,7 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
     presence,
     history,
     rpc,
+    delivery,
     rateLimit,
     engine,
     authenticate: given.authenticate,

@@ -103,6 +103,7 @@ interface ServerFrame {
   data?: any;
   id?: string | number;
   room?: string;
+  ack?: string;
   error?: { code: string; message: string; details?: Record<string, unknown> };
 }
 
@@ -137,6 +138,8 @@ export class RealtimeClient {
   private readonly listeners = new Map<string, Set<MessageListener>>();
   private readonly pending = new Map<number, Pending>();
   private readonly answers = new Map<string, (params: unknown) => unknown>();
+  /** Ids of acknowledged messages already handled. */
+  private readonly acked = new Set<string>();
   private readonly requestTimeout: number;
   private readonly maxPendingRequests: number;
   private nextId = 1;
@@ -313,8 +316,26 @@ export class RealtimeClient {
       void this.answerCall(frame.id, frame.data as { method?: unknown; params?: unknown });
     } else if (frame.event === BuiltinEvent.Batch && Array.isArray(frame.data)) {
       for (const item of frame.data as ServerFrame[]) this.handle(item, room);
+    } else if (typeof frame.ack === 'string') {
+      this.acknowledge(frame.ack, () => this.dispatch(frame.event, frame.data, room));
     } else {
       this.dispatch(frame.event, frame.data, room);
+    }
+  }
+
+  /**
+   * A message that asks for an acknowledgement: handled once (a resend carries the
+   * same id), acknowledged every time it comes.
+   */
+  private acknowledge(id: string, handle: () => void): void {
+    if (!this.acked.has(id)) {
+      this.acked.add(id);
+      // Remember a bounded number of ids: the oldest go first.
+      if (this.acked.size > 1_000) this.acked.delete(this.acked.values().next().value!);
+      handle();
+    }
+    if (this.socket.readyState === 1) {
+      this.socket.send(JSON.stringify({ event: BuiltinEvent.Ack, data: { id } }));
     }
   }
 

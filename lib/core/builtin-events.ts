@@ -8,6 +8,7 @@ import { assertMember, fieldsOf, roomOf } from './event-data.js';
 import { ErrorCode, RealtimeError } from './realtime-error.js';
 import type { RealtimeHub } from './realtime-hub.js';
 import type { RpcService } from './rpc/rpc.service.js';
+import type { DeliveryService } from './delivery/delivery.service.js';
 
 /** Handles one built-in event for a connection; resolves to the reply's data. */
 export type BuiltinHandler = (connection: RealtimeConnection, data: unknown) => Promise<unknown>;
@@ -48,6 +49,7 @@ export function builtinHandlers(
   hub: RealtimeHub,
   presence: PresenceService,
   rpc: RpcService,
+  delivery: DeliveryService,
 ): ReadonlyMap<string, BuiltinHandler> {
   const handlers = new Map<string, BuiltinHandler>([
     [
@@ -95,6 +97,10 @@ export function builtinHandlers(
       },
     ],
   ]);
+  handlers.set(BuiltinEvent.Ack, async (connection, data) => {
+    delivery.ack(connection, fieldsOf(data).id);
+    return null;
+  });
   handlers.set(BuiltinEvent.Call, async (connection, data) => {
     const { method, params } = fieldsOf(data);
     if (typeof method !== 'string' || method.length === 0) {

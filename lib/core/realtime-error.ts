@@ -38,6 +38,8 @@ export const ErrorCode = {
   ConnectionClosed: 'CONNECTION_CLOSED',
   /** A user's handler threw a `WsException` (or a guard refused the frame). */
   HandlerError: 'HANDLER_ERROR',
+  /** The user already has `delivery.maxPendingPerUser` messages waiting for acknowledgement. */
+  QueueFull: 'QUEUE_FULL',
   /** The client sent faster than `rateLimit` allows; the frame was dropped unread. */
   RateLimited: 'RATE_LIMITED',
   /** The connection keeps `websocket.maxPendingRequests` streams open already. */

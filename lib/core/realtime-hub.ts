@@ -237,11 +237,14 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
    */
   addConnection(connection: RealtimeConnection): Promise<void> {
     this.connections.add(connection);
-    this.notify((listener) => listener.connectionAdded?.(connection));
     const { userId } = connection;
-    return userId === undefined
-      ? Promise.resolve()
-      : this.subscribeChannel(userChannel(userId), connection);
+    // Listed under its user before anyone hears of it (delivery sends to the user's connections).
+    const subscribed =
+      userId === undefined
+        ? Promise.resolve()
+        : this.subscribeChannel(userChannel(userId), connection);
+    this.notify((listener) => listener.connectionAdded?.(connection));
+    return subscribed;
   }
 
   /** @internal Removes a closed connection from every room and from the registry. */

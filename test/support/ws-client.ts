@@ -7,6 +7,7 @@ export interface Frame {
   id?: string | number;
   error?: { code: string; message: string; details?: Record<string, unknown> };
   room?: string;
+  ack?: string;
   /** A message to exactly one room: its place in the room's stream. */
   offset?: number;
   epoch?: string;

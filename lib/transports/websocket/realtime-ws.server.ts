@@ -14,6 +14,7 @@ import { AuthenticationRefused, authenticateRequest } from '../../core/authentic
 import { builtinHandlers } from '../../core/builtin-events.js';
 import { PresenceService } from '../../core/presence/presence.service.js';
 import { RpcService } from '../../core/rpc/rpc.service.js';
+import { DeliveryService } from '../../core/delivery/delivery.service.js';
 import { encodeFrame } from '../../core/frame.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
 import { CloseCode } from '../../core/realtime-error.js';
@@ -72,6 +73,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     private readonly hub: RealtimeHub,
     presence: PresenceService,
     rpc: RpcService,
+    delivery: DeliveryService,
     @Inject(REALTIME_OPTIONS) private readonly realtimeOptions: ResolvedRealtimeOptions,
     private readonly httpAdapterHost: HttpAdapterHost,
     private readonly modules: ModulesContainer,
@@ -80,7 +82,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     const options = (this.options = realtimeOptions.websocket);
     this.path = options ? options.path : undefined;
     this.shared = {
-      builtins: builtinHandlers(hub, presence, rpc),
+      builtins: builtinHandlers(hub, presence, rpc, delivery),
       rpc,
       maxBufferedBytes: options ? options.maxBufferedBytes : 0,
       maxPendingRequests: options ? options.maxPendingRequests : 0,
