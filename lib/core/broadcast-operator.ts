@@ -8,8 +8,18 @@ import { assertRoomName } from './room-name.js';
 /** What an operator needs from the hub: a way out to the engine, and the room rules. */
 export interface BroadcastTarget {
   readonly maxRoomNameLength: number;
-  publish(channels: readonly string[], frame: Buffer, except: readonly string[]): Promise<void>;
-  publishToRoom(room: string, body: Buffer, except: readonly string[]): Promise<void>;
+  publish(
+    channels: readonly string[],
+    frame: Buffer,
+    except: readonly string[],
+    volatile: boolean,
+  ): Promise<void>;
+  publishToRoom(
+    room: string,
+    body: Buffer,
+    except: readonly string[],
+    volatile: boolean,
+  ): Promise<void>;
 }
 
 const ROOM_PREFIX = roomChannel('');
@@ -42,6 +52,7 @@ export class BroadcastOperator {
     private readonly target: BroadcastTarget,
     private readonly channels: readonly string[] | undefined = undefined,
     private readonly excluded: readonly string[] = [],
+    private readonly isVolatile = false,
   ) {
     this.publishTo = channels ?? [BROADCAST_CHANNEL];
     const only = channels?.length === 1 ? channels[0]! : undefined;
@@ -80,6 +91,21 @@ export class BroadcastOperator {
       }
     }
     return this.with(users.map(userChannel), []);
+  }
+
+  /**
+   * The same recipients, for messages that may be dropped for a connection that is
+   * behind (more than half of `websocket.maxBufferedBytes` waiting): positions,
+   * typing indicators, anything the next message replaces. Others are never dropped
+   * (a connection too far behind is closed instead).
+   *
+   * @example
+   * ```ts
+   * await hub.to('match:7').volatile.emit('position', { x, y });
+   * ```
+   */
+  get volatile(): BroadcastOperator {
+    return new BroadcastOperator(this.target, this.channels, this.excluded, true);
   }
 
   /**
@@ -133,9 +159,12 @@ export class BroadcastOperator {
   private async send(frame: object): Promise<void> {
     if (this.publishTo.length === 0) return; // addressed to an empty list: nobody
     const bytes = encodeFrame(frame);
-    if (this.room === undefined) return this.target.publish(this.publishTo, bytes, this.excluded);
+    if (this.room === undefined) {
+      return this.target.publish(this.publishTo, bytes, this.excluded, this.isVolatile);
+    }
     // One room: the engine numbers it, so the object is left open for its offset and epoch.
-    return this.target.publishToRoom(this.room, bytes.subarray(0, -1), this.excluded);
+    const body = bytes.subarray(0, -1);
+    return this.target.publishToRoom(this.room, body, this.excluded, this.isVolatile);
   }
 
   /** `channels` given (even empty): the operator narrows to targets; undefined: it keeps its own. */
@@ -147,6 +176,7 @@ export class BroadcastOperator {
       this.target,
       channels ? [...new Set([...(this.channels ?? []), ...channels])] : this.channels,
       excluded.length ? [...this.excluded, ...excluded] : this.excluded,
+      this.isVolatile,
     );
   }
 }

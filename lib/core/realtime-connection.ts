@@ -54,6 +54,11 @@ export abstract class RealtimeConnection {
   /** Whether frames sent now can still reach the client. */
   abstract get isOpen(): boolean;
 
+  /** Whether the client is behind: volatile messages are dropped for it. */
+  get congested(): boolean {
+    return false;
+  }
+
   /**
    * Sends one encoded frame. The same buffer may be handed to many connections, so
    * an implementation must not change it. Sending on a closed connection does nothing.

@@ -178,28 +178,33 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** @internal The way out of every operator. */
-  publish(channels: readonly string[], frame: Buffer, except: readonly string[]): Promise<void> {
-    return this.engine.publish({ channels, frame, except });
+  publish(
+    channels: readonly string[],
+    frame: Buffer,
+    except: readonly string[],
+    volatile = false,
+  ): Promise<void> {
+    return this.engine.publish({ channels, frame, except, volatile });
   }
 
   /** @internal The way out for a message to exactly one room: numbered, maybe kept. */
-  async publishToRoom(room: string, body: Buffer, except: readonly string[]): Promise<void> {
+  async publishToRoom(
+    room: string,
+    body: Buffer,
+    except: readonly string[],
+    volatile = false,
+  ): Promise<void> {
     const channel = roomChannel(room);
-    await this.engine.publishToRoom(
-      room,
-      channel,
-      body,
-      except,
-      this.retention.for(room),
-      Date.now(),
-    );
+    const retention = this.retention.for(room);
+    await this.engine.publishToRoom(room, channel, body, except, retention, Date.now(), volatile);
   }
 
   /** Local fan-out of a publication, called by the engine. */
-  private deliver({ channels, frame, except, position }: EnginePublication): void {
+  private deliver({ channels, frame, except, position, volatile }: EnginePublication): void {
     if (channels.length === 1) {
       for (const connection of this.recipientsOf(channels[0]!)) {
         if (except.length > 0 && except.includes(connection.id)) continue;
+        if (volatile && (connection as RealtimeConnection).congested) continue;
         // A connection replaying this room's history gets live frames after it.
         const held = position && (connection as RealtimeConnection).recovering?.get(position.room);
         if (held) held.push({ offset: position.offset, frame });
@@ -212,6 +217,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     for (const channel of channels) {
       for (const connection of this.recipientsOf(channel)) {
         if (sent.has(connection) || except.includes(connection.id)) continue;
+        if (volatile && (connection as RealtimeConnection).congested) continue;
         sent.add(connection);
         connection.send(frame);
       }

@@ -64,6 +64,7 @@ export interface RealtimeEngine {
     except: readonly string[],
     retention: HistoryRetention,
     now: number,
+    volatile?: boolean,
   ): Promise<StreamPosition>;
 
   /**
@@ -242,6 +243,8 @@ export interface EnginePublication {
   readonly frame: Buffer;
   /** Ids of connections that must not receive it. */
   readonly except: readonly string[];
+  /** May be dropped for a connection that is behind (see `volatile` on operators). */
+  readonly volatile?: boolean;
   /** For a room message (`publishToRoom`): its room and offset. */
   readonly position?: { readonly room: string; readonly offset: number };
 }

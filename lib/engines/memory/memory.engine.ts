@@ -59,12 +59,14 @@ export class MemoryEngine implements RealtimeEngine {
     except: readonly string[],
     retention: HistoryRetention,
     now: number,
+    volatile = false,
   ): Promise<StreamPosition> {
     const { position, frame } = this.streams.append(room, body, retention, now);
     this.handler?.deliver({
       channels: [channel],
       frame,
       except,
+      volatile,
       position: { room, offset: position.offset },
     });
     return position;

@@ -148,6 +148,11 @@ export class WsConnection extends RealtimeConnection {
     return this.socket.readyState === WebSocket.OPEN;
   }
 
+  /** More than half of `websocket.maxBufferedBytes` waits to be written. */
+  override get congested(): boolean {
+    return this.socket.bufferedAmount + this.queuedBytes > this.shared.maxBufferedBytes / 2;
+  }
+
   send(frame: Buffer): void {
     const { socket } = this;
     if (socket.readyState !== WebSocket.OPEN) return;
