@@ -54,6 +54,8 @@ const INTERNAL_ERROR: ErrorBody = {
 };
 const MAX_CLOSE_REASON_BYTES = 123;
 const TEXT = { binary: false } as const;
+/** The queue of every connection that does not batch: never written to. */
+const NO_QUEUE: Buffer[] = [];
 const logger = new Logger('RealtimeWebSocket');
 
 /**
@@ -77,14 +79,14 @@ export class WsConnection extends RealtimeConnection {
     string,
     { handler: MessageHandler; transform: ResultTransform }
   >();
-  private readonly streams = new Set<Subscription>();
+  private streams: Set<Subscription> | undefined;
   private readonly closeListeners: ((info: { code: number; reason: string }) => void)[] = [];
   private cutTimer: NodeJS.Timeout | undefined;
   /**
    * Frames read while `maxPendingRequests` were in flight. The socket is paused
    * then, so this holds at most what ws had already read from the network.
    */
-  private readonly backlog: { raw: RawData; isBinary: boolean }[] = [];
+  private backlog: { raw: RawData; isBinary: boolean }[] | undefined;
   private pending = 0;
   /** Handlers that have emitted and are still open (streams). */
   private streaming = 0;
@@ -95,10 +97,11 @@ export class WsConnection extends RealtimeConnection {
    * it are queued and go out as one `rt:batch` frame.
    */
   private readonly batching: boolean;
-  private readonly queue: Buffer[] = [];
+  private readonly queue: Buffer[];
   private queuedBytes = 0;
-  /** This client's token buckets, when rate limits are on. */
-  private readonly limits: { messages: TokenBucket; bytes: TokenBucket } | undefined;
+  /** This client's token buckets (frames, bytes), when rate limits are on. */
+  private readonly messageBucket: TokenBucket | undefined;
+  private readonly byteBucket: TokenBucket | undefined;
   /** Frames dropped in a row by the rate limit. */
   private refused = 0;
   /** Whether permessage-deflate was negotiated (then ws frames and compresses). */
@@ -119,19 +122,22 @@ export class WsConnection extends RealtimeConnection {
     super(id, principal);
     this.compressed = socket.extensions.includes('permessage-deflate');
     this.batching = !this.compressed && asksForBatches(request);
+    this.queue = this.batching ? [] : NO_QUEUE;
     const { rateLimit } = shared;
     if (rateLimit) {
       const now = performance.now();
-      this.limits = {
-        messages: new TokenBucket(rateLimit.messagesPerSecond, rateLimit.messageBurst, now),
-        bytes: new TokenBucket(rateLimit.bytesPerSecond, rateLimit.byteBurst, now),
-      };
+      this.messageBucket = new TokenBucket(
+        rateLimit.messagesPerSecond,
+        rateLimit.messageBurst,
+        now,
+      );
+      this.byteBucket = new TokenBucket(rateLimit.bytesPerSecond, rateLimit.byteBurst, now);
     }
     socket.on('message', (raw, isBinary) => {
-      if (this.limits && !this.admit(raw)) return;
+      if (this.byteBucket && !this.admit(raw)) return;
       // At the bound, and behind frames already waiting, a frame waits its turn.
-      if (this.pending >= this.shared.maxPendingRequests || this.backlog.length > 0) {
-        this.backlog.push({ raw, isBinary });
+      if (this.pending >= this.shared.maxPendingRequests || this.backlog) {
+        (this.backlog ??= []).push({ raw, isBinary });
         return;
       }
       this.receiveSafely(raw, isBinary);
@@ -260,10 +266,9 @@ export class WsConnection extends RealtimeConnection {
    * of a run is told RATE_LIMITED, and a run of `maxRefused` closes the connection.
    */
   private admit(raw: RawData): boolean {
-    const limits = this.limits!;
     const now = performance.now();
     const size = Buffer.isBuffer(raw) ? raw.length : Buffer.byteLength(raw as ArrayBuffer);
-    if (limits.bytes.take(size, now) && limits.messages.take(1, now)) {
+    if (this.byteBucket!.take(size, now) && this.messageBucket!.take(1, now)) {
       this.refused = 0;
       return true;
     }
@@ -405,12 +410,12 @@ export class WsConnection extends RealtimeConnection {
         },
       });
       subscription.add(() => {
-        this.streams.delete(subscription);
+        this.streams?.delete(subscription);
         if (emitted) this.streaming--;
         release();
       });
       if (refused) subscription.unsubscribe();
-      else if (!subscription.closed) this.streams.add(subscription);
+      else if (!subscription.closed) (this.streams ??= new Set()).add(subscription);
     });
   }
 
@@ -484,12 +489,13 @@ export class WsConnection extends RealtimeConnection {
     this.pending--;
     if (this.draining) return; // the loop below is already running further up the stack
     this.draining = true;
-    while (this.backlog.length > 0 && this.pending < this.shared.maxPendingRequests) {
+    while (this.backlog && this.pending < this.shared.maxPendingRequests) {
       const { raw, isBinary } = this.backlog.shift()!;
+      if (this.backlog.length === 0) this.backlog = undefined;
       this.receiveSafely(raw, isBinary);
     }
     this.draining = false;
-    if (this.paused && this.backlog.length === 0 && this.pending < this.shared.maxPendingRequests) {
+    if (this.paused && !this.backlog && this.pending < this.shared.maxPendingRequests) {
       this.paused = false;
       this.socket.resume();
     }
@@ -497,10 +503,10 @@ export class WsConnection extends RealtimeConnection {
 
   private onSocketClose(code: number, reason: Buffer): void {
     // Frames still waiting, either way, are dropped: their other end is gone.
-    this.backlog.length = 0;
+    this.backlog = undefined;
     this.queue.length = 0;
     try {
-      for (const subscription of this.streams) {
+      for (const subscription of this.streams ?? []) {
         try {
           subscription.unsubscribe();
         } catch (error) {
