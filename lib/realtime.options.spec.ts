@@ -35,7 +35,7 @@ describe('resolveRealtimeOptions', () => {
     [
       { websocket: { pingInterval: -1 } },
       'websocket.pingInterval',
-      'a positive integer (ms), got -1',
+      'a positive integer (ms, at most 2147483647), got -1',
     ],
     [{ websocket: { pongTimeout: 1.5 } }, 'websocket.pongTimeout', 'got 1.5'],
     [{ websocket: { path: 'ws' } }, 'websocket.path', 'got "ws"'],

@@ -300,7 +300,7 @@ const ENGINE_TYPES = ['memory'] as const;
  *
  * @example
  * ```ts
- * // Invalid nest-realtime option "websocket.pingInterval": expected a positive integer (ms), got -1
+ * // Invalid nest-realtime option "websocket.pingInterval": expected a positive integer (ms, at most 2147483647), got -1
  * ```
  */
 export class RealtimeConfigError extends Error {
@@ -338,7 +338,12 @@ const path: [Check, string] = [
   'a path starting with "/" (no spaces, query or fragment)',
 ];
 
-const ms: [Check, string] = [positiveInteger[0], 'a positive integer (ms)'];
+/** setTimeout's limit: a longer delay would fire at once. */
+const MAX_DELAY = 2_147_483_647;
+const ms: [Check, string] = [
+  (v) => positiveInteger[0](v) && (v as number) <= MAX_DELAY,
+  `a positive integer (ms, at most ${MAX_DELAY})`,
+];
 const msOrZero: [Check, string] = [
   (v) => Number.isSafeInteger(v) && (v as number) >= 0,
   'a non-negative integer (ms)',

@@ -278,9 +278,15 @@ export class RealtimeClient {
         };
       }
     }
-    if (this.socket.readyState === 1) {
-      this.socket.send(JSON.stringify({ event: BuiltinEvent.Reply, id, ...reply }));
+    if (this.socket.readyState !== 1) return;
+    let text: string;
+    try {
+      text = JSON.stringify({ event: BuiltinEvent.Reply, id, ...reply });
+    } catch {
+      const error = { code: 'INTERNAL_ERROR', message: 'the answer is not JSON' };
+      text = JSON.stringify({ event: BuiltinEvent.Reply, id, error });
     }
+    this.socket.send(text);
   }
 
   /** Closes the connection; pending requests fail with `CLOSED`. */
@@ -317,7 +323,10 @@ export class RealtimeClient {
     } else if (frame.event === BuiltinEvent.Batch && Array.isArray(frame.data)) {
       for (const item of frame.data as ServerFrame[]) this.handle(item, room);
     } else if (typeof frame.ack === 'string') {
-      this.acknowledge(frame.ack, () => this.dispatch(frame.event, frame.data, room));
+      // Acknowledged only once something took it: until then the server sends it again.
+      if (this.listeners.get(frame.event)?.size) {
+        this.acknowledge(frame.ack, () => this.dispatch(frame.event, frame.data, room));
+      }
     } else {
       this.dispatch(frame.event, frame.data, room);
     }

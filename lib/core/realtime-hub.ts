@@ -312,7 +312,9 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     const already = connection.rooms.has(room);
     connection.roomSet.add(room);
     // From the subscription on, live frames wait until the missed ones are sent.
-    const held: { offset: number; frame: Buffer }[] | undefined = since ? [] : undefined;
+    // (A member already receives live frames: nothing to hold, nothing to replay.)
+    const held: { offset: number; frame: Buffer }[] | undefined =
+      since && !already ? [] : undefined;
     if (held) (connection.recovering ??= new Map()).set(room, held);
     const member: RoomMember = {
       connectionId: connection.id,
@@ -331,11 +333,21 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
       }
       const limit = since ? this.recoveryLimit : 0;
       const read = await this.engine.readRoom(room, since, limit, Date.now());
-      if (!held) return { ...record, epoch: read.epoch, offset: read.offset };
+      if (!held) {
+        const joined = { ...record, epoch: read.epoch, offset: read.offset };
+        // A member asking again: it got the live messages; nothing is replayed to it.
+        return since
+          ? { ...joined, recovered: read.recovered && read.messages.length === 0 }
+          : joined;
+      }
       this.stopHolding(connection, room);
-      if (read.recovered) for (const { frame } of read.messages) connection.send(frame);
-      // Live frames the read already covered are not sent twice.
-      for (const { offset, frame } of held) if (offset > read.offset) connection.send(frame);
+      if (read.recovered) {
+        for (const { frame } of read.messages) connection.send(frame);
+        // Live frames the read already covered are not sent twice.
+        for (const { offset, frame } of held) if (offset > read.offset) connection.send(frame);
+      } else {
+        for (const { frame } of held) connection.send(frame); // live ones flow regardless
+      }
       return { ...record, epoch: read.epoch, offset: read.offset, recovered: read.recovered };
     } catch (error) {
       if (held) this.stopHolding(connection, room);

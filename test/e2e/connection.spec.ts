@@ -230,7 +230,7 @@ describe('options are checked at start-up', () => {
     );
     expect(error).toBeInstanceOf(RealtimeConfigError);
     expect((error as Error).message).toBe(
-      'Invalid nest-realtime option "websocket.pingInterval": expected a positive integer (ms), got -1',
+      'Invalid nest-realtime option "websocket.pingInterval": expected a positive integer (ms, at most 2147483647), got -1',
     );
   });
 

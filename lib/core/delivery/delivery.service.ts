@@ -40,6 +40,8 @@ interface Pending {
   readonly expiresAt: number;
   readonly maxAttempts: number;
   attempts: number;
+  /** Whether it waits for a connection of its user (nobody to send to at the last try). */
+  waiting: boolean;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -112,14 +114,24 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     if (connection && !this.hub.connections.has(connection)) {
       throw new RealtimeError(ErrorCode.InvalidData, 'not an open connection of this node');
     }
-    if (!connection) {
-      const waiting = this.byUser.get(userId!)?.size ?? 0;
-      if (waiting >= this.options.maxPendingPerUser) {
-        throw new RealtimeError(
-          ErrorCode.QueueFull,
-          `user "${userId}" has ${waiting} messages waiting for acknowledgement`,
-        );
-      }
+    if (
+      !Number.isSafeInteger(ttl) ||
+      ttl <= 0 ||
+      !Number.isSafeInteger(maxAttempts) ||
+      maxAttempts <= 0
+    ) {
+      throw new RealtimeError(
+        ErrorCode.InvalidData,
+        'ttl and maxAttempts must be positive integers',
+      );
+    }
+    const waiting =
+      (connection ? this.byConnection.get(connection) : this.byUser.get(userId!))?.size ?? 0;
+    if (waiting >= this.options.maxPendingPerUser) {
+      throw new RealtimeError(
+        ErrorCode.QueueFull,
+        `${waiting} messages are waiting for acknowledgement already`,
+      );
     }
     const pending: Pending = {
       id,
@@ -131,6 +143,7 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
       expiresAt: Date.now() + ttl,
       maxAttempts,
       attempts: 0,
+      waiting: false,
       timer: undefined,
     };
     this.byId.set(id, pending);
@@ -161,16 +174,18 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
       : this.hub.connections.listByUser(pending.userId!);
     if (recipients.length === 0) {
       // Nobody to send to: wait for a connection (resume), or for the time to live.
-      pending.timer = setTimeout(() => this.giveUp(pending, 'expired'), pending.expiresAt - now);
+      pending.waiting = true;
+      pending.timer = setTimeout(() => this.attempt(pending), timerDelay(pending.expiresAt - now));
       return;
     }
+    pending.waiting = false;
     pending.attempts++;
     for (const connection of recipients) connection.send(pending.frame);
     const { ackTimeout, maxBackoff } = this.options;
     const wait = Math.min(maxBackoff, ackTimeout * 2 ** (pending.attempts - 1));
     pending.timer = setTimeout(
       () => this.attempt(pending),
-      Math.min(wait, Math.max(0, pending.expiresAt - now)),
+      timerDelay(Math.min(wait, pending.expiresAt - now)),
     );
   }
 
@@ -180,8 +195,14 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     const waiting = userId === undefined ? undefined : this.byUser.get(userId);
     if (!waiting) return;
     for (const pending of waiting) {
-      clearTimeout(pending.timer);
-      this.attempt(pending);
+      if (pending.waiting) {
+        clearTimeout(pending.timer);
+        this.attempt(pending);
+      } else {
+        // Already on its way to the user's other connections: this one gets a copy, and
+        // the schedule of attempts stays as it is.
+        connection.send(pending.frame);
+      }
     }
   }
 
@@ -211,6 +232,11 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     if (pending.connection) remove(this.byConnection, pending.connection, pending);
     else remove(this.byUser, pending.userId!, pending);
   }
+}
+
+/** setTimeout runs anything longer than 2^31-1 ms at once: wait at most that, then look again. */
+function timerDelay(ms: number): number {
+  return Math.min(2_147_483_647, Math.max(0, ms));
 }
 
 function add<K>(index: Map<K, Set<Pending>>, key: K, pending: Pending): void {

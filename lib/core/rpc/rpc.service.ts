@@ -139,8 +139,14 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
         ),
       );
     }
-    if (!calls) this.pending.set(connection, (calls = new Map()));
     const id = `s${++this.sequence}`;
+    let frame: Buffer;
+    try {
+      frame = encodeFrame({ event: BuiltinEvent.Call, id, data: { method, params } });
+    } catch {
+      return Promise.reject(new RealtimeError(ErrorCode.InvalidData, 'params must be JSON'));
+    }
+    if (!calls) this.pending.set(connection, (calls = new Map()));
     const waiting = calls;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -150,7 +156,7 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
         );
       }, timeout);
       waiting.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
-      connection.send(encodeFrame({ event: BuiltinEvent.Call, id, data: { method, params } }));
+      connection.send(frame);
     });
   }
 
@@ -161,7 +167,7 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
     if (!call) return;
     this.forget(connection, id);
     clearTimeout(call.timer);
-    if (error === undefined) {
+    if (error === undefined || error === null) {
       call.resolve(data ?? null);
       return;
     }

@@ -267,14 +267,6 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       this.shared,
       socket,
     );
-    this.clients.add(connection);
-    this.hub.addConnection(connection).catch((error: unknown) => {
-      this.logger.error(
-        'engine refused a connection',
-        error instanceof Error ? error.stack : error,
-      );
-      connection.close(CloseCode.InternalError, 'engine unavailable');
-    });
     connection.send(
       encodeFrame({
         event: BuiltinEvent.Connected,
@@ -286,6 +278,14 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
         },
       }),
     );
+    this.clients.add(connection);
+    this.hub.addConnection(connection).catch((error: unknown) => {
+      this.logger.error(
+        'engine refused a connection',
+        error instanceof Error ? error.stack : error,
+      );
+      connection.close(CloseCode.InternalError, 'engine unavailable');
+    });
     for (const listener of this.listeners) {
       try {
         listener(connection, request);
