@@ -62,7 +62,14 @@ export function builtinHandlers(
           throw new RealtimeError(ErrorCode.InvalidData, 'presence is off on this server');
         }
         const since = positionOf(fields.since);
-        const info = await hub.join(connection, room, { since });
+        const { latest } = fields;
+        if (latest !== undefined && !Number.isSafeInteger(latest)) {
+          throw new RealtimeError(ErrorCode.InvalidData, 'latest must be an integer');
+        }
+        const info = await hub.join(connection, room, {
+          since,
+          latest: latest as number | undefined,
+        });
         return follow ? { ...info, members: await presence.followRoom(connection, room) } : info;
       },
     ],

@@ -289,24 +289,34 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Puts a connection in a room, creating the room if needed. Joining a room twice
-   * is harmless.
+   * is harmless. With `since`, the messages missed after it are sent first (see
+   * `recovered`); with `latest` (and no `since`), the last `latest` kept messages are,
+   * for a client that needs the room's recent state. Then live ones, with no gap.
    *
-   * @throws RealtimeError ROOM_NAME_INVALID, ROOM_LIMIT_REACHED.
+   * @throws RealtimeError ROOM_NAME_INVALID, ROOM_LIMIT_REACHED, INVALID_DATA (bad
+   *   `latest`; a replaying join of this room is running already).
    */
   async join(
     target: RealtimeConnection | string,
     room: string,
-    { since }: { since?: StreamPosition } = {},
+    { since, latest = 0 }: { since?: StreamPosition; latest?: number } = {},
   ): Promise<RoomJoin> {
     const connection = this.resolve(target);
     assertRoomName(room, this.maxRoomNameLength);
+    if (!Number.isSafeInteger(latest) || latest < 0 || latest > this.recoveryLimit) {
+      throw new RealtimeError(
+        ErrorCode.InvalidData,
+        `latest must be an integer from 0 to ${this.recoveryLimit}`,
+      );
+    }
+    const replay = since !== undefined || latest > 0;
     if (!connection.rooms.has(room) && connection.rooms.size >= this.maxRoomsPerConnection) {
       throw new RealtimeError(
         ErrorCode.RoomLimitReached,
         `a connection may be in ${this.maxRoomsPerConnection} rooms at most`,
       );
     }
-    if (since && connection.recovering?.has(room)) {
+    if (replay && connection.recovering?.has(room)) {
       throw new RealtimeError(ErrorCode.InvalidData, `room "${room}" is being recovered already`);
     }
     const already = connection.rooms.has(room);
@@ -314,7 +324,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     // From the subscription on, live frames wait until the missed ones are sent.
     // (A member already receives live frames: nothing to hold, nothing to replay.)
     const held: { offset: number; frame: Buffer }[] | undefined =
-      since && !already ? [] : undefined;
+      replay && !already ? [] : undefined;
     if (held) (connection.recovering ??= new Map()).set(room, held);
     const member: RoomMember = {
       connectionId: connection.id,
@@ -331,7 +341,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
       } else {
         this.notify((listener) => listener.roomJoined?.(connection, room, firstOfUser));
       }
-      const limit = since ? this.recoveryLimit : 0;
+      const limit = since ? this.recoveryLimit : latest;
       const read = await this.engine.readRoom(room, since, limit, Date.now());
       if (!held) {
         const joined = { ...record, epoch: read.epoch, offset: read.offset };
@@ -348,7 +358,8 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
       } else {
         for (const { frame } of held) connection.send(frame); // live ones flow regardless
       }
-      return { ...record, epoch: read.epoch, offset: read.offset, recovered: read.recovered };
+      const joined = { ...record, epoch: read.epoch, offset: read.offset };
+      return since ? { ...joined, recovered: read.recovered } : joined;
     } catch (error) {
       if (held) this.stopHolding(connection, room);
       // Undo this join only: a membership from an earlier join stays.

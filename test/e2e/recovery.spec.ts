@@ -495,3 +495,27 @@ describe('regressions', () => {
     await expect(first).resolves.toMatchObject({ recovered: true });
   });
 });
+
+describe('latest on join', () => {
+  it('gives a new member the last kept messages first, then live ones, with no gap', async () => {
+    await emitRange('h:latest', 1, 8);
+    const client = await rt.connect('late');
+    const log = record(client);
+    const reply = await client.request('rt:join', { room: 'h:latest', latest: 3 });
+    await rt.hub.to('h:latest').emit('m', 9);
+    await until(() => offsetsOf(log).length === 4);
+    expect(offsetsOf(log)).toEqual([6, 7, 8, 9]);
+    expect(reply.data).toMatchObject({ offset: 8 });
+    expect(reply.data.recovered).toBeUndefined();
+  });
+
+  it('refuses a latest that is not an integer from 0 to recoveryLimit', async () => {
+    const client = await rt.connect('bad');
+    for (const latest of [-1, 1.5, 'x', 21]) {
+      expect((await client.request('rt:join', { room: 'h:x', latest })).error?.code).toBe(
+        'INVALID_DATA',
+      );
+    }
+    await expectAlive(client);
+  });
+});
