@@ -385,7 +385,7 @@ const RETENTION_CHECKS: Record<'maxCount' | 'maxAge', [Check, string]> = {
 const HISTORY_CHECKS: Record<keyof HistoryOptions, [Check, string]> = {
   ...RETENTION_CHECKS,
   recoveryLimit: positiveInteger,
-  rooms: [isPlainObjectCheck, 'an object of room-name patterns'],
+  rooms: [isPlainObject, 'an object of room-name patterns'],
 };
 
 const RATE_LIMIT_CHECKS: Record<keyof RateLimitOptions, [Check, string]> = {
@@ -416,10 +416,6 @@ const ROOM_CHECKS: Record<keyof RoomOptions, [Check, string]> = {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isPlainObjectCheck(value: unknown): boolean {
-  return isPlainObject(value);
 }
 
 /** Checks one group of options against its table, refusing unknown keys too. */

@@ -18,6 +18,7 @@ function combine(earlier: MemberChange | undefined, later: MemberChange): Member
 export class RoomPresenceBatcher {
   private pending = new Map<string, Map<string, MemberChange>>();
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly interval: number,
@@ -25,6 +26,7 @@ export class RoomPresenceBatcher {
   ) {}
 
   record(room: string, userId: string, change: MemberChange): void {
+    if (this.stopped) return; // late news from work still running at shutdown: no new timer
     let users = this.pending.get(room);
     if (!users) this.pending.set(room, (users = new Map()));
     const combined = combine(users.get(userId), change);
@@ -34,6 +36,7 @@ export class RoomPresenceBatcher {
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.pending.clear();

@@ -427,7 +427,7 @@ export class WsConnection extends RealtimeConnection {
     try {
       frame = encodeFrame(
         context.id !== undefined
-          ? { event: BuiltinEvent.Reply, id: context.id, data: value ?? null }
+          ? replyFrame(context.id, value)
           : isWsResponse(value)
             ? value
             : { event: context.event, data: value },
@@ -463,7 +463,7 @@ export class WsConnection extends RealtimeConnection {
   }
 
   private reply(id: FrameId, data: unknown): void {
-    this.send(encodeFrame({ event: BuiltinEvent.Reply, id, data: data ?? null }));
+    this.send(encodeFrame(replyFrame(id, data)));
   }
 
   private sendError(id: FrameId | undefined, error: ErrorBody, event?: string): void {
@@ -533,6 +533,11 @@ function asksForBatches(request: IncomingMessage): boolean {
   const url = request.url ?? '';
   const query = url.indexOf('?');
   return query !== -1 && new URLSearchParams(url.slice(query + 1)).get('rt-batch') === '1';
+}
+
+/** A successful reply: `data` is null when there is no result. */
+function replyFrame(id: FrameId, data: unknown): object {
+  return { event: BuiltinEvent.Reply, id, data: data ?? null };
 }
 
 function isWsResponse(value: unknown): value is { event: string; data?: unknown } {
