@@ -47,6 +47,9 @@ describe('resolveRealtimeOptions', () => {
     [{ rooms: { maxPerConnection: 0 } }, 'rooms.maxPerConnection', 'positive integer'],
     [{ engine: { type: 'mongo' } }, 'engine.type', 'one of "memory", got "mongo"'],
     [{ engine: 'memory' }, 'engine', 'an object'],
+    [{ engine: { type: 'memory', shared: '' } }, 'engine.shared', 'a non-empty string'],
+    [{ engine: { type: 'memory', shared: 3 } }, 'engine.shared', 'got 3'],
+    [{ engine: { type: 'memory', url: 'x' } }, 'engine.url', 'known options'],
     [{ authenticate: 'x' }, 'authenticate', 'a function'],
     [{ websockets: {} }, 'websockets', 'known options'],
   ])('refuses %j naming %s', (given, option, detail) => {

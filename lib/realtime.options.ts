@@ -183,14 +183,17 @@ export interface RpcOptions {
 }
 
 /**
- * Which engine connects the nodes. `memory` (the default) is one process.
+ * Which engine connects the nodes. `memory` (the default) keeps everything in this
+ * process; with `shared`, every app of this process that names the same store is a
+ * node of one cluster (tests and demos of several nodes without Redis).
  *
  * @example
  * ```ts
  * engine: { type: 'memory' }
+ * engine: { type: 'memory', shared: 'cluster-a' }
  * ```
  */
-export type EngineOptions = { type: 'memory' };
+export type EngineOptions = { type: 'memory'; shared?: string };
 
 /**
  * Everything `RealtimeModule.forRoot` takes. Every field is optional; defaults are
@@ -495,6 +498,18 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
   if (!(ENGINE_TYPES as readonly unknown[]).includes(engine.type)) {
     const types = ENGINE_TYPES.map((t) => `"${t}"`).join(', ');
     throw new RealtimeConfigError('engine.type', `one of ${types}`, engine.type);
+  }
+  for (const [key, value] of Object.entries(engine)) {
+    if (key === 'shared') {
+      if (typeof value !== 'string' || value === '')
+        throw new RealtimeConfigError('engine.shared', 'a non-empty string', value);
+    } else if (key !== 'type') {
+      throw new RealtimeConfigError(
+        `engine.${key}`,
+        'one of the known options (type, shared)',
+        value,
+      );
+    }
   }
 
   if (given.authenticate !== undefined && typeof given.authenticate !== 'function') {

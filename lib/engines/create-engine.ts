@@ -6,6 +6,6 @@ import type { RealtimeEngine } from './realtime-engine.interface.js';
 export function createEngine(options: EngineOptions): RealtimeEngine {
   switch (options.type) {
     case 'memory':
-      return new MemoryEngine();
+      return new MemoryEngine(options.shared);
   }
 }

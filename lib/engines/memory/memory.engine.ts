@@ -12,44 +12,47 @@ import type {
   RoomMember,
   RoomRecord,
 } from '../realtime-engine.interface.js';
-import { MemoryPresence } from './memory-presence.js';
-import { MemoryRooms } from './memory-rooms.js';
-import { MemoryStreams } from './memory-streams.js';
+import { MemoryStore, type MemoryNode } from './memory-store.js';
 
 /**
- * The embedded engine: one node, everything in this process, nothing to install.
+ * The embedded engine: everything in this process, nothing to install.
  * Publications are delivered synchronously, inside `publish`, so a message emitted
  * by a handler has reached every local socket's buffer when the handler returns.
+ *
+ * Each engine has a store of its own, unless it is given the name of a store to
+ * share: then every app of this process that names the same store is a node of one
+ * cluster (rooms, presence, history and messages in common), which is how tests
+ * and demos run several nodes without Redis.
  *
  * @example
  * ```ts
  * RealtimeModule.forRoot({ engine: { type: 'memory' } }) // the default
+ * RealtimeModule.forRoot({ engine: { type: 'memory', shared: 'demo' } }) // one of several apps
  * ```
  */
 export class MemoryEngine implements RealtimeEngine {
-  private handler: EngineHandler | undefined;
-  private readonly rooms = new MemoryRooms();
-  private readonly presence = new MemoryPresence();
-  private readonly streams = new MemoryStreams();
-  /** Trims aged history and forgets idle streams. */
-  private sweeper: NodeJS.Timeout | undefined;
+  private node: MemoryNode | undefined;
+  private readonly store: MemoryStore;
+
+  /** @param shared the name of a store shared within this process; none: a store of its own. */
+  constructor(shared?: string) {
+    this.store = MemoryStore.open(shared);
+  }
 
   async start(handler: EngineHandler): Promise<void> {
-    this.handler = handler;
-    this.sweeper = setInterval(() => this.streams.sweep(Date.now()), 1_000).unref();
+    if (this.node) this.store.detach(this.node);
+    this.node = this.store.attach(handler);
+    this.node.channels.add('*');
   }
 
   async close(): Promise<void> {
-    clearInterval(this.sweeper);
-    this.handler = undefined;
-    this.rooms.clear();
-    this.presence.clear();
-    this.streams.clear();
+    if (!this.node) return;
+    this.store.detach(this.node);
+    this.node = undefined;
   }
 
   async publish(publication: EnginePublication): Promise<void> {
-    // One node: it is the only subscriber there is, and the hub filters by channel.
-    this.handler?.deliver(publication);
+    this.store.deliver(this.node, publication);
   }
 
   async publishToRoom(
@@ -61,8 +64,8 @@ export class MemoryEngine implements RealtimeEngine {
     now: number,
     volatile = false,
   ): Promise<StreamPosition> {
-    const { position, frame } = this.streams.append(room, body, retention, now);
-    this.handler?.deliver({
+    const { position, frame } = this.store.streams.append(room, body, retention, now);
+    this.store.deliver(this.node, {
       channels: [channel],
       frame,
       except,
@@ -78,51 +81,55 @@ export class MemoryEngine implements RealtimeEngine {
     limit: number,
     now: number,
   ): Promise<RoomRead> {
-    return this.streams.read(room, since, limit, now);
+    return this.store.streams.read(room, since, limit, now);
   }
 
-  async subscribe(): Promise<void> {}
+  async subscribe(channel: string): Promise<void> {
+    this.node?.channels.add(channel);
+  }
 
-  async unsubscribe(): Promise<void> {}
+  async unsubscribe(channel: string): Promise<void> {
+    this.node?.channels.delete(channel);
+  }
 
   async createRoom(room: string, now: number): Promise<RoomRecord> {
-    return this.rooms.create(room, now);
+    return this.store.rooms.create(room, now);
   }
 
   async deleteRoom(room: string): Promise<boolean> {
-    return this.rooms.delete(room);
+    return this.store.rooms.delete(room);
   }
 
   async addMember(room: string, member: RoomMember) {
-    return this.rooms.add(room, member);
+    return this.store.rooms.add(room, member);
   }
 
   async removeMember(room: string, connectionId: string) {
-    return this.rooms.remove(room, connectionId);
+    return this.store.rooms.remove(room, connectionId);
   }
 
   async getRoom(room: string): Promise<RoomRecord | undefined> {
-    return this.rooms.get(room);
+    return this.store.rooms.get(room);
   }
 
   async getMembers(room: string): Promise<RoomMember[]> {
-    return this.rooms.members(room);
+    return this.store.rooms.members(room);
   }
 
   async getUserRooms(userId: string): Promise<string[]> {
-    return this.rooms.roomsOf(userId);
+    return this.store.rooms.roomsOf(userId);
   }
 
   async addPresence(entry: PresenceEntry, now: number) {
-    return this.presence.add(entry, now);
+    return this.store.presence.add(entry, now);
   }
 
   async removePresence(userId: string, connectionId: string, now: number): Promise<void> {
-    this.presence.remove(userId, connectionId, now);
+    this.store.presence.remove(userId, connectionId, now);
   }
 
   async refreshPresence(entries: readonly PresenceEntry[]): Promise<void> {
-    this.presence.refresh(entries);
+    this.store.presence.refresh(entries);
   }
 
   async setPresenceStatus(
@@ -131,14 +138,14 @@ export class MemoryEngine implements RealtimeEngine {
     meta: PresenceMeta | null,
     now: number,
   ) {
-    return this.presence.setStatus(userId, status, meta, now);
+    return this.store.presence.setStatus(userId, status, meta, now);
   }
 
   async getPresence(userIds: readonly string[]): Promise<(PresenceRecord | undefined)[]> {
-    return this.presence.get(userIds);
+    return this.store.presence.get(userIds);
   }
 
   async expirePresence(now: number, offlineDelay: number): Promise<PresenceRecord[]> {
-    return this.presence.expire(now, offlineDelay);
+    return this.store.presence.expire(now, offlineDelay);
   }
 }

@@ -1,0 +1,71 @@
+import type { EngineHandler, EnginePublication } from '../realtime-engine.interface.js';
+import { MemoryPresence } from './memory-presence.js';
+import { MemoryRooms } from './memory-rooms.js';
+import { MemoryStreams } from './memory-streams.js';
+
+/** One node attached to a store: its handler and the channels it listens to. */
+interface MemoryNode {
+  readonly handler: EngineHandler;
+  readonly channels: Set<string>;
+}
+
+/** Stores shared by name within this process, while some engine uses them. */
+const named = new Map<string, MemoryStore>();
+
+/**
+ * What the memory engine keeps: rooms, presence and room streams, and the nodes
+ * (engines) attached to it. A store of its own serves one app; a store shared by
+ * name lets several apps of one process act as the nodes of one cluster. The store
+ * lives while an engine is attached, and is cleared when the last one goes.
+ */
+export class MemoryStore {
+  readonly rooms = new MemoryRooms();
+  readonly presence = new MemoryPresence();
+  readonly streams = new MemoryStreams();
+  private readonly nodes = new Set<MemoryNode>();
+  /** Trims aged history and forgets idle streams, once per store. */
+  private sweeper: NodeJS.Timeout | undefined;
+
+  private constructor(private readonly name: string | undefined) {}
+
+  /** The store shared under `name` in this process, or a new one of its own. */
+  static open(name?: string): MemoryStore {
+    if (name === undefined) return new MemoryStore(undefined);
+    let store = named.get(name);
+    if (!store) named.set(name, (store = new MemoryStore(name)));
+    return store;
+  }
+
+  attach(handler: EngineHandler): MemoryNode {
+    const node: MemoryNode = { handler, channels: new Set() };
+    this.nodes.add(node);
+    this.sweeper ??= setInterval(() => this.streams.sweep(Date.now()), 1_000).unref();
+    return node;
+  }
+
+  detach(node: MemoryNode): void {
+    if (!this.nodes.delete(node) || this.nodes.size > 0) return;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    this.rooms.clear();
+    this.presence.clear();
+    this.streams.clear();
+    if (this.name !== undefined && named.get(this.name) === this) named.delete(this.name);
+  }
+
+  /**
+   * Delivers synchronously: to `from` itself (its hub filters by channel), and to
+   * every other node that listens to one of the publication's channels.
+   */
+  deliver(from: MemoryNode | undefined, publication: EnginePublication): void {
+    if (from) from.handler.deliver(publication);
+    if (this.nodes.size < 2) return;
+    for (const node of this.nodes) {
+      if (node !== from && publication.channels.some((channel) => node.channels.has(channel))) {
+        node.handler.deliver(publication);
+      }
+    }
+  }
+}
+
+export type { MemoryNode };
