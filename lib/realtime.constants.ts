@@ -36,6 +36,10 @@ export const BuiltinEvent = {
   Ack: 'rt:ack',
   Presence: 'rt:presence',
   RoomPresence: 'rt:room-presence',
+  /** The heartbeat, sent by the server to clients that asked with `rt-ping=1`. */
+  Ping: 'rt:ping',
+  /** A client's answer to `rt:ping`; a no-op (any frame answers a ping). */
+  Pong: 'rt:pong',
 } as const;
 
 /**

@@ -104,6 +104,9 @@ export function builtinHandlers(
       },
     ],
   ]);
+  // The heartbeat's answer: reading the frame at all is what counts (the transport
+  // marks the connection alive before the rate limit), so there is nothing to do.
+  handlers.set(BuiltinEvent.Pong, async () => null);
   handlers.set(BuiltinEvent.Ack, async (connection, data) => {
     delivery.ack(connection, fieldsOf(data).id);
     return null;

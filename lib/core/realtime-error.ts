@@ -65,9 +65,16 @@ export const CloseCode = {
   GoingAway: 1001,
   /** A frame exceeded `websocket.maxPayload` (sent by ws itself). */
   MessageTooBig: 1009,
-  /** The engine could not register the connection. Reconnect with backoff. */
+  /**
+   * The engine could not register the connection; or, for a client that asked with
+   * `rt-refuse=close`, `authenticate` failed (HTTP 500 otherwise). Reconnect with backoff.
+   */
   InternalError: 1011,
-  /** The server holds `websocket.maxConnections` connections. Reconnect with backoff. */
+  /**
+   * Try Again Later: the server holds `websocket.maxConnections` connections; or, for a
+   * client that asked with `rt-refuse=close`, `authenticate` timed out or the server is
+   * shutting down (HTTP 503 otherwise). Reconnect with backoff.
+   */
   ServerFull: 1013,
   /** The user already holds `websocket.maxConnectionsPerUser` connections. */
   UserConnectionLimit: 4001,
@@ -77,6 +84,20 @@ export const CloseCode = {
   RateLimited: 4003,
   /** The application disconnected the connection (`hub.disconnect`). Do not reconnect. */
   Disconnected: 4500,
+  /**
+   * `authenticate` refused the handshake with 401 (it returned no principal, or threw
+   * a 401 `HttpException`); sent instead of HTTP 401 to a client that asked with
+   * `rt-refuse=close`. The reason is `401 <message>`. Do not reconnect without new
+   * credentials.
+   */
+  AuthenticationRefused: 4501,
+  /**
+   * `authenticate` threw an `HttpException` with a 4xx status other than 401; sent
+   * instead of that HTTP status to a client that asked with `rt-refuse=close`. The
+   * reason is `<status> <message>`, e.g. `403 Forbidden`. Do not reconnect without
+   * the user's action.
+   */
+  Forbidden: 4503,
 } as const;
 
 /** One of the values of {@link CloseCode}. */

@@ -22,6 +22,8 @@ import { RealtimeHub } from '../../core/realtime-hub.js';
 import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions, WebSocketOptions } from '../../realtime.options.js';
 import { guardGatewayHooks } from './gateway-hooks.js';
+import { closeReason, refusalClose } from './close-reason.js';
+import { protocolOptionsOf, type ProtocolOptions } from './protocol-options.js';
 import { installRealtimeWsAdapter } from './realtime-ws.adapter.js';
 import { rejectUpgrade } from './upgrade-response.js';
 import { WsConnection, type WsConnectionShared } from './ws-connection.js';
@@ -31,6 +33,14 @@ import { WsHeartbeat } from './ws-heartbeat.js';
 
 /** Called for every accepted connection; this is how gateways learn of clients. */
 export type ConnectionListener = (connection: WsConnection, request: IncomingMessage) => void;
+
+/** A handshake on its way: what is needed to complete it, or to refuse it. */
+interface Handshake {
+  readonly request: IncomingMessage;
+  readonly socket: Duplex;
+  readonly head: Buffer;
+  readonly protocol: ProtocolOptions;
+}
 
 /**
  * The WebSocket transport: it takes upgrades on the app's HTTP port at
@@ -61,8 +71,8 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
   private readonly heartbeat: WsHeartbeat | undefined;
   private readonly listeners: ConnectionListener[] = [];
   private readonly removals = new Set<Promise<void>>();
-  /** Handshakes being authenticated. */
-  private readonly pending = new Set<Duplex>();
+  /** Handshakes being authenticated, until they are answered. */
+  private readonly pending = new Map<Duplex, Handshake>();
   /** Sockets refused with a close code, until they are closed. */
   private readonly refused = new Set<WebSocket>();
   private httpServer: HttpServer | undefined;
@@ -131,27 +141,31 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
   }
 
   /**
-   * Refuses handshakes in progress (503), closes every connection with 1001, then
-   * cuts those that have not answered within `closeTimeout`.
+   * Refuses handshakes in progress (503, or 1013 for `rt-refuse=close`), closes every
+   * connection with 1001, then cuts those that have not answered within `closeTimeout`.
    */
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.options) return;
     this.closing = true;
     this.httpServer?.off('upgrade', this.onUpgrade);
     this.heartbeat!.stop();
-    for (const socket of this.pending)
-      rejectUpgrade(socket, 503, 'Service Unavailable: shutting down');
     for (const ws of this.refused) ws.terminate();
+    // After the line above: those refused now with a close get closeTimeout to answer it.
+    for (const handshake of this.pending.values()) {
+      this.decline(handshake, 503, 'Service Unavailable: shutting down');
+    }
+    this.pending.clear();
     for (const client of this.clients) client.close(CloseCode.GoingAway, 'server shutting down');
     await this.untilClosed(this.options.closeTimeout);
     for (const client of this.clients) client.socket.terminate();
+    for (const ws of this.refused) ws.terminate();
     await this.untilClosed(this.options.closeTimeout);
     await Promise.all(this.removals);
   }
 
   private async untilClosed(timeout: number): Promise<void> {
     const deadline = Date.now() + timeout;
-    while (this.clients.size > 0 && Date.now() < deadline) await delay(5);
+    while (this.clients.size + this.refused.size > 0 && Date.now() < deadline) await delay(5);
   }
 
   private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -177,8 +191,9 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       this.refuse(request, socket, head, CloseCode.ServerFull, 'server is full');
       return;
     }
+    const handshake: Handshake = { request, socket, head, protocol: protocolOptionsOf(request) };
     let principal: RealtimePrincipal;
-    this.pending.add(socket);
+    this.pending.set(socket, handshake);
     let timer: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
@@ -193,16 +208,17 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
         timeout,
       ]);
     } catch (error) {
+      if (!this.pending.delete(socket)) return; // shutdown has refused it
       if (!(error instanceof AuthenticationRefused)) throw error;
-      rejectUpgrade(socket, error.status, error.message);
+      this.decline(handshake, error.status, error.message);
       return;
     } finally {
       clearTimeout(timer);
-      this.pending.delete(socket);
     }
-    if (socket.destroyed) return; // the client gave up, or shutdown refused it
+    if (!this.pending.delete(socket)) return; // shutdown has refused it
+    if (socket.destroyed) return; // the client gave up
     if (this.closing) {
-      rejectUpgrade(socket, 503, 'Service Unavailable: shutting down');
+      this.decline(handshake, 503, 'Service Unavailable: shutting down');
       return;
     }
     const { userId } = principal;
@@ -223,8 +239,27 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     // handleUpgrade calls back synchronously (no verifyClient), so nothing can slip
     // between the limit checks above and the registration in open().
     this.wss!.handleUpgrade(request, socket, head, (ws) =>
-      this.open(ws, request, principal, socket),
+      this.open(ws, request, principal, socket, handshake.protocol),
     );
+  }
+
+  /**
+   * Refuses a handshake with an HTTP status, or, for a client that asked with
+   * `rt-refuse=close` (a browser cannot read the status), with the close code that
+   * stands for it (see {@link refusalClose}).
+   */
+  private decline(
+    { request, socket, head, protocol }: Handshake,
+    status: number,
+    message: string,
+  ): void {
+    if (!protocol.refuseWithClose) {
+      rejectUpgrade(socket, status, message);
+      return;
+    }
+    if (socket.destroyed) return;
+    const { code, reason } = refusalClose(status, message);
+    this.refuse(request, socket, head, code, reason);
   }
 
   /**
@@ -248,7 +283,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
         clearTimeout(cut);
         this.refused.delete(ws);
       });
-      ws.close(code, reason);
+      ws.close(code, closeReason(reason));
     });
   }
 
@@ -257,6 +292,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     request: IncomingMessage,
     principal: RealtimePrincipal,
     socket: Duplex,
+    protocol: ProtocolOptions,
   ): void {
     const options = this.options as Required<WebSocketOptions>;
     const connection = new WsConnection(
@@ -266,6 +302,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       request,
       this.shared,
       socket,
+      protocol,
     );
     connection.send(
       encodeFrame({

@@ -13,6 +13,8 @@ import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-
 import { CloseCode, ErrorCode, RealtimeError } from '../../core/realtime-error.js';
 import { BUILTIN_EVENT_PREFIX, BuiltinEvent } from '../../realtime.constants.js';
 import type { RateLimitOptions } from '../../realtime.options.js';
+import { closeReason } from './close-reason.js';
+import { protocolOptionsOf, type ProtocolOptions } from './protocol-options.js';
 import { requestContext, type RequestContext } from './request-context.js';
 import type { TextFramer } from './text-framer.js';
 import { TokenBucket } from './token-bucket.js';
@@ -52,8 +54,9 @@ const INTERNAL_ERROR: ErrorBody = {
   code: ErrorCode.InternalError,
   message: 'Internal server error',
 };
-const MAX_CLOSE_REASON_BYTES = 123;
 const TEXT = { binary: false } as const;
+/** The heartbeat of clients that asked with `rt-ping=1`, encoded once for all. */
+const PING_FRAME = encodeFrame({ event: BuiltinEvent.Ping });
 /** The queue of every connection that does not batch: never written to. */
 const NO_QUEUE: Buffer[] = [];
 const logger = new Logger('RealtimeWebSocket');
@@ -74,6 +77,11 @@ export class WsConnection extends RealtimeConnection {
   readonly transport = 'websocket';
   /** When the unanswered ping was sent (performance.now()), or 0. */
   private pingSentAt = 0;
+  /**
+   * Whether the client asked for `rt:ping` frames (`?rt-ping=1`) instead of
+   * WebSocket pings, which browsers cannot see; any frame it sends answers them.
+   */
+  private readonly appPing: boolean;
 
   private readonly handlers = new Map<
     string,
@@ -118,10 +126,13 @@ export class WsConnection extends RealtimeConnection {
     private readonly shared: WsConnectionShared,
     /** The TCP socket under `socket`, which ws writes to. */
     private readonly tcp: Duplex,
+    /** What the client asked of the protocol in its handshake URL. */
+    protocol: ProtocolOptions = protocolOptionsOf(request),
   ) {
     super(id, principal);
     this.compressed = socket.extensions.includes('permessage-deflate');
-    this.batching = !this.compressed && asksForBatches(request);
+    this.batching = !this.compressed && protocol.batch;
+    this.appPing = protocol.ping;
     this.queue = this.batching ? [] : NO_QUEUE;
     const { rateLimit } = shared;
     if (rateLimit) {
@@ -134,6 +145,8 @@ export class WsConnection extends RealtimeConnection {
       this.byteBucket = new TokenBucket(rateLimit.bytesPerSecond, rateLimit.byteBurst, now);
     }
     socket.on('message', (raw, isBinary) => {
+      // Any frame answers an rt:ping, even one the rate limit drops or that is not valid.
+      if (this.appPing) this.pingSentAt = 0;
       if (this.byteBucket && !this.admit(raw)) return;
       // At the bound, and behind frames already waiting, a frame waits its turn.
       if (this.pending >= this.shared.maxPendingRequests || this.backlog) {
@@ -222,10 +235,7 @@ export class WsConnection extends RealtimeConnection {
 
   close(code: number, reason: string): void {
     this.writeQueue(); // what was sent before the close goes before it
-    // A close frame carries at most 123 bytes of reason; ws throws on more.
-    let text = reason.slice(0, MAX_CLOSE_REASON_BYTES);
-    while (Buffer.byteLength(text) > MAX_CLOSE_REASON_BYTES) text = text.slice(0, -1);
-    this.socket.close(code, text);
+    this.socket.close(code, closeReason(reason));
   }
 
   /** @internal Registers a gateway's handlers (Nest calls this once per gateway). */
@@ -242,18 +252,23 @@ export class WsConnection extends RealtimeConnection {
   }
 
   /**
-   * @internal Sends a heartbeat ping unless one is still unanswered. While the
-   * server is not reading this socket (backpressure) a pong could not be read, so
-   * the connection is not held to one.
+   * @internal Sends a heartbeat ping (a WebSocket ping, or an `rt:ping` frame to a
+   * client that asked for them) unless one is still unanswered. While the server is
+   * not reading this socket (backpressure) an answer could not be read, so the
+   * connection is not held to one; an `rt:ping` still goes, so that the client
+   * sees the server is alive.
    */
   ping(now: number): void {
+    if (!this.isOpen) return;
     if (this.paused) {
       this.pingSentAt = 0;
+      if (this.appPing) this.send(PING_FRAME);
       return;
     }
-    if (this.pingSentAt !== 0 || !this.isOpen) return;
+    if (this.pingSentAt !== 0) return;
     this.pingSentAt = now;
-    this.socket.ping();
+    if (this.appPing) this.send(PING_FRAME);
+    else this.socket.ping();
   }
 
   /** @internal Whether a ping sent at or before `sentAt` is still unanswered. */
@@ -526,13 +541,6 @@ export class WsConnection extends RealtimeConnection {
       this.shared.closed(this);
     }
   }
-}
-
-/** `?rt-batch=1` in the handshake URL: the client handles `rt:batch` frames of any frames. */
-function asksForBatches(request: IncomingMessage): boolean {
-  const url = request.url ?? '';
-  const query = url.indexOf('?');
-  return query !== -1 && new URLSearchParams(url.slice(query + 1)).get('rt-batch') === '1';
 }
 
 /** A successful reply: `data` is null when there is no result. */

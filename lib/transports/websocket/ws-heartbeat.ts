@@ -4,7 +4,9 @@ import type { WsConnection } from './ws-connection.js';
 /**
  * Pings every connection each `pingInterval`, and `pongTimeout` after each round
  * terminates those that have not answered. Two timers for the whole server, not two
- * per socket; a connection with a ping still unanswered is not pinged again.
+ * per socket; a connection with a ping still unanswered is not pinged again. A ping
+ * is a WebSocket ping answered by a pong, or, for a client that asked with
+ * `rt-ping=1`, an `rt:ping` frame answered by any frame (see WsConnection.ping).
  */
 export class WsHeartbeat {
   private round: NodeJS.Timeout | undefined;
