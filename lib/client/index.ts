@@ -1,8 +1,22 @@
 export {
-  RealtimeClient,
+  backoffDelay,
+  resolveReconnectOptions,
+  type ReconnectOptions,
+  type ResolvedReconnectOptions,
+} from './backoff.js';
+export {
   RealtimeClientError,
+  type ClientErrorCode,
+  type ClientState,
   type ConnectedInfo,
   type MessageListener,
-  type RealtimeClientOptions,
+  type MessageMeta,
+  type PresenceState,
+  type RealtimeSchema,
+  type RoomInfo,
+  type StateChange,
   type WebSocketConstructor,
-} from './realtime-client.js';
+  type WebSocketLike,
+} from './client-types.js';
+export { RealtimeClient, type RealtimeClientOptions } from './realtime-client.js';
+export { RoomSubscription, type JoinOptions } from './room-subscription.js';

@@ -1,252 +1,274 @@
 // The client imports nothing from Nest or Node: it runs in browsers as it is.
 import { BuiltinEvent } from '../realtime.constants.js';
-
-/**
- * What the client needs of a WebSocket: the browser's, and `ws`'s in Node, fit.
- *
- * @example
- * ```ts
- * const socket: WebSocketLike = new WebSocket('ws://localhost:3000/ws');
- * ```
- */
-export interface WebSocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
-  addEventListener(type: 'close', listener: (event: { code: number }) => void): void;
-  addEventListener(type: 'error', listener: (event: unknown) => void): void;
-}
-
-/**
- * A WebSocket constructor (the browser's, or `ws` in Node).
- *
- * @example
- * ```ts
- * import { WebSocket } from 'ws';
- * new RealtimeClient('ws://localhost:3000/ws', { WebSocket });
- * ```
- */
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+import {
+  backoffDelay,
+  resolveReconnectOptions,
+  type ReconnectOptions,
+  type ResolvedReconnectOptions,
+} from './backoff.js';
+import {
+  RealtimeClientError,
+  type AnswersOf,
+  type CallsOf,
+  type ClientState,
+  type ConnectedInfo,
+  type EventsOf,
+  type MessageListener,
+  type MessageMeta,
+  type PresenceState,
+  type RealtimeSchema,
+  type RequestsOf,
+  type RoomInfo,
+  type StateChange,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './client-types.js';
+import { Listeners, reportError } from './listeners.js';
+import { RoomSubscription, type JoinOptions } from './room-subscription.js';
 
 /**
  * Options of {@link RealtimeClient}.
  *
  * @example
  * ```ts
- * import WebSocket from 'ws';
- * const client = new RealtimeClient('ws://localhost:3000/ws', { WebSocket, requestTimeout: 5_000 });
+ * import { WebSocket } from 'ws';
+ * const client = new RealtimeClient('ws://localhost:3000/ws', {
+ *   WebSocket,
+ *   requestTimeout: 5_000,
+ *   reconnect: { maxDelay: 30_000 },
+ *   offlineQueue: 500,
+ * });
  * ```
  */
 export interface RealtimeClientOptions {
   /** The WebSocket constructor; defaults to `globalThis.WebSocket`. */
   WebSocket?: WebSocketConstructor;
-  /** How long a request waits for its reply, in ms. Default 10000. */
+  /** How long a request waits for its reply, in ms, queued time included. Default 10000. */
   requestTimeout?: number;
-  /** Requests that may wait for replies at once; more are refused. Default 1000. */
+  /** Requests that may wait for replies at once (sent or queued); more are refused. Default 1000. */
   maxPendingRequests?: number;
+  /** How to reconnect, or `false` to stop at the first close. Default: on, see {@link ReconnectOptions}. */
+  reconnect?: ReconnectOptions | false;
+  /** How long an attempt may take from the socket's creation to `rt:connected`, in ms. Default 10000. */
+  connectTimeout?: number;
+  /**
+   * Frames (`emit`, `request`, `publish`, `call`, ...) kept while the client is not
+   * connected, sent in order once it is; past this many, new ones fail with
+   * `OFFLINE_QUEUE_FULL`. 0 refuses every frame while offline. Default 100.
+   */
+  offlineQueue?: number;
 }
 
-/**
- * What `rt:connected` says about this connection.
- *
- * @example
- * ```ts
- * const { connectionId, userId } = await client.ready;
- * ```
- */
-export interface ConnectedInfo {
-  readonly connectionId: string;
-  readonly userId: string | null;
-  readonly pingInterval: number;
-  readonly pongTimeout: number;
+/** A frame waiting for its reply (`id` once sent), or for the connection (no `id`). */
+interface Pending {
+  readonly resolve: (value: any) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: ReturnType<typeof setTimeout>;
+  id?: number;
 }
 
-/**
- * A failed request: the server's error code and message, or a client-side code
- * (`TIMEOUT`, `CLOSED`, `TOO_MANY_REQUESTS`).
- *
- * @example
- * ```ts
- * try { await client.join('x'.repeat(500)); }
- * catch (e) { if (e instanceof RealtimeClientError && e.code === 'ROOM_NAME_INVALID') ... }
- * ```
- */
-export class RealtimeClientError extends Error {
-  override readonly name = 'RealtimeClientError';
-
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-  }
+/** A frame waiting in the offline queue: its JSON, and its reply's waiter if it wants one. */
+interface Queued {
+  readonly text: string;
+  readonly reply?: Pending;
 }
-
-/**
- * A message as it reaches a listener: its payload and, for room messages, the room.
- *
- * @example
- * ```ts
- * const onChat: MessageListener = (data, { room }) => render(room, data);
- * client.on('chat', onChat);
- * ```
- */
-export type MessageListener<T = unknown> = (
-  data: T,
-  meta: { event: string; room?: string },
-) => void;
 
 interface ServerFrame {
   event: string;
   data?: any;
   id?: string | number;
   room?: string;
+  offset?: number;
+  epoch?: string;
   ack?: string;
   error?: { code: string; message: string; details?: Record<string, unknown> };
 }
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  timer: ReturnType<typeof setTimeout>;
+/** The built-in events a listener may follow with `on`, beside the app's. */
+interface BuiltinServerEvents {
+  'rt:error': { code: string; message: string; event?: string };
+  'rt:presence': PresenceState;
+  'rt:room-presence': { joined: PresenceState[]; changed: PresenceState[]; left: string[] };
 }
 
+type ServerEvents<S> = EventsOf<S> & BuiltinServerEvents;
+
+/** The query parameters of the protocol features this client handles (docs/protocol.md). */
+const FEATURES = 'rt-batch=1&rt-ping=1&rt-refuse=close';
+/** Close codes after which the client does not reconnect by itself (docs/protocol.md). */
+const FINAL_CODES = new Set([1000, 1002, 1003, 1007, 1008, 1010]);
+const AUTH_REFUSED = 4501;
+/** How many user ids one `rt:watch` frame may carry. */
+const WATCH_CHUNK = 1_000;
+
 /**
- * A small client for the nest-realtime WebSocket protocol (docs/protocol.md):
- * requests with replies, rooms, events. It does not reconnect by itself yet.
+ * The nest-realtime client for browsers and Node (docs/client.md): one WebSocket
+ * that reconnects by itself with backoff, re-joins its rooms and recovers what it
+ * missed, queues what is sent while offline, and types events, requests and RPC.
  *
  * @example
  * ```ts
  * const client = new RealtimeClient('ws://localhost:3000/ws?token=abc');
- * await client.ready;
- * client.on('chat', (data, { room }) => console.log(room, data.text));
- * await client.join('lobby');
+ * client.onState((state) => console.log(state)); // connecting, connected, reconnecting, ...
+ * const room = await client.join('lobby', { recover: true });
+ * room.on('chat', (data) => console.log(data.text));
  * await client.publish('lobby', 'chat', { text: 'hello' });
  * const answer = await client.request('my-event', { any: 'payload' });
- * client.close();
+ * await client.close();
  * ```
  */
-export class RealtimeClient {
-  /** Resolves with `rt:connected`; rejects if the socket closes first. */
+export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
+  /** Resolves the first time the client is connected; rejects if it stops before. */
   readonly ready: Promise<ConnectedInfo>;
-  /** Resolves with the close code once the socket has closed. */
+  /** Resolves with the final close code once the client has stopped for good. */
   readonly closed: Promise<number>;
 
-  private readonly socket: WebSocketLike;
-  private readonly listeners = new Map<string, Set<MessageListener>>();
-  private readonly pending = new Map<number, Pending>();
-  private readonly answers = new Map<string, (params: unknown) => unknown>();
-  /** Ids of acknowledged messages already handled. */
-  private readonly acked = new Set<string>();
+  private readonly Socket: WebSocketConstructor;
   private readonly requestTimeout: number;
   private readonly maxPendingRequests: number;
-  private nextId = 1;
+  private readonly reconnectOptions: ResolvedReconnectOptions | false;
+  private readonly connectTimeout: number;
+  private readonly maxQueued: number;
 
-  constructor(url: string, options: RealtimeClientOptions = {}) {
-    const Socket: WebSocketConstructor = options.WebSocket ?? globalThis.WebSocket;
+  private socket: WebSocketLike | undefined;
+  private currentState: ClientState = 'connecting';
+  /** `rt:connected` of the current socket, until it goes. */
+  private session: ConnectedInfo | undefined;
+  /** Failed attempts in a row. */
+  private attempt = 0;
+  /** Whether an auth refusal was already retried with a fresh URL. */
+  private authRetried = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  private livenessTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastMessageAt = 0;
+  /** The close code `close()` asked for. */
+  private closeCode: number | undefined;
+
+  private readonly listeners = new Map<string, Listeners<[any, MessageMeta]>>();
+  private readonly stateListeners = new Listeners<[ClientState, StateChange]>();
+  private readonly presenceListeners = new Listeners<[PresenceState]>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly queue: Queued[] = [];
+  private readonly answers = new Map<string, (params: any) => unknown>();
+  private readonly rooms = new Map<string, RoomSubscription<any>>();
+  private readonly watched = new Set<string>();
+  private status: { status: string; meta: Record<string, unknown> | null } | undefined;
+  /** Ids of acknowledged messages already handled. */
+  private readonly acked = new Set<string>();
+  private nextId = 1;
+  private settleReady!: (info: ConnectedInfo) => void;
+  private failReady!: (error: Error) => void;
+  private settleClosed!: (code: number) => void;
+
+  /**
+   * @param url the server's WebSocket URL, or a function that gives it before each
+   * attempt (so that a reconnect carries a fresh token).
+   */
+  constructor(
+    private readonly url: string | (() => string | Promise<string>),
+    options: RealtimeClientOptions = {},
+  ) {
+    this.Socket = options.WebSocket ?? globalThis.WebSocket;
     this.requestTimeout = options.requestTimeout ?? 10_000;
     this.maxPendingRequests = options.maxPendingRequests ?? 1_000;
-    // This client handles batches: the server may gather a tick's frames into one.
-    this.socket = new Socket(withBatches(url));
+    this.reconnectOptions =
+      options.reconnect === false ? false : resolveReconnectOptions(options.reconnect);
+    this.connectTimeout = options.connectTimeout ?? 10_000;
+    this.maxQueued = options.offlineQueue ?? 100;
     this.ready = new Promise((resolve, reject) => {
-      this.once<ConnectedInfo>(BuiltinEvent.Connected, resolve);
-      this.socket.addEventListener('close', () =>
-        reject(new RealtimeClientError('CLOSED', 'closed before rt:connected')),
-      );
+      this.settleReady = resolve;
+      this.failReady = reject;
     });
     this.ready.catch(() => undefined); // observed by whoever awaits it
-    this.closed = new Promise((resolve) => {
-      this.socket.addEventListener('close', (event) => {
-        this.failPending(new RealtimeClientError('CLOSED', `connection closed (${event.code})`));
-        resolve(event.code);
-      });
-    });
-    this.socket.addEventListener('message', (event) => this.receive(event.data));
-    // A failed connection is reported by the close event that follows; in Node an
-    // 'error' with no listener would be thrown.
-    this.socket.addEventListener('error', () => undefined);
+    this.closed = new Promise((resolve) => (this.settleClosed = resolve));
+    void this.open();
   }
 
-  /** Listens to an event; returns the function that stops listening. */
-  on<T = unknown>(event: string, listener: MessageListener<T>): () => void {
+  /** Where the client is now. */
+  get state(): ClientState {
+    return this.currentState;
+  }
+
+  /** The current connection's `rt:connected` info, while there is one. */
+  get connection(): ConnectedInfo | undefined {
+    return this.session;
+  }
+
+  /** Frames waiting in the offline queue. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  // -- listening ----------------------------------------------------------------
+
+  /** Listens to an event (the app's, or `rt:error`, ...); returns the function that stops. */
+  on<E extends keyof ServerEvents<S> & string>(
+    event: E,
+    listener: MessageListener<ServerEvents<S>[E]>,
+  ): () => void {
     let set = this.listeners.get(event);
-    if (!set) this.listeners.set(event, (set = new Set()));
-    set.add(listener as MessageListener);
-    return () => set.delete(listener as MessageListener);
-  }
-
-  /** Sends a frame that asks for no reply. */
-  emit(event: string, data?: unknown): void {
-    this.socket.send(JSON.stringify({ event, data }));
-  }
-
-  /** Sends a frame with an id and resolves with the reply's data (rejects with its error). */
-  request<T = unknown>(event: string, data?: unknown, timeout = this.requestTimeout): Promise<T> {
-    if (this.pending.size >= this.maxPendingRequests) {
-      return Promise.reject(
-        new RealtimeClientError('TOO_MANY_REQUESTS', 'too many requests waiting'),
-      );
-    }
-    if (this.socket.readyState !== 1) {
-      return Promise.reject(new RealtimeClientError('CLOSED', 'the connection is not open'));
-    }
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new RealtimeClientError('TIMEOUT', `no reply to "${event}" within ${timeout} ms`));
-      }, timeout);
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
-      this.socket.send(JSON.stringify({ event, data, id }));
-    });
+    if (!set) this.listeners.set(event, (set = new Listeners()));
+    return set.add(listener);
   }
 
   /**
-   * Joins a room; resolves with its info. With `presence: true` the info carries the
-   * room's `members`, and `rt:room-presence` diffs follow.
+   * Listens to state changes; called on each change, and again for each new wait
+   * while reconnecting. Returns the function that stops.
    */
-  join(
-    room: string,
-    options: { presence?: boolean } = {},
-  ): Promise<{
-    name: string;
-    size: number;
-    created: number;
-    persistent: boolean;
-    members?: any[];
-  }> {
-    return this.request(BuiltinEvent.Join, options.presence ? { room, presence: true } : { room });
+  onState(listener: (state: ClientState, change: StateChange) => void): () => void {
+    return this.stateListeners.add(listener);
   }
 
-  /** Sets this user's status (`online`, `away`, `busy`, `invisible`) for all their connections. */
-  setStatus(status: string, meta: Record<string, unknown> | null = null): Promise<unknown> {
-    return this.request(BuiltinEvent.Status, { status, meta });
+  /**
+   * Listens to presence: watched users' changes, this user's own status, and the
+   * states a re-watch after a reconnect brings.
+   */
+  onPresence(listener: (state: PresenceState) => void): () => void {
+    return this.presenceListeners.add(listener);
   }
 
-  /** Leaves a room; resolves with whether the connection was in it. */
-  async leave(room: string): Promise<boolean> {
-    return (await this.request<{ left: boolean }>(BuiltinEvent.Leave, { room })).left;
+  // -- sending ------------------------------------------------------------------
+
+  /**
+   * Sends a frame that asks for no reply; while not connected it waits in the
+   * offline queue.
+   *
+   * @throws RealtimeClientError `CLOSED` once the client has stopped,
+   * `OFFLINE_QUEUE_FULL` when the queue is full; a TypeError for data JSON cannot hold.
+   */
+  emit<E extends keyof RequestsOf<S> & string>(event: E, data?: RequestsOf<S>[E]['data']): void {
+    if (this.currentState === 'disconnected') throw closedError();
+    const text = JSON.stringify({ event, data });
+    if (this.currentState === 'connected') this.socket!.send(text);
+    else if (this.queue.length >= this.maxQueued) throw queueFullError(this.maxQueued);
+    else this.queue.push({ text });
   }
 
-  /** Publishes to a room this connection is in (not echoed back unless `echo`). */
-  async publish(
-    room: string,
-    event: string,
-    data?: unknown,
-    options: { echo?: boolean } = {},
-  ): Promise<void> {
-    await this.request(BuiltinEvent.Publish, { room, event, data, echo: options.echo });
+  /**
+   * Sends a frame with an id (an emit with an acknowledgement) and resolves with the
+   * reply's data; rejects with its error, or `TIMEOUT`, `CONNECTION_LOST`, `CLOSED`,
+   * `OFFLINE_QUEUE_FULL`, `TOO_MANY_REQUESTS`.
+   */
+  request<E extends keyof RequestsOf<S> & string>(
+    event: E,
+    data?: RequestsOf<S>[E]['data'],
+    timeout = this.requestTimeout,
+  ): Promise<RequestsOf<S>[E]['result']> {
+    return this.ask(event, data, timeout, false);
   }
 
   /**
    * Calls a method the server registered (`RpcService.register`); resolves with its
    * result, rejects with its error code (`RPC_UNKNOWN_METHOD`, `RPC_TIMEOUT`, the
-   * app's own, ...).
+   * app's own, or one of the client's).
    */
-  call<T = unknown>(method: string, params?: unknown, timeout?: number): Promise<T> {
-    return this.request<T>(BuiltinEvent.Call, { method, params }, timeout);
+  call<M extends keyof CallsOf<S> & string>(
+    method: M,
+    params?: CallsOf<S>[M]['params'],
+    timeout?: number,
+  ): Promise<CallsOf<S>[M]['result']> {
+    return this.ask(BuiltinEvent.Call, { method, params }, timeout ?? this.requestTimeout, false);
   }
 
   /**
@@ -254,14 +276,389 @@ export class RealtimeClient {
    * returns; a thrown `RealtimeClientError` keeps its code. Returns the function that
    * stops answering.
    */
-  answer(method: string, handler: (params: unknown) => unknown): () => void {
+  answer<M extends keyof AnswersOf<S> & string>(
+    method: M,
+    handler: (
+      params: AnswersOf<S>[M]['params'],
+    ) => AnswersOf<S>[M]['result'] | Promise<AnswersOf<S>[M]['result']>,
+  ): () => void {
     this.answers.set(method, handler);
     return () => {
       if (this.answers.get(method) === handler) this.answers.delete(method);
     };
   }
 
-  private async answerCall(id: string, { method, params }: { method?: unknown; params?: unknown }) {
+  // -- rooms --------------------------------------------------------------------
+
+  /**
+   * Joins a room and keeps it: after a reconnect the client joins it again, and with
+   * `recover` asks for what it missed. Returns the subscription at once, so that
+   * listeners are in place before the first messages (`latest`); its `ready`
+   * resolves once the server answered. Subscribing to a room kept already gives the
+   * same subscription.
+   *
+   * @throws RealtimeClientError `CLOSED` once the client has stopped.
+   */
+  subscribe(room: string, options: JoinOptions = {}): RoomSubscription<EventsOf<S>> {
+    if (this.currentState === 'disconnected') throw closedError();
+    let subscription = this.rooms.get(room);
+    if (subscription) return subscription;
+    subscription = new RoomSubscription<EventsOf<S>>(room, { ...options }, this);
+    this.rooms.set(room, subscription);
+    if (this.session) void this.joinRoom(subscription);
+    return subscription;
+  }
+
+  /** {@link subscribe}, resolved once the server answered the first join. */
+  async join(room: string, options: JoinOptions = {}): Promise<RoomSubscription<EventsOf<S>>> {
+    return this.subscribe(room, options).ready;
+  }
+
+  /** The subscription of a room this client keeps, if any. */
+  room(name: string): RoomSubscription<EventsOf<S>> | undefined {
+    return this.rooms.get(name);
+  }
+
+  /** Leaves a room; resolves with whether this client was in it. */
+  async leave(room: string): Promise<boolean> {
+    const subscription = this.rooms.get(room);
+    return subscription ? this.leaveRoom(subscription) : false;
+  }
+
+  /** @internal Used by {@link RoomSubscription.leave}. */
+  async leaveRoom(subscription: RoomSubscription<any>): Promise<boolean> {
+    if (this.rooms.get(subscription.name) !== subscription) return false;
+    this.rooms.delete(subscription.name);
+    subscription.end();
+    if (!this.session) return true; // the next connection will not be in it
+    const { left } = await this.ask<{ left: boolean }>(
+      BuiltinEvent.Leave,
+      { room: subscription.name },
+      this.requestTimeout,
+      true,
+    );
+    return left;
+  }
+
+  /** Publishes to a room this client is in (not echoed back unless `echo`). */
+  async publish<E extends keyof EventsOf<S> & string>(
+    room: string,
+    event: E,
+    data?: EventsOf<S>[E],
+    options: { echo?: boolean } = {},
+  ): Promise<void> {
+    await this.ask(
+      BuiltinEvent.Publish,
+      { room, event, data, echo: options.echo },
+      this.requestTimeout,
+      false,
+    );
+  }
+
+  // -- presence -----------------------------------------------------------------
+
+  /**
+   * Sets this user's status (`online`, `away`, `busy`, `invisible`) for all their
+   * connections; the client sets it again after each reconnect.
+   */
+  setStatus(
+    status: PresenceState['status'],
+    meta: Record<string, unknown> | null = null,
+  ): Promise<PresenceState> {
+    this.status = { status, meta };
+    return this.ask(BuiltinEvent.Status, { status, meta }, this.requestTimeout, false);
+  }
+
+  /**
+   * Follows these users' presence (`onPresence`) and resolves with their states; the
+   * client watches them again after each reconnect.
+   */
+  async watch(users: readonly string[]): Promise<PresenceState[]> {
+    for (const user of users) this.watched.add(user);
+    const { statuses } = await this.ask<{ statuses: PresenceState[] }>(
+      BuiltinEvent.Watch,
+      { users },
+      this.requestTimeout,
+      false,
+    );
+    return statuses;
+  }
+
+  /** Stops following these users; resolves with how many the connection still watches. */
+  async unwatch(users: readonly string[]): Promise<number> {
+    for (const user of users) this.watched.delete(user);
+    const { watching } = await this.ask<{ watching: number }>(
+      BuiltinEvent.Unwatch,
+      { users },
+      this.requestTimeout,
+      false,
+    );
+    return watching;
+  }
+
+  /** These users' current states, in the same order. */
+  async statuses(users: readonly string[]): Promise<PresenceState[]> {
+    const reply = await this.ask<{ statuses: PresenceState[] }>(
+      BuiltinEvent.Statuses,
+      { users },
+      this.requestTimeout,
+      false,
+    );
+    return reply.statuses;
+  }
+
+  /** The users present in a room this client is in. */
+  async members(room: string): Promise<PresenceState[]> {
+    const reply = await this.ask<{ members: PresenceState[] }>(
+      BuiltinEvent.Members,
+      { room },
+      this.requestTimeout,
+      false,
+    );
+    return reply.members;
+  }
+
+  // -- life ---------------------------------------------------------------------
+
+  /**
+   * Stops for good: no reconnect; queued frames fail with `CLOSED`, frames waiting
+   * for replies with `CONNECTION_LOST`. Resolves once the socket has closed.
+   */
+  close(code = 1000, reason = ''): Promise<number> {
+    if (this.currentState !== 'disconnected') {
+      this.closeCode = code;
+      const socket = this.socket;
+      // The socket's close event fails what waits for replies and settles `closed`.
+      this.stop(code, reason, socket);
+      if (socket) socket.close(code, reason);
+      else this.settleClosed(code);
+    }
+    return this.closed;
+  }
+
+  private async open(): Promise<void> {
+    this.retryTimer = undefined;
+    let url: string;
+    try {
+      url = typeof this.url === 'string' ? this.url : await this.url();
+    } catch (error) {
+      reportError(error);
+      if (this.currentState !== 'disconnected') this.failed(1006, 'the URL function failed');
+      return;
+    }
+    if (this.currentState === 'disconnected') return;
+    let socket: WebSocketLike;
+    try {
+      socket = new this.Socket(`${url}${url.includes('?') ? '&' : '?'}${FEATURES}`);
+    } catch (error) {
+      this.stop(1006, error instanceof Error ? error.message : String(error));
+      this.settleClosed(1006);
+      return;
+    }
+    this.socket = socket;
+    this.connectTimer = setTimeout(
+      () => this.drop(socket, `no rt:connected within ${this.connectTimeout} ms`),
+      this.connectTimeout,
+    );
+    socket.addEventListener('message', (event) => {
+      if (socket !== this.socket || this.currentState === 'disconnected') return;
+      this.lastMessageAt = Date.now();
+      this.receive(event.data);
+    });
+    socket.addEventListener('close', (event) => this.lost(socket, event.code, event.reason ?? ''));
+    // A failed connection is reported by the close event that follows; in Node an
+    // 'error' with no listener would be thrown.
+    socket.addEventListener('error', () => undefined);
+  }
+
+  /** `rt:connected`: join the rooms again, watch again, then flush the queue. */
+  private async connected(socket: WebSocketLike, info: ConnectedInfo): Promise<void> {
+    clearTimeout(this.connectTimer);
+    this.session = info;
+    this.attempt = 0;
+    this.authRetried = false;
+    this.watchLiveness(socket, info.pingInterval + info.pongTimeout);
+    const steps: Promise<unknown>[] = [...this.rooms.values()].map((s) => this.joinRoom(s));
+    const users = [...this.watched];
+    for (let i = 0; i < users.length; i += WATCH_CHUNK) {
+      const chunk = users.slice(i, i + WATCH_CHUNK);
+      steps.push(
+        this.ask<{ statuses: PresenceState[] }>(
+          BuiltinEvent.Watch,
+          { users: chunk },
+          this.requestTimeout,
+          true,
+        ).then(({ statuses }) => statuses.forEach((state) => this.presenceListeners.emit(state))),
+      );
+    }
+    if (this.status)
+      steps.push(this.ask(BuiltinEvent.Status, this.status, this.requestTimeout, true));
+    await Promise.allSettled(steps);
+    if (socket !== this.socket || this.currentState === 'disconnected') return;
+    this.setState('connected', {});
+    this.settleReady(info);
+    for (const queued of this.queue.splice(0)) this.transmit(queued);
+  }
+
+  /** Sends a (re-)join and applies its reply; a refused re-join ends the subscription. */
+  private async joinRoom(subscription: RoomSubscription<any>): Promise<void> {
+    const again = subscription.info !== undefined;
+    try {
+      const info = await this.ask<RoomInfo>(
+        BuiltinEvent.Join,
+        subscription.joinData(),
+        this.requestTimeout,
+        true,
+      );
+      if (this.rooms.get(subscription.name) !== subscription) return; // left meanwhile
+      subscription.joinedWith(info, again);
+    } catch (error) {
+      const code = (error as RealtimeClientError).code;
+      // Lost with its connection: the next one joins again.
+      if (code === 'CONNECTION_LOST' || code === 'CLOSED') return;
+      if (this.rooms.get(subscription.name) === subscription) this.rooms.delete(subscription.name);
+      subscription.end(error as RealtimeClientError);
+    }
+  }
+
+  /**
+   * One frame asking for a reply. `now` sends it on the current connection even
+   * before the client counts as connected (the re-joins that come first); otherwise
+   * it waits in the queue while the client is not connected.
+   */
+  private ask<T>(event: string, data: unknown, timeout: number, now: boolean): Promise<T> {
+    if (this.currentState === 'disconnected') return Promise.reject(closedError());
+    if (this.pending.size + this.queue.length >= this.maxPendingRequests) {
+      return Promise.reject(
+        new RealtimeClientError('TOO_MANY_REQUESTS', 'too many requests waiting'),
+      );
+    }
+    const direct = now ? this.session !== undefined : this.currentState === 'connected';
+    if (!direct && (now || this.queue.length >= this.maxQueued)) {
+      return Promise.reject(now ? lostError() : queueFullError(this.maxQueued));
+    }
+    let text: string;
+    try {
+      text = JSON.stringify({ event, data });
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const pending: Pending = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          if (pending.id === undefined) this.queue.splice(this.queue.indexOf(queued), 1);
+          else this.pending.delete(pending.id);
+          reject(new RealtimeClientError('TIMEOUT', `no reply to "${event}" within ${timeout} ms`));
+        }, timeout),
+      };
+      const queued: Queued = { text, reply: pending };
+      if (direct) this.transmit(queued);
+      else this.queue.push(queued);
+    });
+  }
+
+  /** Writes a frame to the socket; one that wants a reply gets its id now. */
+  private transmit({ text, reply }: Queued): void {
+    if (!reply) {
+      this.socket!.send(text);
+      return;
+    }
+    reply.id = this.nextId++;
+    this.pending.set(reply.id, reply);
+    this.socket!.send(`${text.slice(0, -1)},"id":${reply.id}}`);
+  }
+
+  // -- receiving ----------------------------------------------------------------
+
+  private receive(raw: unknown): void {
+    if (typeof raw !== 'string') return;
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(raw) as ServerFrame;
+    } catch {
+      return;
+    }
+    if (isObject(frame)) this.handle(frame, undefined);
+  }
+
+  /**
+   * One frame, or each frame of a batch in order: an item without `room` takes the
+   * batch's room and place in the room's stream (a one-room batch is one message).
+   */
+  private handle(frame: ServerFrame, batch: MessageMeta | undefined): void {
+    const inherits = frame.room === undefined && batch?.room !== undefined;
+    const source = inherits ? batch! : frame;
+    const room = source.room;
+    const subscription = room === undefined ? undefined : this.rooms.get(room);
+    const meta: MessageMeta =
+      room === undefined
+        ? { event: frame.event }
+        : source.offset === undefined
+          ? { event: frame.event, room }
+          : { event: frame.event, room, offset: source.offset, epoch: source.epoch };
+    // A room message seen already (its offset is not past the last one): dropped.
+    if (subscription && !inherits && !subscription.accept(meta)) return;
+    switch (frame.event) {
+      case BuiltinEvent.Connected:
+        void this.connected(this.socket!, frame.data as ConnectedInfo);
+        return;
+      case BuiltinEvent.Ping:
+        this.socket!.send(PONG);
+        return;
+      case BuiltinEvent.Batch:
+        if (!Array.isArray(frame.data)) return;
+        for (const item of frame.data) if (isObject(item)) this.handle(item, meta);
+        return;
+      case BuiltinEvent.Reply:
+        if (typeof frame.id === 'number') this.settle(frame.id, frame);
+        return;
+      case BuiltinEvent.Call:
+        if (typeof frame.id === 'string') void this.answerCall(this.socket!, frame.id, frame.data);
+        return;
+      case BuiltinEvent.RoomPresence:
+        subscription?.applyDiff(frame.data);
+        break;
+      case BuiltinEvent.Presence:
+        this.presenceListeners.emit(frame.data);
+        break;
+    }
+    if (typeof frame.ack === 'string') {
+      // Acknowledged only once something took it: until then the server sends it again.
+      if (this.listeners.get(frame.event)?.size) {
+        this.acknowledge(frame.ack, () => this.dispatch(frame.data, meta, subscription));
+      }
+    } else {
+      this.dispatch(frame.data, meta, subscription);
+    }
+  }
+
+  private dispatch(
+    data: unknown,
+    meta: MessageMeta,
+    subscription: RoomSubscription<any> | undefined,
+  ): void {
+    this.listeners.get(meta.event)?.emit(data, meta);
+    subscription?.dispatch(data, meta);
+  }
+
+  /**
+   * A message that asks for an acknowledgement: handled once (a resend carries the
+   * same id), acknowledged every time it comes.
+   */
+  private acknowledge(id: string, handle: () => void): void {
+    if (!this.acked.has(id)) {
+      this.acked.add(id);
+      // Remember a bounded number of ids: the oldest go first.
+      if (this.acked.size > 1_000) this.acked.delete(this.acked.values().next().value!);
+      handle();
+    }
+    this.socket!.send(JSON.stringify({ event: BuiltinEvent.Ack, data: { id } }));
+  }
+
+  private async answerCall(socket: WebSocketLike, id: string, data: unknown): Promise<void> {
+    const { method, params } = (data ?? {}) as { method?: unknown; params?: unknown };
     const handler = typeof method === 'string' ? this.answers.get(method) : undefined;
     let reply: object;
     if (!handler) {
@@ -278,7 +675,8 @@ export class RealtimeClient {
         };
       }
     }
-    if (this.socket.readyState !== 1) return;
+    // The call belonged to its connection: a later one cannot answer it.
+    if (socket !== this.socket || socket.readyState !== 1) return;
     let text: string;
     try {
       text = JSON.stringify({ event: BuiltinEvent.Reply, id, ...reply });
@@ -286,66 +684,7 @@ export class RealtimeClient {
       const error = { code: 'INTERNAL_ERROR', message: 'the answer is not JSON' };
       text = JSON.stringify({ event: BuiltinEvent.Reply, id, error });
     }
-    this.socket.send(text);
-  }
-
-  /** Closes the connection; pending requests fail with `CLOSED`. */
-  close(code = 1000, reason = ''): Promise<number> {
-    this.socket.close(code, reason);
-    return this.closed;
-  }
-
-  private once<T>(event: string, listener: MessageListener<T>): void {
-    const off = this.on<T>(event, (data, meta) => {
-      off();
-      listener(data, meta);
-    });
-  }
-
-  private receive(raw: unknown): void {
-    if (typeof raw !== 'string') return;
-    let frame: ServerFrame;
-    try {
-      frame = JSON.parse(raw) as ServerFrame;
-    } catch {
-      return;
-    }
-    this.handle(frame, undefined);
-  }
-
-  /** One frame, or each frame of a batch in order (an item without `room` takes the batch's). */
-  private handle(frame: ServerFrame, batchRoom: string | undefined): void {
-    const room = frame.room ?? batchRoom;
-    if (frame.event === BuiltinEvent.Reply && typeof frame.id === 'number') {
-      this.settle(frame.id, frame);
-    } else if (frame.event === BuiltinEvent.Call && typeof frame.id === 'string') {
-      void this.answerCall(frame.id, frame.data as { method?: unknown; params?: unknown });
-    } else if (frame.event === BuiltinEvent.Batch && Array.isArray(frame.data)) {
-      for (const item of frame.data as ServerFrame[]) this.handle(item, room);
-    } else if (typeof frame.ack === 'string') {
-      // Acknowledged only once something took it: until then the server sends it again.
-      if (this.listeners.get(frame.event)?.size) {
-        this.acknowledge(frame.ack, () => this.dispatch(frame.event, frame.data, room));
-      }
-    } else {
-      this.dispatch(frame.event, frame.data, room);
-    }
-  }
-
-  /**
-   * A message that asks for an acknowledgement: handled once (a resend carries the
-   * same id), acknowledged every time it comes.
-   */
-  private acknowledge(id: string, handle: () => void): void {
-    if (!this.acked.has(id)) {
-      this.acked.add(id);
-      // Remember a bounded number of ids: the oldest go first.
-      if (this.acked.size > 1_000) this.acked.delete(this.acked.values().next().value!);
-      handle();
-    }
-    if (this.socket.readyState === 1) {
-      this.socket.send(JSON.stringify({ event: BuiltinEvent.Ack, data: { id } }));
-    }
+    socket.send(text);
   }
 
   private settle(id: number, frame: ServerFrame): void {
@@ -362,36 +701,132 @@ export class RealtimeClient {
     }
   }
 
-  private dispatch(event: string, data: unknown, room: string | undefined): void {
-    const set = this.listeners.get(event);
-    if (!set) return;
-    // A copy: a listener added while dispatching starts with the next message.
-    // oxlint-disable-next-line unicorn/no-useless-spread
-    for (const listener of [...set]) {
-      try {
-        listener(data, room === undefined ? { event } : { event, room });
-      } catch (error) {
-        // One failing listener must not starve the others (or the rest of a batch).
-        reportError(error);
-      }
+  // -- losing and finding the connection -------------------------------------------
+
+  /**
+   * Gives up on a socket that went silent: it is closed in the background, and the
+   * client goes on as if it had closed (the close frame may never come back).
+   */
+  private drop(socket: WebSocketLike, reason: string): void {
+    if (socket !== this.socket) return;
+    try {
+      socket.close(4000, reason.slice(0, 100));
+    } catch {
+      // closing a socket that cannot close is of no interest
     }
+    this.lost(socket, 1006, reason);
   }
 
-  private failPending(error: Error): void {
-    for (const { reject, timer } of this.pending.values()) {
-      clearTimeout(timer);
-      reject(error);
+  /**
+   * The liveness check: the server sends something (at least `rt:ping`) every
+   * `pingInterval`; nothing within `window` ms means the connection is dead. One
+   * timer, re-armed for what remains rather than reset on every message.
+   */
+  private watchLiveness(socket: WebSocketLike, window: number): void {
+    this.lastMessageAt = Date.now();
+    const check = (): void => {
+      const silent = Date.now() - this.lastMessageAt;
+      if (silent >= window) this.drop(socket, `no message within ${window} ms`);
+      else this.livenessTimer = setTimeout(check, window - silent);
+    };
+    this.livenessTimer = setTimeout(check, window);
+  }
+
+  private lost(socket: WebSocketLike, code: number, reason: string): void {
+    if (socket !== this.socket) return;
+    this.socket = undefined;
+    this.session = undefined;
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.livenessTimer);
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(lostError(code));
     }
     this.pending.clear();
+    if (this.currentState === 'disconnected') {
+      this.settleClosed(this.closeCode ?? code); // close() was waiting for this
+      return;
+    }
+    this.failed(code, reason);
+  }
+
+  /** A connection or an attempt failed: wait and try again, or stop. */
+  private failed(code: number, reason: string): void {
+    const options = this.reconnectOptions;
+    if (code === AUTH_REFUSED && typeof this.url === 'function' && !this.authRetried) {
+      // The credentials may have expired: once, at once, with a freshly made URL.
+      this.authRetried = true;
+      this.retry(0, { code, reason, delay: 0, attempt: this.attempt });
+    } else if (
+      !options ||
+      FINAL_CODES.has(code) ||
+      code >= 4500 ||
+      this.attempt >= options.maxAttempts
+    ) {
+      this.stop(code, reason);
+      this.settleClosed(code);
+    } else {
+      const delay = backoffDelay(this.attempt, options);
+      this.attempt++;
+      this.retry(delay, { code, reason, delay, attempt: this.attempt });
+    }
+  }
+
+  private retry(delay: number, change: StateChange): void {
+    this.setState('reconnecting', change, true);
+    this.retryTimer = setTimeout(() => void this.open(), delay);
+  }
+
+  /**
+   * The client stops for good. `closing`, a socket still open, stays current until
+   * its close event, which fails the frames waiting for replies.
+   */
+  private stop(code: number, reason: string, closing?: WebSocketLike): void {
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.livenessTimer);
+    this.socket = closing;
+    this.session = undefined;
+    const error = new RealtimeClientError(
+      'CLOSED',
+      `the client stopped (${code}${reason ? ` ${reason}` : ''})`,
+    );
+    for (const { reply } of this.queue.splice(0)) {
+      if (!reply) continue;
+      clearTimeout(reply.timer);
+      reply.reject(error);
+    }
+    for (const subscription of this.rooms.values()) subscription.end(error);
+    this.rooms.clear();
+    this.failReady(error);
+    this.setState('disconnected', { code, reason });
+  }
+
+  private setState(state: ClientState, change: StateChange, repeat = false): void {
+    if (state === this.currentState && !repeat) return;
+    this.currentState = state;
+    this.stateListeners.emit(state, change);
   }
 }
 
-function reportError(error: unknown): void {
-  const report = (globalThis as { reportError?: (error: unknown) => void }).reportError;
-  if (report) report(error);
-  else console.error(error);
+const PONG = JSON.stringify({ event: BuiltinEvent.Pong });
+
+function closedError(): RealtimeClientError {
+  return new RealtimeClientError('CLOSED', 'the client is closed');
 }
 
-function withBatches(url: string): string {
-  return `${url}${url.includes('?') ? '&' : '?'}rt-batch=1`;
+function lostError(code?: number): RealtimeClientError {
+  const how = code === undefined ? 'is not connected' : `closed (${code})`;
+  return new RealtimeClientError('CONNECTION_LOST', `the connection ${how}: no reply`);
+}
+
+function queueFullError(size: number): RealtimeClientError {
+  return new RealtimeClientError(
+    'OFFLINE_QUEUE_FULL',
+    `the offline queue holds ${size} frames already`,
+  );
+}
+
+function isObject(value: unknown): value is ServerFrame {
+  return value !== null && typeof value === 'object';
 }

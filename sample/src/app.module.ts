@@ -7,6 +7,9 @@ import { ChatGateway } from './chat.gateway.js';
     RealtimeModule.forRoot({
       websocket: { path: '/ws', maxConnectionsPerUser: 10 },
       engine: { type: 'memory' },
+      // Rooms keep their last 100 messages (10 minutes): new members see the recent
+      // ones, and a page that lost its connection gets what it missed.
+      history: { maxCount: 100, maxAge: 600_000 },
       // The sample trusts the name in the URL. A real app checks a token here.
       authenticate: (request) => {
         const name = new URL(request.url ?? '/', 'http://localhost').searchParams.get('name');

@@ -84,7 +84,7 @@ describe('nest-realtime/client', () => {
     await client.ready;
     const pending = client.request('never');
     await client.close();
-    await expect(pending).rejects.toMatchObject({ code: 'CLOSED' });
+    await expect(pending).rejects.toMatchObject({ code: 'CONNECTION_LOST' });
     await expect(client.request('echo')).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
@@ -94,7 +94,7 @@ describe('nest-realtime/client', () => {
     await Promise.all([alice.ready, bob.ready]);
     const got: unknown[] = [];
     bob.on('chat', (data, meta) => got.push([data, meta]));
-    expect(await alice.join('lobby')).toMatchObject({ name: 'lobby', size: 1 });
+    expect((await alice.join('lobby')).info).toMatchObject({ name: 'lobby', size: 1, offset: 0 });
     await bob.join('lobby');
     await alice.publish('lobby', 'chat', { text: 'hi' });
     await app.app
@@ -105,13 +105,46 @@ describe('nest-realtime/client', () => {
         { event: 'chat', data: 2 },
       ]);
     await expect.poll(() => got.length).toBe(3);
+    const epoch = alice.room('lobby')!.position!.epoch;
     expect(got).toEqual([
-      [{ text: 'hi' }, { event: 'chat', room: 'lobby' }],
-      [1, { event: 'chat', room: 'lobby' }],
-      [2, { event: 'chat', room: 'lobby' }],
+      [{ text: 'hi' }, { event: 'chat', room: 'lobby', offset: 1, epoch }],
+      [1, { event: 'chat', room: 'lobby', offset: 2, epoch }],
+      [2, { event: 'chat', room: 'lobby', offset: 2, epoch }],
     ]);
     expect(await bob.leave('lobby')).toBe(true);
     expect(await bob.leave('lobby')).toBe(false);
+  });
+
+  it('subscribes before it is connected, with listeners in place for the latest messages', async () => {
+    await app.close();
+    app = await startApp(
+      { authenticate: userFromQuery, history: { maxCount: 10 } },
+      { providers: [EchoGateway] },
+    );
+    for (const n of [1, 2, 3]) await app.hub.to('news').emit('item', n);
+    const client = connect('?user=reader');
+    const news = client.subscribe('news', { latest: 2 });
+    expect(client.subscribe('news')).toBe(news);
+    const items: unknown[] = [];
+    news.on('item', (n) => items.push(n));
+    expect(await news.ready).toBe(news);
+    expect(items).toEqual([2, 3]); // before the join's answer
+    expect(news.info).toMatchObject({ name: 'news', offset: 3 });
+    expect(news.position).toEqual({ epoch: news.info!.epoch, offset: 3 });
+
+    const refused = client.subscribe('rt:reserved');
+    const ends: unknown[] = [];
+    refused.onEnd((error) => ends.push(error));
+    await expect(refused.ready).rejects.toMatchObject({ code: 'ROOM_NAME_INVALID' });
+    expect(ends).toMatchObject([{ code: 'ROOM_NAME_INVALID' }]);
+    expect(client.room('rt:reserved')).toBeUndefined();
+
+    expect(await news.leave()).toBe(true);
+    expect(news.joined).toBe(false);
+    expect(client.room('news')).toBeUndefined();
+    await client.close();
+    expect(() => client.subscribe('news')).toThrow(RealtimeClientError);
+    await expect(client.join('news')).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
   it('stops listening when asked', async () => {

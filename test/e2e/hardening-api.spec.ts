@@ -168,7 +168,7 @@ describe('client listeners that throw', () => {
     expect(consoleError).toHaveBeenCalledWith(thrown);
 
     // The client goes on working.
-    expect(await client.join('after')).toMatchObject({ name: 'after', size: 1 });
+    expect((await client.join('after')).info).toMatchObject({ name: 'after', size: 1 });
     await delay(50);
     expect(uncaught).toEqual([]);
   });

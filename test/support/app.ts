@@ -25,6 +25,8 @@ export interface TestApp {
 export interface StartOptions {
   /** Nest's log levels; errors and warnings by default (false: none, for a start-up meant to fail). */
   readonly logger?: NestApplicationOptions['logger'];
+  /** The port to listen on; 0 (a free one) by default. */
+  readonly port?: number;
 }
 
 /** Starts a real Nest app (Express, port 0) importing RealtimeModule with these options. */
@@ -47,11 +49,11 @@ export async function startApp(
 export async function listen(
   root: Type,
   path = '/ws',
-  { logger = ['error', 'warn'] }: StartOptions = {},
+  { logger = ['error', 'warn'], port: wanted = 0 }: StartOptions = {},
 ): Promise<TestApp> {
   // abortOnError: false, so that a start-up failure rejects instead of exiting the process.
   const app = await NestFactory.create(root, { logger, abortOnError: false });
-  await app.listen(0, '127.0.0.1');
+  await app.listen(wanted, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {
     app,

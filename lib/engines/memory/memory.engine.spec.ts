@@ -26,13 +26,13 @@ describe('MemoryEngine', () => {
   });
 });
 
-describe('MemoryEngine sharing a store', () => {
-  const publication = (channel: string, text: string) => ({
-    channels: [channel],
-    frame: Buffer.from(text),
-    except: [],
-  });
+const publication = (channel: string, text: string) => ({
+  channels: [channel],
+  frame: Buffer.from(text),
+  except: [],
+});
 
+describe('MemoryEngine sharing a store', () => {
   it('delivers to every node that listens to a channel, and keeps one set of rooms', async () => {
     const a = new MemoryEngine('spec-a');
     const b = new MemoryEngine('spec-a');

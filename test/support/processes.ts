@@ -1,0 +1,55 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A port nothing listens on now (taken from the kernel, then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** A test server in a process of its own, running a TypeScript file of test/fixtures. */
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  /** Sends SIGKILL and waits for the exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts `test/fixtures/<fixture>.ts` with these environment variables and waits
+ * for it to print `listening`. The sources run as they are (SWC on load).
+ */
+export async function startServerProcess(
+  fixture: string,
+  env: Record<string, string>,
+): Promise<ServerProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', './test/support/swc-register.mjs', `test/fixtures/${fixture}.ts`],
+    { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const exited = once(child, 'exit');
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('listening')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`${fixture} exited (${code}) before listening`)));
+  });
+  return {
+    child,
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
