@@ -28,6 +28,7 @@ describe('backoff', () => {
       maxAttempts: Infinity,
     });
     expect(() => resolveReconnectOptions({ maxDelay: -1 })).toThrow(/reconnect.maxDelay/);
+    expect(() => resolveReconnectOptions({ maxDelay: 2 ** 31 })).toThrow(/reconnect.maxDelay/);
     expect(() => resolveReconnectOptions({ factor: 0.5 })).toThrow(/reconnect.factor/);
     expect(() => resolveReconnectOptions({ maxAttempts: 0 })).toThrow(/reconnect.maxAttempts/);
     expect(() => resolveReconnectOptions({ initialDelay: Number.NaN })).toThrow(/initialDelay/);

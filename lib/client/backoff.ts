@@ -38,8 +38,10 @@ export function resolveReconnectOptions(given: ReconnectOptions = {}): ResolvedR
     if (!(key in options)) throw new RangeError(`unknown reconnect option "${key}"`);
     if (value === undefined) continue;
     const least = key === 'factor' || key === 'maxAttempts' ? 1 : 0;
-    if (typeof value !== 'number' || Number.isNaN(value) || value < least) {
-      throw new RangeError(`reconnect.${key} must be a number of at least ${least}`);
+    // Delays past 2^31-1 ms would fire at once.
+    const most = key === 'initialDelay' || key === 'maxDelay' ? 2_147_483_647 : Infinity;
+    if (typeof value !== 'number' || Number.isNaN(value) || value < least || value > most) {
+      throw new RangeError(`reconnect.${key} must be a number from ${least} to ${most}`);
     }
     options[key as keyof typeof options] = value;
   }

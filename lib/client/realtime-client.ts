@@ -170,12 +170,12 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     options: RealtimeClientOptions = {},
   ) {
     this.Socket = options.WebSocket ?? globalThis.WebSocket;
-    this.requestTimeout = options.requestTimeout ?? 10_000;
-    this.maxPendingRequests = options.maxPendingRequests ?? 1_000;
+    this.requestTimeout = checked('requestTimeout', options.requestTimeout, 10_000, 1, MAX_DELAY);
+    this.maxPendingRequests = checked('maxPendingRequests', options.maxPendingRequests, 1_000, 1);
     this.reconnectOptions =
       options.reconnect === false ? false : resolveReconnectOptions(options.reconnect);
-    this.connectTimeout = options.connectTimeout ?? 10_000;
-    this.maxQueued = options.offlineQueue ?? 100;
+    this.connectTimeout = checked('connectTimeout', options.connectTimeout, 10_000, 1, MAX_DELAY);
+    this.maxQueued = checked('offlineQueue', options.offlineQueue, 100, 0);
     this.ready = new Promise((resolve, reject) => {
       this.settleReady = resolve;
       this.failReady = reject;
@@ -361,12 +361,19 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
    * Sets this user's status (`online`, `away`, `busy`, `invisible`) for all their
    * connections; the client sets it again after each reconnect.
    */
-  setStatus(
+  async setStatus(
     status: PresenceState['status'],
     meta: Record<string, unknown> | null = null,
   ): Promise<PresenceState> {
+    const previous = this.status;
     this.status = { status, meta };
-    return this.ask(BuiltinEvent.Status, { status, meta }, this.requestTimeout, false);
+    try {
+      return await this.ask(BuiltinEvent.Status, { status, meta }, this.requestTimeout, false);
+    } catch (error) {
+      // A status the server refused is not set again after a reconnect.
+      if (refusedByServer(error) && this.status.status === status) this.status = previous;
+      throw error;
+    }
   }
 
   /**
@@ -374,14 +381,21 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
    * client watches them again after each reconnect.
    */
   async watch(users: readonly string[]): Promise<PresenceState[]> {
-    for (const user of users) this.watched.add(user);
-    const { statuses } = await this.ask<{ statuses: PresenceState[] }>(
-      BuiltinEvent.Watch,
-      { users },
-      this.requestTimeout,
-      false,
-    );
-    return statuses;
+    const added = users.filter((user) => !this.watched.has(user));
+    for (const user of added) this.watched.add(user);
+    try {
+      const reply = await this.ask<{ statuses: PresenceState[] }>(
+        BuiltinEvent.Watch,
+        { users },
+        this.requestTimeout,
+        false,
+      );
+      return reply.statuses;
+    } catch (error) {
+      // Users the server refused to watch (a limit, bad ids) are not watched again either.
+      if (refusedByServer(error)) for (const user of added) this.watched.delete(user);
+      throw error;
+    }
   }
 
   /** Stops following these users; resolves with how many the connection still watches. */
@@ -825,6 +839,40 @@ function queueFullError(size: number): RealtimeClientError {
     'OFFLINE_QUEUE_FULL',
     `the offline queue holds ${size} frames already`,
   );
+}
+
+/** The client's own codes say nothing of the request; any other code is the server's answer. */
+const CLIENT_CODES = new Set([
+  'TIMEOUT',
+  'CLOSED',
+  'CONNECTION_LOST',
+  'OFFLINE_QUEUE_FULL',
+  'TOO_MANY_REQUESTS',
+]);
+
+function refusedByServer(error: unknown): boolean {
+  return error instanceof RealtimeClientError && !CLIENT_CODES.has(error.code);
+}
+
+/** Timers fire at once past 2^31-1 ms. */
+const MAX_DELAY = 2_147_483_647;
+
+/** An option's value, or its default; a wrong one throws, naming it. */
+function checked(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  least: number,
+  most = Infinity,
+): number {
+  if (value === undefined) return fallback;
+  const whole = Number.isInteger(value) || value === Infinity;
+  if (typeof value !== 'number' || !whole || value < least || value > most) {
+    throw new RangeError(
+      `${name} must be an integer from ${least} to ${most}, got ${String(value)}`,
+    );
+  }
+  return value;
 }
 
 function isObject(value: unknown): value is ServerFrame {

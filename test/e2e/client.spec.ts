@@ -1,10 +1,12 @@
 import { MessageBody, SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
 import { RealtimeClient, RealtimeClientError } from '../../lib/client/index.js';
 import { RealtimeHub } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
-import { userFromQuery } from '../support/fixtures.js';
+import { until, userFromQuery } from '../support/fixtures.js';
 
 @WebSocketGateway()
 class EchoGateway {
@@ -147,6 +149,36 @@ describe('nest-realtime/client', () => {
     await expect(client.join('news')).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
+  it('does not carry a status or watches the server refused over to the next connection', async () => {
+    const sent: string[] = [];
+    class Recording extends WebSocket {
+      override send(data: any, ...rest: any[]): void {
+        sent.push(String(data));
+        (super.send as (...args: any[]) => void)(data, ...rest);
+      }
+    }
+    const client = connect('?user=u1', {
+      WebSocket: Recording,
+      reconnect: { initialDelay: 20, maxDelay: 50 },
+    });
+    await client.ready;
+    await client.setStatus('away');
+    await expect(client.setStatus('napping' as 'away')).rejects.toMatchObject({
+      code: 'INVALID_DATA',
+    });
+    await expect(client.watch([''])).rejects.toMatchObject({ code: 'INVALID_DATA' });
+    expect(await client.watch(['u2'])).toMatchObject([{ userId: 'u2', status: 'offline' }]);
+    sent.length = 0;
+    for (const connection of app.hub.connections.list()) connection.close(1012, 'restart');
+    await until(() => client.state === 'reconnecting');
+    await until(() => client.state === 'connected');
+    // What the next connection sent first: the status and watches carried over, no more.
+    expect(sent.map((text) => JSON.parse(text))).toMatchObject([
+      { event: 'rt:watch', data: { users: ['u2'] } },
+      { event: 'rt:status', data: { status: 'away', meta: null } },
+    ]);
+  });
+
   it('stops listening when asked', async () => {
     const client = connect('?user=u1');
     await client.ready;
@@ -166,5 +198,58 @@ describe('nest-realtime/client', () => {
     app = await startApp({ authenticate: () => null });
     const client = connect();
     await expect(client.ready).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+});
+
+describe('nest-realtime/client against bad input', () => {
+  it('refuses wrong options by name', () => {
+    const make = (options: object) => () =>
+      new RealtimeClient('ws://127.0.0.1:1/ws', { WebSocket, reconnect: false, ...options });
+    expect(make({ requestTimeout: 0 })).toThrow(/requestTimeout/);
+    expect(make({ requestTimeout: 2 ** 31 })).toThrow(/requestTimeout/);
+    expect(make({ connectTimeout: 1.5 })).toThrow(/connectTimeout/);
+    expect(make({ offlineQueue: -1 })).toThrow(/offlineQueue/);
+    expect(make({ maxPendingRequests: Number.NaN })).toThrow(/maxPendingRequests/);
+    expect(make({ reconnect: { factor: 0 } })).toThrow(/reconnect.factor/);
+  });
+
+  it('ignores frames it cannot read from a hostile server, and goes on', async () => {
+    // Not our server: a socket that says rt:connected, then sends junk.
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    server.on('connection', (socket) => {
+      socket.send(
+        JSON.stringify({
+          event: 'rt:connected',
+          data: { connectionId: 'x.1', userId: null, pingInterval: 25_000, pongTimeout: 10_000 },
+        }),
+      );
+      for (const junk of [
+        'not json',
+        'null',
+        '[]',
+        '42',
+        '{"event":"rt:batch","data":[null,5,"x",{"event":"x","data":1}]}',
+        '{"event":"rt:batch","data":{"not":"a list"}}',
+        '{"event":"rt:reply","id":999,"data":1}',
+        '{"event":"rt:reply","id":"s1","data":1}',
+        '{"event":"rt:call","id":7}',
+        '{"event":"rt:room-presence","room":"nowhere","data":{}}',
+        '{"event":{"nested":true},"data":1}',
+      ]) {
+        socket.send(junk);
+      }
+      socket.send(Buffer.from([0xff, 0x00, 0x01]), { binary: true });
+      socket.send(JSON.stringify({ event: 'x', data: 2 }));
+    });
+    const client = new RealtimeClient(`ws://127.0.0.1:${port}/ws`, { WebSocket, reconnect: false });
+    const got: unknown[] = [];
+    client.on('x', (data) => got.push(data));
+    await client.ready;
+    await expect.poll(() => got).toEqual([1, 2]);
+    expect(client.state).toBe('connected');
+    await client.close();
+    server.close();
   });
 });
