@@ -201,10 +201,12 @@ describe('nest-realtime/client', () => {
   });
 });
 
+/** A client made with these options, to be refused at once. */
+const make = (options: object) => () =>
+  new RealtimeClient('ws://127.0.0.1:1/ws', { WebSocket, reconnect: false, ...options });
+
 describe('nest-realtime/client against bad input', () => {
   it('refuses wrong options by name', () => {
-    const make = (options: object) => () =>
-      new RealtimeClient('ws://127.0.0.1:1/ws', { WebSocket, reconnect: false, ...options });
     expect(make({ requestTimeout: 0 })).toThrow(/requestTimeout/);
     expect(make({ requestTimeout: 2 ** 31 })).toThrow(/requestTimeout/);
     expect(make({ connectTimeout: 1.5 })).toThrow(/connectTimeout/);
