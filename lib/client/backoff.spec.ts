@@ -30,6 +30,11 @@ describe('backoff', () => {
     expect(() => resolveReconnectOptions({ maxDelay: -1 })).toThrow(/reconnect.maxDelay/);
     expect(() => resolveReconnectOptions({ maxDelay: 2 ** 31 })).toThrow(/reconnect.maxDelay/);
     expect(() => resolveReconnectOptions({ factor: 0.5 })).toThrow(/reconnect.factor/);
+    expect(() => resolveReconnectOptions({ factor: Infinity })).toThrow(/reconnect.factor/);
+    expect(() => resolveReconnectOptions({ maxAttempts: 2.5 })).toThrow(/reconnect.maxAttempts/);
+    expect(resolveReconnectOptions({ maxAttempts: Infinity, initialDelay: 0 }).initialDelay).toBe(
+      0,
+    );
     expect(() => resolveReconnectOptions({ maxAttempts: 0 })).toThrow(/reconnect.maxAttempts/);
     expect(() => resolveReconnectOptions({ initialDelay: Number.NaN })).toThrow(/initialDelay/);
     expect(() => resolveReconnectOptions({ delay: 1 } as never)).toThrow(

@@ -38,10 +38,12 @@ export function resolveReconnectOptions(given: ReconnectOptions = {}): ResolvedR
     if (!(key in options)) throw new RangeError(`unknown reconnect option "${key}"`);
     if (value === undefined) continue;
     const least = key === 'factor' || key === 'maxAttempts' ? 1 : 0;
-    // Delays past 2^31-1 ms would fire at once.
-    const most = key === 'initialDelay' || key === 'maxDelay' ? 2_147_483_647 : Infinity;
-    if (typeof value !== 'number' || Number.isNaN(value) || value < least || value > most) {
-      throw new RangeError(`reconnect.${key} must be a number from ${least} to ${most}`);
+    // Delays past 2^31-1 ms would fire at once; an infinite factor makes 0 * Infinity.
+    const most = key === 'maxAttempts' ? Infinity : key === 'factor' ? 1_000 : 2_147_483_647;
+    const whole = key !== 'maxAttempts' || Number.isInteger(value) || value === Infinity;
+    if (typeof value !== 'number' || !(value >= least && value <= most) || !whole) {
+      const kind = key === 'maxAttempts' ? 'an integer (or Infinity)' : 'a number';
+      throw new RangeError(`reconnect.${key} must be ${kind} from ${least} to ${most}`);
     }
     options[key as keyof typeof options] = value;
   }

@@ -144,6 +144,10 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
   private lastMessageAt = 0;
   /** The close code `close()` asked for. */
   private closeCode: number | undefined;
+  /** How long `close()` still waits for the server's answer. */
+  private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the current connection got `rt:connected`. */
+  private connectedAt = 0;
 
   private readonly listeners = new Map<string, Listeners<[any, MessageMeta]>>();
   private readonly stateListeners = new Listeners<[ClientState, StateChange]>();
@@ -190,6 +194,11 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     return this.currentState;
   }
 
+  /** Read through a getter: the state changes under awaits, which narrowing misses. */
+  private get stopped(): boolean {
+    return this.currentState === 'disconnected';
+  }
+
   /** The current connection's `rt:connected` info, while there is one. */
   get connection(): ConnectedInfo | undefined {
     return this.session;
@@ -209,7 +218,11 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
   ): () => void {
     let set = this.listeners.get(event);
     if (!set) this.listeners.set(event, (set = new Listeners()));
-    return set.add(listener);
+    const off = set.add(listener);
+    return () => {
+      off();
+      if (set.size === 0 && this.listeners.get(event) === set) this.listeners.delete(event);
+    };
   }
 
   /**
@@ -238,7 +251,7 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
    * `OFFLINE_QUEUE_FULL` when the queue is full; a TypeError for data JSON cannot hold.
    */
   emit<E extends keyof RequestsOf<S> & string>(event: E, data?: RequestsOf<S>[E]['data']): void {
-    if (this.currentState === 'disconnected') throw closedError();
+    if (this.stopped) throw closedError();
     const text = JSON.stringify({ event, data });
     if (this.currentState === 'connected') this.socket!.send(text);
     else if (this.queue.length >= this.maxQueued) throw queueFullError(this.maxQueued);
@@ -250,12 +263,12 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
    * reply's data; rejects with its error, or `TIMEOUT`, `CONNECTION_LOST`, `CLOSED`,
    * `OFFLINE_QUEUE_FULL`, `TOO_MANY_REQUESTS`.
    */
-  request<E extends keyof RequestsOf<S> & string>(
+  async request<E extends keyof RequestsOf<S> & string>(
     event: E,
     data?: RequestsOf<S>[E]['data'],
     timeout = this.requestTimeout,
   ): Promise<RequestsOf<S>[E]['result']> {
-    return this.ask(event, data, timeout, false);
+    return this.ask(event, data, checked('timeout', timeout, 0, 1, MAX_DELAY), false);
   }
 
   /**
@@ -263,12 +276,17 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
    * result, rejects with its error code (`RPC_UNKNOWN_METHOD`, `RPC_TIMEOUT`, the
    * app's own, or one of the client's).
    */
-  call<M extends keyof CallsOf<S> & string>(
+  async call<M extends keyof CallsOf<S> & string>(
     method: M,
     params?: CallsOf<S>[M]['params'],
     timeout?: number,
   ): Promise<CallsOf<S>[M]['result']> {
-    return this.ask(BuiltinEvent.Call, { method, params }, timeout ?? this.requestTimeout, false);
+    return this.ask(
+      BuiltinEvent.Call,
+      { method, params },
+      checked('timeout', timeout, this.requestTimeout, 1, MAX_DELAY),
+      false,
+    );
   }
 
   /**
@@ -300,12 +318,14 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
    * @throws RealtimeClientError `CLOSED` once the client has stopped.
    */
   subscribe(room: string, options: JoinOptions = {}): RoomSubscription<EventsOf<S>> {
-    if (this.currentState === 'disconnected') throw closedError();
+    if (this.stopped) throw closedError();
     let subscription = this.rooms.get(room);
     if (subscription) return subscription;
     subscription = new RoomSubscription<EventsOf<S>>(room, { ...options }, this);
     this.rooms.set(room, subscription);
-    if (this.session) void this.joinRoom(subscription);
+    if (this.session) {
+      this.joinRoom(subscription).catch((error: RealtimeClientError) => this.unanswered(error));
+    }
     return subscription;
   }
 
@@ -319,10 +339,16 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     return this.rooms.get(name);
   }
 
-  /** Leaves a room; resolves with whether this client was in it. */
+  /**
+   * Leaves a room (one the client keeps, or one the server joined it to); resolves
+   * with whether the connection was in it. While offline it only forgets the room
+   * (the next connection will not be in it) and resolves `true` if it kept it.
+   */
   async leave(room: string): Promise<boolean> {
     const subscription = this.rooms.get(room);
-    return subscription ? this.leaveRoom(subscription) : false;
+    if (subscription) return this.leaveRoom(subscription);
+    if (!this.session) return false;
+    return this.sendLeave(room);
   }
 
   /** @internal Used by {@link RoomSubscription.leave}. */
@@ -331,28 +357,39 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     this.rooms.delete(subscription.name);
     subscription.end();
     if (!this.session) return true; // the next connection will not be in it
-    const { left } = await this.ask<{ left: boolean }>(
+    return this.sendLeave(subscription.name);
+  }
+
+  private async sendLeave(room: string): Promise<boolean> {
+    const reply = await this.ask<{ left: boolean }>(
       BuiltinEvent.Leave,
-      { room: subscription.name },
+      { room },
       this.requestTimeout,
       true,
     );
-    return left;
+    return reply.left;
   }
 
-  /** Publishes to a room this client is in (not echoed back unless `echo`). */
+  /**
+   * Publishes to a room this client is in (not echoed back unless `echo`); resolves
+   * with the message's place in the room's stream. Without echo, the room's
+   * subscription notes that offset, so that a recovery does not hand the sender its
+   * own message.
+   */
   async publish<E extends keyof EventsOf<S> & string>(
     room: string,
     event: E,
     data?: EventsOf<S>[E],
     options: { echo?: boolean } = {},
-  ): Promise<void> {
-    await this.ask(
+  ): Promise<{ epoch: string; offset: number }> {
+    const { epoch, offset } = await this.ask<{ epoch: string; offset: number }>(
       BuiltinEvent.Publish,
       { room, event, data, echo: options.echo },
       this.requestTimeout,
       false,
     );
+    if (!options.echo) this.rooms.get(room)?.skipOwn(epoch, offset);
+    return { epoch, offset };
   }
 
   // -- presence -----------------------------------------------------------------
@@ -370,8 +407,8 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     try {
       return await this.ask(BuiltinEvent.Status, { status, meta }, this.requestTimeout, false);
     } catch (error) {
-      // A status the server refused is not set again after a reconnect.
-      if (refusedByServer(error) && this.status.status === status) this.status = previous;
+      // A status refused, or never sent, is not set again after a reconnect.
+      if (neverApplied(error) && this.status.status === status) this.status = previous;
       throw error;
     }
   }
@@ -392,8 +429,8 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
       );
       return reply.statuses;
     } catch (error) {
-      // Users the server refused to watch (a limit, bad ids) are not watched again either.
-      if (refusedByServer(error)) for (const user of added) this.watched.delete(user);
+      // Users refused (a limit, bad ids), or never asked for, are not watched again either.
+      if (neverApplied(error)) for (const user of added) this.watched.delete(user);
       throw error;
     }
   }
@@ -439,28 +476,40 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
    * for replies with `CONNECTION_LOST`. Resolves once the socket has closed.
    */
   close(code = 1000, reason = ''): Promise<number> {
-    if (this.currentState !== 'disconnected') {
+    if (code !== 1000 && !(code >= 3000 && code <= 4999)) {
+      throw new RangeError(`close code must be 1000 or from 3000 to 4999, got ${code}`);
+    }
+    if (!this.stopped) {
       this.closeCode = code;
       const socket = this.socket;
       // The socket's close event fails what waits for replies and settles `closed`.
       this.stop(code, reason, socket);
-      if (socket) socket.close(code, reason);
-      else this.settleClosed(code);
+      if (socket) {
+        shut(socket, code, reason);
+        // A server gone silent never answers the close: do not wait for it long.
+        this.closeTimer = setTimeout(() => {
+          terminate(socket);
+          this.lost(socket, 1006, 'no answer to the close');
+        }, CLOSE_WAIT);
+      } else {
+        this.settleClosed(code);
+      }
     }
     return this.closed;
   }
 
   private async open(): Promise<void> {
     this.retryTimer = undefined;
+    if (this.stopped) return;
     let url: string;
     try {
       url = typeof this.url === 'string' ? this.url : await this.url();
     } catch (error) {
       reportError(error);
-      if (this.currentState !== 'disconnected') this.failed(1006, 'the URL function failed');
+      if (!this.stopped) this.failed(1006, 'the URL function failed');
       return;
     }
-    if (this.currentState === 'disconnected') return;
+    if (this.stopped) return;
     let socket: WebSocketLike;
     try {
       socket = new this.Socket(`${url}${url.includes('?') ? '&' : '?'}${FEATURES}`);
@@ -475,7 +524,7 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
       this.connectTimeout,
     );
     socket.addEventListener('message', (event) => {
-      if (socket !== this.socket || this.currentState === 'disconnected') return;
+      if (socket !== this.socket || this.stopped) return;
       this.lastMessageAt = Date.now();
       this.receive(event.data);
     });
@@ -487,9 +536,10 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
 
   /** `rt:connected`: join the rooms again, watch again, then flush the queue. */
   private async connected(socket: WebSocketLike, info: ConnectedInfo): Promise<void> {
+    if (this.session || !isConnectedInfo(info)) return; // once per connection, and well formed
     clearTimeout(this.connectTimer);
     this.session = info;
-    this.attempt = 0;
+    this.connectedAt = Date.now();
     this.authRetried = false;
     this.watchLiveness(socket, info.pingInterval + info.pongTimeout);
     const steps: Promise<unknown>[] = [...this.rooms.values()].map((s) => this.joinRoom(s));
@@ -507,11 +557,20 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     }
     if (this.status)
       steps.push(this.ask(BuiltinEvent.Status, this.status, this.requestTimeout, true));
-    await Promise.allSettled(steps);
-    if (socket !== this.socket || this.currentState === 'disconnected') return;
-    this.setState('connected', {});
-    this.settleReady(info);
+    const outcomes = await Promise.allSettled(steps);
+    if (socket !== this.socket || this.stopped) return;
+    // A step without an answer leaves the connection's state unknown: start again.
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected' && outcome.reason.code === 'TIMEOUT') {
+        this.drop(socket, `no answer while resuming (${outcome.reason.message})`);
+        return;
+      }
+    }
+    // The queue goes out before anything a listener sends on `connected`.
+    this.currentState = 'connected';
     for (const queued of this.queue.splice(0)) this.transmit(queued);
+    this.settleReady(info);
+    this.stateListeners.emit('connected', {});
   }
 
   /** Sends a (re-)join and applies its reply; a refused re-join ends the subscription. */
@@ -527,9 +586,9 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
       if (this.rooms.get(subscription.name) !== subscription) return; // left meanwhile
       subscription.joinedWith(info, again);
     } catch (error) {
-      const code = (error as RealtimeClientError).code;
-      // Lost with its connection: the next one joins again.
-      if (code === 'CONNECTION_LOST' || code === 'CLOSED') return;
+      // Only the server's refusal ends a subscription; without an answer (lost, or
+      // timed out: then the connection is dropped) the next connection joins again.
+      if (!refusedByServer(error)) throw error;
       if (this.rooms.get(subscription.name) === subscription) this.rooms.delete(subscription.name);
       subscription.end(error as RealtimeClientError);
     }
@@ -541,8 +600,9 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
    * it waits in the queue while the client is not connected.
    */
   private ask<T>(event: string, data: unknown, timeout: number, now: boolean): Promise<T> {
-    if (this.currentState === 'disconnected') return Promise.reject(closedError());
-    if (this.pending.size + this.queue.length >= this.maxPendingRequests) {
+    if (this.stopped) return Promise.reject(closedError());
+    // The re-joins of a reconnect are bounded by the rooms kept, not by this.
+    if (!now && this.pending.size + this.queue.length >= this.maxPendingRequests) {
       return Promise.reject(
         new RealtimeClientError('TOO_MANY_REQUESTS', 'too many requests waiting'),
       );
@@ -594,7 +654,7 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     } catch {
       return;
     }
-    if (isObject(frame)) this.handle(frame, undefined);
+    if (isObject(frame)) this.handle(frame as ServerFrame, undefined);
   }
 
   /**
@@ -623,7 +683,7 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
         return;
       case BuiltinEvent.Batch:
         if (!Array.isArray(frame.data)) return;
-        for (const item of frame.data) if (isObject(item)) this.handle(item, meta);
+        for (const item of frame.data) if (isObject(item)) this.handle(item as ServerFrame, meta);
         return;
       case BuiltinEvent.Reply:
         if (typeof frame.id === 'number') this.settle(frame.id, frame);
@@ -632,10 +692,10 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
         if (typeof frame.id === 'string') void this.answerCall(this.socket!, frame.id, frame.data);
         return;
       case BuiltinEvent.RoomPresence:
-        subscription?.applyDiff(frame.data);
+        if (isObject(frame.data)) subscription?.applyDiff(frame.data);
         break;
       case BuiltinEvent.Presence:
-        this.presenceListeners.emit(frame.data);
+        if (isObject(frame.data)) this.presenceListeners.emit(frame.data as PresenceState);
         break;
     }
     if (typeof frame.ack === 'string') {
@@ -723,12 +783,13 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
    */
   private drop(socket: WebSocketLike, reason: string): void {
     if (socket !== this.socket) return;
-    try {
-      socket.close(4000, reason.slice(0, 100));
-    } catch {
-      // closing a socket that cannot close is of no interest
-    }
+    if (!terminate(socket)) shut(socket, 4000, reason);
     this.lost(socket, 1006, reason);
+  }
+
+  /** A join made while connected got no answer: the connection's state is unknown. */
+  private unanswered(error: RealtimeClientError): void {
+    if (error.code === 'TIMEOUT' && this.socket) this.drop(this.socket, error.message);
   }
 
   /**
@@ -749,15 +810,22 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
   private lost(socket: WebSocketLike, code: number, reason: string): void {
     if (socket !== this.socket) return;
     this.socket = undefined;
-    this.session = undefined;
     clearTimeout(this.connectTimer);
     clearTimeout(this.livenessTimer);
+    clearTimeout(this.closeTimer);
+    // Backoff starts again only after a connection that lasted: a node that accepts
+    // and closes at once is not retried at the first delay forever.
+    const options = this.reconnectOptions;
+    if (this.session && options && Date.now() - this.connectedAt >= options.maxDelay) {
+      this.attempt = 0;
+    }
+    this.session = undefined;
     for (const pending of this.pending.values()) {
       clearTimeout(pending.timer);
       pending.reject(lostError(code));
     }
     this.pending.clear();
-    if (this.currentState === 'disconnected') {
+    if (this.stopped) {
       this.settleClosed(this.closeCode ?? code); // close() was waiting for this
       return;
     }
@@ -767,7 +835,7 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
   /** A connection or an attempt failed: wait and try again, or stop. */
   private failed(code: number, reason: string): void {
     const options = this.reconnectOptions;
-    if (code === AUTH_REFUSED && typeof this.url === 'function' && !this.authRetried) {
+    if (options && code === AUTH_REFUSED && typeof this.url === 'function' && !this.authRetried) {
       // The credentials may have expired: once, at once, with a freshly made URL.
       this.authRetried = true;
       this.retry(0, { code, reason, delay: 0, attempt: this.attempt });
@@ -787,8 +855,10 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
   }
 
   private retry(delay: number, change: StateChange): void {
-    this.setState('reconnecting', change, true);
+    // Armed before the listeners run: one of them may close the client.
     this.retryTimer = setTimeout(() => void this.open(), delay);
+    this.currentState = 'reconnecting';
+    this.stateListeners.emit('reconnecting', change);
   }
 
   /**
@@ -796,6 +866,8 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
    * its close event, which fails the frames waiting for replies.
    */
   private stop(code: number, reason: string, closing?: WebSocketLike): void {
+    // Disconnected from the first line: what listeners called below do is refused.
+    this.currentState = 'disconnected';
     clearTimeout(this.retryTimer);
     clearTimeout(this.connectTimer);
     clearTimeout(this.livenessTimer);
@@ -813,17 +885,45 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     for (const subscription of this.rooms.values()) subscription.end(error);
     this.rooms.clear();
     this.failReady(error);
-    this.setState('disconnected', { code, reason });
-  }
-
-  private setState(state: ClientState, change: StateChange, repeat = false): void {
-    if (state === this.currentState && !repeat) return;
-    this.currentState = state;
-    this.stateListeners.emit(state, change);
+    this.stateListeners.emit('disconnected', { code, reason });
   }
 }
 
 const PONG = JSON.stringify({ event: BuiltinEvent.Pong });
+/** How long `close()` waits for the server's answer before it lets the socket go. */
+const CLOSE_WAIT = 1_000;
+
+/** Closes a socket; a reason is cut to the 123 bytes a close frame holds. */
+function shut(socket: WebSocketLike, code: number, reason: string): void {
+  let text = reason.slice(0, 123);
+  const encoder = new TextEncoder();
+  while (encoder.encode(text).length > 123) text = text.slice(0, -1);
+  // A lone high surrogate left by the cut is not valid in a close frame.
+  text = text.replace(/[\uD800-\uDBFF]$/, '');
+  try {
+    socket.close(code, text);
+  } catch {
+    // a socket that cannot be closed now is one the client no longer uses
+  }
+}
+
+/** Cuts a socket at once where the implementation can (`ws` in Node); browsers cannot. */
+function terminate(socket: WebSocketLike): boolean {
+  const cut = (socket as { terminate?: () => void }).terminate;
+  if (typeof cut !== 'function') return false;
+  cut.call(socket);
+  return true;
+}
+
+function isConnectedInfo(info: unknown): info is ConnectedInfo {
+  const { pingInterval, pongTimeout } = (info ?? {}) as Partial<ConnectedInfo>;
+  return (
+    typeof pingInterval === 'number' &&
+    pingInterval > 0 &&
+    typeof pongTimeout === 'number' &&
+    pongTimeout > 0
+  );
+}
 
 function closedError(): RealtimeClientError {
   return new RealtimeClientError('CLOSED', 'the client is closed');
@@ -841,7 +941,7 @@ function queueFullError(size: number): RealtimeClientError {
   );
 }
 
-/** The client's own codes say nothing of the request; any other code is the server's answer. */
+/** The client's own codes: the server did not answer the request. */
 const CLIENT_CODES = new Set([
   'TIMEOUT',
   'CLOSED',
@@ -850,8 +950,18 @@ const CLIENT_CODES = new Set([
   'TOO_MANY_REQUESTS',
 ]);
 
+/** Whether the server answered a request with a refusal. */
 function refusedByServer(error: unknown): boolean {
   return error instanceof RealtimeClientError && !CLIENT_CODES.has(error.code);
+}
+
+/**
+ * Whether a failed request surely changed nothing on the server: refused by it, or
+ * never sent. One that timed out or lost its connection may have been applied.
+ */
+function neverApplied(error: unknown): boolean {
+  const code = (error as RealtimeClientError).code;
+  return code !== 'TIMEOUT' && code !== 'CONNECTION_LOST';
 }
 
 /** Timers fire at once past 2^31-1 ms. */
@@ -875,6 +985,6 @@ function checked(
   return value;
 }
 
-function isObject(value: unknown): value is ServerFrame {
+function isObject(value: unknown): value is Record<string, any> {
   return value !== null && typeof value === 'object';
 }

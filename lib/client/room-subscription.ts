@@ -65,6 +65,9 @@ export class RoomSubscription<Events extends Record<string, unknown> = Record<st
   private failReady!: (error: Error) => void;
   private epoch: string | undefined;
   private offset = 0;
+  /** Offsets (of `ownEpoch`) of this client's own messages sent without echo, not yet passed. */
+  private own: Set<number> | undefined;
+  private ownEpoch: string | undefined;
   private active = true;
   private readonly memberMap = new Map<string, PresenceState>();
   private readonly messageListeners = new Map<string, Listeners<[unknown, MessageMeta]>>();
@@ -153,9 +156,36 @@ export class RoomSubscription<Events extends Record<string, unknown> = Record<st
   accept(meta: MessageMeta): boolean {
     if (meta.offset === undefined || meta.epoch === undefined) return true;
     if (meta.epoch === this.epoch && meta.offset <= this.offset) return false;
-    this.epoch = meta.epoch;
-    this.offset = meta.offset;
-    return true;
+    const mine = this.ownEpoch === meta.epoch && this.own!.has(meta.offset);
+    this.advance(meta.epoch, meta.offset);
+    return !mine;
+  }
+
+  /**
+   * @internal A message this client published without echo: a recovery may bring
+   * it (its offset is past the last one seen), and it is dropped then.
+   */
+  skipOwn(epoch: string, offset: number): void {
+    if (epoch === this.epoch && offset <= this.offset) return; // passed already
+    if (epoch !== this.ownEpoch) {
+      this.own = new Set();
+      this.ownEpoch = epoch;
+    }
+    this.own!.add(offset);
+    // Bounded: past 1000 unseen own messages, the oldest is forgotten.
+    if (this.own!.size > 1_000) this.own!.delete(this.own!.values().next().value!);
+  }
+
+  /** Moves the position, forgetting own offsets it passes. */
+  private advance(epoch: string, offset: number): void {
+    this.epoch = epoch;
+    this.offset = offset;
+    if (this.own === undefined) return;
+    if (epoch !== this.ownEpoch) {
+      this.own = this.ownEpoch = undefined;
+      return;
+    }
+    for (const passed of this.own) if (passed <= offset) this.own.delete(passed);
   }
 
   /** @internal Hands a room message to this subscription's listeners. */
@@ -166,10 +196,8 @@ export class RoomSubscription<Events extends Record<string, unknown> = Record<st
   /** @internal A join reply, first or again. */
   joinedWith(info: RoomInfo, again: boolean): void {
     this.info = info;
-    if (info.epoch !== this.epoch || info.offset > this.offset) {
-      this.epoch = info.epoch;
-      this.offset = info.offset;
-    }
+    if (info.epoch !== this.epoch || info.offset > this.offset)
+      this.advance(info.epoch, info.offset);
     if (info.members) {
       this.memberMap.clear();
       for (const member of info.members) this.memberMap.set(member.userId, member);
@@ -181,10 +209,10 @@ export class RoomSubscription<Events extends Record<string, unknown> = Record<st
 
   /** @internal An `rt:room-presence` diff of this room. */
   applyDiff(diff: RoomPresenceDiff): void {
-    for (const state of [...(diff.joined ?? []), ...(diff.changed ?? [])]) {
-      this.memberMap.set(state.userId, state);
+    for (const state of [...listOf(diff.joined), ...listOf(diff.changed)]) {
+      if (typeof state?.userId === 'string') this.memberMap.set(state.userId, state);
     }
-    for (const userId of diff.left ?? []) this.memberMap.delete(userId);
+    for (const userId of listOf(diff.left)) this.memberMap.delete(userId);
     this.memberListeners.emit(this.memberMap);
   }
 
@@ -197,4 +225,9 @@ export class RoomSubscription<Events extends Record<string, unknown> = Record<st
     );
     this.endListeners.emit(error);
   }
+}
+
+/** A list from the server, or none when it is not one. */
+function listOf<T>(value: readonly T[] | undefined): readonly T[] {
+  return Array.isArray(value) ? value : [];
 }

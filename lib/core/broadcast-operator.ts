@@ -1,6 +1,7 @@
 import { BuiltinEvent } from '../realtime.constants.js';
 import { BROADCAST_CHANNEL, roomChannel, userChannel } from './channels.js';
 import { assertUserEvent, encodeFrame, type OutboundMessage } from './frame.js';
+import type { StreamPosition } from '../engines/realtime-engine.interface.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 import { ErrorCode, RealtimeError } from './realtime-error.js';
 import { assertRoomName } from './room-name.js';
@@ -19,7 +20,7 @@ export interface BroadcastTarget {
     body: Buffer,
     except: readonly string[],
     volatile: boolean,
-  ): Promise<void>;
+  ): Promise<StreamPosition>;
 }
 
 const ROOM_PREFIX = roomChannel('');
@@ -128,15 +129,16 @@ export class BroadcastOperator {
 
   /**
    * Sends `{ event, data }` to the recipients (with `room` when the only target is
-   * one room). Resolves once the engine accepted the message; rejects with
-   * INVALID_DATA for an empty or reserved event name.
+   * one room). Resolves once the engine accepted the message: for exactly one room,
+   * with the message's place in the room's stream (`{ epoch, offset }`), otherwise
+   * with `undefined`. Rejects with INVALID_DATA for an empty or reserved event name.
    *
    * @example
    * ```ts
-   * await hub.to('lobby').emit('chat', { from: 'alice', text: 'hi' });
+   * const { offset } = (await hub.to('lobby').emit('chat', { from: 'alice', text: 'hi' }))!;
    * ```
    */
-  async emit(event: string, data?: unknown): Promise<void> {
+  async emit(event: string, data?: unknown): Promise<StreamPosition | undefined> {
     assertUserEvent(event);
     return this.send({ event, data, room: this.room });
   }
@@ -150,17 +152,18 @@ export class BroadcastOperator {
    * await hub.to('chart').emitBatch(points.map((p) => ({ event: 'point', data: p })));
    * ```
    */
-  async emitBatch(messages: readonly OutboundMessage[]): Promise<void> {
+  async emitBatch(messages: readonly OutboundMessage[]): Promise<StreamPosition | undefined> {
     for (const message of messages) assertUserEvent(message.event);
     const batch = messages.map((message) => ({ event: message.event, data: message.data }));
     return this.send({ event: BuiltinEvent.Batch, data: batch, room: this.room });
   }
 
-  private async send(frame: object): Promise<void> {
-    if (this.publishTo.length === 0) return; // addressed to an empty list: nobody
+  private async send(frame: object): Promise<StreamPosition | undefined> {
+    if (this.publishTo.length === 0) return undefined; // addressed to an empty list: nobody
     const bytes = encodeFrame(frame);
     if (this.room === undefined) {
-      return this.target.publish(this.publishTo, bytes, this.excluded, this.isVolatile);
+      await this.target.publish(this.publishTo, bytes, this.excluded, this.isVolatile);
+      return undefined;
     }
     // One room: the engine numbers it, so the object is left open for its offset and epoch.
     const body = bytes.subarray(0, -1);

@@ -89,8 +89,13 @@ export function builtinHandlers(
         const toSelf = optionalBoolean(echo, 'echo');
         assertMember(connection, room);
         const operator = hub.to(room);
-        await (toSelf ? operator : operator.except(connection)).emit(event, payload);
-        return null;
+        // Its place in the room's stream: a sender that did not get its own message
+        // (no echo) knows which offset not to expect.
+        const position = await (toSelf ? operator : operator.except(connection)).emit(
+          event,
+          payload,
+        );
+        return { room, epoch: position!.epoch, offset: position!.offset };
       },
     ],
     [

@@ -168,13 +168,13 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Sends to every connection, on every node. */
-  emit(event: string, data?: unknown): Promise<void> {
-    return this.everyone.emit(event, data);
+  async emit(event: string, data?: unknown): Promise<void> {
+    await this.everyone.emit(event, data);
   }
 
   /** Sends several messages to every connection, in one frame. */
-  emitBatch(messages: readonly OutboundMessage[]): Promise<void> {
-    return this.everyone.emitBatch(messages);
+  async emitBatch(messages: readonly OutboundMessage[]): Promise<void> {
+    await this.everyone.emitBatch(messages);
   }
 
   /** @internal The way out of every operator. */
@@ -193,10 +193,10 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     body: Buffer,
     except: readonly string[],
     volatile = false,
-  ): Promise<void> {
+  ): Promise<StreamPosition> {
     const channel = roomChannel(room);
     const retention = this.retention.for(room);
-    await this.engine.publishToRoom(room, channel, body, except, retention, Date.now(), volatile);
+    return this.engine.publishToRoom(room, channel, body, except, retention, Date.now(), volatile);
   }
 
   /** Local fan-out of a publication, called by the engine. */

@@ -267,7 +267,11 @@ describe('bad input', () => {
           data: { room: 'pub', event: 'chat', data: 3 },
           id: 1,
         }),
-      ).toEqual({ event: 'rt:reply', id: 1, data: null });
+      ).toEqual({
+        event: 'rt:reply',
+        id: 1,
+        data: { room: 'pub', epoch: expect.any(String), offset: 1 },
+      });
       expect(await member.next()).toEqual(inRoom({ event: 'chat', data: 3, room: 'pub' }, 1));
     });
   });

@@ -187,7 +187,12 @@ describe('broadcast from server code', () => {
     for (const client of [a, b, c]) await join(client, 'lobby');
     const body = { room: 'lobby', text: 'hi' };
     const reply = await a.request('relay', body);
-    expect(reply).toStrictEqual({ event: 'rt:reply', id: reply.id, data: null });
+    // The handler returns what emit resolves with: the message's place in the room.
+    expect(reply).toStrictEqual({
+      event: 'rt:reply',
+      id: reply.id,
+      data: { epoch: expect.any(String), offset: 1 },
+    });
     const frame = inRoom({ event: 'relay', data: body, room: 'lobby' }, 1);
     expect(await deliveries('relay', [b, c], [a, outsider])).toStrictEqual([
       [frame],

@@ -1,12 +1,13 @@
 import { MessageBody, SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { RealtimeClient, RealtimeClientError } from '../../lib/client/index.js';
 import { RealtimeHub } from '../../lib/index.js';
+import { reconnected } from '../support/client.js';
 import { startApp, type TestApp } from '../support/app.js';
-import { until, userFromQuery } from '../support/fixtures.js';
+import { userFromQuery } from '../support/fixtures.js';
 
 @WebSocketGateway()
 class EchoGateway {
@@ -169,14 +170,26 @@ describe('nest-realtime/client', () => {
     await expect(client.watch([''])).rejects.toMatchObject({ code: 'INVALID_DATA' });
     expect(await client.watch(['u2'])).toMatchObject([{ userId: 'u2', status: 'offline' }]);
     sent.length = 0;
+    const back = reconnected(client);
     for (const connection of app.hub.connections.list()) connection.close(1012, 'restart');
-    await until(() => client.state === 'reconnecting');
-    await until(() => client.state === 'connected');
+    await back;
     // What the next connection sent first: the status and watches carried over, no more.
     expect(sent.map((text) => JSON.parse(text))).toMatchObject([
       { event: 'rt:watch', data: { users: ['u2'] } },
       { event: 'rt:status', data: { status: 'away', meta: null } },
     ]);
+  });
+
+  it('leaves a room the server joined it to, and publishes with the place of the message', async () => {
+    const client = connect('?user=u1');
+    const { connectionId } = await client.ready;
+    await app.hub.join(connectionId, 'assigned');
+    expect(client.room('assigned')).toBeUndefined(); // not kept by the client
+    const position = await client.publish('assigned', 'note', 1);
+    expect(position).toEqual({ epoch: expect.any(String), offset: 1 });
+    expect(await client.leave('assigned')).toBe(true);
+    expect(app.hub.connectionRooms(connectionId)).toEqual([]);
+    expect(await client.leave('assigned')).toBe(false);
   });
 
   it('stops listening when asked', async () => {
@@ -215,42 +228,92 @@ describe('nest-realtime/client against bad input', () => {
     expect(make({ reconnect: { factor: 0 } })).toThrow(/reconnect.factor/);
   });
 
-  it('ignores frames it cannot read from a hostile server, and goes on', async () => {
-    // Not our server: a socket that says rt:connected, then sends junk.
+  it('refuses a close code browsers refuse, and bad per-call timeouts', async () => {
     const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
-    server.on('connection', (socket) => {
-      socket.send(
-        JSON.stringify({
-          event: 'rt:connected',
-          data: { connectionId: 'x.1', userId: null, pingInterval: 25_000, pongTimeout: 10_000 },
-        }),
-      );
-      for (const junk of [
-        'not json',
-        'null',
-        '[]',
-        '42',
-        '{"event":"rt:batch","data":[null,5,"x",{"event":"x","data":1}]}',
-        '{"event":"rt:batch","data":{"not":"a list"}}',
-        '{"event":"rt:reply","id":999,"data":1}',
-        '{"event":"rt:reply","id":"s1","data":1}',
-        '{"event":"rt:call","id":7}',
-        '{"event":"rt:room-presence","room":"nowhere","data":{}}',
-        '{"event":{"nested":true},"data":1}',
-      ]) {
-        socket.send(junk);
-      }
-      socket.send(Buffer.from([0xff, 0x00, 0x01]), { binary: true });
-      socket.send(JSON.stringify({ event: 'x', data: 2 }));
+    const client = new RealtimeClient(`ws://127.0.0.1:${port}/ws`, { WebSocket, reconnect: false });
+    expect(() => client.close(1006)).toThrow(/close code/);
+    expect(() => client.close(2000)).toThrow(/close code/);
+    await expect(client.request('x', null, 0)).rejects.toThrow(/timeout/);
+    await expect(client.call('x', null, 2 ** 31)).rejects.toThrow(/timeout/);
+    await client.close(4000, 'é'.repeat(100)); // 200 bytes of reason: cut to what a frame holds
+    server.close();
+  });
+
+  it('gives up an attempt whose rt:connected is malformed, at connectTimeout', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    server.on('connection', (socket) => socket.send('{"event":"rt:connected"}'));
+    const client = new RealtimeClient(`ws://127.0.0.1:${port}/ws`, {
+      WebSocket,
+      connectTimeout: 100,
+      reconnect: { initialDelay: 10, maxDelay: 10, maxAttempts: 1 },
     });
+    const reasons: unknown[] = [];
+    client.onState((state, { reason }) => reasons.push([state, reason]));
+    expect(await client.closed).toBe(1006);
+    expect(reasons).toEqual([
+      ['reconnecting', 'no rt:connected within 100 ms'],
+      ['disconnected', 'no rt:connected within 100 ms'],
+    ]);
+    server.close();
+  });
+
+  it('ignores frames it cannot read from a hostile server, and goes on', async () => {
+    // Not our server: a socket that says rt:connected, answers the join, then sends junk.
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const info = { connectionId: 'x.1', userId: null, pingInterval: 25_000, pongTimeout: 10_000 };
+    server.on('connection', (socket) => {
+      socket.send(JSON.stringify({ event: 'rt:connected', data: info }));
+      socket.on('message', (raw) => {
+        const { event, id } = JSON.parse(String(raw));
+        if (event !== 'rt:join') return;
+        const room = {
+          name: 'joined',
+          size: 1,
+          created: 1,
+          persistent: false,
+          epoch: 'E',
+          offset: 0,
+        };
+        socket.send(JSON.stringify({ event: 'rt:reply', id, data: { ...room, members: [] } }));
+        for (const junk of [
+          'not json',
+          'null',
+          '[]',
+          '42',
+          '{"event":"rt:batch","data":[null,5,"x",{"event":"x","data":1}]}',
+          '{"event":"rt:batch","data":{"not":"a list"}}',
+          '{"event":"rt:reply","id":999,"data":1}',
+          '{"event":"rt:reply","id":"s1","data":1}',
+          '{"event":"rt:call","id":7}',
+          '{"event":"rt:room-presence","room":"joined","data":null}',
+          '{"event":"rt:room-presence","room":"joined","data":{"joined":"nobody"}}',
+          '{"event":"rt:presence","data":null}',
+          '{"event":"rt:connected","data":{"pingInterval":-1}}',
+          '{"event":{"nested":true},"data":1}',
+        ]) {
+          socket.send(junk);
+        }
+        socket.send(Buffer.from([0xff, 0x00, 0x01]), { binary: true });
+        socket.send(JSON.stringify({ event: 'x', data: 2 }));
+      });
+    });
+    const uncaught = vi.fn<(error: Error) => void>();
+    process.on('uncaughtException', uncaught);
     const client = new RealtimeClient(`ws://127.0.0.1:${port}/ws`, { WebSocket, reconnect: false });
     const got: unknown[] = [];
     client.on('x', (data) => got.push(data));
-    await client.ready;
+    const room = await client.join('joined', { presence: true });
     await expect.poll(() => got).toEqual([1, 2]);
+    process.off('uncaughtException', uncaught);
+    expect(uncaught).not.toHaveBeenCalled();
     expect(client.state).toBe('connected');
+    expect(room.members.size).toBe(0);
     await client.close();
     server.close();
   });

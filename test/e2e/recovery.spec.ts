@@ -188,7 +188,7 @@ describe('recovery', () => {
     // Messages keep coming, one per event-loop turn, before, during and after the join
     // (at most 10, so that the missed ones stay under recoveryLimit).
     let last = 8;
-    const emitted: Promise<void>[] = [];
+    const emitted: Promise<unknown>[] = [];
     const loop = (): void => {
       if (last >= 18) return;
       emitted.push(rt.hub.to('h:2').emit('m', ++last));
@@ -216,7 +216,7 @@ describe('recovery', () => {
     const engine = rt.app.app.get<RealtimeEngine>(RealtimeEngine);
     const read = engine.readRoom.bind(engine);
     let last = 8;
-    const emitted: Promise<void>[] = [];
+    const emitted: Promise<unknown>[] = [];
     const loop = (): void => {
       if (last >= 18) return;
       emitted.push(rt.hub.to('h:3').emit('m', ++last));

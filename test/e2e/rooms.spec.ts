@@ -154,8 +154,13 @@ describe('rooms: rt:publish', () => {
       event: 'chat',
       data: { text: 'hi' },
     });
-    expect(reply).toStrictEqual({ event: 'rt:reply', id: reply.id, data: null });
     const expected = inRoom({ event: 'chat', data: { text: 'hi' }, room: 'lobby' }, 1);
+    // The reply says where the message went in the room's stream.
+    expect(reply).toStrictEqual({
+      event: 'rt:reply',
+      id: reply.id,
+      data: { room: 'lobby', epoch: expected.epoch, offset: 1 },
+    });
     expect(await b.next(eventIs('chat'))).toStrictEqual(expected);
     expect(await c.next(eventIs('chat'))).toStrictEqual(expected);
     expect(await a.collect(eventIs('chat'))).toStrictEqual([]);
@@ -174,8 +179,8 @@ describe('rooms: rt:publish', () => {
       data: [1, 2],
       echo: true,
     });
-    expect(reply.data).toBeNull();
     const expected = inRoom({ event: 'chat', data: [1, 2], room: 'lobby' }, 1);
+    expect(reply.data).toEqual({ room: 'lobby', epoch: expected.epoch, offset: 1 });
     expect(await a.next(eventIs('chat'))).toStrictEqual(expected);
     expect(await b.next(eventIs('chat'))).toStrictEqual(expected);
     expect(await a.collect(eventIs('chat'))).toStrictEqual([]);
