@@ -207,6 +207,12 @@ class Calculator {
   }
 }
 
+/** Retries wait their whole ceiling (no jitter), so that a test can act while offline. */
+function slowRetries(): void {
+  vi.spyOn(Math, 'random').mockReturnValue(0.999);
+  cleanups.push(() => vi.restoreAllMocks());
+}
+
 describe('the library client against one app', () => {
   const options: RealtimeModuleOptions = { authenticate: userFromQuery };
 
@@ -292,6 +298,7 @@ describe('the library client against one app', () => {
   }, 20_000);
 
   it('queues what is sent while reconnecting and sends it in order once connected', async () => {
+    slowRetries();
     const app = await started(options, [NotesGateway, Calculator]);
     const sockets = trackSockets(app);
     const c = client(`${app.wsUrl}?user=u1`, { reconnect: { initialDelay: 200, maxDelay: 200 } });
@@ -319,6 +326,7 @@ describe('the library client against one app', () => {
   });
 
   it('refuses frames past the offline queue bound, clearly, and keeps the others', async () => {
+    slowRetries();
     const app = await started(options, [NotesGateway]);
     const sockets = trackSockets(app);
     const c = client(`${app.wsUrl}?user=u1`, {
