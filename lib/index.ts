@@ -3,6 +3,7 @@ export {
   RealtimeConfigError,
   resolveRealtimeOptions,
   type AuthenticateHook,
+  type AuthorizeOptions,
   type EngineOptions,
   type DeliveryOptions,
   type HistoryOptions,
@@ -12,6 +13,7 @@ export {
   type RealtimeModuleOptions,
   type ResolvedRealtimeOptions,
   type RoomOptions,
+  type SseOptions,
   type WebSocketOptions,
 } from './realtime.options.js';
 export { BUILTIN_EVENT_PREFIX, BuiltinEvent, REALTIME_OPTIONS } from './realtime.constants.js';
@@ -56,4 +58,12 @@ export { MemoryEngine } from './engines/memory/memory.engine.js';
 export { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
 export { RealtimeWsAdapter } from './transports/websocket/realtime-ws.adapter.js';
 export { WsConnection } from './transports/websocket/ws-connection.js';
+export {
+  RealtimeSse,
+  type ResumePoint,
+  type SseHelperOptions,
+} from './transports/sse/realtime-sse.service.js';
+export { RealtimeSseEndpoint } from './transports/sse/realtime-sse.endpoint.js';
+export { SseConnection, type SseSink } from './transports/sse/sse-connection.js';
+export { formatEventId, parseEventId } from './transports/sse/sse-event-id.js';
 export { CurrentUser } from './decorators/current-user.decorator.js';

@@ -40,6 +40,8 @@ export const BuiltinEvent = {
   Ping: 'rt:ping',
   /** A client's answer to `rt:ping`; a no-op (any frame answers a ping). */
   Pong: 'rt:pong',
+  /** SSE: a room of the stream could not be resumed from the client's position. */
+  Resync: 'rt:resync',
 } as const;
 
 /**

@@ -8,6 +8,8 @@ import { RealtimeEngine } from './engines/realtime-engine.interface.js';
 import { REALTIME_OPTIONS } from './realtime.constants.js';
 import { ConfigurableModuleClass, REALTIME_MODULE_OPTIONS } from './realtime.module-definition.js';
 import { resolveRealtimeOptions, type ResolvedRealtimeOptions } from './realtime.options.js';
+import { RealtimeSseEndpoint } from './transports/sse/realtime-sse.endpoint.js';
+import { RealtimeSse } from './transports/sse/realtime-sse.service.js';
 import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
 
 /**
@@ -49,6 +51,8 @@ import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
     RpcService,
     DeliveryService,
     RealtimeWsServer,
+    RealtimeSse,
+    RealtimeSseEndpoint,
   ],
   exports: [
     RealtimeHub,
@@ -57,6 +61,7 @@ import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
     DeliveryService,
     RealtimeEngine,
     RealtimeWsServer,
+    RealtimeSse,
     REALTIME_OPTIONS,
   ],
 })

@@ -25,6 +25,56 @@ export type AuthenticateHook = (
   | Promise<RealtimePrincipal | null | undefined | false>;
 
 /**
+ * Decides whether a client may join a room (`rt:join`, an SSE stream's rooms), or
+ * publish to one (`rt:publish`, the SSE publish endpoint). Server code (`hub.join`,
+ * `hub.to(room).emit`) is trusted and not asked. A hook that returns false refuses
+ * (FORBIDDEN, or 403 over HTTP); one that throws refuses with INTERNAL_ERROR (logged).
+ *
+ * @example
+ * ```ts
+ * authorize: {
+ *   canJoin: (principal, room) => !room.startsWith('admin:') || principal.role === 'admin',
+ *   canPublish: (principal, room, { event }) => event !== 'announcement' || principal.role === 'admin',
+ * }
+ * ```
+ */
+export interface AuthorizeOptions {
+  canJoin?: (principal: RealtimePrincipal, room: string) => boolean | Promise<boolean>;
+  canPublish?: (
+    principal: RealtimePrincipal,
+    room: string,
+    message: { readonly event: string; readonly data: unknown },
+  ) => boolean | Promise<boolean>;
+}
+
+/**
+ * The Server-Sent Events transport: a stream of rooms' messages at `path` (GET),
+ * with resume by `Last-Event-ID`, and a publish endpoint at `path + '/publish'`
+ * (POST). It shares the application's HTTP server (Express).
+ *
+ * @example
+ * ```ts
+ * sse: { path: '/realtime/events', keepAliveInterval: 15_000, maxConnectionsPerUser: 5 }
+ * ```
+ */
+export interface SseOptions {
+  /** Where streams are served. Default `/realtime/events`. */
+  path?: string;
+  /** The `retry:` a stream starts with: ms a client waits before reconnecting. Default 3000. */
+  retry?: number;
+  /** ms between keep-alive comments, so that proxies keep quiet streams open. Default 15000. */
+  keepAliveInterval?: number;
+  /** SSE streams this node serves at once; more are refused with 503. Default Infinity. */
+  maxConnections?: number;
+  /** SSE streams of one user on this node; more are refused with 429. Default 20. */
+  maxConnectionsPerUser?: number;
+  /** Bytes that may wait unsent to one stream; past it the stream is closed. Default 4 MiB. */
+  maxBufferedBytes?: number;
+  /** Whether `POST <path>/publish` is served. Default true. */
+  publish?: boolean;
+}
+
+/**
  * The WebSocket transport. It shares the application's HTTP port.
  *
  * @example
@@ -212,6 +262,8 @@ export type EngineOptions = { type: 'memory'; shared?: string };
 export interface RealtimeModuleOptions {
   /** The WebSocket transport, or `false` to turn it off. */
   websocket?: WebSocketOptions | false;
+  /** The Server-Sent Events transport, or `false` to turn it off. */
+  sse?: SseOptions | false;
   rooms?: RoomOptions;
   /** Presence, or `false` to turn it off. */
   presence?: PresenceOptions | false;
@@ -223,6 +275,8 @@ export interface RealtimeModuleOptions {
   engine?: EngineOptions;
   /** Runs once per connection, before it is accepted. Without it every client is anonymous. */
   authenticate?: AuthenticateHook;
+  /** Who may join and publish to which rooms. Without it, anyone who connected may. */
+  authorize?: AuthorizeOptions;
 }
 
 /**
@@ -235,6 +289,7 @@ export interface RealtimeModuleOptions {
  */
 export interface ResolvedRealtimeOptions {
   readonly websocket: Readonly<Required<WebSocketOptions>> | false;
+  readonly sse: Readonly<Required<SseOptions>> | false;
   readonly rooms: Readonly<Required<RoomOptions>>;
   readonly presence: Readonly<Required<PresenceOptions>> | false;
   readonly history: Readonly<Required<HistoryOptions>>;
@@ -243,6 +298,7 @@ export interface ResolvedRealtimeOptions {
   readonly rateLimit: Readonly<Required<RateLimitOptions>> | false;
   readonly engine: EngineOptions;
   readonly authenticate: AuthenticateHook | undefined;
+  readonly authorize: Readonly<AuthorizeOptions>;
 }
 
 const WEBSOCKET_DEFAULTS: Required<WebSocketOptions> = {
@@ -257,6 +313,16 @@ const WEBSOCKET_DEFAULTS: Required<WebSocketOptions> = {
   maxPendingRequests: 32,
   closeTimeout: 1_000,
   handshakeTimeout: 10_000,
+};
+
+const SSE_DEFAULTS: Required<SseOptions> = {
+  path: '/realtime/events',
+  retry: 3_000,
+  keepAliveInterval: 15_000,
+  maxConnections: Infinity,
+  maxConnectionsPerUser: 20,
+  maxBufferedBytes: 4 << 20,
+  publish: true,
 };
 
 const ROOM_DEFAULTS: Required<RoomOptions> = { maxPerConnection: 100, maxNameLength: 200 };
@@ -367,6 +433,19 @@ const WEBSOCKET_CHECKS: Record<keyof WebSocketOptions, [Check, string]> = {
   handshakeTimeout: ms,
 };
 
+const SSE_CHECKS: Record<keyof SseOptions, [Check, string]> = {
+  path,
+  retry: ms,
+  keepAliveInterval: ms,
+  maxConnections: limit,
+  maxConnectionsPerUser: limit,
+  maxBufferedBytes: bytes,
+  publish: boolean,
+};
+const AUTHORIZE_CHECKS: Record<keyof AuthorizeOptions, [Check, string]> = {
+  canJoin: [(v) => typeof v === 'function', 'a function'],
+  canPublish: [(v) => typeof v === 'function', 'a function'],
+};
 const PRESENCE_CHECKS: Record<keyof PresenceOptions, [Check, string]> = {
   heartbeatInterval: ms,
   timeout: ms,
@@ -468,6 +547,8 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
     'rateLimit',
     'engine',
     'authenticate',
+    'sse',
+    'authorize',
   ];
   for (const [key, value] of Object.entries(given)) {
     if (!known.includes(key)) {
@@ -478,6 +559,11 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
     given.websocket === false
       ? false
       : resolveGroup('websocket', given.websocket, WEBSOCKET_CHECKS, WEBSOCKET_DEFAULTS);
+  const sse =
+    given.sse === false ? false : resolveGroup('sse', given.sse, SSE_CHECKS, SSE_DEFAULTS);
+  if (sse && websocket && sse.path === websocket.path) {
+    throw new RealtimeConfigError('sse.path', `another path than websocket.path`, sse.path);
+  }
   const rooms = resolveGroup('rooms', given.rooms, ROOM_CHECKS, ROOM_DEFAULTS);
   const presence =
     given.presence === false
@@ -528,8 +614,13 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
       rateLimit.byteBurst,
     );
   }
+  // Hooks have no defaults: an absent one allows.
+  const noHooks = {} as Required<AuthorizeOptions>;
+  const authorize = resolveGroup('authorize', given.authorize, AUTHORIZE_CHECKS, noHooks);
   return {
     websocket,
+    sse,
+    authorize,
     rooms,
     presence,
     history,

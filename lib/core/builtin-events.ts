@@ -1,5 +1,7 @@
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
 import { BuiltinEvent } from '../realtime.constants.js';
+import type { AuthorizeOptions } from '../realtime.options.js';
+import { assertCanJoin, assertCanPublish } from './authorize.js';
 import { assertUserEvent } from './frame.js';
 import type { PresenceService } from './presence/presence.service.js';
 import { presenceHandlers } from './presence/presence-events.js';
@@ -50,6 +52,7 @@ export function builtinHandlers(
   presence: PresenceService,
   rpc: RpcService,
   delivery: DeliveryService,
+  authorize: AuthorizeOptions,
 ): ReadonlyMap<string, BuiltinHandler> {
   const handlers = new Map<string, BuiltinHandler>([
     [
@@ -66,6 +69,7 @@ export function builtinHandlers(
         if (latest !== undefined && !Number.isSafeInteger(latest)) {
           throw new RealtimeError(ErrorCode.InvalidData, 'latest must be an integer');
         }
+        await assertCanJoin(authorize, connection.principal, room);
         const info = await hub.join(connection, room, {
           since,
           latest: latest as number | undefined,
@@ -88,6 +92,7 @@ export function builtinHandlers(
         assertUserEvent(event);
         const toSelf = optionalBoolean(echo, 'echo');
         assertMember(connection, room);
+        await assertCanPublish(authorize, connection.principal, room, { event, data: payload });
         const operator = hub.to(room);
         // Its place in the room's stream: a sender that did not get its own message
         // (no echo) knows which offset not to expect.

@@ -92,7 +92,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     const options = (this.options = realtimeOptions.websocket);
     this.path = options ? options.path : undefined;
     this.shared = {
-      builtins: builtinHandlers(hub, presence, rpc, delivery),
+      builtins: builtinHandlers(hub, presence, rpc, delivery, realtimeOptions.authorize),
       rpc,
       maxBufferedBytes: options ? options.maxBufferedBytes : 0,
       maxPendingRequests: options ? options.maxPendingRequests : 0,

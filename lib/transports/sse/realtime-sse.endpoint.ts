@@ -1,0 +1,310 @@
+import { HttpException, Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
+import { assertCanJoin } from '../../core/authorize.js';
+import { builtinHandlers, type BuiltinHandler } from '../../core/builtin-events.js';
+import { DeliveryService } from '../../core/delivery/delivery.service.js';
+import { PresenceService } from '../../core/presence/presence.service.js';
+import type { RealtimePrincipal } from '../../core/realtime-connection.js';
+import { ErrorCode, RealtimeError } from '../../core/realtime-error.js';
+import { RealtimeHub } from '../../core/realtime-hub.js';
+import { RpcService } from '../../core/rpc/rpc.service.js';
+import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
+import type { ResolvedRealtimeOptions, SseOptions } from '../../realtime.options.js';
+import { TokenBucket } from '../websocket/token-bucket.js';
+import { RealtimeSse } from './realtime-sse.service.js';
+import type { SseConnection, SseSink } from './sse-connection.js';
+
+/** A request as Express (or Fastify, through `raw`) hands it over. */
+type AdapterRequest = IncomingMessage & { raw?: IncomingMessage; body?: unknown };
+type AdapterResponse = ServerResponse & { raw?: ServerResponse; hijack?: () => void };
+
+/** An open stream of the endpoint, and what publishing through it needs. */
+interface Stream {
+  readonly connection: SseConnection;
+  /** Proves a publish comes from whoever reads the stream (it was sent in `rt:connected`). */
+  readonly token: Buffer;
+  readonly bucket: TokenBucket | undefined;
+}
+
+/** HTTP statuses of the core's error codes, for refusals sent before a stream starts. */
+const STATUS: Partial<Record<string, number>> = {
+  [ErrorCode.InvalidData]: 400,
+  [ErrorCode.RoomNameInvalid]: 400,
+  [ErrorCode.RoomLimitReached]: 400,
+  [ErrorCode.NotAuthenticated]: 401,
+  [ErrorCode.Forbidden]: 403,
+  [ErrorCode.NotInRoom]: 403,
+  [ErrorCode.RateLimited]: 429,
+  [ErrorCode.TooManyRequests]: 429,
+};
+
+const NL2 = Buffer.from('\n\n');
+
+/**
+ * The built-in SSE endpoint (docs/protocol.md, Server-Sent Events): `GET <path>` streams
+ * the rooms named by `room` query parameters, resuming from `Last-Event-ID`;
+ * `POST <path>/publish` publishes to a room a stream is in. It is a route of the
+ * app's HTTP server (Express), registered at start-up because its path comes from
+ * the options; it writes its own responses, bounded for slow readers.
+ *
+ * @example
+ * ```ts
+ * const events = new EventSource('/realtime/events?room=lobby&token=abc');
+ * events.addEventListener('chat', (e) => console.log(JSON.parse(e.data).data));
+ * ```
+ */
+@Injectable()
+export class RealtimeSseEndpoint implements OnModuleInit {
+  private readonly logger = new Logger('RealtimeSse');
+  private readonly options: Readonly<Required<SseOptions>> | false;
+  private readonly streams = new Map<string, Stream>();
+  private readonly perUser = new Map<string, number>();
+  private readonly publishHandler: BuiltinHandler;
+
+  constructor(
+    private readonly sse: RealtimeSse,
+    hub: RealtimeHub,
+    presence: PresenceService,
+    rpc: RpcService,
+    delivery: DeliveryService,
+    @Inject(REALTIME_OPTIONS) private readonly realtime: ResolvedRealtimeOptions,
+    private readonly httpAdapterHost: HttpAdapterHost,
+  ) {
+    this.options = realtime.sse;
+    // The publish endpoint is rt:publish over HTTP: the same checks and answer.
+    const builtins = builtinHandlers(hub, presence, rpc, delivery, realtime.authorize);
+    this.publishHandler = builtins.get(BuiltinEvent.Publish)!;
+  }
+
+  /** The endpoint's streams open now. */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Registers the routes: after the app's controllers, before Nest's 404 handler. */
+  onModuleInit(): void {
+    const options = this.options;
+    if (!options) return;
+    const adapter = this.httpAdapterHost.httpAdapter;
+    if (!adapter) {
+      this.logger.warn('the application has no HTTP server: the SSE endpoint is off');
+      return;
+    }
+    adapter.get(options.path, (request: AdapterRequest, response: AdapterResponse) => {
+      this.serve(request, response).catch((error: unknown) => this.crashed(response, error));
+    });
+    if (options.publish) {
+      adapter.post(
+        `${options.path}/publish`,
+        (request: AdapterRequest, response: AdapterResponse) => {
+          this.publish(request, response).catch((error: unknown) => this.crashed(response, error));
+        },
+      );
+    }
+  }
+
+  private async serve(
+    adapterRequest: AdapterRequest,
+    adapterResponse: AdapterResponse,
+  ): Promise<void> {
+    const options = this.options as Required<SseOptions>;
+    const request = adapterRequest.raw ?? adapterRequest;
+    const response = adapterResponse.raw ?? adapterResponse;
+    adapterResponse.hijack?.();
+    const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
+    let rooms: string[];
+    try {
+      rooms = this.sse.checkRooms(query.getAll('room'));
+    } catch (error) {
+      answerError(response, error);
+      return;
+    }
+    const principal = await this.authenticate(request, response);
+    if (!principal) return;
+    try {
+      for (const room of rooms) await assertCanJoin(this.realtime.authorize, principal, room);
+    } catch (error) {
+      answerError(response, error);
+      return;
+    }
+    if (response.destroyed) return; // the client left meanwhile
+    // From here to the registration nothing awaits: the limits cannot be raced.
+    if (this.sse.shuttingDown) {
+      answer(response, 503, ErrorCode.InternalError, 'the server is shutting down');
+      return;
+    }
+    if (this.streams.size >= options.maxConnections) {
+      answer(response, 503, 'SERVER_FULL', 'the server holds sse.maxConnections streams');
+      return;
+    }
+    const { userId } = principal;
+    if (userId !== undefined && (this.perUser.get(userId) ?? 0) >= options.maxConnectionsPerUser) {
+      answer(response, 429, 'TOO_MANY_CONNECTIONS', 'too many streams for this user');
+      return;
+    }
+    const resume = this.sse.resumePoint(request);
+    response.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      'X-Accel-Buffering': 'no',
+      Connection: 'keep-alive',
+    });
+    request.socket.setNoDelay(true);
+    request.socket.setKeepAlive(true);
+    request.socket.setTimeout(0);
+    response.write(`retry: ${options.retry}\n\n`);
+    const token = randomBytes(16);
+    const connection = this.sse.open(
+      principal,
+      responseSink(response),
+      options.publish ? { publishToken: token.toString('base64url') } : {},
+    );
+    this.streams.set(connection.id, { connection, token, bucket: this.bucket() });
+    if (userId !== undefined) this.perUser.set(userId, (this.perUser.get(userId) ?? 0) + 1);
+    response.once('close', () => {
+      this.streams.delete(connection.id);
+      if (userId !== undefined) {
+        const left = this.perUser.get(userId)! - 1;
+        if (left === 0) this.perUser.delete(userId);
+        else this.perUser.set(userId, left);
+      }
+      this.sse.finish(connection);
+    });
+    await this.sse.joinAll(connection, rooms, resume).catch((error: unknown) => {
+      this.logger.error(
+        "joining an SSE stream's rooms failed",
+        error instanceof Error ? error.stack : error,
+      );
+      response.destroy();
+    });
+  }
+
+  private async publish(
+    adapterRequest: AdapterRequest,
+    adapterResponse: AdapterResponse,
+  ): Promise<void> {
+    const request = adapterRequest.raw ?? adapterRequest;
+    const response = adapterResponse.raw ?? adapterResponse;
+    adapterResponse.hijack?.();
+    const principal = await this.authenticate(request, response);
+    if (!principal) return;
+    const body = adapterRequest.body;
+    const {
+      connection: id,
+      token,
+      ...message
+    } = (isObject(body) ? body : {}) as Record<string, unknown>;
+    if (!isObject(body) || typeof id !== 'string' || typeof token !== 'string') {
+      answer(
+        response,
+        400,
+        ErrorCode.InvalidData,
+        'the body must be a JSON object with connection and token',
+      );
+      return;
+    }
+    const stream = this.streams.get(id);
+    const given = Buffer.from(token, 'base64url');
+    if (
+      !stream ||
+      given.length !== stream.token.length ||
+      !timingSafeEqual(given, stream.token) ||
+      stream.connection.userId !== principal.userId
+    ) {
+      answer(response, 403, ErrorCode.Forbidden, 'no such stream for these credentials');
+      return;
+    }
+    if (stream.bucket && !stream.bucket.take(1, performance.now())) {
+      answer(response, 429, ErrorCode.RateLimited, 'publishing too fast');
+      return;
+    }
+    try {
+      const result = await this.publishHandler(stream.connection, message);
+      answerJson(response, 200, result);
+    } catch (error) {
+      answerError(response, error);
+    }
+  }
+
+  /** The principal, or undefined once the refusal was answered. */
+  private async authenticate(
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Promise<RealtimePrincipal | undefined> {
+    try {
+      return await authenticateRequest(this.realtime.authenticate, request);
+    } catch (error) {
+      if (!(error instanceof AuthenticationRefused)) throw error;
+      const code = error.status === 401 ? ErrorCode.NotAuthenticated : ErrorCode.Forbidden;
+      answer(response, error.status, code, error.message);
+      return undefined;
+    }
+  }
+
+  /** The rate limit of a stream's publishes: the frames of `rateLimit`, as for a WebSocket. */
+  private bucket(): TokenBucket | undefined {
+    const limit = this.realtime.rateLimit;
+    return limit
+      ? new TokenBucket(limit.messagesPerSecond, limit.messageBurst, performance.now())
+      : undefined;
+  }
+
+  private crashed(response: ServerResponse, error: unknown): void {
+    this.logger.error('the SSE endpoint failed', error instanceof Error ? error.stack : error);
+    if (!response.headersSent)
+      answer(response, 500, ErrorCode.InternalError, 'Internal server error');
+    else response.destroy();
+  }
+}
+
+/** Events written straight to the response; what waits unsent is the response's to tell. */
+function responseSink(response: ServerResponse): SseSink {
+  return {
+    event(id, event, data) {
+      const head = `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: `;
+      const body = typeof data === 'string' ? Buffer.from(data) : data;
+      response.write(Buffer.concat([Buffer.from(head), body, NL2]));
+    },
+    comment(text) {
+      response.write(`:${text ? ` ${text}` : ''}\n\n`);
+    },
+    get buffered() {
+      return response.writableLength;
+    },
+    end() {
+      response.end();
+    },
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function answerJson(response: ServerResponse, status: number, body: unknown): void {
+  if (response.headersSent || response.destroyed) return;
+  response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
+  response.end(JSON.stringify(body ?? null));
+}
+
+/** A refusal before any event: `{ "error": { "code", "message" } }` with its status. */
+function answer(response: ServerResponse, status: number, code: string, message: string): void {
+  answerJson(response, status, { error: { code, message } });
+}
+
+function answerError(response: ServerResponse, error: unknown): void {
+  if (error instanceof HttpException) {
+    const body = error.getResponse() as { code?: string; message?: string } | string;
+    const { code = ErrorCode.InvalidData, message = error.message } =
+      typeof body === 'string' ? { message: body } : body;
+    answer(response, error.getStatus(), code, message);
+  } else if (error instanceof RealtimeError) {
+    answer(response, STATUS[error.code] ?? 500, error.code, error.message);
+  } else {
+    throw error;
+  }
+}

@@ -1,0 +1,339 @@
+import {
+  BadRequestException,
+  ForbiddenException,
+  Inject,
+  Injectable,
+  InternalServerErrorException,
+  Logger,
+  type BeforeApplicationShutdown,
+  type MessageEvent,
+} from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import { Observable, type Subscriber } from 'rxjs';
+import { assertCanJoin } from '../../core/authorize.js';
+import { PresenceService } from '../../core/presence/presence.service.js';
+import type { RealtimePrincipal } from '../../core/realtime-connection.js';
+import { ErrorCode, RealtimeError } from '../../core/realtime-error.js';
+import { RealtimeHub } from '../../core/realtime-hub.js';
+import { assertRoomName } from '../../core/room-name.js';
+import type { StreamPosition } from '../../engines/realtime-engine.interface.js';
+import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
+import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
+import { SseConnection, type SseSink } from './sse-connection.js';
+import { parseEventId } from './sse-event-id.js';
+
+/**
+ * Where a client resumes from: its position in each room, `'unreadable'` for an id
+ * this server did not write, or `undefined` for a first connection.
+ */
+export type ResumePoint = ReadonlyMap<string, StreamPosition> | 'unreadable' | undefined;
+
+/** What the service keeps alive and ends at shutdown: streams, and `stream()` helpers. */
+interface LiveStream {
+  keepAlive(): void;
+  shutdown(): void;
+}
+
+/** What `rooms()` and `presence()` take. */
+export interface SseHelperOptions {
+  /** Who the stream is for (its user counts as present); anonymous by default. */
+  readonly principal?: RealtimePrincipal;
+}
+
+/**
+ * Server-Sent Events for the app's own `@Sse()` handlers: a room (or several), a
+ * presence watch, or any Observable, as a correct event stream in one call. Each
+ * comes with ids, keep-alive comments and cleanup when the client goes or the app
+ * shuts down. The built-in endpoint (`sse.path`) uses the same streams.
+ *
+ * @example
+ * ```ts
+ * @Controller('live')
+ * export class LiveController {
+ *   constructor(private readonly sse: RealtimeSse) {}
+ *
+ *   @Sse('news')
+ *   news(@Req() request: Request) {
+ *     // Resumes from Last-Event-ID; the id of each event is its place in the room.
+ *     return this.sse.rooms(request, 'news', { principal: { userId: request.user.id } });
+ *   }
+ *
+ *   @Sse('ticks')
+ *   ticks() {
+ *     return this.sse.stream(interval(1_000), { event: 'tick' });
+ *   }
+ * }
+ * ```
+ */
+@Injectable()
+export class RealtimeSse implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('RealtimeSse');
+  private readonly live = new Set<LiveStream>();
+  /** The endpoint's and helpers' streams, with their entry in `live`. */
+  private readonly streams = new Map<SseConnection, LiveStream>();
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private readonly keepAliveInterval: number;
+  private readonly maxBufferedBytes: number;
+  private readonly maxRooms: number;
+
+  constructor(
+    private readonly hub: RealtimeHub,
+    private readonly presenceService: PresenceService,
+    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
+  ) {
+    const sse = options.sse || { keepAliveInterval: 15_000, maxBufferedBytes: 4 << 20 };
+    this.keepAliveInterval = sse.keepAliveInterval;
+    this.maxBufferedBytes = sse.maxBufferedBytes;
+    this.maxRooms = options.rooms.maxPerConnection;
+  }
+
+  /** Streams open now: the endpoint's, and the helpers'. */
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Whether the app is shutting down: new streams are refused. */
+  get shuttingDown(): boolean {
+    return this.closing;
+  }
+
+  /**
+   * The messages of one room, or several, as SSE events for an `@Sse()` handler.
+   * The client resumes from its `Last-Event-ID` header, or a `lastEventId` query
+   * parameter, as with the built-in endpoint. Rooms are checked (names, count,
+   * `authorize.canJoin`) before anything is sent: a refusal is a 400 or 403.
+   */
+  async rooms(
+    request: IncomingMessage | undefined,
+    rooms: string | readonly string[],
+    options: SseHelperOptions = {},
+  ): Promise<Observable<MessageEvent>> {
+    const names = this.checkRooms(typeof rooms === 'string' ? [rooms] : rooms);
+    const principal = options.principal ?? {};
+    try {
+      for (const room of names) await assertCanJoin(this.options.authorize, principal, room);
+    } catch (error) {
+      throw httpError(error);
+    }
+    const resume = request ? this.resumePoint(request) : undefined;
+    return this.observe(principal, (connection) => this.joinAll(connection, names, resume));
+  }
+
+  /**
+   * These users' presence as SSE events (`rt:presence`): their current states
+   * first, then every change as others see it.
+   */
+  async presence(
+    users: readonly string[],
+    options: SseHelperOptions = {},
+  ): Promise<Observable<MessageEvent>> {
+    if (!this.presenceService.enabled)
+      throw new BadRequestException('presence is off on this server');
+    return this.observe(options.principal ?? {}, async (connection, sink) => {
+      const states = await this.presenceService.watchFor(connection, users);
+      for (const state of states) {
+        sink.event(undefined, BuiltinEvent.Presence, presenceFrame(state));
+      }
+    });
+  }
+
+  /**
+   * Any Observable as SSE events: each value is one event whose data is its JSON,
+   * with an id (a counter from 1, or `id(value, index)`) and an event name; plus
+   * keep-alive comments, and an end at shutdown.
+   */
+  stream<T>(
+    source: Observable<T>,
+    options: {
+      event?: string | ((value: T) => string);
+      id?: (value: T, index: number) => string;
+    } = {},
+  ): Observable<MessageEvent> {
+    const { event, id = (_value: T, index: number) => String(index + 1) } = options;
+    return new Observable<MessageEvent>((subscriber) => {
+      let index = 0;
+      const live: LiveStream = {
+        keepAlive: () => subscriber.next({ comment: '' }),
+        shutdown: () => subscriber.complete(),
+      };
+      this.add(live);
+      const subscription = source.subscribe({
+        next: (value) => {
+          const type = typeof event === 'function' ? event(value) : event;
+          subscriber.next({ id: id(value, index++), type, data: JSON.stringify(value ?? null) });
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+      return () => {
+        subscription.unsubscribe();
+        this.remove(live);
+      };
+    });
+  }
+
+  /**
+   * @internal Opens a stream for the endpoint or a helper: a connection of the hub
+   * that writes to `sink`, announced by an `rt:connected` event.
+   */
+  open(principal: RealtimePrincipal, sink: SseSink, extra: object = {}): SseConnection {
+    const connection = new SseConnection(
+      this.hub.nextConnectionId(),
+      principal,
+      sink,
+      this.maxBufferedBytes,
+    );
+    const info = {
+      connectionId: connection.id,
+      userId: connection.userId ?? null,
+      keepAliveInterval: this.keepAliveInterval,
+      ...extra,
+    };
+    sink.event(undefined, BuiltinEvent.Connected, JSON.stringify(info));
+    const live: LiveStream = {
+      keepAlive: () => connection.keepAlive(),
+      shutdown: () => connection.close(0, ''),
+    };
+    this.streams.set(connection, live);
+    this.add(live);
+    this.hub.addConnection(connection).catch((error: unknown) => this.failed(connection, error));
+    return connection;
+  }
+
+  /**
+   * @internal Joins a stream's rooms, from where the client was. A room that cannot
+   * be resumed gets an `rt:resync` event before its live ones.
+   */
+  async joinAll(
+    connection: SseConnection,
+    rooms: readonly string[],
+    resume: ResumePoint,
+  ): Promise<void> {
+    for (const room of rooms) {
+      if (!connection.isOpen) return;
+      const since = resume === 'unreadable' ? undefined : resume?.get(room);
+      if (since) connection.resumeFrom(room, since);
+      const join = await this.hub.join(connection, room, since ? { since } : {});
+      if (resume === 'unreadable') connection.cannotResume(room, join);
+      else connection.joined(room, join);
+    }
+  }
+
+  /** @internal A stream ended (its client went, or it was closed): the hub lets it go. */
+  finish(connection: SseConnection): void {
+    connection.close(0, '');
+    const live = this.streams.get(connection);
+    if (!live) return;
+    this.streams.delete(connection);
+    this.remove(live);
+    this.hub.removeConnection(connection).catch((error: unknown) => {
+      this.logger.error(
+        'removing an SSE stream failed',
+        error instanceof Error ? error.stack : error,
+      );
+    });
+  }
+
+  /**
+   * @internal The client's position: the `Last-Event-ID` header (what EventSource
+   * sends when it reconnects), else the `lastEventId` query parameter (a first
+   * connection, which cannot set headers).
+   */
+  resumePoint(request: IncomingMessage): ResumePoint {
+    const header = request.headers['last-event-id'];
+    const text =
+      typeof header === 'string'
+        ? header
+        : (new URL(request.url ?? '/', 'http://localhost').searchParams.get('lastEventId') ??
+          undefined);
+    if (text === undefined) return undefined;
+    return parseEventId(text, this.maxRooms) ?? 'unreadable';
+  }
+
+  /** @internal Room names of a stream, checked and without repeats; 400 otherwise. */
+  checkRooms(rooms: readonly string[]): string[] {
+    const names = [...new Set(rooms)];
+    if (names.length === 0 || names.length > this.maxRooms) {
+      throw new BadRequestException({
+        code: ErrorCode.InvalidData,
+        message: `a stream has 1 to ${this.maxRooms} rooms`,
+      });
+    }
+    try {
+      for (const room of names) assertRoomName(room, this.hub.maxRoomNameLength);
+    } catch (error) {
+      throw httpError(error);
+    }
+    return names;
+  }
+
+  /** Ends every stream, so that the HTTP server can close at once. */
+  beforeApplicationShutdown(): void {
+    this.closing = true;
+    // Ending a stream may remove it from the set: a Set's iteration allows that.
+    for (const live of this.live) live.shutdown();
+  }
+
+  /** A helper's Observable: a stream whose sink is the subscriber. */
+  private observe(
+    principal: RealtimePrincipal,
+    start: (connection: SseConnection, sink: SseSink) => Promise<void>,
+  ): Observable<MessageEvent> {
+    return new Observable<MessageEvent>((subscriber) => {
+      if (this.closing) {
+        subscriber.complete();
+        return undefined;
+      }
+      const sink = subscriberSink(subscriber);
+      const connection = this.open(principal, sink);
+      start(connection, sink).catch((error: unknown) => this.failed(connection, error));
+      return () => this.finish(connection);
+    });
+  }
+
+  private failed(connection: SseConnection, error: unknown): void {
+    if (!connection.isOpen) return;
+    this.logger.error('an SSE stream failed', error instanceof Error ? error.stack : error);
+    this.finish(connection);
+  }
+
+  private add(live: LiveStream): void {
+    this.live.add(live);
+    this.keepAliveTimer ??= setInterval(() => {
+      for (const stream of this.live) stream.keepAlive();
+    }, this.keepAliveInterval).unref();
+  }
+
+  private remove(live: LiveStream): void {
+    this.live.delete(live);
+    if (this.live.size > 0) return;
+    clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer = undefined;
+  }
+}
+
+/** Events into an Observable, which Nest's `@Sse()` writes and bounds. */
+function subscriberSink(subscriber: Subscriber<MessageEvent>): SseSink {
+  return {
+    event: (id, type, data) =>
+      subscriber.next({ ...(id !== undefined && { id }), type, data: data.toString() }),
+    comment: (text) => subscriber.next({ comment: text }),
+    buffered: 0,
+    end: () => subscriber.complete(),
+  };
+}
+
+/** An `rt:presence` event's data, as the frame a WebSocket client gets. */
+function presenceFrame(state: unknown): string {
+  return JSON.stringify({ event: BuiltinEvent.Presence, data: state });
+}
+
+/** A refusal of the core as the HTTP error an `@Sse()` handler throws. */
+function httpError(error: unknown): Error {
+  if (!(error instanceof RealtimeError)) return error as Error;
+  const body = { code: error.code, message: error.message };
+  if (error.code === ErrorCode.Forbidden) return new ForbiddenException(body);
+  if (error.code === ErrorCode.InternalError) return new InternalServerErrorException(body);
+  return new BadRequestException(body);
+}

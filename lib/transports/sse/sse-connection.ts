@@ -1,0 +1,131 @@
+import type { RoomJoin } from '../../core/realtime-hub.js';
+import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
+import type { StreamPosition } from '../../engines/realtime-engine.interface.js';
+import { BuiltinEvent } from '../../realtime.constants.js';
+import { formatEventId } from './sse-event-id.js';
+import { frameInfo } from './sse-frames.js';
+
+/**
+ * Where a stream's events go: straight to an HTTP response (the built-in endpoint),
+ * or into an Observable that Nest's `@Sse()` writes (the helpers).
+ */
+export interface SseSink {
+  /** One event; `data` is one line of JSON. */
+  event(id: string | undefined, event: string, data: Buffer | string): void;
+  /** A comment line, which clients ignore: the keep-alive. */
+  comment(text: string): void;
+  /** Bytes written but not yet sent to the client (0 when the sink cannot tell). */
+  readonly buffered: number;
+  /** Ends the stream; the sink then reports its end to the connection's owner. */
+  end(): void;
+}
+
+/**
+ * One SSE stream, as the hub sees it: a connection that receives the messages of
+ * its rooms (and of its user, and broadcasts) and writes each as an event whose
+ * id is its place in every room of the stream.
+ *
+ * @example
+ * ```ts
+ * const connection = new SseConnection(hub.nextConnectionId(), principal, sink, 4 << 20);
+ * ```
+ */
+export class SseConnection extends RealtimeConnection {
+  readonly transport = 'sse';
+  /** The stream's place in each of its rooms, once known: what event ids carry. */
+  private readonly positions = new Map<string, StreamPosition>();
+  /** Rooms resumed from a client's position, until their first event shows whether it held. */
+  private readonly resuming = new Map<string, StreamPosition>();
+  private open = true;
+
+  constructor(
+    id: string,
+    principal: RealtimePrincipal,
+    private readonly sink: SseSink,
+    private readonly maxBufferedBytes: number,
+  ) {
+    super(id, principal);
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  /** Past half of `maxBufferedBytes` waiting: volatile messages skip this stream. */
+  override get congested(): boolean {
+    return this.sink.buffered > this.maxBufferedBytes / 2;
+  }
+
+  /**
+   * @internal Before joining a room: the position the client comes back from. Its
+   * first event then tells whether the stream goes on without a gap.
+   */
+  resumeFrom(room: string, since: StreamPosition): void {
+    this.resuming.set(room, since);
+    this.positions.set(room, since);
+  }
+
+  /**
+   * @internal After joining a room. A resumed room that got no event yet and could
+   * not be recovered gets its `rt:resync` now.
+   */
+  joined(room: string, join: RoomJoin): void {
+    if (this.resuming.delete(room) && join.recovered === false) {
+      this.resync(room, join);
+      return;
+    }
+    const known = this.positions.get(room);
+    if (!known || (known.epoch === join.epoch && known.offset < join.offset)) {
+      this.positions.set(room, { epoch: join.epoch, offset: join.offset });
+    }
+  }
+
+  /**
+   * @internal Tells the client it cannot resume a room (its id was not one of ours):
+   * it should fetch the room's state again.
+   */
+  cannotResume(room: string, join: RoomJoin): void {
+    this.resync(room, join);
+  }
+
+  send(frame: Buffer): void {
+    if (!this.open) return;
+    const info = frameInfo(frame);
+    if (!info?.deliverable) return;
+    let id: string | undefined;
+    const { room, offset, epoch } = info;
+    if (room !== undefined && offset !== undefined && this.rooms.has(room)) {
+      const since = this.resuming.get(room);
+      if (since) {
+        this.resuming.delete(room);
+        // The first event after the client's position must be the next one.
+        if (epoch !== since.epoch || offset !== since.offset + 1) {
+          this.resync(room, { epoch: epoch!, offset: offset - 1 });
+        }
+      }
+      this.positions.set(room, { epoch: epoch!, offset });
+      id = formatEventId(this.positions);
+    }
+    this.sink.event(id, info.event, frame);
+    if (this.sink.buffered > this.maxBufferedBytes) this.close(0, 'the client reads too slowly');
+  }
+
+  /** @internal The keep-alive. */
+  keepAlive(): void {
+    if (this.open) this.sink.comment('');
+  }
+
+  /** Ends the stream (SSE has no close codes: `code` is not sent). */
+  close(_code: number, _reason: string): void {
+    if (!this.open) return;
+    this.open = false;
+    this.sink.end();
+  }
+
+  private resync(room: string, position: StreamPosition): void {
+    this.resuming.delete(room);
+    this.positions.set(room, { epoch: position.epoch, offset: position.offset });
+    const data = JSON.stringify({ room, epoch: position.epoch, offset: position.offset });
+    this.sink.event(formatEventId(this.positions), BuiltinEvent.Resync, data);
+  }
+}
