@@ -42,6 +42,8 @@ export const BuiltinEvent = {
   Pong: 'rt:pong',
   /** SSE: a room of the stream could not be resumed from the client's position. */
   Resync: 'rt:resync',
+  /** SSE: every room of the stream is joined; its id is the stream's place in all of them. */
+  Joined: 'rt:joined',
 } as const;
 
 /**

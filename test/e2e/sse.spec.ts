@@ -1,5 +1,6 @@
 // The built-in SSE endpoint: events and ids, resume, refusals, keep-alive, publish,
 // bounds and cleanup, against a real app over real HTTP.
+import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
@@ -29,6 +30,19 @@ async function stream(app: TestApp, query: string, headers?: Record<string, stri
   return client;
 }
 
+/** Events that are messages (not the stream's own rt:connected, rt:joined, rt:resync). */
+function messages(client: SseTestClient) {
+  return client.events.filter(
+    (e) => !['rt:connected', 'rt:joined', 'rt:resync'].includes(e.event!),
+  );
+}
+
+/** Waits for the stream's rt:joined: every room joined. */
+async function joined(client: SseTestClient) {
+  await client.until(() => client.events.some((e) => e.event === 'rt:joined'));
+  return dataOf(client.events.find((e) => e.event === 'rt:joined')!);
+}
+
 async function post(app: TestApp, path: string, body: unknown, query = '') {
   const response = await fetch(`${base(app)}${path}${query}`, {
     method: 'POST',
@@ -48,7 +62,9 @@ describe('SSE: events and ids', () => {
       'cache-control': 'no-cache, no-transform',
       'x-accel-buffering': 'no',
     });
-    await client.until(() => client.events.length === 1);
+    expect(await joined(client)).toEqual({
+      rooms: [{ room: 'lobby', epoch: expect.any(String), offset: 0 }],
+    });
     expect(client.blocks[0]).toEqual({ retry: 3_000, comments: [] });
     const connected = client.events[0]!;
     expect(connected.event).toBe('rt:connected');
@@ -59,7 +75,7 @@ describe('SSE: events and ids', () => {
       keepAliveInterval: 15_000,
       publishToken: expect.any(String),
     });
-    await until(async () => (await app.hub.roomInfo('lobby'))?.size === 1);
+    expect(client.events[1]!.id).toMatch(/^lobby=[\w-]+:0$/);
 
     const first = await app.hub.to('lobby').emit('chat', { text: 'hi' });
     await app.hub.to('lobby').emitBatch([
@@ -67,8 +83,8 @@ describe('SSE: events and ids', () => {
       { event: 'b', data: 2 },
     ]);
     await app.hub.toUser('u1').emit('notice', 'for you');
-    await client.until(() => client.events.length === 4);
-    const [chat, batch, notice] = client.events.slice(1);
+    await client.until(() => messages(client).length === 3);
+    const [chat, batch, notice] = messages(client);
     expect(chat).toEqual({
       id: `lobby=${first!.epoch}:1`,
       event: 'chat',
@@ -98,12 +114,12 @@ describe('SSE: events and ids', () => {
   it('streams several rooms: each id carries the place in every room', async () => {
     const app = await started();
     const client = await stream(app, 'room=a&room=chat%3A1&room=a');
-    await until(async () => (await app.hub.roomInfo('chat:1'))?.size === 1);
+    await joined(client);
     const a = await app.hub.to('a').emit('m', 1);
     const c = await app.hub.to('chat:1').emit('m', 2);
     await app.hub.to('a').emit('m', 3);
-    await client.until(() => client.events.length === 4);
-    expect(client.events.slice(1).map((e) => e.id)).toEqual([
+    await client.until(() => messages(client).length === 3);
+    expect(messages(client).map((e) => e.id)).toEqual([
       `a=${a!.epoch}:1,chat%3A1=${c!.epoch}:0`,
       `a=${a!.epoch}:1,chat%3A1=${c!.epoch}:1`,
       `a=${a!.epoch}:2,chat%3A1=${c!.epoch}:1`,
@@ -116,4 +132,116 @@ describe('SSE: events and ids', () => {
     await client.until(() => client.blocks.filter((b) => b.comments.length > 0).length >= 3);
     expect(client.blocks.filter((b) => b.comments.length > 0)[0]).toEqual({ comments: [''] });
   });
+});
+
+describe('SSE: resume', () => {
+  const history: RealtimeModuleOptions = { history: { maxCount: 1_000 } };
+
+  it('resumes from Last-Event-ID: the missed events in order, then live ones, no gap, no duplicate', async () => {
+    const app = await started(history);
+    const first = await stream(app, 'room=feed');
+    await joined(first);
+    for (let n = 1; n <= 3; n++) await app.hub.to('feed').emit('n', n);
+    await first.until(() => messages(first).length === 3);
+    const lastEventId = first.lastEventId!;
+    first.close();
+    for (let n = 4; n <= 6; n++) await app.hub.to('feed').emit('n', n);
+    const again = await stream(app, 'room=feed', { 'last-event-id': lastEventId });
+    await joined(again); // after the missed ones
+    await app.hub.to('feed').emit('n', 7);
+    await again.until(() => messages(again).length === 4);
+    expect(messages(again).map((e) => dataOf(e).data)).toEqual([4, 5, 6, 7]);
+    expect(again.events.some((e) => e.event === 'rt:resync')).toBe(false);
+  });
+
+  it('resumes from a lastEventId query parameter (a first EventSource request), the header winning', async () => {
+    const app = await started(history);
+    const first = await stream(app, 'room=feed');
+    await joined(first);
+    await app.hub.to('feed').emit('n', 1);
+    await first.until(() => messages(first).length === 1);
+    const one = first.lastEventId!;
+    await app.hub.to('feed').emit('n', 2);
+    await first.until(() => messages(first).length === 2);
+    const two = first.lastEventId!;
+    first.close();
+    await app.hub.to('feed').emit('n', 3);
+    const byQuery = await stream(app, `room=feed&lastEventId=${encodeURIComponent(one)}`);
+    await joined(byQuery);
+    expect(messages(byQuery).map((e) => dataOf(e).data)).toEqual([2, 3]);
+    const both = await stream(app, `room=feed&lastEventId=${encodeURIComponent(one)}`, {
+      'last-event-id': two,
+    });
+    await joined(both);
+    expect(messages(both).map((e) => dataOf(e).data)).toEqual([3]);
+  });
+
+  it('says rt:resync before live events when the history is gone, the epoch differs, or the id is not ours', async () => {
+    const app = await started({ history: { maxCount: 2 } });
+    const first = await stream(app, 'room=feed&room=other');
+    await joined(first);
+    await app.hub.to('feed').emit('n', 1);
+    await first.until(() => messages(first).length === 1);
+    const stale = first.lastEventId!;
+    first.close();
+    for (let n = 2; n <= 5; n++) await app.hub.to('feed').emit('n', n); // 2 and 3 are no longer kept
+    const lost = await stream(app, 'room=feed&room=other', { 'last-event-id': stale });
+    await joined(lost);
+    const [resync] = lost.events.filter((e) => e.event === 'rt:resync');
+    expect(resync!.event).toBe('rt:resync');
+    expect(dataOf(resync!)).toEqual({ room: 'feed', epoch: expect.any(String), offset: 5 });
+    // Sent before `other` is joined: the id names the rooms joined so far.
+    expect(resync!.id).toMatch(/^feed=[\w-]+:5$/);
+    await app.hub.to('feed').emit('n', 6);
+    await lost.until(() => messages(lost).length === 1);
+    expect(dataOf(messages(lost)[0]!).data).toBe(6);
+    expect(lost.events.map((e) => e.event)).toEqual([
+      'rt:connected',
+      'rt:resync',
+      'rt:joined',
+      'n',
+    ]);
+
+    const otherEpoch = await stream(app, 'room=feed', { 'last-event-id': 'feed=NotOurs1:3' });
+    await joined(otherEpoch);
+    expect(otherEpoch.events[1]).toMatchObject({ event: 'rt:resync' });
+
+    for (const junk of ['garbage', 'feed=E:x', 'feed=:1', '%E0%A4%A=E:1', 'x'.repeat(10_000)]) {
+      const unreadable = await stream(app, 'room=feed&room=other', { 'last-event-id': junk });
+      await joined(unreadable);
+      expect(unreadable.events.slice(1, 3).map((e) => [e.event, dataOf(e).room])).toEqual([
+        ['rt:resync', 'feed'],
+        ['rt:resync', 'other'],
+      ]);
+      unreadable.close();
+    }
+  });
+
+  it('with the eventsource package, across many drops mid-stream: every event once, in order', async () => {
+    const app = await started({ history: { maxCount: 10_000 }, sse: { retry: 20 } });
+    const sockets = new Set<import('node:net').Socket>();
+    app.app.getHttpServer().on('connection', (socket: import('node:net').Socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    const source = new EventSource(`${base(app)}/realtime/events?room=feed`);
+    cleanups.push(() => source.close());
+    const seen: number[] = [];
+    let opens = 0;
+    source.addEventListener('open', () => opens++);
+    source.addEventListener('n', (event) => seen.push(JSON.parse(event.data).data));
+    const ready = new Promise((resolve) => source.addEventListener('rt:joined', resolve));
+    await ready;
+    let published = 0;
+    const publisher = setInterval(() => void app.hub.to('feed').emit('n', ++published), 2);
+    cleanups.push(() => clearInterval(publisher));
+    for (let drop = 0; drop < 10; drop++) {
+      const before = seen.length;
+      await until(() => seen.length >= before + 20, 5_000);
+      for (const socket of sockets) socket.destroy(); // the connection drops mid-stream
+    }
+    clearInterval(publisher);
+    await until(() => opens === 11 && seen.length === published, 5_000);
+    expect(seen).toEqual(Array.from({ length: published }, (_, i) => i + 1));
+  }, 20_000);
 });

@@ -218,6 +218,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
       if (resume === 'unreadable') connection.cannotResume(room, join);
       else connection.joined(room, join);
     }
+    connection.allJoined();
   }
 
   /** @internal A stream ended (its client went, or it was closed): the hub lets it go. */

@@ -110,6 +110,17 @@ export class SseConnection extends RealtimeConnection {
     if (this.sink.buffered > this.maxBufferedBytes) this.close(0, 'the client reads too slowly');
   }
 
+  /**
+   * @internal Once every room is joined: an `rt:joined` event whose id holds the
+   * stream's place in all of them, so that a client that comes back resumes each
+   * room, even one that has had no event yet.
+   */
+  allJoined(): void {
+    if (!this.open) return;
+    const rooms = [...this.positions].map(([room, { epoch, offset }]) => ({ room, epoch, offset }));
+    this.sink.event(formatEventId(this.positions), BuiltinEvent.Joined, JSON.stringify({ rooms }));
+  }
+
   /** @internal The keep-alive. */
   keepAlive(): void {
     if (this.open) this.sink.comment('');
