@@ -1,5 +1,6 @@
 // The built-in SSE endpoint: events and ids, resume, refusals, keep-alive, publish,
 // bounds and cleanup, against a real app over real HTTP.
+import { ForbiddenException } from '@nestjs/common';
 import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -244,4 +245,188 @@ describe('SSE: resume', () => {
     await until(() => opens === 11 && seen.length === published, 5_000);
     expect(seen).toEqual(Array.from({ length: published }, (_, i) => i + 1));
   }, 20_000);
+});
+
+describe('SSE: refusals and limits', () => {
+  it('answers bad credentials, bad rooms and authorization refusals with a status and a JSON error', async () => {
+    const app = await started({
+      authenticate: (request) => {
+        const user = new URL(request.url!, 'http://x').searchParams.get('user');
+        if (user === 'banned') throw new ForbiddenException('banned');
+        return user ? { userId: user } : null;
+      },
+      authorize: { canJoin: (principal, room) => room !== 'secret' || principal.userId === 'boss' },
+    });
+    const cases: [string, number, string][] = [
+      ['room=lobby', 401, 'NOT_AUTHENTICATED'],
+      ['room=lobby&user=banned', 403, 'FORBIDDEN'],
+      ['user=u1', 400, 'INVALID_DATA'],
+      ['user=u1&room=', 400, 'ROOM_NAME_INVALID'],
+      ['user=u1&room=rt%3Ax', 400, 'ROOM_NAME_INVALID'],
+      [`user=u1&room=${'x'.repeat(201)}`, 400, 'ROOM_NAME_INVALID'],
+      [
+        `user=u1&${Array.from({ length: 101 }, (_, i) => `room=r${i}`).join('&')}`,
+        400,
+        'INVALID_DATA',
+      ],
+      ['user=u1&room=lobby&room=secret', 403, 'FORBIDDEN'],
+    ];
+    for (const [query, status, code] of cases) {
+      const client = await stream(app, query);
+      expect([query, client.status]).toEqual([query, status]);
+      expect((await client.refusal()).error.code).toBe(code);
+    }
+    const boss = await stream(app, 'user=boss&room=secret');
+    expect(boss.status).toBe(200);
+    expect(app.hub.connections.count()).toBe(1);
+  });
+
+  it('limits streams per user (429) and per node (503), and counts a closed one out', async () => {
+    const app = await started({ sse: { maxConnectionsPerUser: 2, maxConnections: 3 } });
+    const a1 = await stream(app, 'user=a&room=r');
+    await stream(app, 'user=a&room=r');
+    const a3 = await stream(app, 'user=a&room=r');
+    expect([a3.status, (await a3.refusal()).error.code]).toEqual([429, 'TOO_MANY_CONNECTIONS']);
+    await stream(app, 'user=b&room=r');
+    const c = await stream(app, 'user=c&room=r');
+    expect([c.status, (await c.refusal()).error.code]).toEqual([503, 'SERVER_FULL']);
+    a1.close();
+    await until(() => app.app.get(RealtimeSse).size === 2);
+    expect((await stream(app, 'user=a&room=r')).status).toBe(200);
+  });
+
+  it('closes a stream whose client does not read, and lets it go', async () => {
+    const app = await started({ sse: { maxBufferedBytes: 64 << 10 } });
+    const client = await stream(app, 'user=slow&room=big');
+    await joined(client);
+    client.response.pause(); // reads nothing more
+    const big = 'x'.repeat(16 << 10);
+    for (let i = 0; i < 5_000 && app.hub.connections.count() > 0; i++) {
+      await app.hub.to('big').emit('blob', big);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await until(() => app.hub.connections.count() === 0);
+    expect(app.app.get(RealtimeSse).size).toBe(0);
+  });
+
+  it('lets the subscriptions go when the client leaves: connections, rooms and presence back to zero', async () => {
+    const app = await started();
+    const clients = await Promise.all(
+      ['u1', 'u2', 'u3'].map((user) => stream(app, `user=${user}&room=a&room=b`)),
+    );
+    for (const client of clients) await joined(client);
+    expect(await app.hub.roomInfo('a')).toMatchObject({ size: 3 });
+    for (const client of clients) client.close();
+    await until(() => app.hub.connections.count() === 0);
+    expect(app.app.get(RealtimeSse).size).toBe(0);
+    expect(await app.hub.roomMembers('a')).toEqual([]);
+    expect(await app.hub.roomMembers('b')).toEqual([]);
+  });
+
+  it('shuts down promptly with streams open', async () => {
+    const app = await startApp({ authenticate: userFromQuery });
+    const clients = await Promise.all(
+      [1, 2, 3].map(() => SseTestClient.open(`${base(app)}/realtime/events?room=r&user=u`)),
+    );
+    const source = new EventSource(`${base(app)}/realtime/events?room=r`);
+    await new Promise((resolve) => source.addEventListener('rt:joined', resolve));
+    const started = Date.now();
+    const closed = app.close();
+    const timeout = new Promise((_, reject) =>
+      setTimeout(() => reject(new Error('close hung')), 5_000),
+    );
+    await Promise.race([closed, timeout]);
+    console.log(`app.close() with 4 SSE streams open: ${Date.now() - started} ms`);
+    source.close();
+    await until(() => clients.every((client) => client.closed));
+  });
+});
+
+describe('SSE: across transports', () => {
+  it('a WebSocket publish reaches SSE streams, and an SSE publish reaches WebSocket clients', async () => {
+    const app = await started();
+    const sse = await stream(app, 'user=reader&room=lobby');
+    await joined(sse);
+    const { connectionId, publishToken } = dataOf(sse.events[0]!);
+    const ws = new RealtimeClient(`${app.wsUrl}?user=writer`, { WebSocket });
+    cleanups.push(() => ws.close());
+    const lobby = await ws.join('lobby');
+    const heard: unknown[] = [];
+    lobby.on('chat', (data) => heard.push(data));
+
+    await ws.publish('lobby', 'chat', 'from ws');
+    await sse.until(() => messages(sse).length === 1);
+    expect(dataOf(messages(sse)[0]!)).toMatchObject({
+      event: 'chat',
+      data: 'from ws',
+      room: 'lobby',
+    });
+
+    const reply = await post(
+      app,
+      '/realtime/events/publish',
+      {
+        connection: connectionId,
+        token: publishToken,
+        room: 'lobby',
+        event: 'chat',
+        data: 'from sse',
+      },
+      '?user=reader',
+    );
+    expect(reply).toEqual({
+      status: 200,
+      body: { room: 'lobby', epoch: expect.any(String), offset: 2 },
+    });
+    await until(() => heard.length === 1);
+    expect(heard).toEqual(['from sse']);
+    // Not echoed to the publishing stream unless asked.
+    await post(
+      app,
+      '/realtime/events/publish',
+      {
+        connection: connectionId,
+        token: publishToken,
+        room: 'lobby',
+        event: 'chat',
+        data: 'echoed',
+        echo: true,
+      },
+      '?user=reader',
+    );
+    await sse.until(() => messages(sse).length === 2);
+    expect(messages(sse).map((e) => dataOf(e).data)).toEqual(['from ws', 'echoed']);
+  });
+
+  it('refuses a bad publish with a status and a code, and publishes nothing', async () => {
+    const app = await started({
+      rateLimit: { messagesPerSecond: 1, messageBurst: 3 },
+      authorize: { canPublish: (_principal, _room, { event }) => event !== 'forbidden' },
+    });
+    const sse = await stream(app, 'user=reader&room=lobby');
+    await joined(sse);
+    const { connectionId: connection, publishToken: token } = dataOf(sse.events[0]!);
+    const path = '/realtime/events/publish';
+    const cases: [unknown, string, number, string][] = [
+      // Anonymous here: not the stream's user.
+      [{ connection, token, room: 'lobby', event: 'x' }, '', 403, 'FORBIDDEN'],
+      [[1, 2], '?user=reader', 400, 'INVALID_DATA'],
+      [{ room: 'lobby', event: 'x' }, '?user=reader', 400, 'INVALID_DATA'],
+      [{ connection, token: 'wrong', room: 'lobby', event: 'x' }, '?user=reader', 403, 'FORBIDDEN'],
+      [{ connection, token, room: 'lobby', event: 'x' }, '?user=intruder', 403, 'FORBIDDEN'],
+      [{ connection: 'nope', token, room: 'lobby', event: 'x' }, '?user=reader', 403, 'FORBIDDEN'],
+      [{ connection, token, room: 'elsewhere', event: 'x' }, '?user=reader', 403, 'NOT_IN_ROOM'],
+      [{ connection, token, room: 'lobby', event: 'rt:x' }, '?user=reader', 400, 'INVALID_DATA'],
+      [{ connection, token, room: 'lobby', event: 'forbidden' }, '?user=reader', 403, 'FORBIDDEN'],
+      [{ connection, token, room: 'lobby', event: 'x' }, '?user=reader', 429, 'RATE_LIMITED'],
+    ];
+    for (const [body, query, status, code] of cases) {
+      const reply = await post(app, path, body, query);
+      expect([body, reply.status, reply.body.error?.code]).toEqual([body, status, code]);
+    }
+    const form = await fetch(`${base(app)}${path}?user=reader`, { method: 'POST', body: 'a=b' });
+    expect(form.status).toBe(400);
+    expect(messages(sse)).toEqual([]);
+    expect(app.hub.connections.count()).toBe(1);
+  });
 });

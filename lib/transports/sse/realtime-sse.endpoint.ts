@@ -276,7 +276,10 @@ function responseSink(response: ServerResponse): SseSink {
       return response.writableLength;
     },
     end() {
-      response.end();
+      // A stream with bytes still waiting belongs to a client that does not read:
+      // ending it would wait for that client, so it is cut.
+      if (response.writableLength > 0) response.destroy();
+      else response.end();
     },
   };
 }

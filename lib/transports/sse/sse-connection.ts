@@ -16,7 +16,10 @@ export interface SseSink {
   comment(text: string): void;
   /** Bytes written but not yet sent to the client (0 when the sink cannot tell). */
   readonly buffered: number;
-  /** Ends the stream; the sink then reports its end to the connection's owner. */
+  /**
+   * Ends the stream, or cuts it when bytes still wait for a client that does not
+   * read; the sink's owner then learns the stream is over.
+   */
   end(): void;
 }
 
