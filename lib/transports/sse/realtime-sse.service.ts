@@ -270,10 +270,13 @@ export class RealtimeSse implements BeforeApplicationShutdown {
   }
 
   /** Ends every stream, so that the HTTP server can close at once. */
-  beforeApplicationShutdown(): void {
+  async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
     // Ending a stream may remove it from the set: a Set's iteration allows that.
     for (const live of this.live) live.shutdown();
+    // Nest ends a helper's response a few turns after its Observable completes; the
+    // HTTP server closes only the connections idle by then, and waits for the rest.
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** A helper's Observable: a stream whose sink is the subscriber. */
