@@ -12,13 +12,19 @@ import {
 import { eventIs } from '../support/ws-client.js';
 
 describe('authorize hooks over WebSocket', () => {
-  const canJoin = vi.fn((principal: { userId?: string }, room: string) => {
-    if (room === 'broken') throw new Error('hook bug');
-    return !room.startsWith('staff:') || principal.userId === 'boss';
-  });
-  const canPublish = vi.fn(
-    async (_principal: unknown, room: string, message: { event: string; data: unknown }) =>
-      !(room === 'news' && message.event === 'announcement'),
+  const canJoin = vi.fn<(principal: { userId?: string }, room: string) => boolean>(
+    (principal, room) => {
+      if (room === 'broken') throw new Error('hook bug');
+      return !room.startsWith('staff:') || principal.userId === 'boss';
+    },
+  );
+  type CanPublish = (
+    principal: unknown,
+    room: string,
+    message: { event: string },
+  ) => Promise<boolean>;
+  const canPublish = vi.fn<CanPublish>(
+    async (_principal, room, message) => !(room === 'news' && message.event === 'announcement'),
   );
   const rt = appForAllTests({ authenticate: userFromQuery, authorize: { canJoin, canPublish } });
 

@@ -131,7 +131,7 @@ describe('SSE: events and ids', () => {
     const app = await started({ sse: { keepAliveInterval: 50 } });
     const client = await stream(app, 'room=quiet');
     await client.until(() => client.blocks.filter((b) => b.comments.length > 0).length >= 3);
-    expect(client.blocks.filter((b) => b.comments.length > 0)[0]).toEqual({ comments: [''] });
+    expect(client.blocks.find((b) => b.comments.length > 0)).toEqual({ comments: [''] });
   });
 });
 
@@ -188,7 +188,7 @@ describe('SSE: resume', () => {
     for (let n = 2; n <= 5; n++) await app.hub.to('feed').emit('n', n); // 2 and 3 are no longer kept
     const lost = await stream(app, 'room=feed&room=other', { 'last-event-id': stale });
     await joined(lost);
-    const [resync] = lost.events.filter((e) => e.event === 'rt:resync');
+    const resync = lost.events.find((e) => e.event === 'rt:resync');
     expect(resync!.event).toBe('rt:resync');
     expect(dataOf(resync!)).toEqual({ room: 'feed', epoch: expect.any(String), offset: 5 });
     // Sent before `other` is joined: the id names the rooms joined so far.
@@ -330,15 +330,16 @@ describe('SSE: refusals and limits', () => {
     );
     const source = new EventSource(`${base(app)}/realtime/events?room=r`);
     await new Promise((resolve) => source.addEventListener('rt:joined', resolve));
-    const started = Date.now();
+    const closing = Date.now();
     const closed = app.close();
     const timeout = new Promise((_, reject) =>
       setTimeout(() => reject(new Error('close hung')), 5_000),
     );
     await Promise.race([closed, timeout]);
-    console.log(`app.close() with 4 SSE streams open: ${Date.now() - started} ms`);
+    console.log(`app.close() with 4 SSE streams open: ${Date.now() - closing} ms`);
     source.close();
     await until(() => clients.every((client) => client.closed));
+    expect(clients.map((client) => client.status)).toEqual([200, 200, 200]);
   });
 });
 
