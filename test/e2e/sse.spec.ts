@@ -253,6 +253,7 @@ describe('SSE: refusals and limits', () => {
       authenticate: (request) => {
         const user = new URL(request.url!, 'http://x').searchParams.get('user');
         if (user === 'banned') throw new ForbiddenException('banned');
+        if (user === 'crash') throw new Error('authenticate bug');
         return user ? { userId: user } : null;
       },
       authorize: { canJoin: (principal, room) => room !== 'secret' || principal.userId === 'boss' },
@@ -260,6 +261,7 @@ describe('SSE: refusals and limits', () => {
     const cases: [string, number, string][] = [
       ['room=lobby', 401, 'NOT_AUTHENTICATED'],
       ['room=lobby&user=banned', 403, 'FORBIDDEN'],
+      ['room=lobby&user=crash', 500, 'INTERNAL_ERROR'],
       ['user=u1', 400, 'INVALID_DATA'],
       ['user=u1&room=', 400, 'ROOM_NAME_INVALID'],
       ['user=u1&room=rt%3Ax', 400, 'ROOM_NAME_INVALID'],

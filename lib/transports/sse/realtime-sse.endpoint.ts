@@ -239,7 +239,12 @@ export class RealtimeSseEndpoint implements OnModuleInit {
       return await authenticateRequest(this.realtime.authenticate, request);
     } catch (error) {
       if (!(error instanceof AuthenticationRefused)) throw error;
-      const code = error.status === 401 ? ErrorCode.NotAuthenticated : ErrorCode.Forbidden;
+      const code =
+        error.status === 401
+          ? ErrorCode.NotAuthenticated
+          : error.status >= 500
+            ? ErrorCode.InternalError
+            : ErrorCode.Forbidden;
       answer(response, error.status, code, error.message);
       return undefined;
     }
