@@ -22,6 +22,10 @@ class CloserGateway {
   }
 }
 
+/** Matches the reply to the frame of this id. */
+const replyTo = (id: number) => (f: { event: string; id?: unknown }) =>
+  f.event === 'rt:reply' && f.id === id;
+
 describe('one frame per tick for clients that ask (?rt-batch=1)', () => {
   const rt = appForEachTest({ authenticate: userFromQuery }, { providers: [CloserGateway] });
 
@@ -60,7 +64,7 @@ describe('one frame per tick for clients that ask (?rt-batch=1)', () => {
       id: 9,
     });
     // The echo and the reply may come in one batch (one tick), the echo first.
-    const isReply = (f: { event: string; id?: unknown }) => f.event === 'rt:reply' && f.id === 9;
+    const isReply = replyTo(9);
     await until(() =>
       batching.frames.some((f) => isReply(f) || (f.event === 'rt:batch' && f.data.some(isReply))),
     );
