@@ -177,6 +177,31 @@ describe('SSE: resume', () => {
     expect(messages(both).map((e) => dataOf(e).data)).toEqual([3]);
   });
 
+  it('resumes by the lastEventId query parameter across many drops mid-stream: every event once, in order', async () => {
+    const app = await started({ history: { maxCount: 10_000 } });
+    const seen: number[] = [];
+    let lastEventId: string | undefined;
+    let published = 0;
+    let publisher: NodeJS.Timeout | undefined;
+    cleanups.push(() => clearInterval(publisher));
+    for (let round = 0; round < 12; round++) {
+      const query = lastEventId ? `&lastEventId=${encodeURIComponent(lastEventId)}` : '';
+      const client = await stream(app, `room=feed${query}`);
+      await joined(client);
+      publisher ??= setInterval(() => void app.hub.to('feed').emit('n', ++published), 2);
+      await client.until(() => messages(client).length >= 10);
+      client.close(); // mid-stream: more are being published
+      seen.push(...messages(client).map((e) => dataOf(e).data as number));
+      lastEventId = client.lastEventId;
+    }
+    clearInterval(publisher);
+    const last = await stream(app, `room=feed&lastEventId=${encodeURIComponent(lastEventId!)}`);
+    await joined(last);
+    seen.push(...messages(last).map((e) => dataOf(e).data as number));
+    expect(published).toBeGreaterThan(100);
+    expect(seen).toEqual(Array.from({ length: published }, (_, i) => i + 1));
+  });
+
   it('says rt:resync before live events when the history is gone, the epoch differs, or the id is not ours', async () => {
     const app = await started({ history: { maxCount: 2 } });
     const first = await stream(app, 'room=feed&room=other');
@@ -248,6 +273,12 @@ describe('SSE: resume', () => {
 });
 
 describe('SSE: refusals and limits', () => {
+  it('is off with sse: false', async () => {
+    const app = await started({ sse: false });
+    const client = await stream(app, 'room=lobby');
+    expect(client.status).toBe(404);
+  });
+
   it('answers bad credentials, bad rooms and authorization refusals with a status and a JSON error', async () => {
     const app = await started({
       authenticate: (request) => {
