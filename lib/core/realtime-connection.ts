@@ -54,6 +54,14 @@ export abstract class RealtimeConnection {
   /** Whether frames sent now can still reach the client. */
   abstract get isOpen(): boolean;
 
+  /**
+   * Whether the client can answer what the server sends it (acknowledgements,
+   * server-to-client calls). An SSE stream cannot: acknowledged delivery leaves it out.
+   */
+  get answers(): boolean {
+    return true;
+  }
+
   /** Whether the client is behind: volatile messages are dropped for it. */
   get congested(): boolean {
     return false;

@@ -5,7 +5,7 @@ import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
-import { RealtimeSse, type RealtimeModuleOptions } from '../../lib/index.js';
+import { formatEventId, RealtimeSse, type RealtimeModuleOptions } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { until, userFromQuery } from '../support/fixtures.js';
 import { dataOf, SseTestClient } from '../support/sse-client.js';
@@ -29,6 +29,12 @@ async function stream(app: TestApp, query: string, headers?: Record<string, stri
   const client = await SseTestClient.open(`${base(app)}/realtime/events?${query}`, headers);
   cleanups.push(() => client.close());
   return client;
+}
+
+/** The id a stream of these rooms carries at these places (docs/protocol.md). */
+function idOf(rooms: string[], ...places: [string, number][]): string {
+  const positions = new Map(places.map(([epoch, offset], i) => [rooms[i]!, { epoch, offset }]));
+  return formatEventId(rooms, positions);
 }
 
 /** Events that are messages (not the stream's own rt:connected, rt:joined, rt:resync). */
@@ -76,7 +82,7 @@ describe('SSE: events and ids', () => {
       keepAliveInterval: 15_000,
       publishToken: expect.any(String),
     });
-    expect(client.events[1]!.id).toMatch(/^lobby=[\w-]+:0$/);
+    expect(client.events[1]!.id).toMatch(/^[0-9a-z]+\.[\w-]+:0$/);
 
     const first = await app.hub.to('lobby').emit('chat', { text: 'hi' });
     await app.hub.to('lobby').emitBatch([
@@ -87,7 +93,7 @@ describe('SSE: events and ids', () => {
     await client.until(() => messages(client).length === 3);
     const [chat, batch, notice] = messages(client);
     expect(chat).toEqual({
-      id: `lobby=${first!.epoch}:1`,
+      id: idOf(['lobby'], [first!.epoch, 1]),
       event: 'chat',
       data: JSON.stringify({
         event: 'chat',
@@ -99,7 +105,7 @@ describe('SSE: events and ids', () => {
       comments: [],
     });
     // A batch to one room is one message: one event, one id.
-    expect(batch).toMatchObject({ id: `lobby=${first!.epoch}:2`, event: 'rt:batch' });
+    expect(batch).toMatchObject({ id: idOf(['lobby'], [first!.epoch, 2]), event: 'rt:batch' });
     expect(dataOf(batch!).data).toEqual([
       { event: 'a', data: 1 },
       { event: 'b', data: 2 },
@@ -121,9 +127,9 @@ describe('SSE: events and ids', () => {
     await app.hub.to('a').emit('m', 3);
     await client.until(() => messages(client).length === 3);
     expect(messages(client).map((e) => e.id)).toEqual([
-      `a=${a!.epoch}:1,chat%3A1=${c!.epoch}:0`,
-      `a=${a!.epoch}:1,chat%3A1=${c!.epoch}:1`,
-      `a=${a!.epoch}:2,chat%3A1=${c!.epoch}:1`,
+      idOf(['a', 'chat:1'], [a!.epoch, 1], [c!.epoch, 0]),
+      idOf(['a', 'chat:1'], [a!.epoch, 1], [c!.epoch, 1]),
+      idOf(['a', 'chat:1'], [a!.epoch, 2], [c!.epoch, 1]),
     ]);
   });
 
@@ -216,8 +222,8 @@ describe('SSE: resume', () => {
     const resync = lost.events.find((e) => e.event === 'rt:resync');
     expect(resync!.event).toBe('rt:resync');
     expect(dataOf(resync!)).toEqual({ room: 'feed', epoch: expect.any(String), offset: 5 });
-    // Sent before `other` is joined: the id names the rooms joined so far.
-    expect(resync!.id).toMatch(/^feed=[\w-]+:5$/);
+    // Both rooms' places: `other` keeps the one the client came back with.
+    expect(resync!.id).toMatch(/^[0-9a-z]+\.[\w-]+:5,[\w-]+:0$/);
     await app.hub.to('feed').emit('n', 6);
     await lost.until(() => messages(lost).length === 1);
     expect(dataOf(messages(lost)[0]!).data).toBe(6);

@@ -114,6 +114,12 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     if (connection && !this.hub.connections.has(connection)) {
       throw new RealtimeError(ErrorCode.InvalidData, 'not an open connection of this node');
     }
+    if (connection && !connection.answers) {
+      throw new RealtimeError(
+        ErrorCode.InvalidData,
+        `a ${connection.transport} connection cannot acknowledge`,
+      );
+    }
     if (
       !Number.isSafeInteger(ttl) ||
       ttl <= 0 ||
@@ -171,7 +177,7 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     if (pending.attempts >= pending.maxAttempts) return this.giveUp(pending, 'attempts');
     const recipients = pending.connection
       ? [pending.connection]
-      : this.hub.connections.listByUser(pending.userId!);
+      : this.hub.connections.listByUser(pending.userId!).filter((c) => c.answers);
     if (recipients.length === 0) {
       // Nobody to send to: wait for a connection (resume), or for the time to live.
       pending.waiting = true;
@@ -192,7 +198,9 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
   /** A user's new connection gets their waiting messages at once. */
   private resume(connection: RealtimeConnection): void {
     const { userId } = connection;
-    const waiting = userId === undefined ? undefined : this.byUser.get(userId);
+    // A connection that cannot acknowledge (an SSE stream) is no recipient.
+    const waiting =
+      userId === undefined || !connection.answers ? undefined : this.byUser.get(userId);
     if (!waiting) return;
     for (const pending of waiting) {
       if (pending.waiting) {

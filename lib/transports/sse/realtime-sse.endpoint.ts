@@ -146,13 +146,18 @@ export class RealtimeSseEndpoint implements OnModuleInit {
       answer(response, 429, 'TOO_MANY_CONNECTIONS', 'too many streams for this user');
       return;
     }
-    const resume = this.sse.resumePoint(request);
     response.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       'X-Accel-Buffering': 'no',
       Connection: 'keep-alive',
     });
+    if (request.method === 'HEAD') {
+      // Express routes HEAD here too: it learns the stream would open, and no more.
+      response.end();
+      return;
+    }
+    const resume = this.sse.resumePoint(request, rooms);
     request.socket.setNoDelay(true);
     request.socket.setKeepAlive(true);
     request.socket.setTimeout(0);
@@ -161,6 +166,7 @@ export class RealtimeSseEndpoint implements OnModuleInit {
     const connection = this.sse.open(
       principal,
       responseSink(response),
+      rooms,
       options.publish ? { publishToken: token.toString('base64url') } : {},
     );
     this.streams.set(connection.id, { connection, token, bucket: this.bucket() });
@@ -175,6 +181,8 @@ export class RealtimeSseEndpoint implements OnModuleInit {
       this.sse.finish(connection);
     });
     await this.sse.joinAll(connection, rooms, resume).catch((error: unknown) => {
+      // A stream that closed meanwhile (its client left, the app shut down) is no failure.
+      if (!connection.isOpen) return;
       this.logger.error(
         "joining an SSE stream's rooms failed",
         error instanceof Error ? error.stack : error,

@@ -11,6 +11,7 @@ import {
 import type { IncomingMessage } from 'node:http';
 import { Observable, type Subscriber } from 'rxjs';
 import { assertCanJoin } from '../../core/authorize.js';
+import { assertUserIds } from '../../core/presence/presence-state.js';
 import { PresenceService } from '../../core/presence/presence.service.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
 import { ErrorCode, RealtimeError } from '../../core/realtime-error.js';
@@ -18,7 +19,7 @@ import { RealtimeHub } from '../../core/realtime-hub.js';
 import { assertRoomName } from '../../core/room-name.js';
 import type { StreamPosition } from '../../engines/realtime-engine.interface.js';
 import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
-import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
+import type { PresenceOptions, ResolvedRealtimeOptions } from '../../realtime.options.js';
 import { SseConnection, type SseSink } from './sse-connection.js';
 import { parseEventId } from './sse-event-id.js';
 
@@ -116,8 +117,8 @@ export class RealtimeSse implements BeforeApplicationShutdown {
     } catch (error) {
       throw httpError(error);
     }
-    const resume = request ? this.resumePoint(request) : undefined;
-    return this.observe(principal, (connection) => this.joinAll(connection, names, resume));
+    const resume = request ? this.resumePoint(request, names) : undefined;
+    return this.observe(principal, names, (connection) => this.joinAll(connection, names, resume));
   }
 
   /**
@@ -128,9 +129,22 @@ export class RealtimeSse implements BeforeApplicationShutdown {
     users: readonly string[],
     options: SseHelperOptions = {},
   ): Promise<Observable<MessageEvent>> {
-    if (!this.presenceService.enabled)
+    if (!this.presenceService.enabled) {
       throw new BadRequestException('presence is off on this server');
-    return this.observe(options.principal ?? {}, async (connection, sink) => {
+    }
+    const presence = this.options.presence as Required<PresenceOptions>;
+    try {
+      assertUserIds(users);
+      if (new Set(users).size > presence.maxWatchedPerConnection) {
+        throw new RealtimeError(
+          ErrorCode.WatchLimitReached,
+          `a stream may watch ${presence.maxWatchedPerConnection} users at most`,
+        );
+      }
+    } catch (error) {
+      throw httpError(error);
+    }
+    return this.observe(options.principal ?? {}, [], async (connection, sink) => {
       const states = await this.presenceService.watchFor(connection, users);
       for (const state of states) {
         sink.event(undefined, BuiltinEvent.Presence, presenceFrame(state));
@@ -152,6 +166,10 @@ export class RealtimeSse implements BeforeApplicationShutdown {
   ): Observable<MessageEvent> {
     const { event, id = (_value: T, index: number) => String(index + 1) } = options;
     return new Observable<MessageEvent>((subscriber) => {
+      if (this.closing) {
+        subscriber.complete();
+        return undefined;
+      }
       let index = 0;
       const live: LiveStream = {
         keepAlive: () => subscriber.next({ comment: '' }),
@@ -177,12 +195,18 @@ export class RealtimeSse implements BeforeApplicationShutdown {
    * @internal Opens a stream for the endpoint or a helper: a connection of the hub
    * that writes to `sink`, announced by an `rt:connected` event.
    */
-  open(principal: RealtimePrincipal, sink: SseSink, extra: object = {}): SseConnection {
+  open(
+    principal: RealtimePrincipal,
+    sink: SseSink,
+    rooms: readonly string[],
+    extra: object = {},
+  ): SseConnection {
     const connection = new SseConnection(
       this.hub.nextConnectionId(),
       principal,
       sink,
       this.maxBufferedBytes,
+      rooms,
     );
     const info = {
       connectionId: connection.id,
@@ -210,13 +234,15 @@ export class RealtimeSse implements BeforeApplicationShutdown {
     rooms: readonly string[],
     resume: ResumePoint,
   ): Promise<void> {
+    // Every resumed room first: until its join, the ids still carry its old place.
+    for (const room of rooms) {
+      if (resume === 'unreadable') connection.resumeFrom(room, null);
+      else if (resume?.has(room)) connection.resumeFrom(room, resume.get(room)!);
+    }
     for (const room of rooms) {
       if (!connection.isOpen) return;
       const since = resume === 'unreadable' ? undefined : resume?.get(room);
-      if (since) connection.resumeFrom(room, since);
-      const join = await this.hub.join(connection, room, since ? { since } : {});
-      if (resume === 'unreadable') connection.cannotResume(room, join);
-      else connection.joined(room, join);
+      connection.joined(room, await this.hub.join(connection, room, since ? { since } : {}));
     }
     connection.allJoined();
   }
@@ -241,7 +267,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
    * sends when it reconnects), else the `lastEventId` query parameter (a first
    * connection, which cannot set headers).
    */
-  resumePoint(request: IncomingMessage): ResumePoint {
+  resumePoint(request: IncomingMessage, rooms: readonly string[]): ResumePoint {
     const header = request.headers['last-event-id'];
     const text =
       typeof header === 'string'
@@ -249,7 +275,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
         : (new URL(request.url ?? '/', 'http://localhost').searchParams.get('lastEventId') ??
           undefined);
     if (text === undefined) return undefined;
-    return parseEventId(text, this.maxRooms) ?? 'unreadable';
+    return parseEventId(text, rooms) ?? 'unreadable';
   }
 
   /** @internal Room names of a stream, checked and without repeats; 400 otherwise. */
@@ -282,6 +308,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
   /** A helper's Observable: a stream whose sink is the subscriber. */
   private observe(
     principal: RealtimePrincipal,
+    rooms: readonly string[],
     start: (connection: SseConnection, sink: SseSink) => Promise<void>,
   ): Observable<MessageEvent> {
     return new Observable<MessageEvent>((subscriber) => {
@@ -290,7 +317,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
         return undefined;
       }
       const sink = subscriberSink(subscriber);
-      const connection = this.open(principal, sink);
+      const connection = this.open(principal, sink, rooms);
       start(connection, sink).catch((error: unknown) => this.failed(connection, error));
       return () => this.finish(connection);
     });

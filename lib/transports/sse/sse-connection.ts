@@ -37,8 +37,11 @@ export class SseConnection extends RealtimeConnection {
   readonly transport = 'sse';
   /** The stream's place in each of its rooms, once known: what event ids carry. */
   private readonly positions = new Map<string, StreamPosition>();
-  /** Rooms resumed from a client's position, until their first event shows whether it held. */
-  private readonly resuming = new Map<string, StreamPosition>();
+  /**
+   * Rooms resumed from a client's position (`null`: from an id that could not be
+   * read), until their first event or their join shows whether the resume held.
+   */
+  private readonly resuming = new Map<string, StreamPosition | null>();
   private open = true;
 
   constructor(
@@ -46,6 +49,8 @@ export class SseConnection extends RealtimeConnection {
     principal: RealtimePrincipal,
     private readonly sink: SseSink,
     private readonly maxBufferedBytes: number,
+    /** The stream's rooms, in its order: what its ids are made of. */
+    private readonly streamRooms: readonly string[],
   ) {
     super(id, principal);
   }
@@ -54,41 +59,40 @@ export class SseConnection extends RealtimeConnection {
     return this.open;
   }
 
+  /** A stream cannot acknowledge, nor answer calls. */
+  override get answers(): boolean {
+    return false;
+  }
+
   /** Past half of `maxBufferedBytes` waiting: volatile messages skip this stream. */
   override get congested(): boolean {
     return this.sink.buffered > this.maxBufferedBytes / 2;
   }
 
   /**
-   * @internal Before joining a room: the position the client comes back from. Its
-   * first event then tells whether the stream goes on without a gap.
+   * @internal Before joining any room: where the client comes back from in a room
+   * (`null` when its id could not be read). Its first event, or its join, then tells
+   * whether the stream goes on without a gap; `rt:resync` says it does not.
    */
-  resumeFrom(room: string, since: StreamPosition): void {
+  resumeFrom(room: string, since: StreamPosition | null): void {
     this.resuming.set(room, since);
-    this.positions.set(room, since);
+    if (since) this.positions.set(room, since);
   }
 
-  /**
-   * @internal After joining a room. A resumed room that got no event yet and could
-   * not be recovered gets its `rt:resync` now.
-   */
+  /** @internal After joining a room: a resumed room that got no event yet learns its fate. */
   joined(room: string, join: RoomJoin): void {
-    if (this.resuming.delete(room) && join.recovered === false) {
-      this.resync(room, join);
-      return;
+    if (this.resuming.has(room)) {
+      const since = this.resuming.get(room);
+      this.resuming.delete(room);
+      if (since === null || join.recovered === false) {
+        this.resync(room, join);
+        return;
+      }
     }
     const known = this.positions.get(room);
     if (!known || (known.epoch === join.epoch && known.offset < join.offset)) {
       this.positions.set(room, { epoch: join.epoch, offset: join.offset });
     }
-  }
-
-  /**
-   * @internal Tells the client it cannot resume a room (its id was not one of ours):
-   * it should fetch the room's state again.
-   */
-  cannotResume(room: string, join: RoomJoin): void {
-    this.resync(room, join);
   }
 
   send(frame: Buffer): void {
@@ -98,16 +102,16 @@ export class SseConnection extends RealtimeConnection {
     let id: string | undefined;
     const { room, offset, epoch } = info;
     if (room !== undefined && offset !== undefined && this.rooms.has(room)) {
-      const since = this.resuming.get(room);
-      if (since) {
+      if (this.resuming.has(room)) {
+        const since = this.resuming.get(room);
         this.resuming.delete(room);
         // The first event after the client's position must be the next one.
-        if (epoch !== since.epoch || offset !== since.offset + 1) {
+        if (!since || epoch !== since.epoch || offset !== since.offset + 1) {
           this.resync(room, { epoch: epoch!, offset: offset - 1 });
         }
       }
       this.positions.set(room, { epoch: epoch!, offset });
-      id = formatEventId(this.positions);
+      id = formatEventId(this.streamRooms, this.positions);
     }
     this.sink.event(id, info.event, frame);
     if (this.sink.buffered > this.maxBufferedBytes) this.close(0, 'the client reads too slowly');
@@ -120,8 +124,9 @@ export class SseConnection extends RealtimeConnection {
    */
   allJoined(): void {
     if (!this.open) return;
-    const rooms = [...this.positions].map(([room, { epoch, offset }]) => ({ room, epoch, offset }));
-    this.sink.event(formatEventId(this.positions), BuiltinEvent.Joined, JSON.stringify({ rooms }));
+    const rooms = this.streamRooms.map((room) => ({ room, ...this.positions.get(room) }));
+    const id = formatEventId(this.streamRooms, this.positions);
+    this.sink.event(id, BuiltinEvent.Joined, JSON.stringify({ rooms }));
   }
 
   /** @internal The keep-alive. */
@@ -137,9 +142,9 @@ export class SseConnection extends RealtimeConnection {
   }
 
   private resync(room: string, position: StreamPosition): void {
-    this.resuming.delete(room);
+    if (!this.open) return;
     this.positions.set(room, { epoch: position.epoch, offset: position.offset });
     const data = JSON.stringify({ room, epoch: position.epoch, offset: position.offset });
-    this.sink.event(formatEventId(this.positions), BuiltinEvent.Resync, data);
+    this.sink.event(formatEventId(this.streamRooms, this.positions), BuiltinEvent.Resync, data);
   }
 }

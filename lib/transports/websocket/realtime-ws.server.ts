@@ -187,7 +187,8 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
 
   private async accept(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const options = this.options as Required<WebSocketOptions>;
-    if (this.hub.connections.count() + this.pending.size >= options.maxConnections) {
+    // The WebSocket limits count WebSocket connections (SSE streams have their own).
+    if (this.clients.size + this.pending.size >= options.maxConnections) {
       this.refuse(request, socket, head, CloseCode.ServerFull, 'server is full');
       return;
     }
@@ -222,10 +223,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       return;
     }
     const { userId } = principal;
-    if (
-      userId !== undefined &&
-      this.hub.connections.countByUser(userId) >= options.maxConnectionsPerUser
-    ) {
+    if (userId !== undefined && this.countByUser(userId) >= options.maxConnectionsPerUser) {
       this.refuse(
         request,
         socket,
@@ -260,6 +258,12 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     if (socket.destroyed) return;
     const { code, reason } = refusalClose(status, message);
     this.refuse(request, socket, head, code, reason);
+  }
+
+  /** This user's WebSocket connections on this node. */
+  private countByUser(userId: string): number {
+    return this.hub.connections.listByUser(userId).filter((c) => c.transport === 'websocket')
+      .length;
   }
 
   /**
