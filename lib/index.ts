@@ -58,12 +58,12 @@ export { MemoryEngine } from './engines/memory/memory.engine.js';
 export { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
 export { RealtimeWsAdapter } from './transports/websocket/realtime-ws.adapter.js';
 export { WsConnection } from './transports/websocket/ws-connection.js';
-export {
-  RealtimeSse,
-  type ResumePoint,
-  type SseHelperOptions,
-} from './transports/sse/realtime-sse.service.js';
+export { RealtimeSse, type SseHelperOptions } from './transports/sse/realtime-sse.service.js';
 export { RealtimeSseEndpoint } from './transports/sse/realtime-sse.endpoint.js';
-export { SseConnection, type SseSink } from './transports/sse/sse-connection.js';
+export {
+  StreamConnection,
+  type ResumePoint,
+  type StreamSink,
+} from './transports/stream-connection.js';
 export { formatEventId, parseEventId } from './transports/sse/sse-event-id.js';
 export { CurrentUser } from './decorators/current-user.decorator.js';

@@ -16,7 +16,7 @@ import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions, SseOptions } from '../../realtime.options.js';
 import { TokenBucket } from '../websocket/token-bucket.js';
 import { RealtimeSse } from './realtime-sse.service.js';
-import type { SseConnection, SseSink } from './sse-connection.js';
+import type { StreamConnection, StreamSink } from '../stream-connection.js';
 
 /** A request as Express (or Fastify, through `raw`) hands it over. */
 type AdapterRequest = IncomingMessage & { raw?: IncomingMessage; body?: unknown };
@@ -24,7 +24,7 @@ type AdapterResponse = ServerResponse & { raw?: ServerResponse; hijack?: () => v
 
 /** An open stream of the endpoint, and what publishing through it needs. */
 interface Stream {
-  readonly connection: SseConnection;
+  readonly connection: StreamConnection;
   /** Proves a publish comes from whoever reads the stream (it was sent in `rt:connected`). */
   readonly token: Buffer;
   readonly bucket: TokenBucket | undefined;
@@ -67,7 +67,7 @@ export class RealtimeSseEndpoint implements OnModuleInit {
 
   constructor(
     private readonly sse: RealtimeSse,
-    hub: RealtimeHub,
+    private readonly hub: RealtimeHub,
     presence: PresenceService,
     rpc: RpcService,
     delivery: DeliveryService,
@@ -180,7 +180,7 @@ export class RealtimeSseEndpoint implements OnModuleInit {
       }
       this.sse.finish(connection);
     });
-    await this.sse.joinAll(connection, rooms, resume).catch((error: unknown) => {
+    await connection.joinAll(this.hub, resume).catch((error: unknown) => {
       // A stream that closed meanwhile (its client left, the app shut down) is no failure.
       if (!connection.isOpen) return;
       this.logger.error(
@@ -275,7 +275,7 @@ export class RealtimeSseEndpoint implements OnModuleInit {
 }
 
 /** Events written straight to the response; what waits unsent is the response's to tell. */
-function responseSink(response: ServerResponse): SseSink {
+function responseSink(response: ServerResponse): StreamSink {
   return {
     event(id, event, data) {
       const head = `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: `;

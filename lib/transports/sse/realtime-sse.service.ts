@@ -17,17 +17,10 @@ import type { RealtimePrincipal } from '../../core/realtime-connection.js';
 import { ErrorCode, RealtimeError } from '../../core/realtime-error.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
 import { assertRoomName } from '../../core/room-name.js';
-import type { StreamPosition } from '../../engines/realtime-engine.interface.js';
 import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { PresenceOptions, ResolvedRealtimeOptions } from '../../realtime.options.js';
-import { SseConnection, type SseSink } from './sse-connection.js';
+import { StreamConnection, type ResumePoint, type StreamSink } from '../stream-connection.js';
 import { parseEventId } from './sse-event-id.js';
-
-/**
- * Where a client resumes from: its position in each room, `'unreadable'` for an id
- * this server did not write, or `undefined` for a first connection.
- */
-export type ResumePoint = ReadonlyMap<string, StreamPosition> | 'unreadable' | undefined;
 
 /** What the service keeps alive and ends at shutdown: streams, and `stream()` helpers. */
 interface LiveStream {
@@ -71,7 +64,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
   private readonly logger = new Logger('RealtimeSse');
   private readonly live = new Set<LiveStream>();
   /** The endpoint's and helpers' streams, with their entry in `live`. */
-  private readonly streams = new Map<SseConnection, LiveStream>();
+  private readonly streams = new Map<StreamConnection, LiveStream>();
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly keepAliveInterval: number;
@@ -118,7 +111,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
       throw httpError(error);
     }
     const resume = request ? this.resumePoint(request, names) : undefined;
-    return this.observe(principal, names, (connection) => this.joinAll(connection, names, resume));
+    return this.observe(principal, names, (connection) => connection.joinAll(this.hub, resume));
   }
 
   /**
@@ -197,16 +190,17 @@ export class RealtimeSse implements BeforeApplicationShutdown {
    */
   open(
     principal: RealtimePrincipal,
-    sink: SseSink,
+    sink: StreamSink,
     rooms: readonly string[],
     extra: object = {},
-  ): SseConnection {
-    const connection = new SseConnection(
+  ): StreamConnection {
+    const connection = new StreamConnection(
       this.hub.nextConnectionId(),
       principal,
       sink,
       this.maxBufferedBytes,
       rooms,
+      'sse',
     );
     const info = {
       connectionId: connection.id,
@@ -225,30 +219,8 @@ export class RealtimeSse implements BeforeApplicationShutdown {
     return connection;
   }
 
-  /**
-   * @internal Joins a stream's rooms, from where the client was. A room that cannot
-   * be resumed gets an `rt:resync` event before its live ones.
-   */
-  async joinAll(
-    connection: SseConnection,
-    rooms: readonly string[],
-    resume: ResumePoint,
-  ): Promise<void> {
-    // Every resumed room first: until its join, the ids still carry its old place.
-    for (const room of rooms) {
-      if (resume === 'unreadable') connection.resumeFrom(room, null);
-      else if (resume?.has(room)) connection.resumeFrom(room, resume.get(room)!);
-    }
-    for (const room of rooms) {
-      if (!connection.isOpen) return;
-      const since = resume === 'unreadable' ? undefined : resume?.get(room);
-      connection.joined(room, await this.hub.join(connection, room, since ? { since } : {}));
-    }
-    connection.allJoined();
-  }
-
   /** @internal A stream ended (its client went, or it was closed): the hub lets it go. */
-  finish(connection: SseConnection): void {
+  finish(connection: StreamConnection): void {
     connection.close(0, '');
     const live = this.streams.get(connection);
     if (!live) return;
@@ -309,7 +281,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
   private observe(
     principal: RealtimePrincipal,
     rooms: readonly string[],
-    start: (connection: SseConnection, sink: SseSink) => Promise<void>,
+    start: (connection: StreamConnection, sink: StreamSink) => Promise<void>,
   ): Observable<MessageEvent> {
     return new Observable<MessageEvent>((subscriber) => {
       if (this.closing) {
@@ -323,7 +295,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
     });
   }
 
-  private failed(connection: SseConnection, error: unknown): void {
+  private failed(connection: StreamConnection, error: unknown): void {
     if (!connection.isOpen) return;
     this.logger.error('an SSE stream failed', error instanceof Error ? error.stack : error);
     this.finish(connection);
@@ -345,7 +317,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
 }
 
 /** Events into an Observable, which Nest's `@Sse()` writes and bounds. */
-function subscriberSink(subscriber: Subscriber<MessageEvent>): SseSink {
+function subscriberSink(subscriber: Subscriber<MessageEvent>): StreamSink {
   return {
     event: (id, type, data) =>
       subscriber.next({ ...(id !== undefined && { id }), type, data: data.toString() }),

@@ -1,15 +1,26 @@
-import type { RoomJoin } from '../../core/realtime-hub.js';
-import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
-import type { StreamPosition } from '../../engines/realtime-engine.interface.js';
-import { BuiltinEvent } from '../../realtime.constants.js';
-import { formatEventId } from './sse-event-id.js';
-import { frameInfo } from './sse-frames.js';
+import type { RealtimeHub, RoomJoin } from '../core/realtime-hub.js';
+import { RealtimeConnection, type RealtimePrincipal } from '../core/realtime-connection.js';
+import type { StreamPosition } from '../engines/realtime-engine.interface.js';
+import { BuiltinEvent } from '../realtime.constants.js';
+import { formatEventId } from './sse/sse-event-id.js';
+import { frameInfo } from './sse/sse-frames.js';
 
 /**
- * Where a stream's events go: straight to an HTTP response (the built-in endpoint),
- * or into an Observable that Nest's `@Sse()` writes (the helpers).
+ * Where a client resumes from: its position in each room, `'unreadable'` for an id
+ * this server did not write, or `undefined` for a first connection.
+ *
+ * @example
+ * ```ts
+ * const resume: ResumePoint = new Map([['lobby', { epoch: 'Zk3x9aQe', offset: 41 }]]);
+ * ```
  */
-export interface SseSink {
+export type ResumePoint = ReadonlyMap<string, StreamPosition> | 'unreadable' | undefined;
+
+/**
+ * Where a stream's events go: an HTTP response (the SSE endpoint), an Observable
+ * that Nest's `@Sse()` writes (the SSE helpers), or a gRPC call.
+ */
+export interface StreamSink {
   /** One event; `data` is one line of JSON. */
   event(id: string | undefined, event: string, data: Buffer | string): void;
   /** A comment line, which clients ignore: the keep-alive. */
@@ -24,17 +35,18 @@ export interface SseSink {
 }
 
 /**
- * One SSE stream, as the hub sees it: a connection that receives the messages of
- * its rooms (and of its user, and broadcasts) and writes each as an event whose
- * id is its place in every room of the stream.
+ * One one-way stream of events (SSE, a gRPC subscription), as the hub sees it: a
+ * connection that receives the messages of its rooms (and of its user, and
+ * broadcasts) and writes each as an event with its place in every room of the
+ * stream (the SSE id), telling the client with `rt:resync` when it resumed a room
+ * from a place it could not go on from.
  *
  * @example
  * ```ts
- * const connection = new SseConnection(hub.nextConnectionId(), principal, sink, 4 << 20);
+ * const connection = new StreamConnection(hub.nextConnectionId(), principal, sink, 4 << 20, ['lobby'], 'sse');
  * ```
  */
-export class SseConnection extends RealtimeConnection {
-  readonly transport = 'sse';
+export class StreamConnection extends RealtimeConnection {
   /** The stream's place in each of its rooms, once known: what event ids carry. */
   private readonly positions = new Map<string, StreamPosition>();
   /**
@@ -47,10 +59,12 @@ export class SseConnection extends RealtimeConnection {
   constructor(
     id: string,
     principal: RealtimePrincipal,
-    private readonly sink: SseSink,
+    private readonly sink: StreamSink,
     private readonly maxBufferedBytes: number,
     /** The stream's rooms, in its order: what its ids are made of. */
     private readonly streamRooms: readonly string[],
+    /** The transport's name: `sse`, `grpc`. */
+    readonly transport: string,
   ) {
     super(id, principal);
   }
@@ -67,6 +81,24 @@ export class SseConnection extends RealtimeConnection {
   /** Past half of `maxBufferedBytes` waiting: volatile messages skip this stream. */
   override get congested(): boolean {
     return this.sink.buffered > this.maxBufferedBytes / 2;
+  }
+
+  /**
+   * @internal Joins the stream's rooms, from where the client was. A room that cannot
+   * be resumed gets an `rt:resync` event before its live ones; `rt:joined` ends it.
+   */
+  async joinAll(hub: RealtimeHub, resume: ResumePoint): Promise<void> {
+    // Every resumed room first: until its join, the ids still carry its old place.
+    for (const room of this.streamRooms) {
+      if (resume === 'unreadable') this.resumeFrom(room, null);
+      else if (resume?.has(room)) this.resumeFrom(room, resume.get(room)!);
+    }
+    for (const room of this.streamRooms) {
+      if (!this.open) return;
+      const since = resume === 'unreadable' ? undefined : resume?.get(room);
+      this.joined(room, await hub.join(this, room, since ? { since } : {}));
+    }
+    this.allJoined();
   }
 
   /**
