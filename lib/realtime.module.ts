@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { PresenceService } from './core/presence/presence.service.js';
 import { RealtimeHub } from './core/realtime-hub.js';
 import { RpcService } from './core/rpc/rpc.service.js';
@@ -6,7 +6,11 @@ import { DeliveryService } from './core/delivery/delivery.service.js';
 import { createEngine } from './engines/create-engine.js';
 import { RealtimeEngine } from './engines/realtime-engine.interface.js';
 import { REALTIME_OPTIONS } from './realtime.constants.js';
-import { ConfigurableModuleClass, REALTIME_MODULE_OPTIONS } from './realtime.module-definition.js';
+import {
+  ConfigurableModuleClass,
+  OPTIONS_TYPE,
+  REALTIME_MODULE_OPTIONS,
+} from './realtime.module-definition.js';
 import { resolveRealtimeOptions, type ResolvedRealtimeOptions } from './realtime.options.js';
 import { RealtimeSseEndpoint } from './transports/sse/realtime-sse.endpoint.js';
 import { RealtimeSse } from './transports/sse/realtime-sse.service.js';
@@ -65,4 +69,15 @@ import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
     REALTIME_OPTIONS,
   ],
 })
-export class RealtimeModule extends ConfigurableModuleClass {}
+export class RealtimeModule extends ConfigurableModuleClass {
+  /** The module; with the `grpc` option, with the gRPC controllers (`RealtimeGrpcModule`). */
+  static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {
+    const module = super.forRoot(options);
+    if (options.grpc === undefined) return module;
+    // Loaded only when asked for: @nestjs/microservices and @grpc/grpc-js are optional.
+    const grpc = import('./grpc/realtime-grpc.module.js').then(({ RealtimeGrpcModule }) => ({
+      module: RealtimeGrpcModule,
+    }));
+    return { ...module, imports: [...(module.imports ?? []), grpc] };
+  }
+}

@@ -75,6 +75,22 @@ export interface SseOptions {
 }
 
 /**
+ * The gRPC API (`nest-realtime/grpc`, docs/grpc.md): a gRPC server beside the HTTP
+ * one, started by `connectRealtimeGrpc(app)` on a hybrid app.
+ *
+ * @example
+ * ```ts
+ * grpc: { url: '0.0.0.0:50051' }
+ * ```
+ */
+export interface GrpcOptions {
+  /** Where the gRPC server listens, `host:port`. Required. */
+  url: string;
+  /** Bytes that may wait unsent to one gRPC stream; past it the stream ends. Default 4 MiB. */
+  maxBufferedBytes?: number;
+}
+
+/**
  * The WebSocket transport. It shares the application's HTTP port.
  *
  * @example
@@ -264,6 +280,8 @@ export interface RealtimeModuleOptions {
   websocket?: WebSocketOptions | false;
   /** The Server-Sent Events transport, or `false` to turn it off. */
   sse?: SseOptions | false;
+  /** The gRPC API; off unless set (see `connectRealtimeGrpc`). */
+  grpc?: GrpcOptions;
   rooms?: RoomOptions;
   /** Presence, or `false` to turn it off. */
   presence?: PresenceOptions | false;
@@ -290,6 +308,7 @@ export interface RealtimeModuleOptions {
 export interface ResolvedRealtimeOptions {
   readonly websocket: Readonly<Required<WebSocketOptions>> | false;
   readonly sse: Readonly<Required<SseOptions>> | false;
+  readonly grpc: Readonly<Required<GrpcOptions>> | undefined;
   readonly rooms: Readonly<Required<RoomOptions>>;
   readonly presence: Readonly<Required<PresenceOptions>> | false;
   readonly history: Readonly<Required<HistoryOptions>>;
@@ -442,6 +461,10 @@ const SSE_CHECKS: Record<keyof SseOptions, [Check, string]> = {
   maxBufferedBytes: bytes,
   publish: boolean,
 };
+const GRPC_CHECKS: Record<keyof GrpcOptions, [Check, string]> = {
+  url: [(v) => typeof v === 'string' && /^[^\s]+:\d{1,5}$/.test(v), 'a "host:port" string'],
+  maxBufferedBytes: bytes,
+};
 const AUTHORIZE_CHECKS: Record<keyof AuthorizeOptions, [Check, string]> = {
   canJoin: [(v) => typeof v === 'function', 'a function'],
   canPublish: [(v) => typeof v === 'function', 'a function'],
@@ -549,6 +572,7 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
     'authenticate',
     'sse',
     'authorize',
+    'grpc',
   ];
   for (const [key, value] of Object.entries(given)) {
     if (!known.includes(key)) {
@@ -614,12 +638,22 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
       rateLimit.byteBurst,
     );
   }
+  let grpc: Required<GrpcOptions> | undefined;
+  if (given.grpc !== undefined) {
+    grpc = resolveGroup('grpc', given.grpc, GRPC_CHECKS, {
+      url: '',
+      maxBufferedBytes: 4 << 20,
+    });
+    if (grpc.url === '')
+      throw new RealtimeConfigError('grpc.url', 'a "host:port" string', undefined);
+  }
   // Hooks have no defaults: an absent one allows.
   const noHooks = {} as Required<AuthorizeOptions>;
   const authorize = resolveGroup('authorize', given.authorize, AUTHORIZE_CHECKS, noHooks);
   return {
     websocket,
     sse,
+    grpc,
     authorize,
     rooms,
     presence,

@@ -1,6 +1,7 @@
 import type { RealtimeHub, RoomJoin } from '../core/realtime-hub.js';
 import { RealtimeConnection, type RealtimePrincipal } from '../core/realtime-connection.js';
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
+import { CloseCode } from '../core/realtime-error.js';
 import { BuiltinEvent } from '../realtime.constants.js';
 import { formatEventId } from './sse/sse-event-id.js';
 import { frameInfo } from './sse/sse-frames.js';
@@ -28,10 +29,11 @@ export interface StreamSink {
   /** Bytes written but not yet sent to the client (0 when the sink cannot tell). */
   readonly buffered: number;
   /**
-   * Ends the stream, or cuts it when bytes still wait for a client that does not
-   * read; the sink's owner then learns the stream is over.
+   * Ends the stream (why, as a close code: `CloseCode.SlowConsumer`, `GoingAway`,
+   * ...), or cuts it when bytes still wait for a client that does not read; the
+   * sink's owner then learns the stream is over.
    */
-  end(): void;
+  end(code: number, reason: string): void;
 }
 
 /**
@@ -65,6 +67,8 @@ export class StreamConnection extends RealtimeConnection {
     private readonly streamRooms: readonly string[],
     /** The transport's name: `sse`, `grpc`. */
     readonly transport: string,
+    /** Whether the client acknowledges messages (a gRPC session does; SSE cannot). */
+    private readonly acknowledges = false,
   ) {
     super(id, principal);
   }
@@ -73,9 +77,9 @@ export class StreamConnection extends RealtimeConnection {
     return this.open;
   }
 
-  /** A stream cannot acknowledge, nor answer calls. */
+  /** Only a stream that acknowledges gets acknowledged delivery; none answers calls. */
   override get answers(): boolean {
-    return false;
+    return this.acknowledges;
   }
 
   /** Past half of `maxBufferedBytes` waiting: volatile messages skip this stream. */
@@ -130,7 +134,7 @@ export class StreamConnection extends RealtimeConnection {
   send(frame: Buffer): void {
     if (!this.open) return;
     const info = frameInfo(frame);
-    if (!info?.deliverable) return;
+    if (!info || info.call || (info.ack !== undefined && !this.acknowledges)) return;
     let id: string | undefined;
     const { room, offset, epoch } = info;
     if (room !== undefined && offset !== undefined && this.rooms.has(room)) {
@@ -146,7 +150,9 @@ export class StreamConnection extends RealtimeConnection {
       id = formatEventId(this.streamRooms, this.positions);
     }
     this.sink.event(id, info.event, frame);
-    if (this.sink.buffered > this.maxBufferedBytes) this.close(0, 'the client reads too slowly');
+    if (this.sink.buffered > this.maxBufferedBytes) {
+      this.close(CloseCode.SlowConsumer, 'the client reads too slowly');
+    }
   }
 
   /**
@@ -166,11 +172,11 @@ export class StreamConnection extends RealtimeConnection {
     if (this.open) this.sink.comment('');
   }
 
-  /** Ends the stream (SSE has no close codes: `code` is not sent). */
-  close(_code: number, _reason: string): void {
+  /** Ends the stream; the code says why (SSE sends none, gRPC maps it to a status). */
+  close(code: number, reason: string): void {
     if (!this.open) return;
     this.open = false;
-    this.sink.end();
+    this.sink.end(code, reason);
   }
 
   private resync(room: string, position: StreamPosition): void {

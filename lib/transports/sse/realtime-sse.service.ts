@@ -14,7 +14,7 @@ import { assertCanJoin } from '../../core/authorize.js';
 import { assertUserIds } from '../../core/presence/presence-state.js';
 import { PresenceService } from '../../core/presence/presence.service.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
-import { ErrorCode, RealtimeError } from '../../core/realtime-error.js';
+import { CloseCode, ErrorCode, RealtimeError } from '../../core/realtime-error.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
 import { assertRoomName } from '../../core/room-name.js';
 import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
@@ -211,7 +211,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
     sink.event(undefined, BuiltinEvent.Connected, JSON.stringify(info));
     const live: LiveStream = {
       keepAlive: () => connection.keepAlive(),
-      shutdown: () => connection.close(0, ''),
+      shutdown: () => connection.close(CloseCode.GoingAway, 'the server is shutting down'),
     };
     this.streams.set(connection, live);
     this.add(live);
@@ -221,7 +221,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
 
   /** @internal A stream ended (its client went, or it was closed): the hub lets it go. */
   finish(connection: StreamConnection): void {
-    connection.close(0, '');
+    connection.close(CloseCode.GoingAway, 'the stream ended');
     const live = this.streams.get(connection);
     if (!live) return;
     this.streams.delete(connection);

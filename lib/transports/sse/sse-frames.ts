@@ -7,11 +7,10 @@ export interface FrameInfo {
   readonly room?: string;
   readonly offset?: number;
   readonly epoch?: string;
-  /**
-   * False for frames a stream cannot act on: server-to-client calls and
-   * acknowledged messages need an answer that SSE cannot give.
-   */
-  readonly deliverable: boolean;
+  /** The id to acknowledge it with, for a message sent with acknowledged delivery. */
+  readonly ack?: string;
+  /** A server-to-client call: a one-way stream cannot answer it. */
+  readonly call: boolean;
 }
 
 /** One read per frame, however many streams it goes to (the hub hands them the same buffer). */
@@ -24,7 +23,7 @@ const read = new WeakMap<Buffer, FrameInfo | null>();
  * @example
  * ```ts
  * frameInfo(Buffer.from('{"event":"chat","data":1,"room":"r","offset":3,"epoch":"E"}'));
- * // { event: 'chat', room: 'r', offset: 3, epoch: 'E', deliverable: true }
+ * // { event: 'chat', room: 'r', offset: 3, epoch: 'E', call: false }
  * ```
  */
 export function frameInfo(frame: Buffer): FrameInfo | null {
@@ -40,7 +39,8 @@ export function frameInfo(frame: Buffer): FrameInfo | null {
         event: parsed.event.replace(/[\r\n]/g, ''),
         ...(typeof room === 'string' && { room }),
         ...(placed && typeof epoch === 'string' && { offset: offset as number, epoch }),
-        deliverable: parsed.ack === undefined && parsed.event !== BuiltinEvent.Call,
+        ...(typeof parsed.ack === 'string' && { ack: parsed.ack }),
+        call: parsed.event === BuiltinEvent.Call,
       };
     }
   } catch {

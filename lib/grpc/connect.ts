@@ -1,0 +1,57 @@
+import type { INestApplication } from '@nestjs/common';
+import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import { fileURLToPath } from 'node:url';
+import { REALTIME_OPTIONS } from '../realtime.constants.js';
+import type { ResolvedRealtimeOptions } from '../realtime.options.js';
+
+/** The path of protos/realtime/v1/realtime.proto, to load it in clients (and servers). */
+export const REALTIME_PROTO_PATH = fileURLToPath(
+  new URL('../../protos/realtime/v1/realtime.proto', import.meta.url),
+);
+
+/** The path of the standard health service's proto (`grpc.health.v1`). */
+export const HEALTH_PROTO_PATH = fileURLToPath(
+  new URL('../../protos/grpc/health/v1/health.proto', import.meta.url),
+);
+
+/**
+ * proto-loader's options for both protos, on the server and in clients: camelCase
+ * fields, 64-bit integers as numbers, defaults filled in, oneofs named.
+ */
+export const PROTO_LOADER_OPTIONS = {
+  keepCase: false,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+} as const;
+
+/**
+ * Serves the gRPC API of a hybrid app in one call: connects the gRPC microservice at
+ * `grpc.url` with both protos, and starts it. Call it before `app.listen()`.
+ *
+ * @throws Error when the `grpc` option is not set.
+ * @example
+ * ```ts
+ * const app = await NestFactory.create(AppModule); // RealtimeModule.forRoot({ grpc: { url: '0.0.0.0:50051' } })
+ * await connectRealtimeGrpc(app);
+ * await app.listen(3000);
+ * ```
+ */
+export async function connectRealtimeGrpc(app: INestApplication): Promise<void> {
+  const { grpc } = app.get<ResolvedRealtimeOptions>(REALTIME_OPTIONS);
+  if (!grpc) throw new Error('nest-realtime: set the grpc option to serve the gRPC API');
+  app.connectMicroservice<MicroserviceOptions>(
+    {
+      transport: Transport.GRPC,
+      options: {
+        package: ['realtime.v1', 'grpc.health.v1'],
+        protoPath: [REALTIME_PROTO_PATH, HEALTH_PROTO_PATH],
+        url: grpc.url,
+        loader: { ...PROTO_LOADER_OPTIONS },
+      },
+    },
+    { inheritAppConfig: true },
+  );
+  await app.startAllMicroservices();
+}

@@ -1,0 +1,102 @@
+import { status, type Metadata } from '@grpc/grpc-js';
+import { RpcException } from '@nestjs/microservices';
+import type { IncomingMessage } from 'node:http';
+import { AuthenticationRefused, authenticateRequest } from '../core/authenticate.js';
+import type { RealtimePrincipal } from '../core/realtime-connection.js';
+import { CloseCode, ErrorCode, RealtimeError } from '../core/realtime-error.js';
+import type { AuthenticateHook } from '../realtime.options.js';
+
+/** gRPC statuses of the core's error codes. */
+const STATUS: Partial<Record<string, status>> = {
+  [ErrorCode.InvalidData]: status.INVALID_ARGUMENT,
+  [ErrorCode.BadFrame]: status.INVALID_ARGUMENT,
+  [ErrorCode.RoomNameInvalid]: status.INVALID_ARGUMENT,
+  [ErrorCode.RoomLimitReached]: status.RESOURCE_EXHAUSTED,
+  [ErrorCode.NotInRoom]: status.FAILED_PRECONDITION,
+  [ErrorCode.RoomNotFound]: status.NOT_FOUND,
+  [ErrorCode.NotAuthenticated]: status.UNAUTHENTICATED,
+  [ErrorCode.Forbidden]: status.PERMISSION_DENIED,
+  [ErrorCode.WatchLimitReached]: status.RESOURCE_EXHAUSTED,
+  [ErrorCode.RpcUnknownMethod]: status.UNIMPLEMENTED,
+  [ErrorCode.RpcTimeout]: status.DEADLINE_EXCEEDED,
+  [ErrorCode.RateLimited]: status.RESOURCE_EXHAUSTED,
+  [ErrorCode.TooManyRequests]: status.RESOURCE_EXHAUSTED,
+  [ErrorCode.QueueFull]: status.RESOURCE_EXHAUSTED,
+};
+
+/** What a gRPC status error carries: grpc-js sends `code` and `details`. */
+export interface GrpcError {
+  readonly code: status;
+  readonly details: string;
+  readonly message: string;
+}
+
+/** A status error, with `details` (grpc-js) and `message` (Nest) alike. */
+export function grpcError(code: status, details: string): GrpcError {
+  return { code, details, message: details };
+}
+
+/**
+ * The core's error (or any other) as a gRPC status error; anything unexpected is
+ * INTERNAL without its text.
+ */
+export function toGrpcError(error: unknown): GrpcError {
+  if (error instanceof RealtimeError) {
+    return grpcError(STATUS[error.code] ?? status.INTERNAL, `${error.code}: ${error.message}`);
+  }
+  return grpcError(status.INTERNAL, 'Internal server error');
+}
+
+/** For Nest's handlers: a status error Nest hands to grpc-js as it is. */
+export function rpcException(error: unknown): RpcException {
+  return new RpcException(toGrpcError(error));
+}
+
+/** A stream's end, as the gRPC status a client sees (OK for an end on purpose). */
+export function closeStatus(code: number, reason: string): GrpcError | undefined {
+  if (code === CloseCode.SlowConsumer) return grpcError(status.RESOURCE_EXHAUSTED, reason);
+  if (code === CloseCode.GoingAway) return grpcError(status.UNAVAILABLE, reason);
+  if (code === CloseCode.Disconnected) return grpcError(status.ABORTED, reason);
+  return undefined;
+}
+
+/**
+ * Runs the app's `authenticate` hook for a call: it gets the call's metadata as the
+ * request's headers (lower-case names; binary entries left out), and the method as
+ * its URL (`/realtime.v1.Realtime/Subscribe`).
+ *
+ * @throws GrpcError UNAUTHENTICATED (401), PERMISSION_DENIED (another 4xx), INTERNAL.
+ */
+export async function authenticateCall(
+  hook: AuthenticateHook | undefined,
+  metadata: Metadata,
+  method: string,
+): Promise<RealtimePrincipal> {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(metadata.getMap())) {
+    if (typeof value === 'string') headers[key] = value;
+  }
+  const request = { headers, url: `/realtime.v1.Realtime/${method}`, method: 'POST' };
+  try {
+    return await authenticateRequest(hook, request as unknown as IncomingMessage);
+  } catch (error) {
+    if (!(error instanceof AuthenticationRefused)) throw error;
+    const code =
+      error.status === 401
+        ? status.UNAUTHENTICATED
+        : error.status >= 500
+          ? status.INTERNAL
+          : status.PERMISSION_DENIED;
+    throw grpcError(code, error.message);
+  }
+}
+
+/** A JSON text field: empty is null; anything else must parse. */
+export function parseJson(text: string | undefined, field: string): unknown {
+  if (text === undefined || text === '') return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new RealtimeError(ErrorCode.InvalidData, `${field} must be JSON text`);
+  }
+}

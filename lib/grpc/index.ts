@@ -1,0 +1,9 @@
+export {
+  HEALTH_PROTO_PATH,
+  PROTO_LOADER_OPTIONS,
+  REALTIME_PROTO_PATH,
+  connectRealtimeGrpc,
+} from './connect.js';
+export { RealtimeHealthController, ServingStatus } from './health.controller.js';
+export { RealtimeGrpcController } from './realtime-grpc.controller.js';
+export { RealtimeGrpcModule } from './realtime-grpc.module.js';

@@ -1,0 +1,457 @@
+import type { Metadata, ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
+import { Controller, Inject, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { GrpcMethod, GrpcStreamCall, GrpcStreamMethod } from '@nestjs/microservices';
+import { Observable, concatMap, from, lastValueFrom, toArray, type Subscriber } from 'rxjs';
+import { assertCanJoin, assertCanPublish } from '../core/authorize.js';
+import { builtinHandlers, type BuiltinHandler } from '../core/builtin-events.js';
+import { DeliveryService } from '../core/delivery/delivery.service.js';
+import { assertUserEvent } from '../core/frame.js';
+import { assertUserIds, type PresenceState } from '../core/presence/presence-state.js';
+import { PresenceService } from '../core/presence/presence.service.js';
+import type { RealtimePrincipal } from '../core/realtime-connection.js';
+import { CloseCode, ErrorCode, RealtimeError } from '../core/realtime-error.js';
+import { RealtimeHub } from '../core/realtime-hub.js';
+import { assertRoomName } from '../core/room-name.js';
+import { RpcService } from '../core/rpc/rpc.service.js';
+import type { StreamPosition } from '../engines/realtime-engine.interface.js';
+import { BuiltinEvent, REALTIME_OPTIONS } from '../realtime.constants.js';
+import type { GrpcOptions, ResolvedRealtimeOptions } from '../realtime.options.js';
+import {
+  StreamConnection,
+  type ResumePoint,
+  type StreamSink,
+} from '../transports/stream-connection.js';
+import { callSink, type EventMessage } from './grpc-sink.js';
+import {
+  authenticateCall,
+  closeStatus,
+  parseJson,
+  rpcException,
+  toGrpcError,
+  type GrpcError,
+} from './grpc-support.js';
+
+/** The messages of protos/realtime/v1/realtime.proto, as proto-loader hands them over. */
+interface PublishRequest {
+  room?: string;
+  event?: string;
+  data?: string;
+}
+interface PositionMessage {
+  room?: string;
+  epoch?: string;
+  offset?: number;
+}
+interface SubscribeRequest {
+  rooms?: string[];
+  since?: PositionMessage[];
+}
+interface SessionRequest {
+  id?: string;
+  join?: { room?: string; since?: PositionMessage };
+  leave?: { room?: string };
+  publish?: PublishRequest;
+  ack?: { id?: string };
+}
+
+const SERVICE = 'Realtime';
+
+/**
+ * The gRPC API of protos/realtime/v1/realtime.proto (docs/grpc.md): the four kinds of
+ * calls, bridged to the same rooms and presence as every other transport.
+ * Registered by `RealtimeGrpcModule`; served once `connectRealtimeGrpc(app)` runs.
+ *
+ * @example
+ * ```ts
+ * const client = new proto.realtime.v1.Realtime('localhost:50051', credentials.createInsecure());
+ * client.Publish({ room: 'lobby', event: 'chat', data: '{"text":"hi"}' }, (error, reply) => ...);
+ * ```
+ */
+@Controller()
+export class RealtimeGrpcController implements OnApplicationShutdown {
+  private readonly logger = new Logger('RealtimeGrpc');
+  private readonly builtins: ReadonlyMap<string, BuiltinHandler>;
+  private readonly options: Readonly<Required<GrpcOptions>>;
+  /** Open subscriptions and sessions, ended at shutdown. */
+  private readonly streams = new Set<StreamConnection>();
+
+  constructor(
+    private readonly hub: RealtimeHub,
+    private readonly presence: PresenceService,
+    private readonly rpc: RpcService,
+    delivery: DeliveryService,
+    @Inject(REALTIME_OPTIONS) private readonly realtime: ResolvedRealtimeOptions,
+  ) {
+    this.builtins = builtinHandlers(hub, presence, rpc, delivery, realtime.authorize);
+    this.options = realtime.grpc ?? { url: '', maxBufferedBytes: 4 << 20 };
+  }
+
+  /** Subscriptions and sessions open now. */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  // -- unary ----------------------------------------------------------------------
+
+  @GrpcMethod(SERVICE, 'Publish')
+  async publish(request: PublishRequest, metadata: Metadata) {
+    const principal = await this.authenticate(metadata, 'Publish');
+    try {
+      return await this.publishOne(principal, request);
+    } catch (error) {
+      throw rpcException(error);
+    }
+  }
+
+  @GrpcMethod(SERVICE, 'GetRoom')
+  async getRoom(request: { room?: string }, metadata: Metadata) {
+    const principal = await this.authenticate(metadata, 'GetRoom');
+    try {
+      const room = this.roomName(request.room);
+      await assertCanJoin(this.realtime.authorize, principal, room);
+      const [info, users] = await Promise.all([this.hub.roomInfo(room), this.hub.roomUsers(room)]);
+      if (!info) throw new RealtimeError(ErrorCode.RoomNotFound, `no room "${room}"`);
+      return { ...info, users };
+    } catch (error) {
+      throw rpcException(error);
+    }
+  }
+
+  @GrpcMethod(SERVICE, 'GetStatuses')
+  async getStatuses(request: { users?: string[] }, metadata: Metadata) {
+    const principal = await this.authenticate(metadata, 'GetStatuses');
+    try {
+      const users = request.users ?? [];
+      assertUserIds(users);
+      const states = await this.presence.getStatuses(users, { viewer: principal.userId });
+      return { statuses: states.map(presenceMessage) };
+    } catch (error) {
+      throw rpcException(error);
+    }
+  }
+
+  @GrpcMethod(SERVICE, 'Call')
+  async call(request: { method?: string; params?: string }, metadata: Metadata) {
+    const principal = await this.authenticate(metadata, 'Call');
+    try {
+      if (!request.method) throw new RealtimeError(ErrorCode.InvalidData, 'method is required');
+      const params = parseJson(request.params, 'params');
+      // The caller, as RPC handlers see it: a connection of its own, in no room.
+      const caller = this.connection(principal, [], NO_SINK);
+      const result = await this.rpc.invoke(caller, request.method, params);
+      return { result: JSON.stringify(result ?? null) };
+    } catch (error) {
+      throw rpcException(error);
+    }
+  }
+
+  // -- server streaming -------------------------------------------------------------
+
+  @GrpcMethod(SERVICE, 'Subscribe')
+  async subscribe(
+    request: SubscribeRequest,
+    metadata: Metadata,
+    call: ServerWritableStream<unknown, unknown>,
+  ) {
+    const principal = await this.authenticate(metadata, 'Subscribe');
+    let rooms: string[];
+    let resume: Map<string, StreamPosition>;
+    try {
+      rooms = [...new Set((request.rooms ?? []).map((room) => this.roomName(room)))];
+      const max = this.realtime.rooms.maxPerConnection;
+      if (rooms.length === 0 || rooms.length > max) {
+        throw new RealtimeError(ErrorCode.InvalidData, `a subscription has 1 to ${max} rooms`);
+      }
+      resume = new Map((request.since ?? []).map((position) => this.position(position)));
+      for (const room of rooms) await assertCanJoin(this.realtime.authorize, principal, room);
+    } catch (error) {
+      throw rpcException(error);
+    }
+    return this.stream(call, principal, rooms, (connection) =>
+      connection.joinAll(this.hub, resume satisfies ResumePoint),
+    );
+  }
+
+  @GrpcMethod(SERVICE, 'WatchPresence')
+  async watchPresence(
+    request: { users?: string[] },
+    metadata: Metadata,
+    call: ServerWritableStream<unknown, unknown>,
+  ) {
+    const principal = await this.authenticate(metadata, 'WatchPresence');
+    const users = request.users ?? [];
+    try {
+      if (!this.presence.enabled) throw new RealtimeError(ErrorCode.InvalidData, 'presence is off');
+      assertUserIds(users);
+    } catch (error) {
+      throw rpcException(error);
+    }
+    return this.stream(
+      call,
+      principal,
+      [],
+      async (connection) => {
+        const states = await this.presence.watchFor(connection, users);
+        for (const state of states) call.write(presenceMessage(state));
+      },
+      (message) => presenceOfEvent(message),
+    );
+  }
+
+  // -- client streaming -------------------------------------------------------------
+
+  @GrpcStreamMethod(SERVICE, 'PublishStream')
+  async publishStream(messages: Observable<PublishRequest>, metadata: Metadata) {
+    const principal = await this.authenticate(metadata, 'PublishStream');
+    const outcomes = await lastValueFrom(
+      messages.pipe(
+        concatMap((message, index) =>
+          from(
+            this.publishOne(principal, message).then(
+              (published) => ({ index, published }),
+              (error: unknown) => ({ index, error: toGrpcError(error) }),
+            ),
+          ),
+        ),
+        toArray(),
+      ),
+    );
+    const published = outcomes.flatMap((o) => ('published' in o ? [o.published] : []));
+    const rejected = outcomes.flatMap((o) =>
+      'error' in o ? [{ index: o.index, ...rejection(o.error) }] : [],
+    );
+    return { count: published.length, published, rejected };
+  }
+
+  // -- bidirectional ----------------------------------------------------------------
+
+  @GrpcStreamCall(SERVICE, 'Session')
+  async session(call: ServerDuplexStream<SessionRequest, unknown>): Promise<void> {
+    let principal: RealtimePrincipal;
+    try {
+      principal = await this.authenticate(call.metadata, 'Session');
+    } catch (error) {
+      call.emit('error', (error as RpcErrorLike).getError?.() ?? error);
+      return;
+    }
+    const sink = callSink(
+      call,
+      (event) => ({ event }),
+      (code, reason) => endCall(call, closeStatus(code, reason)),
+    );
+    const connection = this.connection(principal, [], sink, true);
+    this.open(connection);
+    const done = (): void => this.finish(connection);
+    call.once('cancelled', done);
+    call.once('error', done);
+    call.once('finish', done);
+    call.on('end', () => {
+      // The client ended its side: the session ends with it.
+      this.finish(connection);
+      endCall(call, undefined);
+    });
+    // Requests are handled one after the other, in order.
+    let queue = Promise.resolve();
+    call.on('data', (request: SessionRequest) => {
+      queue = queue.then(() => this.handleSession(connection, call, request));
+    });
+  }
+
+  onApplicationShutdown(): void {
+    for (const connection of this.streams) {
+      connection.close(CloseCode.GoingAway, 'the server is shutting down');
+    }
+  }
+
+  // -- the parts ------------------------------------------------------------------
+
+  private async handleSession(
+    connection: StreamConnection,
+    call: ServerDuplexStream<SessionRequest, unknown>,
+    request: SessionRequest,
+  ): Promise<void> {
+    if (!connection.isOpen) return;
+    const id = request.id ?? '';
+    let reply: object;
+    try {
+      const [event, data] = this.sessionRequest(request);
+      const result = await this.builtins.get(event)!(connection, data);
+      reply = { id, data: JSON.stringify(result ?? null), code: '', message: '' };
+    } catch (error) {
+      const { code, message } =
+        error instanceof RealtimeError
+          ? error
+          : { code: ErrorCode.InternalError, message: 'Internal server error' };
+      if (!(error instanceof RealtimeError)) {
+        this.logger.error('a session request failed', error instanceof Error ? error.stack : error);
+      }
+      reply = { id, data: '', code, message };
+    }
+    if (connection.isOpen) call.write({ reply });
+  }
+
+  /** A session request as the built-in event it is (the same checks as over WebSocket). */
+  private sessionRequest(request: SessionRequest): [string, unknown] {
+    if (request.join) {
+      const { room, since } = request.join;
+      return [
+        BuiltinEvent.Join,
+        since
+          ? { room, since: { epoch: since.epoch, offset: Number(since.offset ?? 0) } }
+          : { room },
+      ];
+    }
+    if (request.leave) return [BuiltinEvent.Leave, { room: request.leave.room }];
+    if (request.publish) {
+      const { room, event, data } = request.publish;
+      return [BuiltinEvent.Publish, { room, event, data: parseJson(data, 'data') }];
+    }
+    if (request.ack) return [BuiltinEvent.Ack, { id: request.ack.id }];
+    throw new RealtimeError(ErrorCode.InvalidData, 'a request is one of join, leave, publish, ack');
+  }
+
+  /** One message to a room, checked like any client's. */
+  private async publishOne(principal: RealtimePrincipal, request: PublishRequest) {
+    const room = this.roomName(request.room);
+    const event = request.event ?? '';
+    assertUserEvent(event);
+    const data = parseJson(request.data, 'data');
+    await assertCanPublish(this.realtime.authorize, principal, room, { event, data });
+    const position = (await this.hub.to(room).emit(event, data))!;
+    return { room, epoch: position.epoch, offset: position.offset };
+  }
+
+  /**
+   * A server stream: a connection of the hub whose events go to the call, ended when
+   * the client cancels (or its deadline passes), or the stream ends from here.
+   */
+  private stream(
+    call: ServerWritableStream<unknown, unknown>,
+    principal: RealtimePrincipal,
+    rooms: readonly string[],
+    start: (connection: StreamConnection) => Promise<void>,
+    wrap: (event: EventMessage) => object | undefined = (event) => event,
+  ): Observable<never> {
+    return new Observable<never>((subscriber) => {
+      const sink = callSink(call, wrap, (code, reason) =>
+        endSubscriber(subscriber, closeStatus(code, reason)),
+      );
+      const connection = this.connection(principal, rooms, sink);
+      this.open(connection);
+      start(connection).catch((error: unknown) => {
+        if (!connection.isOpen) return;
+        this.logger.error('a gRPC stream failed', error instanceof Error ? error.stack : error);
+        connection.close(CloseCode.InternalError, 'the stream failed');
+      });
+      return () => this.finish(connection);
+    });
+  }
+
+  private connection(
+    principal: RealtimePrincipal,
+    rooms: readonly string[],
+    sink: StreamSink,
+    acknowledges = false,
+  ): StreamConnection {
+    return new StreamConnection(
+      this.hub.nextConnectionId(),
+      principal,
+      sink,
+      this.options.maxBufferedBytes,
+      rooms,
+      'grpc',
+      acknowledges,
+    );
+  }
+
+  private open(connection: StreamConnection): void {
+    this.streams.add(connection);
+    this.hub.addConnection(connection).catch((error: unknown) => {
+      this.logger.error(
+        'the engine refused a gRPC stream',
+        error instanceof Error ? error.stack : error,
+      );
+      connection.close(CloseCode.InternalError, 'engine unavailable');
+    });
+  }
+
+  private finish(connection: StreamConnection): void {
+    connection.close(CloseCode.GoingAway, 'the call ended');
+    if (!this.streams.delete(connection)) return;
+    this.hub.removeConnection(connection).catch((error: unknown) => {
+      this.logger.error(
+        'removing a gRPC stream failed',
+        error instanceof Error ? error.stack : error,
+      );
+    });
+  }
+
+  private async authenticate(metadata: Metadata, method: string): Promise<RealtimePrincipal> {
+    try {
+      return await authenticateCall(this.realtime.authenticate, metadata, method);
+    } catch (error) {
+      throw rpcException(error);
+    }
+  }
+
+  private roomName(room: string | undefined): string {
+    assertRoomName(room ?? '', this.hub.maxRoomNameLength);
+    return room!;
+  }
+
+  private position({ room, epoch, offset }: PositionMessage): [string, StreamPosition] {
+    const name = this.roomName(room);
+    if (!epoch || !Number.isSafeInteger(Number(offset ?? 0))) {
+      throw new RealtimeError(ErrorCode.InvalidData, 'since needs an epoch and an offset');
+    }
+    return [name, { epoch, offset: Number(offset ?? 0) }];
+  }
+}
+
+/** Nest's RpcException, as far as a raw call needs it. */
+interface RpcErrorLike {
+  getError?(): unknown;
+}
+
+/** The sink of a connection that sends nothing (an RPC caller). */
+const NO_SINK: StreamSink = {
+  event: () => undefined,
+  comment: () => undefined,
+  buffered: 0,
+  end: () => undefined,
+};
+
+function presenceMessage(state: PresenceState) {
+  return {
+    userId: state.userId,
+    status: state.status,
+    meta: JSON.stringify(state.meta),
+    since: state.since ?? 0,
+  };
+}
+
+/** A watch's `rt:presence` events as PresenceState messages; other events are not for it. */
+function presenceOfEvent(event: EventMessage): object | undefined {
+  if (event.event !== BuiltinEvent.Presence) return undefined;
+  return presenceMessage(JSON.parse(event.data) as PresenceState);
+}
+
+function rejection(error: GrpcError): { code: string; message: string } {
+  const [code, ...rest] = error.details.split(': ');
+  return rest.length > 0
+    ? { code: code!, message: rest.join(': ') }
+    : { code: 'INTERNAL_ERROR', message: error.details };
+}
+
+/** Ends a server stream's Observable: with the status, or OK. */
+function endSubscriber(subscriber: Subscriber<never>, error: GrpcError | undefined): void {
+  if (error) subscriber.error(error);
+  else subscriber.complete();
+}
+
+/** Ends a raw call: with the status, or OK. */
+function endCall(call: ServerDuplexStream<unknown, unknown>, error: GrpcError | undefined): void {
+  if (call.writableEnded || call.destroyed) return;
+  if (error) call.emit('error', error);
+  else call.end();
+}
