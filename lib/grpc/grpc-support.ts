@@ -41,10 +41,16 @@ export function grpcError(code: status, details: string): GrpcError {
  * INTERNAL without its text.
  */
 export function toGrpcError(error: unknown): GrpcError {
+  if (isGrpcError(error)) return error;
   if (error instanceof RealtimeError) {
     return grpcError(STATUS[error.code] ?? status.INTERNAL, `${error.code}: ${error.message}`);
   }
   return grpcError(status.INTERNAL, 'Internal server error');
+}
+
+function isGrpcError(error: unknown): error is GrpcError {
+  const { code, details } = (error ?? {}) as Partial<GrpcError>;
+  return typeof code === 'number' && typeof details === 'string';
 }
 
 /** For Nest's handlers: a status error Nest hands to grpc-js as it is. */

@@ -1,7 +1,7 @@
 import type { Metadata, ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
-import { Controller, Inject, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { GrpcMethod, GrpcStreamCall, GrpcStreamMethod } from '@nestjs/microservices';
-import { Observable, concatMap, from, lastValueFrom, toArray, type Subscriber } from 'rxjs';
+import { Controller, Inject, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { GrpcMethod, GrpcStreamCall, GrpcStreamMethod, RpcException } from '@nestjs/microservices';
+import { Observable, concatMap, map, tap, toArray, type Subscriber } from 'rxjs';
 import { assertCanJoin, assertCanPublish } from '../core/authorize.js';
 import { builtinHandlers, type BuiltinHandler } from '../core/builtin-events.js';
 import { DeliveryService } from '../core/delivery/delivery.service.js';
@@ -55,6 +55,8 @@ interface SessionRequest {
 }
 
 const SERVICE = 'Realtime';
+/** Messages of a PublishStream that may wait for their turn; more end the call. */
+const MAX_WAITING = 1_000;
 
 /**
  * The gRPC API of protos/realtime/v1/realtime.proto (docs/grpc.md): the four kinds of
@@ -68,7 +70,7 @@ const SERVICE = 'Realtime';
  * ```
  */
 @Controller()
-export class RealtimeGrpcController implements OnApplicationShutdown {
+export class RealtimeGrpcController implements BeforeApplicationShutdown {
   private readonly logger = new Logger('RealtimeGrpc');
   private readonly builtins: ReadonlyMap<string, BuiltinHandler>;
   private readonly options: Readonly<Required<GrpcOptions>>;
@@ -201,26 +203,42 @@ export class RealtimeGrpcController implements OnApplicationShutdown {
   // -- client streaming -------------------------------------------------------------
 
   @GrpcStreamMethod(SERVICE, 'PublishStream')
-  async publishStream(messages: Observable<PublishRequest>, metadata: Metadata) {
-    const principal = await this.authenticate(metadata, 'PublishStream');
-    const outcomes = await lastValueFrom(
-      messages.pipe(
-        concatMap((message, index) =>
-          from(
-            this.publishOne(principal, message).then(
-              (published) => ({ index, published }),
-              (error: unknown) => ({ index, error: toGrpcError(error) }),
+  publishStream(messages: Observable<PublishRequest>, metadata: Metadata) {
+    // Subscribed at once (the messages may come before the authentication ends), and
+    // handled one after the other; at most MAX_WAITING wait for their turn.
+    const principal = this.authenticate(metadata, 'PublishStream');
+    principal.catch(() => undefined); // the first message's turn reports it
+    let waiting = 0;
+    return messages.pipe(
+      tap(() => {
+        if (++waiting > MAX_WAITING) {
+          throw rpcException(
+            new RealtimeError(
+              ErrorCode.TooManyRequests,
+              `more than ${MAX_WAITING} messages waiting`,
             ),
-          ),
-        ),
-        toArray(),
-      ),
+          );
+        }
+      }),
+      concatMap(async (message, index) => {
+        const caller = await principal;
+        try {
+          return { index, published: await this.publishOne(caller, message) };
+        } catch (error) {
+          return { index, error: toGrpcError(error) };
+        } finally {
+          waiting--;
+        }
+      }),
+      toArray(),
+      map((outcomes) => {
+        const published = outcomes.flatMap((o) => ('published' in o ? [o.published!] : []));
+        const rejected = outcomes.flatMap((o) =>
+          o.error ? [{ index: o.index, ...rejection(o.error) }] : [],
+        );
+        return { count: published.length, published, rejected };
+      }),
     );
-    const published = outcomes.flatMap((o) => ('published' in o ? [o.published] : []));
-    const rejected = outcomes.flatMap((o) =>
-      'error' in o ? [{ index: o.index, ...rejection(o.error) }] : [],
-    );
-    return { count: published.length, published, rejected };
   }
 
   // -- bidirectional ----------------------------------------------------------------
@@ -257,7 +275,8 @@ export class RealtimeGrpcController implements OnApplicationShutdown {
     });
   }
 
-  onApplicationShutdown(): void {
+  /** Ends every stream with UNAVAILABLE before the gRPC server closes: clients go elsewhere. */
+  beforeApplicationShutdown(): void {
     for (const connection of this.streams) {
       connection.close(CloseCode.GoingAway, 'the server is shutting down');
     }
@@ -445,7 +464,8 @@ function rejection(error: GrpcError): { code: string; message: string } {
 
 /** Ends a server stream's Observable: with the status, or OK. */
 function endSubscriber(subscriber: Subscriber<never>, error: GrpcError | undefined): void {
-  if (error) subscriber.error(error);
+  // Through Nest's exception filter: an RpcException's error goes out as it is.
+  if (error) subscriber.error(new RpcException(error));
   else subscriber.complete();
 }
 

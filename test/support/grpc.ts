@@ -42,10 +42,7 @@ export async function startGrpcApp(
 ): Promise<GrpcApp> {
   // Port 0 would lose the bound port (Nest's gRPC server does not report it): pick one.
   const grpcUrl = `127.0.0.1:${await freePort()}`;
-  const app = await startApp(
-    { ...options, grpc: { url: grpcUrl, ...options.grpc } },
-    metadata,
-  );
+  const app = await startApp({ ...options, grpc: { ...options.grpc, url: grpcUrl } }, metadata);
   await connectRealtimeGrpc(app.app);
   const clients: { close(): void }[] = [];
   return {
