@@ -295,7 +295,7 @@ describe('gRPC: client and bidirectional streams', () => {
     call.write({ id: 'p1', publish: { room: 'lobby', event: 'chat', data: '"from grpc"' } });
     await until(() => heard.length === 1);
     expect(heard).toEqual(['from grpc']);
-    expect((await ws.members('lobby')).map((m) => m.userId).sort()).toEqual(['grace', 'henry']);
+    expect((await ws.members('lobby')).map((m) => m.userId).toSorted()).toEqual(['grace', 'henry']);
 
     const id = await delivery.send({ userId: 'grace' }, 'invoice', { total: 42 });
     await until(() => events().some((e) => e.event === 'invoice'));
