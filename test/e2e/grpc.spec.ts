@@ -7,6 +7,7 @@ import { RealtimeClient } from '../../lib/client/index.js';
 import { DeliveryService, RpcService, type RealtimeModuleOptions } from '../../lib/index.js';
 import { until, userFromQuery } from '../support/fixtures.js';
 import { collect, grpc, startGrpcApp, type GrpcApp } from '../support/grpc.js';
+import { SseTestClient } from '../support/sse-client.js';
 
 @Injectable()
 class Methods {
@@ -45,6 +46,11 @@ describe('gRPC: unary calls', () => {
     const lobby = await ws.join('lobby');
     const heard: unknown[] = [];
     lobby.on('chat', (data) => heard.push(data));
+    const sse = await SseTestClient.open(
+      `http://127.0.0.1:${app.port}/realtime/events?room=lobby&user=sam`,
+    );
+    cleanups.push(() => sse.close());
+    await sse.until(() => sse.events.some((e) => e.event === 'rt:joined'));
     const client = app.realtime();
 
     const reply = await client.unary('Publish', {
@@ -55,11 +61,15 @@ describe('gRPC: unary calls', () => {
     expect(reply).toEqual({ room: 'lobby', epoch: expect.any(String), offset: 1 });
     await until(() => heard.length === 1);
     expect(heard).toEqual([{ text: 'hi' }]);
+    await sse.until(() => sse.events.some((e) => e.event === 'chat'));
+    expect(JSON.parse(sse.events.find((e) => e.event === 'chat')!.data!).data).toEqual({
+      text: 'hi',
+    });
 
     expect(await client.unary('GetRoom', { room: 'lobby' })).toMatchObject({
       name: 'lobby',
-      size: 1,
-      users: ['alice'],
+      size: 2,
+      users: ['alice', 'sam'],
     });
     const { statuses } = await client.unary('GetStatuses', { users: ['alice', 'bob'] });
     expect(statuses).toMatchObject([
