@@ -11,7 +11,11 @@ import {
   OPTIONS_TYPE,
   REALTIME_MODULE_OPTIONS,
 } from './realtime.module-definition.js';
-import { resolveRealtimeOptions, type ResolvedRealtimeOptions } from './realtime.options.js';
+import {
+  RealtimeConfigError,
+  resolveRealtimeOptions,
+  type ResolvedRealtimeOptions,
+} from './realtime.options.js';
 import { RealtimeSseEndpoint } from './transports/sse/realtime-sse.endpoint.js';
 import { RealtimeSse } from './transports/sse/realtime-sse.service.js';
 import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
@@ -74,6 +78,10 @@ export class RealtimeModule extends ConfigurableModuleClass {
   static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {
     const module = super.forRoot(options);
     if (options.grpc === undefined) return module;
+    if (options.isGlobal === false) {
+      // The gRPC controllers use the module's providers from a module of their own.
+      throw new RealtimeConfigError('isGlobal', 'true (the default) with the grpc option', false);
+    }
     // Loaded only when asked for: @nestjs/microservices and @grpc/grpc-js are optional.
     const grpc = import('./grpc/realtime-grpc.module.js').then(({ RealtimeGrpcModule }) => ({
       module: RealtimeGrpcModule,

@@ -16,34 +16,38 @@ export interface WritableCall {
   write(message: object, callback?: () => void): boolean;
 }
 
+/** A sink that writes to a gRPC call, and sends other messages (replies) counted the same way. */
+export interface CallSink extends StreamSink {
+  send(message: object, size: number): void;
+}
+
 /** The fields of a frame, read once however many streams it goes to. */
 const read = new WeakMap<Buffer, Omit<EventMessage, 'event'>>();
 
+/** A string field of a parsed object, or empty. */
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
 /**
  * A frame (the hub's encoded message), or the JSON of one of the stream's own
- * events (`rt:joined`, `rt:resync`), as an Event message.
+ * events (`rt:joined`, `rt:resync`, which carries its room's place), as an Event.
  */
 function eventOf(event: string, data: Buffer | string): EventMessage {
   if (typeof data === 'string') {
-    const { room } = JSON.parse(data) as { room?: unknown };
-    return {
-      event,
-      room: typeof room === 'string' ? room : '',
-      offset: 0,
-      epoch: '',
-      data,
-      ack: '',
-    };
+    const { room, epoch, offset } = JSON.parse(data) as Record<string, unknown>;
+    const place = typeof offset === 'number' ? offset : 0;
+    return { event, room: text(room), offset: place, epoch: text(epoch), data, ack: '' };
   }
   let fields = read.get(data);
   if (!fields) {
     const frame = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
     fields = {
-      room: typeof frame.room === 'string' ? frame.room : '',
+      room: text(frame.room),
       offset: typeof frame.offset === 'number' ? frame.offset : 0,
-      epoch: typeof frame.epoch === 'string' ? frame.epoch : '',
+      epoch: text(frame.epoch),
       data: JSON.stringify(frame.data ?? null),
-      ack: typeof frame.ack === 'string' ? frame.ack : '',
+      ack: text(frame.ack),
     };
     read.set(data, fields);
   }
@@ -59,18 +63,20 @@ export function callSink(
   call: WritableCall,
   wrap: (event: EventMessage) => object | undefined,
   end: (code: number, reason: string) => void,
-): StreamSink {
+): CallSink {
   let pending = 0;
+  const send = (message: object, size: number): void => {
+    pending += size;
+    call.write(message, () => {
+      pending -= size;
+    });
+  };
   return {
     event(_id, event, data) {
       const message = wrap(eventOf(event, data));
-      if (!message) return;
-      const size = data.length + 64;
-      pending += size;
-      call.write(message, () => {
-        pending -= size;
-      });
+      if (message) send(message, data.length + 64);
     },
+    send,
     comment: () => undefined, // HTTP/2 has pings of its own
     get buffered() {
       return pending;

@@ -63,6 +63,7 @@ export function closeStatus(code: number, reason: string): GrpcError | undefined
   if (code === CloseCode.SlowConsumer) return grpcError(status.RESOURCE_EXHAUSTED, reason);
   if (code === CloseCode.GoingAway) return grpcError(status.UNAVAILABLE, reason);
   if (code === CloseCode.Disconnected) return grpcError(status.ABORTED, reason);
+  if (code === CloseCode.InternalError) return grpcError(status.INTERNAL, reason);
   return undefined;
 }
 

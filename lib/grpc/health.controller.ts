@@ -1,6 +1,8 @@
 import { Controller, type BeforeApplicationShutdown } from '@nestjs/common';
-import { GrpcMethod } from '@nestjs/microservices';
-import { BehaviorSubject, Observable, distinctUntilChanged, map } from 'rxjs';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { GrpcMethod, RpcException } from '@nestjs/microservices';
+import { BehaviorSubject, Observable, distinctUntilChanged, map, of } from 'rxjs';
+import { grpcError } from './grpc-support.js';
 
 /** `grpc.health.v1.HealthCheckResponse.ServingStatus`. */
 export const ServingStatus = { SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
@@ -24,11 +26,17 @@ export class RealtimeHealthController implements BeforeApplicationShutdown {
 
   @GrpcMethod('Health', 'Check')
   check({ service = '' }: { service?: string }) {
+    // The health protocol: Check of an unknown service is NOT_FOUND (Watch says SERVICE_UNKNOWN).
+    if (!SERVICES.has(service)) {
+      throw new RpcException(grpcError(GrpcStatus.NOT_FOUND, `unknown service "${service}"`));
+    }
     return { status: this.statusOf(service, this.serving.value) };
   }
 
   @GrpcMethod('Health', 'Watch')
   watch({ service = '' }: { service?: string }): Observable<{ status: number }> {
+    // Once shutdown began the subject is complete: the status is told once.
+    if (this.serving.isStopped) return of({ status: this.statusOf(service, false) });
     return this.serving.pipe(
       map((serving) => this.statusOf(service, serving)),
       distinctUntilChanged(),

@@ -1,11 +1,17 @@
-import type { Metadata, ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
+import {
+  status,
+  type Metadata,
+  type ServerDuplexStream,
+  type ServerWritableStream,
+} from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
 import { Controller, Inject, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { GrpcMethod, GrpcStreamCall, GrpcStreamMethod, RpcException } from '@nestjs/microservices';
 import { Observable, concatMap, map, tap, toArray, type Subscriber } from 'rxjs';
 import { assertCanJoin, assertCanPublish } from '../core/authorize.js';
 import { builtinHandlers, type BuiltinHandler } from '../core/builtin-events.js';
 import { DeliveryService } from '../core/delivery/delivery.service.js';
-import { assertUserEvent } from '../core/frame.js';
+import { assertUserEvent, encodeFrame } from '../core/frame.js';
 import { assertUserIds, type PresenceState } from '../core/presence/presence-state.js';
 import { PresenceService } from '../core/presence/presence.service.js';
 import type { RealtimePrincipal } from '../core/realtime-connection.js';
@@ -15,16 +21,18 @@ import { assertRoomName } from '../core/room-name.js';
 import { RpcService } from '../core/rpc/rpc.service.js';
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
 import { BuiltinEvent, REALTIME_OPTIONS } from '../realtime.constants.js';
-import type { GrpcOptions, ResolvedRealtimeOptions } from '../realtime.options.js';
+import type { GrpcOptions, PresenceOptions, ResolvedRealtimeOptions } from '../realtime.options.js';
+import { TokenBucket } from '../transports/websocket/token-bucket.js';
 import {
   StreamConnection,
   type ResumePoint,
   type StreamSink,
 } from '../transports/stream-connection.js';
-import { callSink, type EventMessage } from './grpc-sink.js';
+import { callSink, type CallSink, type EventMessage } from './grpc-sink.js';
 import {
   authenticateCall,
   closeStatus,
+  grpcError,
   parseJson,
   rpcException,
   toGrpcError,
@@ -76,6 +84,7 @@ export class RealtimeGrpcController implements BeforeApplicationShutdown {
   private readonly options: Readonly<Required<GrpcOptions>>;
   /** Open subscriptions and sessions, ended at shutdown. */
   private readonly streams = new Set<StreamConnection>();
+  private closing = false;
 
   constructor(
     private readonly hub: RealtimeHub,
@@ -185,6 +194,10 @@ export class RealtimeGrpcController implements BeforeApplicationShutdown {
     try {
       if (!this.presence.enabled) throw new RealtimeError(ErrorCode.InvalidData, 'presence is off');
       assertUserIds(users);
+      const max = (this.realtime.presence as Required<PresenceOptions>).maxWatchedPerConnection;
+      if (new Set(users).size > max) {
+        throw new RealtimeError(ErrorCode.WatchLimitReached, `a watch has ${max} users at most`);
+      }
     } catch (error) {
       throw rpcException(error);
     }
@@ -194,7 +207,9 @@ export class RealtimeGrpcController implements BeforeApplicationShutdown {
       [],
       async (connection) => {
         const states = await this.presence.watchFor(connection, users);
-        for (const state of states) call.write(presenceMessage(state));
+        // As the frames a watcher gets: through the connection, so bounded and in order.
+        for (const state of states)
+          connection.send(encodeFrame({ event: BuiltinEvent.Presence, data: state }));
       },
       (message) => presenceOfEvent(message),
     );
@@ -231,6 +246,8 @@ export class RealtimeGrpcController implements BeforeApplicationShutdown {
         }
       }),
       toArray(),
+      // An empty stream still needs the caller authenticated.
+      concatMap(async (outcomes) => (await principal, outcomes)),
       map((outcomes) => {
         const published = outcomes.flatMap((o) => ('published' in o ? [o.published!] : []));
         const rejected = outcomes.flatMap((o) =>
@@ -245,11 +262,19 @@ export class RealtimeGrpcController implements BeforeApplicationShutdown {
 
   @GrpcStreamCall(SERVICE, 'Session')
   async session(call: ServerDuplexStream<SessionRequest, unknown>): Promise<void> {
+    // Listened to from the start: a cancel (or a deadline) during authenticate counts.
+    let gone = false;
+    call.once('cancelled', () => (gone = true));
     let principal: RealtimePrincipal;
     try {
       principal = await this.authenticate(call.metadata, 'Session');
     } catch (error) {
-      call.emit('error', (error as RpcErrorLike).getError?.() ?? error);
+      endCall(call, (error as RpcErrorLike).getError?.() as GrpcError);
+      return;
+    }
+    if (gone || call.cancelled) return;
+    if (this.closing) {
+      endCall(call, grpcError(status.UNAVAILABLE, 'the server is shutting down'));
       return;
     }
     const sink = callSink(
@@ -263,20 +288,36 @@ export class RealtimeGrpcController implements BeforeApplicationShutdown {
     call.once('cancelled', done);
     call.once('error', done);
     call.once('finish', done);
-    call.on('end', () => {
-      // The client ended its side: the session ends with it.
-      this.finish(connection);
-      endCall(call, undefined);
-    });
-    // Requests are handled one after the other, in order.
+    const limit = this.realtime.rateLimit;
+    const bucket = limit
+      ? new TokenBucket(limit.messagesPerSecond, limit.messageBurst, performance.now())
+      : undefined;
+    // Requests are handled one after the other, in order; at most MAX_WAITING wait.
     let queue = Promise.resolve();
+    let waiting = 0;
     call.on('data', (request: SessionRequest) => {
-      queue = queue.then(() => this.handleSession(connection, call, request));
+      if (++waiting > MAX_WAITING) {
+        connection.close(CloseCode.SlowConsumer, `more than ${MAX_WAITING} requests waiting`);
+        return;
+      }
+      const admitted = !bucket || bucket.take(1, performance.now());
+      queue = queue.then(async () => {
+        await this.handleSession(connection, sink, request, admitted);
+        waiting--;
+      });
+    });
+    call.on('end', () => {
+      // The client ended its side: the session ends once its requests are answered.
+      void queue.then(() => {
+        this.finish(connection);
+        endCall(call, undefined);
+      });
     });
   }
 
   /** Ends every stream with UNAVAILABLE before the gRPC server closes: clients go elsewhere. */
   beforeApplicationShutdown(): void {
+    this.closing = true;
     for (const connection of this.streams) {
       connection.close(CloseCode.GoingAway, 'the server is shutting down');
     }
@@ -286,13 +327,15 @@ export class RealtimeGrpcController implements BeforeApplicationShutdown {
 
   private async handleSession(
     connection: StreamConnection,
-    call: ServerDuplexStream<SessionRequest, unknown>,
+    sink: CallSink,
     request: SessionRequest,
+    admitted: boolean,
   ): Promise<void> {
     if (!connection.isOpen) return;
     const id = request.id ?? '';
-    let reply: object;
+    let reply: { id: string; data: string; code: string; message: string };
     try {
+      if (!admitted) throw new RealtimeError(ErrorCode.RateLimited, 'too many requests');
       const [event, data] = this.sessionRequest(request);
       const result = await this.builtins.get(event)!(connection, data);
       reply = { id, data: JSON.stringify(result ?? null), code: '', message: '' };
@@ -306,7 +349,11 @@ export class RealtimeGrpcController implements BeforeApplicationShutdown {
       }
       reply = { id, data: '', code, message };
     }
-    if (connection.isOpen) call.write({ reply });
+    if (!connection.isOpen) return;
+    sink.send({ reply }, id.length + reply.data.length + reply.message.length + 64);
+    if (sink.buffered > this.options.maxBufferedBytes) {
+      connection.close(CloseCode.SlowConsumer, 'the client reads too slowly');
+    }
   }
 
   /** A session request as the built-in event it is (the same checks as over WebSocket). */
@@ -352,6 +399,12 @@ export class RealtimeGrpcController implements BeforeApplicationShutdown {
     wrap: (event: EventMessage) => object | undefined = (event) => event,
   ): Observable<never> {
     return new Observable<never>((subscriber) => {
+      if (this.closing) {
+        subscriber.error(
+          rpcException(grpcError(status.UNAVAILABLE, 'the server is shutting down')),
+        );
+        return undefined;
+      }
       const sink = callSink(call, wrap, (code, reason) =>
         endSubscriber(subscriber, closeStatus(code, reason)),
       );
@@ -359,8 +412,11 @@ export class RealtimeGrpcController implements BeforeApplicationShutdown {
       this.open(connection);
       start(connection).catch((error: unknown) => {
         if (!connection.isOpen) return;
-        this.logger.error('a gRPC stream failed', error instanceof Error ? error.stack : error);
-        connection.close(CloseCode.InternalError, 'the stream failed');
+        if (!(error instanceof RealtimeError)) {
+          this.logger.error('a gRPC stream failed', error instanceof Error ? error.stack : error);
+        }
+        endSubscriber(subscriber, toGrpcError(error));
+        this.finish(connection);
       });
       return () => this.finish(connection);
     });

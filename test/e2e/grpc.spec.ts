@@ -341,7 +341,7 @@ describe('gRPC: client and bidirectional streams', () => {
 });
 
 describe('gRPC: health', () => {
-  it('reports SERVING, SERVICE_UNKNOWN for other services, and NOT_SERVING once shutting down', async () => {
+  it('reports SERVING, NOT_FOUND for other services, and NOT_SERVING once shutting down', async () => {
     const app = await startGrpcApp();
     const health = app.health();
     const check = (service: string) =>
@@ -352,7 +352,8 @@ describe('gRPC: health', () => {
       );
     expect(await check('')).toBe('SERVING');
     expect(await check('realtime.v1.Realtime')).toBe('SERVING');
-    expect(await check('other.Service')).toBe('SERVICE_UNKNOWN');
+    // The health protocol: Check of an unknown service is NOT_FOUND.
+    expect(code(await check('other.Service').catch((e) => e))).toBe(grpc.status.NOT_FOUND);
     const watch = collect(health.Watch({ service: '' }));
     await until(() => watch.messages.length === 1);
     await app.close();
