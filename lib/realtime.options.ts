@@ -251,15 +251,20 @@ export interface RpcOptions {
 /**
  * Which engine connects the nodes. `memory` (the default) keeps everything in this
  * process; with `shared`, every app of this process that names the same store is a
- * node of one cluster (tests and demos of several nodes without Redis).
+ * node of one cluster (tests and demos of several nodes without Redis). `redis` runs
+ * many nodes on one Redis (ioredis, an optional peer dependency): `url`, or ioredis
+ * options in `redis`, and a `prefix` for its keys and channels (default `rt:`).
  *
  * @example
  * ```ts
  * engine: { type: 'memory' }
  * engine: { type: 'memory', shared: 'cluster-a' }
+ * engine: { type: 'redis', url: 'redis://redis:6379', prefix: 'chat:' }
  * ```
  */
-export type EngineOptions = { type: 'memory'; shared?: string };
+export type EngineOptions =
+  | { type: 'memory'; shared?: string }
+  | { type: 'redis'; url?: string; prefix?: string; redis?: Record<string, unknown> };
 
 /**
  * Everything `RealtimeModule.forRoot` takes. Every field is optional; defaults are
@@ -381,7 +386,16 @@ const RATE_LIMIT_DEFAULTS: Required<RateLimitOptions> = {
   maxRefused: 100,
 };
 
-const ENGINE_TYPES = ['memory'] as const;
+const ENGINE_TYPES = ['memory', 'redis'] as const;
+/** The options of each engine, and their checks. */
+const ENGINE_CHECKS: Record<string, Record<string, [Check, string]>> = {
+  memory: { shared: [(v) => typeof v === 'string' && v !== '', 'a non-empty string'] },
+  redis: {
+    url: [(v) => typeof v === 'string' && /^rediss?:\/\//.test(v), 'a redis:// or rediss:// URL'],
+    prefix: [(v) => typeof v === 'string', 'a string'],
+    redis: [(v) => isPlainObject(v), 'an object (ioredis options)'],
+  },
+};
 
 /**
  * Start-up fails with this when an option is wrong; the message names the option.
@@ -609,17 +623,15 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
     const types = ENGINE_TYPES.map((t) => `"${t}"`).join(', ');
     throw new RealtimeConfigError('engine.type', `one of ${types}`, engine.type);
   }
+  const checks = ENGINE_CHECKS[engine.type]!;
   for (const [key, value] of Object.entries(engine)) {
-    if (key === 'shared') {
-      if (typeof value !== 'string' || value === '')
-        throw new RealtimeConfigError('engine.shared', 'a non-empty string', value);
-    } else if (key !== 'type') {
-      throw new RealtimeConfigError(
-        `engine.${key}`,
-        'one of the known options (type, shared)',
-        value,
-      );
+    if (key === 'type') continue;
+    const check = checks[key];
+    if (!check) {
+      const known = ['type', ...Object.keys(checks)].join(', ');
+      throw new RealtimeConfigError(`engine.${key}`, `one of the known options (${known})`, value);
     }
+    if (!check[0](value)) throw new RealtimeConfigError(`engine.${key}`, check[1], value);
   }
 
   if (given.authenticate !== undefined && typeof given.authenticate !== 'function') {

@@ -2,10 +2,17 @@ import type { EngineOptions } from '../realtime.options.js';
 import { MemoryEngine } from './memory/memory.engine.js';
 import type { RealtimeEngine } from './realtime-engine.interface.js';
 
-/** Builds the engine the (already checked) options name. */
-export function createEngine(options: EngineOptions): RealtimeEngine {
+/**
+ * Builds the engine the (already checked) options name. The Redis engine is loaded
+ * only when asked for: ioredis is an optional peer dependency.
+ */
+export async function createEngine(options: EngineOptions): Promise<RealtimeEngine> {
   switch (options.type) {
     case 'memory':
       return new MemoryEngine(options.shared);
+    case 'redis': {
+      const { RedisEngine } = await import('./redis/redis.engine.js');
+      return new RedisEngine(options);
+    }
   }
 }

@@ -1,0 +1,119 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describeEngineConformance } from '../../../test/support/engine-conformance.js';
+import { redisAvailable, startRedis, type RedisServer } from '../../../test/support/redis.js';
+import { RedisEngine } from './redis.engine.js';
+
+describe.runIf(redisAvailable())('RedisEngine', () => {
+  let redis: RedisServer;
+  let tests = 0;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis.stop());
+
+  // Each test gets keys of its own.
+  describeEngineConformance(
+    'redis',
+    async () => new RedisEngine({ url: redis.url, prefix: `t${++tests}:` }),
+  );
+});
+
+describe.runIf(redisAvailable())('RedisEngine across nodes', () => {
+  let redis: RedisServer;
+  let tests = 0;
+  const engines: RedisEngine[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis.stop());
+  afterEach(async () => {
+    await Promise.all(engines.splice(0).map((engine) => engine.close()));
+  });
+
+  /** Nodes on one Redis and one prefix, each with what it received. */
+  async function nodes(count: number) {
+    const prefix = `n${++tests}:`;
+    return Promise.all(
+      Array.from({ length: count }, async () => {
+        const engine = new RedisEngine({ url: redis.url, prefix });
+        engines.push(engine);
+        const received: string[] = [];
+        await engine.start({ deliver: (p) => received.push(p.frame.toString()) });
+        await engine.subscribe('*');
+        return { engine, received };
+      }),
+    );
+  }
+
+  const until = async (check: () => boolean) => {
+    for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(check()).toBe(true);
+  };
+
+  it('delivers to the nodes that subscribe, once, however many of its channels they hold', async () => {
+    const [a, b, c] = await nodes(3);
+    await b!.engine.subscribe('r:x');
+    await b!.engine.subscribe('r:y');
+    await a!.engine.publish({ channels: ['r:x', 'r:y'], frame: Buffer.from('both'), except: [] });
+    await a!.engine.publish({ channels: ['*'], frame: Buffer.from('all'), except: [] });
+    await until(() => b!.received.length === 2 && c!.received.length === 1);
+    expect(b!.received).toEqual(['both', 'all']);
+    expect(c!.received).toEqual(['all']);
+    expect(a!.received).toEqual(['all']);
+  });
+
+  it('numbers a room in one order for all nodes, keeps one history, and shares rooms', async () => {
+    const [a, b] = await nodes(2);
+    await a!.engine.subscribe('r:room');
+    const keep = { maxCount: 10, maxAge: 60_000 };
+    const body = (n: number) => Buffer.from(`{"event":"m","data":${n},"room":"room"`);
+    const positions = await Promise.all(
+      [1, 2, 3, 4].map((n) =>
+        (n % 2 ? a! : b!).engine.publishToRoom('room', 'r:room', body(n), [], keep, Date.now()),
+      ),
+    );
+    expect(positions.map((p) => p.offset).toSorted()).toEqual([1, 2, 3, 4]);
+    await until(() => a!.received.length === 4);
+    // Delivered in offset order, whichever node published.
+    const delivered = a!.received.map((frame) => JSON.parse(frame).offset);
+    expect(delivered).toEqual([1, 2, 3, 4]);
+    const read = await b!.engine.readRoom(
+      'room',
+      { epoch: positions[0]!.epoch, offset: 1 },
+      10,
+      Date.now(),
+    );
+    expect(read).toMatchObject({ recovered: true, offset: 4 });
+    expect(read.messages.map((m) => m.offset)).toEqual([2, 3, 4]);
+    await a!.engine.addMember('room', {
+      connectionId: 'a.1',
+      userId: 'u',
+      nodeId: 'a',
+      joinedAt: 1,
+    });
+    await b!.engine.addMember('room', {
+      connectionId: 'b.1',
+      userId: 'u',
+      nodeId: 'b',
+      joinedAt: 2,
+    });
+    expect((await b!.engine.getMembers('room')).map((m) => m.connectionId)).toEqual(['a.1', 'b.1']);
+    expect(await a!.engine.getRoom('room')).toMatchObject({ size: 2 });
+  });
+
+  it('gives each expired presence record to exactly one node', async () => {
+    const [a, b] = await nodes(2);
+    for (const user of ['u1', 'u2', 'u3']) {
+      await a!.engine.addPresence(
+        { userId: user, connectionId: `${user}.c`, nodeId: 'a', expiresAt: 100 },
+        0,
+      );
+    }
+    const [fromA, fromB] = await Promise.all([
+      a!.engine.expirePresence(200, 0),
+      b!.engine.expirePresence(200, 0),
+    ]);
+    expect([...fromA, ...fromB].map((r) => r.userId).toSorted()).toEqual(['u1', 'u2', 'u3']);
+    expect(await b!.engine.getPresence(['u1'])).toEqual([undefined]);
+  });
+});

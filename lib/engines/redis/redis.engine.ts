@@ -1,0 +1,437 @@
+import { randomBytes } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import type {
+  ChosenStatus,
+  EngineHandler,
+  EnginePublication,
+  HistoryRetention,
+  PresenceEntry,
+  PresenceMeta,
+  PresenceRecord,
+  RealtimeEngine,
+  RoomMember,
+  RoomRead,
+  RoomRecord,
+  StreamPosition,
+} from '../realtime-engine.interface.js';
+import {
+  ADD_MEMBER,
+  ADD_PRESENCE,
+  DELETE_ROOM,
+  EXPIRE_PRESENCE,
+  PUBLISH_TO_ROOM,
+  READ_ROOM,
+  REMOVE_MEMBER,
+  REMOVE_PRESENCE,
+  SET_STATUS,
+} from './redis-scripts.js';
+
+/**
+ * Where the Redis engine connects: a URL (`redis://host:6379/0`) or ioredis options,
+ * and the prefix of its keys and channels (several apps may share one Redis).
+ *
+ * @example
+ * ```ts
+ * engine: { type: 'redis', url: 'redis://redis:6379', prefix: 'chat:' }
+ * ```
+ */
+export interface RedisEngineOptions {
+  readonly url?: string;
+  readonly redis?: RedisOptions;
+  /** Default `rt:`. */
+  readonly prefix?: string;
+}
+
+/** A stream nobody uses is forgotten after this long (or its retention), in ms. */
+const IDLE_STREAM_TTL = 300_000;
+/** Ids of multi-channel publications seen lately: each reaches a node once. */
+const SEEN_LIMIT = 10_000;
+const NEWLINE = 0x0a;
+
+/** The header of a published payload (before "\n" and the frame). */
+interface Header {
+  /** channels */
+  c: string[];
+  /** except (cjson writes an empty list as {}) */
+  e: string[] | Record<string, never>;
+  /** volatile */
+  v?: boolean;
+  /** the room and offset of a room message */
+  r?: string;
+  o?: number;
+  /** id of a publication to several channels */
+  i?: string;
+}
+
+/**
+ * The engine for many nodes on one Redis (ioredis): publications through pub/sub
+ * (one subscription per node per channel, fanned out locally), room streams and
+ * their history in Redis, rooms and presence in Redis hashes with expiry, each step
+ * that must not interleave between nodes in one Lua script.
+ *
+ * @example
+ * ```ts
+ * RealtimeModule.forRoot({ engine: { type: 'redis', url: 'redis://localhost:6379' } })
+ * ```
+ */
+export class RedisEngine implements RealtimeEngine {
+  private readonly prefix: string;
+  private commands: Redis | undefined;
+  private subscriber: Redis | undefined;
+  private handler: EngineHandler | undefined;
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly options: RedisEngineOptions = {}) {
+    this.prefix = options.prefix ?? 'rt:';
+  }
+
+  async start(handler: EngineHandler): Promise<void> {
+    this.handler = handler;
+    const connect = (): Redis =>
+      this.options.url
+        ? new Redis(this.options.url, { lazyConnect: true, ...this.options.redis })
+        : new Redis({ lazyConnect: true, ...this.options.redis });
+    this.commands = connect();
+    this.subscriber = connect();
+    this.subscriber.on('messageBuffer', (_channel: Buffer, payload: Buffer) =>
+      this.receive(payload),
+    );
+    await Promise.all([this.commands.connect(), this.subscriber.connect()]);
+  }
+
+  async close(): Promise<void> {
+    this.handler = undefined;
+    const clients = [this.commands, this.subscriber];
+    this.commands = this.subscriber = undefined;
+    await Promise.all(clients.map((client) => client?.quit().catch(() => client.disconnect())));
+  }
+
+  // -- broker -------------------------------------------------------------------
+
+  async publish({ channels, frame, except, volatile }: EnginePublication): Promise<void> {
+    const header: Header = { c: [...channels], e: [...except] };
+    if (volatile) header.v = true;
+    if (channels.length > 1) header.i = randomBytes(9).toString('base64url');
+    const payload = Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), frame]);
+    const redis = this.redis();
+    await Promise.all(channels.map((channel) => redis.publish(this.channelKey(channel), payload)));
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    await this.subscriber?.subscribe(this.channelKey(channel));
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    await this.subscriber?.unsubscribe(this.channelKey(channel));
+  }
+
+  private receive(payload: Buffer): void {
+    const cut = payload.indexOf(NEWLINE);
+    if (cut === -1 || !this.handler) return;
+    const header = JSON.parse(payload.subarray(0, cut).toString('utf8')) as Header;
+    if (header.i !== undefined) {
+      if (this.seen.has(header.i)) return;
+      this.seen.add(header.i);
+      if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value!);
+    }
+    this.handler.deliver({
+      channels: header.c,
+      frame: payload.subarray(cut + 1),
+      except: Array.isArray(header.e) ? header.e : [],
+      volatile: header.v === true,
+      ...(header.r !== undefined && { position: { room: header.r, offset: header.o! } }),
+    });
+  }
+
+  // -- room streams -----------------------------------------------------------------
+
+  async publishToRoom(
+    room: string,
+    channel: string,
+    body: Buffer,
+    except: readonly string[],
+    retention: HistoryRetention,
+    now: number,
+    volatile = false,
+  ): Promise<StreamPosition> {
+    const header: Header = { c: [channel], e: [...except], r: room, o: 0 };
+    if (volatile) header.v = true;
+    const [epoch, offset] = (await this.redis().eval(
+      PUBLISH_TO_ROOM,
+      3,
+      this.key('sm', room),
+      this.key('sk', room),
+      this.channelKey(channel),
+      body,
+      JSON.stringify(header),
+      retention.maxCount,
+      retention.maxAge,
+      now,
+      newEpoch(),
+      IDLE_STREAM_TTL,
+    )) as [string, number];
+    return { epoch, offset };
+  }
+
+  async readRoom(
+    room: string,
+    since: StreamPosition | undefined,
+    limit: number,
+    now: number,
+  ): Promise<RoomRead> {
+    // As buffers: the kept frames are bytes.
+    const reply = (await this.redis().callBuffer(
+      'EVAL',
+      READ_ROOM,
+      2,
+      this.key('sm', room),
+      this.key('sk', room),
+      since?.epoch ?? '',
+      since?.offset ?? 0,
+      limit,
+      now,
+      newEpoch(),
+      IDLE_STREAM_TTL,
+    )) as [Buffer, number, number, ...Buffer[]];
+    const [epoch, offset, recovered, ...entries] = reply;
+    return {
+      epoch: epoch.toString('utf8'),
+      offset,
+      recovered: recovered === 1,
+      messages: entries.map(entryOf),
+    };
+  }
+
+  // -- rooms --------------------------------------------------------------------
+
+  async createRoom(room: string, now: number): Promise<RoomRecord> {
+    const key = this.key('room', room);
+    await this.redis().multi().hsetnx(key, 'created', now).hset(key, 'persistent', 1).exec();
+    return (await this.getRoom(room))!;
+  }
+
+  async deleteRoom(room: string): Promise<boolean> {
+    const existed = await this.redis().eval(
+      DELETE_ROOM,
+      4,
+      ...this.roomKeys(room),
+      room,
+      this.prefix,
+    );
+    return existed === 1;
+  }
+
+  async addMember(room: string, member: RoomMember) {
+    const userId = member.userId ?? '';
+    const [created, persistent, size, first] = (await this.redis().eval(
+      ADD_MEMBER,
+      6,
+      ...this.roomKeys(room),
+      userId ? this.key('ur', userId) : this.key('ur', ''),
+      this.key('seq', room),
+      room,
+      member.connectionId,
+      JSON.stringify(member),
+      userId,
+      member.joinedAt,
+    )) as [number, number, number, number];
+    return {
+      room: { name: room, created, persistent: persistent === 1, size },
+      firstOfUser: first === 1,
+    };
+  }
+
+  async removeMember(room: string, connectionId: string) {
+    const [removed, last] = (await this.redis().eval(
+      REMOVE_MEMBER,
+      4,
+      ...this.roomKeys(room),
+      room,
+      connectionId,
+      this.prefix,
+    )) as [number, number];
+    return { removed: removed === 1, lastOfUser: last === 1 };
+  }
+
+  async getRoom(room: string): Promise<RoomRecord | undefined> {
+    const [roomKey, , members] = this.roomKeys(room);
+    const [[, record], [, size]] = (await this.redis()
+      .multi()
+      .hmget(roomKey, 'created', 'persistent')
+      .hlen(members)
+      .exec()) as [[unknown, (string | null)[]], [unknown, number]];
+    if (record[0] === null) return undefined;
+    return { name: room, created: Number(record[0]), persistent: record[1] === '1', size };
+  }
+
+  async getMembers(room: string): Promise<RoomMember[]> {
+    const [, order, members] = this.roomKeys(room);
+    const ids = await this.redis().zrange(order, 0, -1);
+    if (ids.length === 0) return [];
+    const values = await this.redis().hmget(members, ...ids);
+    return values.flatMap((value) => (value === null ? [] : [JSON.parse(value) as RoomMember]));
+  }
+
+  async getUserRooms(userId: string): Promise<string[]> {
+    return this.redis().smembers(this.key('ur', userId));
+  }
+
+  // -- presence -----------------------------------------------------------------
+
+  async addPresence(entry: PresenceEntry, now: number) {
+    const [came, status, meta, since, connections] = (await this.redis().eval(
+      ADD_PRESENCE,
+      3,
+      ...this.presenceKeys(entry.userId),
+      entry.userId,
+      entry.connectionId,
+      entry.expiresAt,
+      now,
+    )) as [number, ChosenStatus, string, number, number];
+    return {
+      record: { userId: entry.userId, status, meta: JSON.parse(meta), since, connections },
+      cameOnline: came === 1,
+    };
+  }
+
+  async removePresence(userId: string, connectionId: string, now: number): Promise<void> {
+    await this.redis().eval(
+      REMOVE_PRESENCE,
+      3,
+      ...this.presenceKeys(userId),
+      userId,
+      connectionId,
+      now,
+    );
+  }
+
+  async refreshPresence(entries: readonly PresenceEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const pipeline = this.redis().pipeline();
+    for (const { userId, connectionId, expiresAt } of entries) {
+      // Only a connection still recorded is pushed back (HSET would bring back a removed one).
+      pipeline.eval(
+        "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 0",
+        1,
+        this.key('pc', userId),
+        connectionId,
+        expiresAt,
+      );
+    }
+    await pipeline.exec();
+  }
+
+  async setPresenceStatus(
+    userId: string,
+    status: ChosenStatus,
+    meta: PresenceMeta | null,
+    now: number,
+  ) {
+    const [, connectionsKey] = this.presenceKeys(userId);
+    const reply = (await this.redis().eval(
+      SET_STATUS,
+      2,
+      this.key('p', userId),
+      connectionsKey,
+      status,
+      JSON.stringify(meta),
+      now,
+    )) as [ChosenStatus, string, number, number, number] | [];
+    if (reply.length === 0) return undefined;
+    const [oldStatus, oldMeta, oldSince, since, connections] = reply;
+    return {
+      previous: {
+        userId,
+        status: oldStatus,
+        meta: JSON.parse(oldMeta),
+        since: oldSince,
+        connections,
+      },
+      record: { userId, status, meta, since, connections },
+    };
+  }
+
+  async getPresence(userIds: readonly string[]): Promise<(PresenceRecord | undefined)[]> {
+    if (userIds.length === 0) return [];
+    const pipeline = this.redis().pipeline();
+    for (const userId of userIds) {
+      pipeline.hmget(this.key('p', userId), 'status', 'meta', 'since');
+      pipeline.hlen(this.key('pc', userId));
+    }
+    const results = (await pipeline.exec())!;
+    return userIds.map((userId, i) => {
+      const [status, meta, since] = results[2 * i]![1] as (string | null)[];
+      if (status === null) return undefined;
+      const connections = results[2 * i + 1]![1] as number;
+      return {
+        userId,
+        status: status as ChosenStatus,
+        meta: JSON.parse(meta!),
+        since: Number(since),
+        connections,
+      };
+    });
+  }
+
+  async expirePresence(now: number, offlineDelay: number): Promise<PresenceRecord[]> {
+    const flat = (await this.redis().eval(
+      EXPIRE_PRESENCE,
+      1,
+      this.key('psweep', ''),
+      now,
+      offlineDelay,
+      this.prefix,
+    )) as string[];
+    const gone: PresenceRecord[] = [];
+    for (let i = 0; i < flat.length; i += 4) {
+      gone.push({
+        userId: flat[i]!,
+        status: flat[i + 1] as ChosenStatus,
+        meta: JSON.parse(flat[i + 2]!),
+        since: Number(flat[i + 3]),
+        connections: 0,
+      });
+    }
+    return gone;
+  }
+
+  // -- keys -----------------------------------------------------------------------
+
+  private redis(): Redis {
+    if (!this.commands) throw new Error('the Redis engine is not started');
+    return this.commands;
+  }
+
+  private key(kind: string, name: string): string {
+    return `${this.prefix}${kind}:${name}`;
+  }
+
+  private channelKey(channel: string): string {
+    return this.key('ch', channel);
+  }
+
+  /** A room's record, member order, members and user counts. */
+  private roomKeys(room: string): [string, string, string, string] {
+    return [
+      this.key('room', room),
+      this.key('mo', room),
+      this.key('mm', room),
+      this.key('mu', room),
+    ];
+  }
+
+  private presenceKeys(userId: string): [string, string, string] {
+    return [this.key('p', userId), this.key('pc', userId), this.key('psweep', '')];
+  }
+}
+
+function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
+}
+
+/** A kept entry, "offset:time:frame", as a message. */
+function entryOf(entry: Buffer): { offset: number; frame: Buffer } {
+  const first = entry.indexOf(0x3a);
+  const second = entry.indexOf(0x3a, first + 1);
+  return { offset: Number(entry.subarray(0, first).toString()), frame: entry.subarray(second + 1) };
+}
