@@ -628,8 +628,8 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
     if (key === 'type') continue;
     const check = checks[key];
     if (!check) {
-      const known = ['type', ...Object.keys(checks)].join(', ');
-      throw new RealtimeConfigError(`engine.${key}`, `one of the known options (${known})`, value);
+      const names = ['type', ...Object.keys(checks)].join(', ');
+      throw new RealtimeConfigError(`engine.${key}`, `one of the known options (${names})`, value);
     }
     if (!check[0](value)) throw new RealtimeConfigError(`engine.${key}`, check[1], value);
   }

@@ -18,6 +18,13 @@ describe.runIf(redisAvailable())('RedisEngine', () => {
   );
 });
 
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(check()).toBe(true);
+};
+
+const body = (n: number) => Buffer.from(`{"event":"m","data":${n},"room":"room"`);
+
 describe.runIf(redisAvailable())('RedisEngine across nodes', () => {
   let redis: RedisServer;
   let tests = 0;
@@ -45,11 +52,6 @@ describe.runIf(redisAvailable())('RedisEngine across nodes', () => {
     );
   }
 
-  const until = async (check: () => boolean) => {
-    for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
-    expect(check()).toBe(true);
-  };
-
   it('delivers to the nodes that subscribe, once, however many of its channels they hold', async () => {
     const [a, b, c] = await nodes(3);
     await b!.engine.subscribe('r:x');
@@ -66,7 +68,6 @@ describe.runIf(redisAvailable())('RedisEngine across nodes', () => {
     const [a, b] = await nodes(2);
     await a!.engine.subscribe('r:room');
     const keep = { maxCount: 10, maxAge: 60_000 };
-    const body = (n: number) => Buffer.from(`{"event":"m","data":${n},"room":"room"`);
     const positions = await Promise.all(
       [1, 2, 3, 4].map((n) =>
         (n % 2 ? a! : b!).engine.publishToRoom('room', 'r:room', body(n), [], keep, Date.now()),
