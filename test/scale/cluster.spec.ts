@@ -1,0 +1,121 @@
+// Three app nodes, each a process of its own, on one real redis-server: clients
+// spread over them share rooms, users and presence; a node killed with SIGKILL takes
+// its users offline everywhere within the presence timeout, and its clients recover
+// every message on the other nodes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { RealtimeClient } from '../../lib/client/index.js';
+import { reconnected } from '../support/client.js';
+import { until } from '../support/fixtures.js';
+import { freePort, startServerProcess, type ServerProcess } from '../support/processes.js';
+import { redisAvailable, startRedis, type RedisServer } from '../support/redis.js';
+
+describe.runIf(redisAvailable())('a cluster of 3 node processes on one Redis', () => {
+  let redis: RedisServer;
+  const ports: number[] = [];
+  const nodes: ServerProcess[] = [];
+  const clients: RealtimeClient<any>[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const prefix = `scale${process.pid}:`;
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort();
+      ports.push(port);
+      nodes.push(
+        await startServerProcess('cluster-node', {
+          PORT: String(port),
+          REDIS_URL: redis.url,
+          PREFIX: prefix,
+        }),
+      );
+    }
+  }, 30_000);
+
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await Promise.all(nodes.map((node) => node.kill('SIGTERM')));
+    await redis?.stop();
+  });
+
+  /** A client of whichever node `url()` says (it is asked again at each reconnect). */
+  function connect(url: () => string): RealtimeClient<any> {
+    const client = new RealtimeClient(url, {
+      WebSocket,
+      reconnect: { initialDelay: 20, maxDelay: 100 },
+    });
+    clients.push(client);
+    return client;
+  }
+  const on = (i: number, user: string) => () => `ws://127.0.0.1:${ports[i]}/ws?user=${user}`;
+
+  it('delivers every message of a room, once and in order, to members on every node', async () => {
+    const members = [0, 1, 2].map((i) => connect(on(i, `m${i}`)));
+    const seen: number[][] = [[], [], []];
+    for (const [i, member] of members.entries()) {
+      const room = await member.join('all');
+      room.on('n', (n: number) => seen[i]!.push(n));
+    }
+    const publisher = connect(on(1, 'pub'));
+    await publisher.join('all');
+    for (let n = 1; n <= 300; n++) await publisher.publish('all', 'n', n);
+    await until(() => seen.every((list) => list.length === 300), 10_000);
+    for (const list of seen) expect(list).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+  });
+
+  it('reaches a user on every node, and shows the presence of users of all nodes', async () => {
+    const tabs = [0, 1, 2].map((i) => connect(on(i, 'dora')));
+    const notices: unknown[][] = [[], [], []];
+    for (const [i, tab] of tabs.entries()) tab.on('notice', (data) => notices[i]!.push(data));
+    await Promise.all(tabs.map((tab) => tab.ready));
+    const sender = connect(on(2, 'eve'));
+    await sender.ready;
+    await sender.request('notify', { user: 'dora', text: 'hello' });
+    await until(() => notices.every((list) => list.length === 1), 5_000);
+    expect((await sender.statuses(['dora']))[0]).toMatchObject({ status: 'online' });
+  });
+
+  it('takes the users of a killed node offline everywhere, and its clients recover elsewhere', async () => {
+    // frank lives on node 0 only; grace watches him from node 2.
+    const frank = connect(on(0, 'frank'));
+    await frank.ready;
+    const grace = connect(on(2, 'grace'));
+    const changes: string[] = [];
+    grace.onPresence((state) => state.userId === 'frank' && changes.push(state.status));
+    await grace.watch(['frank']);
+
+    // henry reads a room from node 0; when it dies, his client goes to node 1.
+    let henryNode = 0;
+    const henry = connect(() => on(henryNode, 'henry')());
+    const feed = await henry.join('feed', { recover: true });
+    const seen: number[] = [];
+    feed.on('n', (n: number) => seen.push(n));
+    const publisher = connect(on(2, 'ivan'));
+    await publisher.join('feed');
+    let published = 0;
+    // One at a time, in order: each waits for the previous one's answer.
+    let publishing = Promise.resolve();
+    const timer = setInterval(() => {
+      publishing = publishing.then(() =>
+        publisher.publish('feed', 'n', ++published).then(() => undefined),
+      );
+    }, 5);
+    await until(() => seen.length >= 30, 5_000);
+
+    henryNode = 1;
+    const back = reconnected(henry);
+    const killedAt = Date.now();
+    await nodes[0]!.kill('SIGKILL');
+    await back;
+    await until(() => changes.includes('offline'), 5_000);
+    const offlineAfter = Date.now() - killedAt;
+    await until(() => published > seen.length || seen.length >= 100, 5_000);
+    clearInterval(timer);
+    await publishing;
+    await until(() => seen.length === published, 5_000);
+    expect(seen).toEqual(Array.from({ length: published }, (_, i) => i + 1));
+    // presence.timeout is 1.5 s in these nodes (heartbeat 0.3 s, offlineDelay 0.2 s).
+    console.log(`frank offline everywhere ${offlineAfter} ms after SIGKILL of his node`);
+    expect(offlineAfter).toBeLessThan(5_000);
+  }, 20_000);
+});
