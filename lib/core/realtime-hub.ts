@@ -148,6 +148,15 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     await this.engine.close();
   }
 
+  /**
+   * Whether the engine serves now: false during an outage of the server behind it
+   * (Redis), when every room, presence and cross-node call fails and is reported.
+   * For a health check.
+   */
+  get engineAvailable(): boolean {
+    return this.engine.available ?? true;
+  }
+
   // -- broadcast ----------------------------------------------------------------
 
   /** An operator addressing one room, or several. */

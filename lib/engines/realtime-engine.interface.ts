@@ -32,6 +32,12 @@ export interface RealtimeEngine {
   /** Stops delivering and releases every resource. Safe to call twice. */
   close(): Promise<void>;
 
+  /**
+   * Whether the engine can serve now (an engine on a server reports its outages);
+   * absent means always.
+   */
+  readonly available?: boolean;
+
   // -- broker -------------------------------------------------------------------
 
   /**

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import type {
   ChosenStatus,
@@ -80,17 +81,38 @@ export class RedisEngine implements RealtimeEngine {
   private subscriber: Redis | undefined;
   private handler: EngineHandler | undefined;
   private readonly seen = new Set<string>();
+  private readonly logger = new Logger('RealtimeRedis');
+  private up = false;
+  private wasStarted = false;
 
   constructor(private readonly options: RedisEngineOptions = {}) {
     this.prefix = options.prefix ?? 'rt:';
   }
 
+  /**
+   * Whether Redis answers now. While it does not, the node keeps its clients, every
+   * call to the engine fails at once (and is reported: an error reply, a log line),
+   * and ioredis reconnects with backoff; subscriptions come back with the connection.
+   */
+  get available(): boolean {
+    return this.up;
+  }
+
   async start(handler: EngineHandler): Promise<void> {
     this.handler = handler;
-    const connect = (): Redis =>
-      this.options.url
-        ? new Redis(this.options.url, { lazyConnect: true, ...this.options.redis })
-        : new Redis({ lazyConnect: true, ...this.options.redis });
+    // No offline queue: during an outage calls fail at once instead of piling up.
+    const settings: RedisOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+      ...this.options.redis,
+    };
+    const connect = (): Redis => {
+      const client = this.options.url ? new Redis(this.options.url, settings) : new Redis(settings);
+      client.on('error', (error: Error) => this.down(error));
+      client.on('ready', () => this.ready());
+      return client;
+    };
     this.commands = connect();
     this.subscriber = connect();
     this.subscriber.on('messageBuffer', (_channel: Buffer, payload: Buffer) =>
@@ -101,6 +123,7 @@ export class RedisEngine implements RealtimeEngine {
 
   async close(): Promise<void> {
     this.handler = undefined;
+    this.up = false;
     const clients = [this.commands, this.subscriber];
     this.commands = this.subscriber = undefined;
     await Promise.all(clients.map((client) => client?.quit().catch(() => client.disconnect())));
@@ -123,6 +146,20 @@ export class RedisEngine implements RealtimeEngine {
 
   async unsubscribe(channel: string): Promise<void> {
     await this.subscriber?.unsubscribe(this.channelKey(channel));
+  }
+
+  private down(error: Error): void {
+    if (!this.up) return;
+    this.up = false;
+    this.logger.warn(`Redis is unreachable (${error.message}): reconnecting`);
+  }
+
+  private ready(): void {
+    if (this.up || !this.commands || this.commands.status !== 'ready') return;
+    if (this.subscriber?.status !== 'ready') return;
+    this.up = true;
+    if (this.wasStarted) this.logger.log('Redis is back');
+    this.wasStarted = true;
   }
 
   private receive(payload: Buffer): void {
@@ -318,7 +355,8 @@ export class RedisEngine implements RealtimeEngine {
         expiresAt,
       );
     }
-    await pipeline.exec();
+    const failed = (await pipeline.exec())!.find(([error]) => error);
+    if (failed) throw failed[0];
   }
 
   async setPresenceStatus(
@@ -359,6 +397,9 @@ export class RedisEngine implements RealtimeEngine {
       pipeline.hlen(this.key('pc', userId));
     }
     const results = (await pipeline.exec())!;
+    // A pipeline answers errors in place: the first one fails the whole read.
+    const failed = results.find(([error]) => error);
+    if (failed) throw failed[0];
     return userIds.map((userId, i) => {
       const [status, meta, since] = results[2 * i]![1] as (string | null)[];
       if (status === null) return undefined;
