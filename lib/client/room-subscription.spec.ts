@@ -58,6 +58,21 @@ describe('RoomSubscription', () => {
     expect(sizes).toEqual([1, 1, 1, 0]);
   });
 
+  it('tells resync listeners once when a live message comes in another epoch', () => {
+    const sub = new RoomSubscription('r', { recover: true }, owner);
+    const resyncs: unknown[] = [];
+    sub.onResync((i) => resyncs.push([i.epoch, i.offset, i.recovered]));
+    sub.joinedWith(info('E', 3), false);
+    expect(sub.accept({ event: 'm', room: 'r', epoch: 'F', offset: 1 })).toBe(true);
+    sub.joinedWith(info('F', 1, { recovered: false }), true); // the same news: not told twice
+    expect(resyncs).toEqual([['F', 0, false]]);
+    const quiet = new RoomSubscription('r', {}, owner); // without recover: nobody asked
+    quiet.onResync((i) => resyncs.push(i));
+    quiet.joinedWith(info('E', 3), false);
+    quiet.accept({ event: 'm', room: 'r', epoch: 'F', offset: 1 });
+    expect(resyncs).toHaveLength(1);
+  });
+
   it('ends once, with the error of a refused re-join', () => {
     const sub = new RoomSubscription('r', {}, owner);
     const ends: unknown[] = [];

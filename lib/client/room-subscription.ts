@@ -68,6 +68,8 @@ export class RoomSubscription<Events extends Record<string, unknown> = Record<st
   /** Offsets (of `ownEpoch`) of this client's own messages sent without echo, not yet passed. */
   private own: Set<number> | undefined;
   private ownEpoch: string | undefined;
+  /** The epoch the resync listeners were last told of. */
+  private resyncedEpoch: string | undefined;
   private active = true;
   private readonly memberMap = new Map<string, PresenceState>();
   private readonly messageListeners = new Map<string, Listeners<[unknown, MessageMeta]>>();
@@ -156,6 +158,11 @@ export class RoomSubscription<Events extends Record<string, unknown> = Record<st
   accept(meta: MessageMeta): boolean {
     if (meta.offset === undefined || meta.epoch === undefined) return true;
     if (meta.epoch === this.epoch && meta.offset <= this.offset) return false;
+    if (this.epoch !== undefined && meta.epoch !== this.epoch && this.info) {
+      // A live message of another epoch: the room's history was lost (a Redis or
+      // server restart) while this client stayed; what came between is unknown.
+      this.resync({ ...this.info, epoch: meta.epoch, offset: meta.offset - 1, recovered: false });
+    }
     const mine = this.ownEpoch === meta.epoch && this.own!.has(meta.offset);
     this.advance(meta.epoch, meta.offset);
     return !mine;
@@ -203,8 +210,15 @@ export class RoomSubscription<Events extends Record<string, unknown> = Record<st
       for (const member of info.members) this.memberMap.set(member.userId, member);
       this.memberListeners.emit(this.memberMap);
     }
-    if (again && this.options.recover && info.recovered === false) this.resyncListeners.emit(info);
+    if (again && info.recovered === false) this.resync(info);
     this.settleReady(this);
+  }
+
+  /** Tells the resync listeners, once per epoch (a re-join and a live message may both see it). */
+  private resync(info: RoomInfo): void {
+    if (!this.options.recover || info.epoch === this.resyncedEpoch) return;
+    this.resyncedEpoch = info.epoch;
+    this.resyncListeners.emit(info);
   }
 
   /** @internal An `rt:room-presence` diff of this room. */

@@ -47,6 +47,8 @@ describe.runIf(redisAvailable())('a Redis outage', () => {
     await client.publish('r', 'm', 'after', { echo: true });
     await until(() => seen.length === 2, 5_000);
     expect(seen).toEqual(['before', 'after']);
+    // The new Redis had no history: the room's epoch changed, and the client was told.
+    expect(resyncs).toMatchObject([{ name: 'r', recovered: false }]);
     await client.close();
   }, 30_000);
 });
