@@ -6,7 +6,11 @@ import { ChatGateway } from './chat.gateway.js';
   imports: [
     RealtimeModule.forRoot({
       websocket: { path: '/ws', maxConnectionsPerUser: 10 },
-      engine: { type: 'memory' },
+      // One node in memory; with REDIS_URL, any number of nodes on one Redis
+      // (`REDIS_URL=redis://localhost:6379 PORT=3001 node sample/dist/main.js`, and so on).
+      engine: process.env.REDIS_URL
+        ? { type: 'redis', url: process.env.REDIS_URL, prefix: 'sample:' }
+        : { type: 'memory' },
       // Rooms keep their last 100 messages (10 minutes): new members see the recent
       // ones, and a page that lost its connection gets what it missed.
       history: { maxCount: 100, maxAge: 600_000 },
