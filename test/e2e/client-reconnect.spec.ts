@@ -4,7 +4,7 @@
 import { Injectable } from '@nestjs/common';
 import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import {
   RealtimeClient,
@@ -17,7 +17,7 @@ import {
 import { RpcService, type RealtimeModuleOptions } from '../../lib/index.js';
 import { reconnected } from '../support/client.js';
 import { startApp, type TestApp } from '../support/app.js';
-import { until, userFromQuery } from '../support/fixtures.js';
+import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { freePort, startServerProcess, type ServerProcess } from '../support/processes.js';
 
 /** Retries fast, so that tests do not wait on backoff. */
@@ -26,17 +26,15 @@ const FAST: RealtimeClientOptions = {
   reconnect: { initialDelay: 50, maxDelay: 200 },
 };
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).toReversed()) await cleanup();
-});
+// Apps, clients and timers of a test, closed after it (clients and timers first).
+const harness = withHarness();
 
 function client<S extends object = any>(
   url: string | (() => string | Promise<string>),
   options: RealtimeClientOptions = {},
 ): RealtimeClient<S> {
   const created = new RealtimeClient<S>(url, { ...FAST, ...options });
-  cleanups.push(() => created.close());
+  harness.defer(() => created.close());
   return created;
 }
 
@@ -75,7 +73,7 @@ async function started(
   port = 0,
 ): Promise<TestApp> {
   const app = await startApp(options, { providers }, { port });
-  cleanups.push(() => app.close());
+  harness.track(app);
   return app;
 }
 
@@ -83,7 +81,7 @@ describe('a server process killed and started again', () => {
   it('is reconnected to by itself; the room says it could not recover, then live ticks flow', async () => {
     const port = await freePort();
     let server: ServerProcess = await startServerProcess('ticking-server', { PORT: String(port) });
-    cleanups.push(() => server.kill());
+    harness.defer(() => server.kill());
     const c = client(`ws://127.0.0.1:${port}/ws`);
     const states = recordStates(c);
     const feed = await c.join('feed', { recover: true });
@@ -121,7 +119,7 @@ describe('a server process killed and started again', () => {
       PORT: String(port),
       PING_MS: '150',
     });
-    cleanups.push(() => server.kill());
+    harness.defer(() => server.kill());
     const c = client(`ws://127.0.0.1:${port}/ws`, { connectTimeout: 300 });
     const states = recordStates(c);
     await c.ready;
@@ -162,7 +160,7 @@ describe('a node that dies while another node of the same engine publishes', () 
 
     let published = 0;
     const publisher = setInterval(() => void b.hub.to('feed').emit('n', ++published), 2);
-    cleanups.push(() => clearInterval(publisher));
+    harness.defer(() => clearInterval(publisher));
     await until(() => seen.length >= 100, 5_000);
 
     // Node a crashes: its sockets are cut without a close frame, then it is gone.
@@ -210,7 +208,7 @@ class Calculator {
 /** Retries wait their whole ceiling (no jitter), so that a test can act while offline. */
 function slowRetries(): void {
   vi.spyOn(Math, 'random').mockReturnValue(0.999);
-  cleanups.push(() => vi.restoreAllMocks());
+  harness.defer(() => vi.restoreAllMocks());
 }
 
 describe('the library client against one app', () => {
@@ -407,10 +405,8 @@ describe('backoff between attempts', () => {
   it('waits a random share of a ceiling that doubles up to the cap, and not a millisecond less', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     vi.spyOn(Math, 'random').mockReturnValue(0.5);
-    cleanups.push(
-      () => vi.restoreAllMocks(),
-      () => vi.useRealTimers(),
-    );
+    harness.defer(() => vi.restoreAllMocks());
+    harness.defer(() => vi.useRealTimers());
     const port = await freePort(); // nothing listens: every attempt is refused at once
     const counting = countingWebSocket();
     const c = client(`ws://127.0.0.1:${port}/ws`, {

@@ -6,7 +6,7 @@ import {
   WebSocketGateway,
   type OnGatewayConnection,
 } from '@nestjs/websockets';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import {
   RealtimeClient,
@@ -18,7 +18,7 @@ import type { RealtimeModuleOptions } from '../../lib/index.js';
 import type { WsConnection } from '../../lib/transports/websocket/ws-connection.js';
 import { reconnected } from '../support/client.js';
 import { startApp, type TestApp } from '../support/app.js';
-import { until, userFromQuery } from '../support/fixtures.js';
+import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 
 /** Retries fast, so that tests do not wait on backoff. */
 const FAST: RealtimeClientOptions = {
@@ -26,23 +26,21 @@ const FAST: RealtimeClientOptions = {
   reconnect: { initialDelay: 20, maxDelay: 50 },
 };
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).toReversed()) await cleanup();
-});
+// Apps, clients and timers of a test, closed after it (clients and timers first).
+const harness = withHarness();
 
 function client(
   url: string | (() => string | Promise<string>),
   options: RealtimeClientOptions = {},
 ): RealtimeClient {
   const created = new RealtimeClient(url, { ...FAST, ...options });
-  cleanups.push(() => created.close());
+  harness.defer(() => created.close());
   return created;
 }
 
 async function started(options: RealtimeModuleOptions, providers: any[] = []): Promise<TestApp> {
   const app = await startApp(options, { providers });
-  cleanups.push(() => app.close());
+  harness.track(app);
   return app;
 }
 
@@ -127,7 +125,7 @@ describe('closing the client', () => {
 describe('backoff', () => {
   it('backs off against a node that closes every connection right after rt:connected', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.5);
-    cleanups.push(() => vi.restoreAllMocks());
+    harness.defer(() => vi.restoreAllMocks());
     const app = await started(options, [BrokenEngineGateway]);
     let sockets = 0;
     const c = client(

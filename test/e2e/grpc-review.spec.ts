@@ -1,17 +1,15 @@
 // Review of the gRPC transport: regression tests, each named after the bug it pins.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DeliveryService, RealtimeModule, type RealtimeModuleOptions } from '../../lib/index.js';
-import { until, userFromQuery } from '../support/fixtures.js';
+import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { collect, grpc, startGrpcApp, type GrpcApp } from '../support/grpc.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).toReversed()) await cleanup();
-});
+// Apps, clients and timers of a test, closed after it (clients and timers first).
+const harness = withHarness();
 
 async function started(options: RealtimeModuleOptions = {}): Promise<GrpcApp> {
   const app = await startGrpcApp({ authenticate: userFromQuery, ...options });
-  cleanups.push(() => app.close());
+  harness.track(app);
   return app;
 }
 
@@ -26,7 +24,7 @@ const byHeader: RealtimeModuleOptions['authenticate'] = (request) => {
 function session(app: GrpcApp, metadata: Record<string, string> = {}, options = {}) {
   const client = app.realtime(metadata);
   const call = client.raw.Session(client.metadata, options);
-  cleanups.push(() => call.cancel());
+  harness.defer(() => call.cancel());
   const stream = collect(call);
   return {
     call,
@@ -138,7 +136,7 @@ describe('gRPC review: server and client streams', () => {
       { rooms: ['lobby'], since: [{ room: 'lobby', ...last }] },
       client.metadata,
     );
-    cleanups.push(() => again.cancel());
+    harness.defer(() => again.cancel());
     const two = collect(again);
     await until(
       () => two.messages.some((m) => m.event === 'rt:joined') || two.ended.status !== undefined,

@@ -1,11 +1,11 @@
 // The gRPC API against a real hybrid app, with @grpc/grpc-js clients: the four call
 // kinds, crossing to and from WebSocket, resume, cleanup, errors and health.
 import { ForbiddenException, Injectable } from '@nestjs/common';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
 import { DeliveryService, RpcService, type RealtimeModuleOptions } from '../../lib/index.js';
-import { until, userFromQuery } from '../support/fixtures.js';
+import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { collect, grpc, startGrpcApp, type GrpcApp } from '../support/grpc.js';
 import { SseTestClient } from '../support/sse-client.js';
 
@@ -17,23 +17,21 @@ class Methods {
   }
 }
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).toReversed()) await cleanup();
-});
+// Apps, clients and timers of a test, closed after it (clients and timers first).
+const harness = withHarness();
 
 async function started(options: RealtimeModuleOptions = {}): Promise<GrpcApp> {
   const app = await startGrpcApp(
     { authenticate: userFromQuery, history: { maxCount: 100 }, ...options },
     { providers: [Methods] },
   );
-  cleanups.push(() => app.close());
+  harness.track(app);
   return app;
 }
 
 function wsClient(app: GrpcApp, user: string): RealtimeClient {
   const client = new RealtimeClient(`${app.wsUrl}?user=${user}`, { WebSocket });
-  cleanups.push(() => client.close());
+  harness.defer(() => client.close());
   return client;
 }
 
@@ -49,7 +47,7 @@ describe('gRPC: unary calls', () => {
     const sse = await SseTestClient.open(
       `http://127.0.0.1:${app.port}/realtime/events?room=lobby&user=sam`,
     );
-    cleanups.push(() => sse.close());
+    harness.defer(() => sse.close());
     await sse.until(() => sse.events.some((e) => e.event === 'rt:joined'));
     const client = app.realtime();
 
@@ -134,7 +132,7 @@ describe('gRPC: server streams', () => {
     const app = await started();
     const client = app.realtime();
     const call = client.raw.Subscribe({ rooms: ['lobby', 'news'] }, client.metadata);
-    cleanups.push(() => call.cancel());
+    harness.defer(() => call.cancel());
     const stream = collect(call);
     await until(() => stream.messages.some((m) => m.event === 'rt:joined'));
     const ws = wsClient(app, 'alice');
@@ -170,7 +168,7 @@ describe('gRPC: server streams', () => {
 
     const since = [{ room: 'feed', epoch: last.epoch, offset: last.offset }];
     const again = client.raw.Subscribe({ rooms: ['feed'], since }, client.metadata);
-    cleanups.push(() => again.cancel());
+    harness.defer(() => again.cancel());
     const two = collect(again);
     await until(() => two.messages.some((m) => m.event === 'rt:joined'));
     expect(two.messages.filter((m) => m.event === 'n').map((m) => m.data)).toEqual(['4', '5', '6']);
@@ -179,7 +177,7 @@ describe('gRPC: server streams', () => {
       { rooms: ['feed'], since: [{ room: 'feed', epoch: 'other', offset: 1 }] },
       client.metadata,
     );
-    cleanups.push(() => wrong.cancel());
+    harness.defer(() => wrong.cancel());
     const three = collect(wrong);
     await until(() => three.messages.some((m) => m.event === 'rt:joined'));
     expect(three.messages[0]).toMatchObject({ event: 'rt:resync', room: 'feed' });
@@ -227,7 +225,7 @@ describe('gRPC: server streams', () => {
     const app = await started();
     const client = app.realtime();
     const call = client.raw.WatchPresence({ users: ['alice'] }, client.metadata);
-    cleanups.push(() => call.cancel());
+    harness.defer(() => call.cancel());
     const stream = collect(call);
     await until(() => stream.messages.length === 1);
     expect(stream.messages[0]).toMatchObject({ userId: 'alice', status: 'offline' });
@@ -284,7 +282,7 @@ describe('gRPC: client and bidirectional streams', () => {
     const delivery = app.app.get(DeliveryService);
     const client = app.realtime({ authorization: 'user grace' });
     const call = client.raw.Session(client.metadata);
-    cleanups.push(() => call.cancel());
+    harness.defer(() => call.cancel());
     const session = collect(call);
     const replies = () => session.messages.filter((m) => m.reply).map((m) => m.reply);
     const events = () => session.messages.filter((m) => m.event).map((m) => m.event);

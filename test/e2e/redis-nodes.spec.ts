@@ -1,26 +1,23 @@
 // Two app nodes on one real redis-server: messages, presence and recovery cross
 // them, and a client that loses its node recovers on the other.
 import type { Socket } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
 import type { RealtimeModuleOptions } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { reconnected } from '../support/client.js';
-import { until, userFromQuery } from '../support/fixtures.js';
+import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { redisAvailable, startRedis, type RedisServer } from '../support/redis.js';
 
 describe.runIf(redisAvailable())('two nodes on one Redis', () => {
   let redis: RedisServer;
   let tests = 0;
-  const cleanups: (() => unknown)[] = [];
+  const harness = withHarness();
   beforeAll(async () => {
     redis = await startRedis();
   });
   afterAll(() => redis.stop());
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).toReversed()) await cleanup();
-  });
 
   async function nodes(): Promise<[TestApp, TestApp]> {
     const options: RealtimeModuleOptions = {
@@ -31,10 +28,8 @@ describe.runIf(redisAvailable())('two nodes on one Redis', () => {
     };
     const a = await startApp(options);
     const b = await startApp(options);
-    cleanups.push(
-      () => a.close(),
-      () => b.close(),
-    );
+    harness.track(a);
+    harness.track(b);
     return [a, b];
   }
 
@@ -42,10 +37,8 @@ describe.runIf(redisAvailable())('two nodes on one Redis', () => {
     const [a, b] = await nodes();
     const alice = new RealtimeClient(`${a.wsUrl}?user=alice`, { WebSocket });
     const bob = new RealtimeClient(`${b.wsUrl}?user=bob`, { WebSocket });
-    cleanups.push(
-      () => alice.close(),
-      () => bob.close(),
-    );
+    harness.defer(() => alice.close());
+    harness.defer(() => bob.close());
     const room = await alice.join('lobby', { presence: true });
     await bob.join('lobby');
     const heard: unknown[] = [];
@@ -67,7 +60,7 @@ describe.runIf(redisAvailable())('two nodes on one Redis', () => {
       WebSocket,
       reconnect: { initialDelay: 20, maxDelay: 50 },
     });
-    cleanups.push(() => client.close());
+    harness.defer(() => client.close());
     const feed = await client.join('feed', { recover: true });
     const seen: number[] = [];
     feed.on('n', (n: number) => seen.push(n));
@@ -75,7 +68,7 @@ describe.runIf(redisAvailable())('two nodes on one Redis', () => {
     feed.onResync((info) => resyncs.push(info));
     let published = 0;
     const publisher = setInterval(() => void b.hub.to('feed').emit('n', ++published), 2);
-    cleanups.push(() => clearInterval(publisher));
+    harness.defer(() => clearInterval(publisher));
     await until(() => seen.length >= 50, 5_000);
 
     target = b; // the next attempt goes to the other node

@@ -3,12 +3,12 @@
 import { Controller, Query, Req, Sse } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { interval, map, take } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
 import { PresenceService, RealtimeSse, type RealtimeModuleOptions } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
-import { until, userFromQuery } from '../support/fixtures.js';
+import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { dataOf, SseTestClient } from '../support/sse-client.js';
 
 @Controller('live')
@@ -42,23 +42,20 @@ class LiveController {
   }
 }
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).toReversed()) await cleanup();
-});
+const harness = withHarness();
 
 async function started(options: RealtimeModuleOptions = {}): Promise<TestApp> {
   const app = await startApp(
     { authenticate: userFromQuery, ...options },
     { controllers: [LiveController] },
   );
-  cleanups.push(() => app.close());
+  harness.track(app);
   return app;
 }
 
 async function open(app: TestApp, path: string, headers?: Record<string, string>) {
   const client = await SseTestClient.open(`http://127.0.0.1:${app.port}${path}`, headers);
-  cleanups.push(() => client.close());
+  harness.defer(() => client.close());
   return client;
 }
 
@@ -103,7 +100,7 @@ describe('RealtimeSse helpers in @Sse() handlers', () => {
       'offline',
     ]);
     const alice = new RealtimeClient(`${app.wsUrl}?user=alice`, { WebSocket });
-    cleanups.push(() => alice.close());
+    harness.defer(() => alice.close());
     await alice.ready;
     await client.until(() => client.events.length === 4);
     expect(dataOf(client.events[3]!)).toMatchObject({

@@ -3,7 +3,7 @@
 import { Controller, Query, Sse } from '@nestjs/common';
 import { request as httpRequest } from 'node:http';
 import { interval } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DeliveryService,
   RealtimeEngine,
@@ -12,7 +12,7 @@ import {
   type Undeliverable,
 } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
-import { until, userFromQuery } from '../support/fixtures.js';
+import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { dataOf, SseTestClient } from '../support/sse-client.js';
 import { eventIs, TestClient } from '../support/ws-client.js';
 
@@ -38,17 +38,14 @@ class ReviewController {
   }
 }
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).toReversed()) await cleanup();
-});
+const harness = withHarness();
 
 async function started(options: RealtimeModuleOptions = {}): Promise<TestApp> {
   const app = await startApp(
     { authenticate: userFromQuery, ...options },
     { controllers: [ReviewController] },
   );
-  cleanups.push(() => app.close());
+  harness.track(app);
   return app;
 }
 
@@ -58,7 +55,7 @@ function base(app: TestApp): string {
 
 async function stream(app: TestApp, query: string, headers?: Record<string, string>) {
   const client = await SseTestClient.open(`${base(app)}/realtime/events?${query}`, headers);
-  cleanups.push(() => client.close());
+  harness.defer(() => client.close());
   return client;
 }
 
@@ -155,7 +152,7 @@ describe('SSE review: streams and the rest of the server', () => {
     // The stream cannot take it (docs): it waits for a connection that can.
     expect(failed.map((gone) => gone.reason)).toEqual([]);
     const ws = await TestClient.connect(`${app.wsUrl}?user=u1`);
-    cleanups.push(() => ws.close());
+    harness.defer(() => ws.close());
     expect((await ws.next(eventIs('invoice'), 1_000)).data).toEqual({ total: 42 });
   });
 
@@ -164,7 +161,7 @@ describe('SSE review: streams and the rest of the server', () => {
     const sse = await stream(app, 'user=u1&room=r');
     await joined(sse);
     const ws = await TestClient.open(`${app.wsUrl}?user=u1`);
-    cleanups.push(() => ws.close());
+    harness.defer(() => ws.close());
     const outcome = await Promise.race([
       ws.next(eventIs('rt:connected')).then(() => 'connected'),
       ws.closed.then((code) => `closed ${code}`),
@@ -177,7 +174,7 @@ describe('SSE review: streams and the rest of the server', () => {
     const request = httpRequest(`${base(app)}/realtime/events?room=lobby&user=u1`, {
       method: 'HEAD',
     });
-    cleanups.push(() => request.destroy());
+    harness.defer(() => request.destroy());
     const answered = new Promise<number | undefined>((resolve) => {
       request.on('response', (response) => resolve(response.statusCode));
       request.on('error', () => resolve(undefined));
@@ -200,8 +197,8 @@ describe('SSE review: helpers', () => {
     request.on('error', () => undefined).end();
     await until(() => late.arrived);
     const closing = app.close();
-    cleanups.push(() => closing);
-    cleanups.push(() => request.destroy()); // lets a hung close() finish
+    harness.defer(() => closing);
+    harness.defer(() => request.destroy());
     await until(() => app.app.get(RealtimeSse).shuttingDown);
     late.release(); // the handler's stream() is subscribed now, after the streams were ended
     // Past the HTTP server's keep-alive timeout (5 s), which a helper that ended does wait for.
@@ -215,7 +212,7 @@ describe('SSE review: helpers', () => {
   it('refuses a presence() watch over presence.maxWatchedPerConnection before the stream starts', async () => {
     const app = await started({ presence: { maxWatchedPerConnection: 1 } });
     const client = await SseTestClient.open(`${base(app)}/review/watch?users=alice,bob`);
-    cleanups.push(() => client.close());
+    harness.defer(() => client.close());
     // A 200 that ends at once makes an EventSource reconnect every `retry` ms, forever.
     expect(client.status).toBe(400);
   });

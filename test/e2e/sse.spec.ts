@@ -2,22 +2,19 @@
 // bounds and cleanup, against a real app over real HTTP.
 import { ForbiddenException } from '@nestjs/common';
 import { EventSource } from 'eventsource';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
 import { formatEventId, RealtimeSse, type RealtimeModuleOptions } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
-import { until, userFromQuery } from '../support/fixtures.js';
+import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { dataOf, SseTestClient } from '../support/sse-client.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).toReversed()) await cleanup();
-});
+const harness = withHarness();
 
 async function started(options: RealtimeModuleOptions = {}): Promise<TestApp> {
   const app = await startApp({ authenticate: userFromQuery, ...options });
-  cleanups.push(() => app.close());
+  harness.track(app);
   return app;
 }
 
@@ -27,7 +24,7 @@ function base(app: TestApp): string {
 
 async function stream(app: TestApp, query: string, headers?: Record<string, string>) {
   const client = await SseTestClient.open(`${base(app)}/realtime/events?${query}`, headers);
-  cleanups.push(() => client.close());
+  harness.defer(() => client.close());
   return client;
 }
 
@@ -189,7 +186,7 @@ describe('SSE: resume', () => {
     let lastEventId: string | undefined;
     let published = 0;
     let publisher: NodeJS.Timeout | undefined;
-    cleanups.push(() => clearInterval(publisher));
+    harness.defer(() => clearInterval(publisher));
     for (let round = 0; round < 12; round++) {
       const query = lastEventId ? `&lastEventId=${encodeURIComponent(lastEventId)}` : '';
       const client = await stream(app, `room=feed${query}`);
@@ -257,7 +254,7 @@ describe('SSE: resume', () => {
       socket.on('close', () => sockets.delete(socket));
     });
     const source = new EventSource(`${base(app)}/realtime/events?room=feed`);
-    cleanups.push(() => source.close());
+    harness.defer(() => source.close());
     const seen: number[] = [];
     let opens = 0;
     source.addEventListener('open', () => opens++);
@@ -266,7 +263,7 @@ describe('SSE: resume', () => {
     await ready;
     let published = 0;
     const publisher = setInterval(() => void app.hub.to('feed').emit('n', ++published), 2);
-    cleanups.push(() => clearInterval(publisher));
+    harness.defer(() => clearInterval(publisher));
     for (let drop = 0; drop < 10; drop++) {
       const before = seen.length;
       await until(() => seen.length >= before + 20, 5_000);
@@ -389,7 +386,7 @@ describe('SSE: across transports', () => {
     await joined(sse);
     const { connectionId, publishToken } = dataOf(sse.events[0]!);
     const ws = new RealtimeClient(`${app.wsUrl}?user=writer`, { WebSocket });
-    cleanups.push(() => ws.close());
+    harness.defer(() => ws.close());
     const lobby = await ws.join('lobby');
     const heard: unknown[] = [];
     lobby.on('chat', (data) => heard.push(data));
