@@ -13,7 +13,14 @@ import {
 } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { until, userFromQuery, withHarness } from '../support/fixtures.js';
-import { dataOf, SseTestClient } from '../support/sse-client.js';
+import {
+  dataOf,
+  SseTestClient,
+  httpBase,
+  joined,
+  messages,
+  openStream,
+} from '../support/sse-client.js';
 import { eventIs, TestClient } from '../support/ws-client.js';
 
 const noop = (): void => undefined;
@@ -49,26 +56,8 @@ async function started(options: RealtimeModuleOptions = {}): Promise<TestApp> {
   return app;
 }
 
-function base(app: TestApp): string {
-  return `http://127.0.0.1:${app.port}`;
-}
-
-async function stream(app: TestApp, query: string, headers?: Record<string, string>) {
-  const client = await SseTestClient.open(`${base(app)}/realtime/events?${query}`, headers);
-  harness.defer(() => client.close());
-  return client;
-}
-
-/** Events that are messages (not the stream's own rt:connected, rt:joined, rt:resync). */
-function messages(client: SseTestClient) {
-  return client.events.filter(
-    (e) => !['rt:connected', 'rt:joined', 'rt:resync'].includes(e.event!),
-  );
-}
-
-async function joined(client: SseTestClient) {
-  await client.until(() => client.events.some((e) => e.event === 'rt:joined'));
-}
+const stream = (app: TestApp, query: string, headers?: Record<string, string>) =>
+  openStream(harness, app, query, headers);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -171,7 +160,7 @@ describe('SSE review: streams and the rest of the server', () => {
 
   it('answers a HEAD request, and holds no stream for it (Express routes HEAD to the GET route)', async () => {
     const app = await started();
-    const request = httpRequest(`${base(app)}/realtime/events?room=lobby&user=u1`, {
+    const request = httpRequest(`${httpBase(app)}/realtime/events?room=lobby&user=u1`, {
       method: 'HEAD',
     });
     harness.defer(() => request.destroy());
@@ -191,7 +180,7 @@ describe('SSE review: helpers', () => {
   it('ends a stream() helper that starts while the app shuts down, so that close() does not hang', async () => {
     late.arrived = false;
     const app = await startApp({}, { controllers: [ReviewController] });
-    const request = httpRequest(`${base(app)}/review/late`, {
+    const request = httpRequest(`${httpBase(app)}/review/late`, {
       headers: { accept: 'text/event-stream' },
     });
     request.on('error', () => undefined).end();
@@ -211,7 +200,7 @@ describe('SSE review: helpers', () => {
 
   it('refuses a presence() watch over presence.maxWatchedPerConnection before the stream starts', async () => {
     const app = await started({ presence: { maxWatchedPerConnection: 1 } });
-    const client = await SseTestClient.open(`${base(app)}/review/watch?users=alice,bob`);
+    const client = await SseTestClient.open(`${httpBase(app)}/review/watch?users=alice,bob`);
     harness.defer(() => client.close());
     // A 200 that ends at once makes an EventSource reconnect every `retry` ms, forever.
     expect(client.status).toBe(400);

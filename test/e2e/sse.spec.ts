@@ -8,7 +8,14 @@ import { RealtimeClient } from '../../lib/client/index.js';
 import { formatEventId, RealtimeSse, type RealtimeModuleOptions } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
 import { until, userFromQuery, withHarness } from '../support/fixtures.js';
-import { dataOf, SseTestClient } from '../support/sse-client.js';
+import {
+  dataOf,
+  SseTestClient,
+  httpBase,
+  joined,
+  messages,
+  openStream,
+} from '../support/sse-client.js';
 
 const harness = withHarness();
 
@@ -18,15 +25,8 @@ async function started(options: RealtimeModuleOptions = {}): Promise<TestApp> {
   return app;
 }
 
-function base(app: TestApp): string {
-  return `http://127.0.0.1:${app.port}`;
-}
-
-async function stream(app: TestApp, query: string, headers?: Record<string, string>) {
-  const client = await SseTestClient.open(`${base(app)}/realtime/events?${query}`, headers);
-  harness.defer(() => client.close());
-  return client;
-}
+const stream = (app: TestApp, query: string, headers?: Record<string, string>) =>
+  openStream(harness, app, query, headers);
 
 /** The id a stream of these rooms carries at these places (docs/protocol.md). */
 function idOf(rooms: string[], ...places: [string, number][]): string {
@@ -34,21 +34,8 @@ function idOf(rooms: string[], ...places: [string, number][]): string {
   return formatEventId(rooms, positions);
 }
 
-/** Events that are messages (not the stream's own rt:connected, rt:joined, rt:resync). */
-function messages(client: SseTestClient) {
-  return client.events.filter(
-    (e) => !['rt:connected', 'rt:joined', 'rt:resync'].includes(e.event!),
-  );
-}
-
-/** Waits for the stream's rt:joined: every room joined. */
-async function joined(client: SseTestClient) {
-  await client.until(() => client.events.some((e) => e.event === 'rt:joined'));
-  return dataOf(client.events.find((e) => e.event === 'rt:joined')!);
-}
-
 async function post(app: TestApp, path: string, body: unknown, query = '') {
-  const response = await fetch(`${base(app)}${path}${query}`, {
+  const response = await fetch(`${httpBase(app)}${path}${query}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -253,7 +240,7 @@ describe('SSE: resume', () => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
     });
-    const source = new EventSource(`${base(app)}/realtime/events?room=feed`);
+    const source = new EventSource(`${httpBase(app)}/realtime/events?room=feed`);
     harness.defer(() => source.close());
     const seen: number[] = [];
     let opens = 0;
@@ -362,9 +349,9 @@ describe('SSE: refusals and limits', () => {
   it('shuts down promptly with streams open', async () => {
     const app = await startApp({ authenticate: userFromQuery });
     const clients = await Promise.all(
-      [1, 2, 3].map(() => SseTestClient.open(`${base(app)}/realtime/events?room=r&user=u`)),
+      [1, 2, 3].map(() => SseTestClient.open(`${httpBase(app)}/realtime/events?room=r&user=u`)),
     );
-    const source = new EventSource(`${base(app)}/realtime/events?room=r`);
+    const source = new EventSource(`${httpBase(app)}/realtime/events?room=r`);
     await new Promise((resolve) => source.addEventListener('rt:joined', resolve));
     const closing = Date.now();
     const closed = app.close();
@@ -461,7 +448,10 @@ describe('SSE: across transports', () => {
       const reply = await post(app, path, body, query);
       expect([body, reply.status, reply.body.error?.code]).toEqual([body, status, code]);
     }
-    const form = await fetch(`${base(app)}${path}?user=reader`, { method: 'POST', body: 'a=b' });
+    const form = await fetch(`${httpBase(app)}${path}?user=reader`, {
+      method: 'POST',
+      body: 'a=b',
+    });
     expect(form.status).toBe(400);
     expect(messages(sse)).toEqual([]);
     expect(app.hub.connections.count()).toBe(1);

@@ -1,4 +1,5 @@
 import { request as httpRequest, type IncomingMessage, type ClientRequest } from 'node:http';
+import type { Harness } from './fixtures.js';
 
 /** One block of an event stream, as the wire has it (fields absent when not sent). */
 export interface SseBlock {
@@ -130,4 +131,34 @@ function parseBlock(text: string): SseBlock {
 /** The JSON of an event's data. */
 export function dataOf(block: SseBlock): any {
   return JSON.parse(block.data ?? 'null');
+}
+
+/** The app's HTTP base URL. */
+export function httpBase(app: { readonly port: number }): string {
+  return `http://127.0.0.1:${app.port}`;
+}
+
+/** Opens a stream of the built-in endpoint (`?room=...`), cut when the harness cleans up. */
+export async function openStream(
+  harness: Harness,
+  app: { readonly port: number },
+  query: string,
+  headers?: Record<string, string>,
+): Promise<SseTestClient> {
+  const client = await SseTestClient.open(`${httpBase(app)}/realtime/events?${query}`, headers);
+  harness.defer(() => client.close());
+  return client;
+}
+
+/** Events that are messages (not the stream's own rt:connected, rt:joined, rt:resync). */
+export function messages(client: SseTestClient): SseBlock[] {
+  return client.events.filter(
+    (e) => !['rt:connected', 'rt:joined', 'rt:resync'].includes(e.event!),
+  );
+}
+
+/** Waits for the stream's rt:joined (every room joined), and resolves with its data. */
+export async function joined(client: SseTestClient): Promise<any> {
+  await client.until(() => client.events.some((e) => e.event === 'rt:joined'));
+  return dataOf(client.events.find((e) => e.event === 'rt:joined')!);
 }
