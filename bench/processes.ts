@@ -12,9 +12,15 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-function spawn(script: string, args: string[], execArgv: string[]): Child {
+function spawn(
+  script: string,
+  args: string[],
+  execArgv: string[],
+  env: Record<string, string> = {},
+): Child {
   const child = fork(join(here, script), args, {
     execArgv,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return {
@@ -32,7 +38,10 @@ function spawn(script: string, args: string[], execArgv: string[]): Child {
 }
 
 /** The server under test: its own process, with `gc` exposed for memory figures. */
-export async function startServer(peer: string): Promise<{ server: Child; port: number }> {
+export async function startServer(
+  peer: string,
+  env: Record<string, string> = {},
+): Promise<{ server: Child; port: number }> {
   // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each server process there.
   const profile = process.env.BENCH_CPU_PROF;
   const server = spawn(
@@ -43,6 +52,7 @@ export async function startServer(peer: string): Promise<{ server: Child; port: 
       '--max-old-space-size=8192',
       ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
     ],
+    env,
   );
   const { port } = await server.ask<{ port: number }>('start');
   return { server, port };

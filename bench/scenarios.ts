@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startClients, startServer, type Child } from './processes.js';
+import { startRedis } from './redis.js';
 
 /** The sizes of one run: full figures, or a few-second smoke run. */
 export interface Sizes {
@@ -9,6 +10,7 @@ export interface Sizes {
   memory: { connections: number };
   connections: { target: number; holdSeconds: number; processes: number };
   storm: { clients: number };
+  crossnode: { subscribers: number; burst: number; rounds: number };
 }
 
 export const FULL: Sizes = {
@@ -18,6 +20,7 @@ export const FULL: Sizes = {
   // 19,000: each process here may hold 20,000 descriptors (see RESULTS.md).
   connections: { target: 19_000, holdSeconds: 60, processes: 2 },
   storm: { clients: 5_000 },
+  crossnode: { subscribers: 1_000, burst: 200, rounds: 5 },
 };
 
 export const SMOKE: Sizes = {
@@ -26,6 +29,7 @@ export const SMOKE: Sizes = {
   memory: { connections: 50 },
   connections: { target: 50, holdSeconds: 1, processes: 1 },
   storm: { clients: 50 },
+  crossnode: { subscribers: 20, burst: 10, rounds: 1 },
 };
 
 const ROOM = 'bench';
@@ -168,5 +172,38 @@ export async function storm(peer: string, sizes: Sizes): Promise<Figures> {
   });
 }
 
-export const SCENARIOS = { fanout, latency, memory, connections, storm } as const;
+/**
+ * Two nodes on one Redis: 1 room with N subscribers on node B, bursts published on
+ * node A; deliveries/s at the clients. Raw `ws` has no nodes to join: it sits out.
+ */
+export async function crossnode(peer: string, sizes: Sizes): Promise<Figures> {
+  if (peer === 'ws') return {};
+  const { subscribers, burst, rounds } = sizes.crossnode;
+  const redis = await startRedis();
+  const env = { BENCH_REDIS_URL: redis.url };
+  const a = await startServer(peer, env);
+  const b = await startServer(peer, env);
+  const clients = startClients();
+  try {
+    await connect([clients], peer, b.port, subscribers);
+    await sleep(200); // node B's subscription to the room has reached Redis
+    const perSecond: number[] = [];
+    for (let round = -1; round < rounds; round++) {
+      await clients.ask('reset');
+      const started = performance.timeOrigin + performance.now();
+      const done = clients.ask<{ at: number }>('expect', { total: subscribers * burst });
+      await a.server.ask('burst', { room: ROOM, count: burst, size: SIZE });
+      const { at } = await done;
+      if (round < 0) continue; // the first round warms up
+      perSecond.push((subscribers * burst) / ((at - started) / 1_000));
+    }
+    return { deliveriesPerSecond: median(perSecond) };
+  } finally {
+    await clients.stop();
+    await Promise.all([a.server.stop(), b.server.stop()]);
+    await redis.stop();
+  }
+}
+
+export const SCENARIOS = { fanout, latency, memory, connections, storm, crossnode } as const;
 export type ScenarioName = keyof typeof SCENARIOS;

@@ -11,6 +11,10 @@ import { PING_INTERVAL, PONG_TIMEOUT, type PeerServer } from './peer.js';
       websocket: { path: '/ws', pingInterval: PING_INTERVAL, pongTimeout: PONG_TIMEOUT },
       // Anonymous clients have no presence; the bench measures rooms and broadcast.
       presence: false,
+      // crossnode: every node of the scenario on one Redis.
+      ...(process.env.BENCH_REDIS_URL && {
+        engine: { type: 'redis', url: process.env.BENCH_REDIS_URL, prefix: 'bench:' },
+      }),
     }),
   ],
 })

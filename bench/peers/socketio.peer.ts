@@ -1,5 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { PING_INTERVAL, PONG_TIMEOUT, type PeerServer } from './peer.js';
 
@@ -15,6 +17,11 @@ export async function start(): Promise<PeerServer> {
     pingTimeout: PONG_TIMEOUT,
     serveClient: false,
   });
+  // crossnode: every node of the scenario on one Redis, through the official adapter.
+  const redisUrl = process.env.BENCH_REDIS_URL;
+  const pub = redisUrl ? new Redis(redisUrl) : undefined;
+  const sub = pub?.duplicate();
+  if (pub && sub) io.adapter(createAdapter(pub, sub));
   io.on('connection', (socket) => {
     socket.on('join', (room: string) => {
       void socket.join(room);
@@ -31,6 +38,7 @@ export async function start(): Promise<PeerServer> {
     async close() {
       io.disconnectSockets(true);
       await new Promise((resolve) => io.close(resolve));
+      await Promise.all([pub?.quit(), sub?.quit()]);
     },
   };
 }

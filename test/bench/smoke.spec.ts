@@ -15,7 +15,7 @@ describe('bench smoke run', () => {
 
   it('runs every scenario for every peer', async () => {
     const { stdout } = await run('node', ['bench/dist/run.js', '--smoke'], { timeout: 120_000 });
-    for (const scenario of ['fanout', 'latency', 'memory', 'connections', 'storm']) {
+    for (const scenario of ['fanout', 'latency', 'memory', 'connections', 'storm', 'crossnode']) {
       for (const peer of ['nest-realtime', 'ws', 'socketio']) {
         expect(stdout).toMatch(new RegExp(`^${scenario} ${peer} \\(\\d+ ms\\): \\{`, 'm'));
       }

@@ -1,20 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
+export { freePort } from '../../bench/redis.js';
 
-/** A port nothing listens on now (taken from the kernel, then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** A test server in a process of its own, running a TypeScript file of test/fixtures. */
 export interface ServerProcess {
