@@ -22,3 +22,10 @@ export function presenceChannel(userId: string): string {
 export function roomPresenceChannel(room: string): string {
   return `rp:${room}`;
 }
+
+/** Orders to one node (`n:<nodeId>`), or to every node (`n:*`): cross-node hub calls. */
+export function nodeChannel(nodeId: string): string {
+  return `n:${nodeId}`;
+}
+
+export const ALL_NODES_CHANNEL = nodeChannel('*');

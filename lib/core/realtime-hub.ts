@@ -16,7 +16,22 @@ import {
 import { REALTIME_OPTIONS } from '../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../realtime.options.js';
 import { BroadcastOperator } from './broadcast-operator.js';
-import { BROADCAST_CHANNEL, roomChannel, userChannel } from './channels.js';
+import {
+  ALL_NODES_CHANNEL,
+  BROADCAST_CHANNEL,
+  nodeChannel,
+  roomChannel,
+  userChannel,
+} from './channels.js';
+
+/** The namespace of node channels: orders between hubs, never delivered to connections. */
+const NODE_PREFIX = nodeChannel('');
+
+/** An order from one node's hub to another's (or to all). */
+type HubOrder =
+  | { op: 'disconnect'; id: string; reason: string }
+  | { op: 'disconnect-user'; userId: string; reason: string }
+  | { op: 'room-deleted'; room: string };
 import { ConnectionRegistry, type ChannelSubscriber } from './connection-registry.js';
 import type { OutboundMessage } from './frame.js';
 import type { RealtimeConnection } from './realtime-connection.js';
@@ -142,6 +157,9 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     // The engine gets a handler of its own, not the hub: deliver is not public.
     await this.engine.start({ deliver: (publication) => this.deliver(publication) });
     await this.engine.subscribe(BROADCAST_CHANNEL);
+    // Orders of other nodes' hubs: to this node, and to all.
+    await this.engine.subscribe(nodeChannel(this.nodeId));
+    await this.engine.subscribe(ALL_NODES_CHANNEL);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -210,6 +228,10 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
 
   /** Local fan-out of a publication, called by the engine. */
   private deliver({ channels, frame, except, position, volatile }: EnginePublication): void {
+    if (channels.length === 1 && channels[0]!.startsWith(NODE_PREFIX)) {
+      this.obey(frame);
+      return;
+    }
     if (channels.length === 1) {
       for (const connection of this.recipientsOf(channels[0]!)) {
         if (except.length > 0 && except.includes(connection.id)) continue;
@@ -279,18 +301,65 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Closes a connection of this node with close code 4500: the client should not
-   * reconnect on its own.
+   * Closes a connection with close code 4500 (the client should not reconnect on
+   * its own): one of this node, or, by its id, of another node of the engine.
    */
   disconnect(target: RealtimeConnection | string, reason = 'disconnected'): void {
     const connection = typeof target === 'string' ? this.connections.get(target) : target;
-    connection?.close(CloseCode.Disconnected, reason);
+    if (connection) {
+      connection.close(CloseCode.Disconnected, reason);
+      return;
+    }
+    // Another node's connection: ids are `<nodeId>.<counter>`, so its node is known.
+    const id = target as string;
+    const nodeId = id.slice(0, Math.max(0, id.lastIndexOf('.')));
+    if (nodeId && nodeId !== this.nodeId) {
+      this.order(nodeChannel(nodeId), { op: 'disconnect', id, reason });
+    }
   }
 
-  /** Closes every connection of a user on this node, as {@link disconnect} does. */
+  /** Closes every connection of a user, on every node, as {@link disconnect} does. */
   disconnectUser(userId: string, reason = 'disconnected'): void {
+    this.closeUser(userId, reason);
+    this.order(ALL_NODES_CHANNEL, { op: 'disconnect-user', userId, reason });
+  }
+
+  private closeUser(userId: string, reason: string): void {
     for (const connection of this.connections.listByUser(userId)) {
       connection.close(CloseCode.Disconnected, reason);
+    }
+  }
+
+  /** Sends an order to the hubs of other nodes (fire and forget: a failure is logged). */
+  private order(channel: string, order: HubOrder): void {
+    const frame = Buffer.from(JSON.stringify(order));
+    this.engine.publish({ channels: [channel], frame, except: [] }).catch((error: unknown) => {
+      this.logger.error(
+        `an order to ${channel} failed`,
+        error instanceof Error ? error.stack : error,
+      );
+    });
+  }
+
+  /** Carries out an order of a hub (this node's own ones find nothing left to do). */
+  private obey(frame: Buffer): void {
+    let order: HubOrder;
+    try {
+      order = JSON.parse(frame.toString('utf8')) as HubOrder;
+    } catch {
+      return;
+    }
+    if (order.op === 'disconnect') {
+      this.connections.get(order.id)?.close(CloseCode.Disconnected, order.reason);
+    } else if (order.op === 'disconnect-user') {
+      this.closeUser(order.userId, order.reason);
+    } else if (order.op === 'room-deleted') {
+      this.dropLocalMembers(order.room).catch((error: unknown) => {
+        this.logger.error(
+          'leaving a deleted room failed',
+          error instanceof Error ? error.stack : error,
+        );
+      });
     }
   }
 
@@ -418,14 +487,21 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
    */
   async deleteRoom(room: string): Promise<boolean> {
     const existed = (await this.engine.getRoom(room)) !== undefined;
+    await this.dropLocalMembers(room);
+    await this.engine.deleteRoom(room);
+    // The members on other nodes leave too.
+    this.order(ALL_NODES_CHANNEL, { op: 'room-deleted', room });
+    return existed;
+  }
+
+  /** This node's members of a room leave it (the room was deleted). */
+  private async dropLocalMembers(room: string): Promise<void> {
     const local = this.connections.subscribers(roomChannel(room));
     await Promise.all(
       [...(local ?? [])].map((subscriber) =>
         this.leaveRoom(subscriber as RealtimeConnection, room, 'delete'),
       ),
     );
-    await this.engine.deleteRoom(room);
-    return existed;
   }
 
   /** The room's record, or undefined if there is no such room. */
