@@ -77,6 +77,7 @@ export function callSink(
       if (message) send(message, data.length + 64);
     },
     send,
+    ids: false, // an Event carries its room, offset and epoch itself
     comment: () => undefined, // HTTP/2 has pings of its own
     get buffered() {
       return pending;

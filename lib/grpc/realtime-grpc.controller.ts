@@ -492,6 +492,7 @@ interface RpcErrorLike {
 const NO_SINK: StreamSink = {
   event: () => undefined,
   comment: () => undefined,
+  ids: false,
   buffered: 0,
   end: () => undefined,
 };

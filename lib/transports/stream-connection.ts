@@ -22,6 +22,8 @@ export type ResumePoint = ReadonlyMap<string, StreamPosition> | 'unreadable' | u
  * that Nest's `@Sse()` writes (the SSE helpers), or a gRPC call.
  */
 export interface StreamSink {
+  /** Whether events carry their SSE id (the stream's place in every room); gRPC's do not. */
+  readonly ids: boolean;
   /** One event; `data` is one line of JSON. */
   event(id: string | undefined, event: string, data: Buffer | string): void;
   /** A comment line, which clients ignore: the keep-alive. */
@@ -147,7 +149,7 @@ export class StreamConnection extends RealtimeConnection {
         }
       }
       this.positions.set(room, { epoch: epoch!, offset });
-      id = formatEventId(this.streamRooms, this.positions);
+      id = this.placeId();
     }
     this.sink.event(id, info.event, frame);
     if (this.sink.buffered > this.maxBufferedBytes) {
@@ -163,7 +165,7 @@ export class StreamConnection extends RealtimeConnection {
   allJoined(): void {
     if (!this.open) return;
     const rooms = this.streamRooms.map((room) => ({ room, ...this.positions.get(room) }));
-    const id = formatEventId(this.streamRooms, this.positions);
+    const id = this.placeId();
     this.sink.event(id, BuiltinEvent.Joined, JSON.stringify({ rooms }));
   }
 
@@ -183,6 +185,11 @@ export class StreamConnection extends RealtimeConnection {
     if (!this.open) return;
     this.positions.set(room, { epoch: position.epoch, offset: position.offset });
     const data = JSON.stringify({ room, epoch: position.epoch, offset: position.offset });
-    this.sink.event(formatEventId(this.streamRooms, this.positions), BuiltinEvent.Resync, data);
+    this.sink.event(this.placeId(), BuiltinEvent.Resync, data);
+  }
+
+  /** The SSE id of the stream's place now, for a sink that writes ids (per recipient: only then). */
+  private placeId(): string | undefined {
+    return this.sink.ids ? formatEventId(this.streamRooms, this.positions) : undefined;
   }
 }

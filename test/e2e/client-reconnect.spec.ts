@@ -3,7 +3,6 @@
 // queue, and rooms, watches and statuses carried over to the next connection.
 import { Injectable } from '@nestjs/common';
 import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
-import type { Socket } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import {
@@ -16,7 +15,7 @@ import {
 } from '../../lib/client/index.js';
 import { RpcService, type RealtimeModuleOptions } from '../../lib/index.js';
 import { reconnected } from '../support/client.js';
-import { startApp, type TestApp } from '../support/app.js';
+import { startApp, trackSockets, type TestApp } from '../support/app.js';
 import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { freePort, startServerProcess, type ServerProcess } from '../support/processes.js';
 
@@ -55,16 +54,6 @@ function countingWebSocket(): { WebSocket: WebSocketConstructor; count: () => nu
     }
   }
   return { WebSocket: Counting, count: () => made };
-}
-
-/** The TCP sockets an app accepts, so that a test can cut them as a crash would. */
-function trackSockets(app: TestApp): Set<Socket> {
-  const sockets = new Set<Socket>();
-  app.app.getHttpServer().on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  return sockets;
 }
 
 async function started(

@@ -1,11 +1,10 @@
 // Two app nodes on one real redis-server: messages, presence and recovery cross
 // them, and a client that loses its node recovers on the other.
-import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
 import type { RealtimeModuleOptions } from '../../lib/index.js';
-import { startApp, type TestApp } from '../support/app.js';
+import { startApp, trackSockets, type TestApp } from '../support/app.js';
 import { reconnected } from '../support/client.js';
 import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { redisAvailable, startRedis, type RedisServer } from '../support/redis.js';
@@ -53,8 +52,7 @@ describe.runIf(redisAvailable())('two nodes on one Redis', () => {
 
   it('a client whose node goes reconnects to the other and recovers every missed message, once, in order', async () => {
     const [a, b] = await nodes();
-    const sockets = new Set<Socket>();
-    a.app.getHttpServer().on('connection', (socket: Socket) => sockets.add(socket));
+    const sockets = trackSockets(a);
     let target = a;
     const client = new RealtimeClient(() => `${target.wsUrl}?user=carol`, {
       WebSocket,

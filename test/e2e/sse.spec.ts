@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
 import { formatEventId, RealtimeSse, type RealtimeModuleOptions } from '../../lib/index.js';
-import { startApp, type TestApp } from '../support/app.js';
+import { startApp, trackSockets, type TestApp } from '../support/app.js';
 import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 import {
   dataOf,
@@ -235,11 +235,7 @@ describe('SSE: resume', () => {
 
   it('with the eventsource package, across many drops mid-stream: every event once, in order', async () => {
     const app = await started({ history: { maxCount: 10_000 }, sse: { retry: 20 } });
-    const sockets = new Set<import('node:net').Socket>();
-    app.app.getHttpServer().on('connection', (socket: import('node:net').Socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
+    const sockets = trackSockets(app);
     const source = new EventSource(`${httpBase(app)}/realtime/events?room=feed`);
     harness.defer(() => source.close());
     const seen: number[] = [];

@@ -7,7 +7,7 @@ import {
   type Type,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { RealtimeHub, RealtimeModule, type RealtimeModuleOptions } from '../../lib/index.js';
 
 /** A running Nest app on a free port, and where its WebSocket endpoint is. */
@@ -27,6 +27,16 @@ export interface StartOptions {
   readonly logger?: NestApplicationOptions['logger'];
   /** The port to listen on; 0 (a free one) by default. */
   readonly port?: number;
+}
+
+/** The TCP sockets an app accepts from now on, so that a test can cut them as a crash would. */
+export function trackSockets(app: TestApp): Set<Socket> {
+  const sockets = new Set<Socket>();
+  app.app.getHttpServer().on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  return sockets;
 }
 
 /** Starts a real Nest app (Express, port 0) importing RealtimeModule with these options. */

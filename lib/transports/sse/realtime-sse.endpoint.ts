@@ -277,6 +277,7 @@ export class RealtimeSseEndpoint implements OnModuleInit {
 /** Events written straight to the response; what waits unsent is the response's to tell. */
 function responseSink(response: ServerResponse): StreamSink {
   return {
+    ids: true,
     event(id, event, data) {
       const head = `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: `;
       const body = typeof data === 'string' ? Buffer.from(data) : data;

@@ -321,6 +321,7 @@ function subscriberSink(subscriber: Subscriber<MessageEvent>): StreamSink {
   return {
     event: (id, type, data) =>
       subscriber.next({ ...(id !== undefined && { id }), type, data: data.toString() }),
+    ids: true,
     comment: (text) => subscriber.next({ comment: text }),
     buffered: 0,
     end: () => subscriber.complete(),
