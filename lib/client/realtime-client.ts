@@ -691,6 +691,9 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
       case BuiltinEvent.Call:
         if (typeof frame.id === 'string') void this.answerCall(this.socket!, frame.id, frame.data);
         return;
+      case BuiltinEvent.Resync:
+        if (isObject(frame.data)) this.rooms.get(String(frame.data.room))?.lost(frame.data);
+        break;
       case BuiltinEvent.RoomPresence:
         if (isObject(frame.data)) subscription?.applyDiff(frame.data);
         break;

@@ -214,6 +214,17 @@ export class RoomSubscription<Events extends Record<string, unknown> = Record<st
     this.settleReady(this);
   }
 
+  /**
+   * @internal `rt:resync`: the server lost messages of this room (its node was cut off
+   * from the others) and goes on after `epoch`/`offset`; the listeners hear of it.
+   */
+  lost({ epoch, offset }: Record<string, unknown>): void {
+    if (typeof epoch !== 'string' || !Number.isSafeInteger(offset) || !this.info) return;
+    this.advance(epoch, offset as number);
+    this.resyncedEpoch = undefined; // a gap of its own, even within an epoch already told of
+    this.resync({ ...this.info, epoch, offset: offset as number, recovered: false });
+  }
+
   /** Tells the resync listeners, once per epoch (a re-join and a live message may both see it). */
   private resync(info: RoomInfo): void {
     if (!this.options.recover || info.epoch === this.resyncedEpoch) return;

@@ -13,7 +13,7 @@ import {
   type RoomRecord,
   type StreamPosition,
 } from '../engines/realtime-engine.interface.js';
-import { REALTIME_OPTIONS } from '../realtime.constants.js';
+import { BuiltinEvent, REALTIME_OPTIONS } from '../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../realtime.options.js';
 import { BroadcastOperator } from './broadcast-operator.js';
 import {
@@ -33,7 +33,7 @@ type HubOrder =
   | { op: 'disconnect-user'; userId: string; reason: string }
   | { op: 'room-deleted'; room: string };
 import { ConnectionRegistry, type ChannelSubscriber } from './connection-registry.js';
-import type { OutboundMessage } from './frame.js';
+import { encodeFrame, type OutboundMessage } from './frame.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 import { CloseCode, ErrorCode, RealtimeError } from './realtime-error.js';
 import { RetentionPolicy } from './history/retention-policy.js';
@@ -155,7 +155,10 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     // The engine gets a handler of its own, not the hub: deliver is not public.
-    await this.engine.start({ deliver: (publication) => this.deliver(publication) });
+    await this.engine.start({
+      deliver: (publication) => this.deliver(publication),
+      lost: (channel, room, position) => this.lost(channel, room, position),
+    });
     await this.engine.subscribe(BROADCAST_CHANNEL);
     // Orders of other nodes' hubs: to this node, and to all.
     await this.engine.subscribe(nodeChannel(this.nodeId));
@@ -253,6 +256,16 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
         connection.send(frame);
       }
     }
+  }
+
+  /**
+   * The engine lost messages of a room for this node (its link to the other nodes
+   * dropped, and they are no longer kept): each local member is told where the room
+   * goes on from, with `rt:resync`, before any later message of the room.
+   */
+  private lost(channel: string, room: string, { epoch, offset }: StreamPosition): void {
+    const frame = encodeFrame({ event: BuiltinEvent.Resync, data: { room, epoch, offset } });
+    for (const connection of this.recipientsOf(channel)) connection.send(frame);
   }
 
   private recipientsOf(channel: string): Iterable<ChannelSubscriber> {
@@ -411,7 +424,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
       joinedAt: Date.now(),
     };
     try {
-      await this.subscribeChannel(roomChannel(room), connection);
+      await this.subscribeChannel(roomChannel(room), connection, room);
       const { room: record, firstOfUser } = await this.engine.addMember(room, member);
       // The connection may have closed or left while the engine worked: undo.
       if (!this.connections.has(connection) || !connection.rooms.has(room)) {
@@ -562,9 +575,9 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** @internal Adds a local subscriber; the first one on this node subscribes the node. */
-  subscribeChannel(channel: string, subscriber: ChannelSubscriber): Promise<void> {
+  subscribeChannel(channel: string, subscriber: ChannelSubscriber, room?: string): Promise<void> {
     if (this.connections.subscribe(channel, subscriber)) {
-      const subscribed = this.engine.subscribe(channel);
+      const subscribed = this.engine.subscribe(channel, room);
       this.subscriptions.set(channel, subscribed);
       // A failed subscription must not fail the channel's later subscribers too.
       subscribed.catch(() => {

@@ -46,8 +46,14 @@ export interface RealtimeEngine {
    */
   publish(publication: EnginePublication): Promise<void>;
 
-  /** This node now has local interest in `channel` (its first local subscriber). */
-  subscribe(channel: string): Promise<void>;
+  /**
+   * This node now has local interest in `channel` (its first local subscriber).
+   * `room` names the room whose messages the channel carries, for a room's channel:
+   * an engine whose link to the other nodes can drop (Redis) replays, once it is
+   * back, the room's messages this node missed, in order and before later ones, and
+   * reports with `handler.lost` what it can no longer replay.
+   */
+  subscribe(channel: string, room?: string): Promise<void>;
 
   /** This node no longer has local interest in `channel`. */
   unsubscribe(channel: string): Promise<void>;
@@ -233,6 +239,11 @@ export interface RoomRead extends StreamPosition {
 export interface EngineHandler {
   /** Delivers a publication to this node's local subscribers. Must not throw. */
   deliver(publication: EnginePublication): void;
+  /**
+   * Messages of `room` (subscribed through `channel`) were lost to this node and
+   * cannot be replayed: its stream goes on after `position`. Must not throw.
+   */
+  lost?(channel: string, room: string, position: StreamPosition): void;
 }
 
 /**
@@ -251,8 +262,8 @@ export interface EnginePublication {
   readonly except: readonly string[];
   /** May be dropped for a connection that is behind (see `volatile` on operators). */
   readonly volatile?: boolean;
-  /** For a room message (`publishToRoom`): its room and offset. */
-  readonly position?: { readonly room: string; readonly offset: number };
+  /** For a room message (`publishToRoom`): its room, offset and epoch. */
+  readonly position?: { readonly room: string; readonly offset: number; readonly epoch?: string };
 }
 
 /**

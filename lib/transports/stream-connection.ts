@@ -6,6 +6,11 @@ import { BuiltinEvent } from '../realtime.constants.js';
 import { formatEventId } from './sse/sse-event-id.js';
 import { frameInfo } from './sse/sse-frames.js';
 
+/** The hub's `rt:resync` frame: a room's messages were lost to this node. */
+interface ResyncFrame {
+  readonly data: { readonly room: string } & StreamPosition;
+}
+
 /**
  * Where a client resumes from: its position in each room, `'unreadable'` for an id
  * this server did not write, or `undefined` for a first connection.
@@ -137,6 +142,12 @@ export class StreamConnection extends RealtimeConnection {
     if (!this.open) return;
     const info = frameInfo(frame);
     if (!info || info.call || (info.ack !== undefined && !this.acknowledges)) return;
+    if (info.event === BuiltinEvent.Resync) {
+      // The node lost messages of a room (see the hub): the stream goes on from there.
+      const { room, epoch, offset } = (JSON.parse(frame.toString('utf8')) as ResyncFrame).data;
+      if (this.rooms.has(room)) this.resync(room, { epoch, offset });
+      return;
+    }
     let id: string | undefined;
     const { room, offset, epoch } = info;
     if (room !== undefined && offset !== undefined && this.rooms.has(room)) {

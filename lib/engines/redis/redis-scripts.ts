@@ -34,7 +34,7 @@ end
 /**
  * Numbers a room message, keeps it, and publishes it, atomically.
  * KEYS: meta, kept, channel. ARGV: body, header JSON, maxCount, maxAge, now, newEpoch,
- * idle. The published payload is the header (with `o`, the offset) + "\n" + the closed
+ * idle. The published payload is the header (with `o` and `p`, the offset and epoch) + "\n" + the closed
  * frame; returns {epoch, offset}.
  */
 export const PUBLISH_TO_ROOM = `${STREAM}
@@ -52,6 +52,7 @@ if maxCount > 0 then
 end
 local head = cjson.decode(header)
 head.o = offset
+head.p = epoch
 redis.call('PUBLISH', channel, cjson.encode(head) .. '\\n' .. frame)
 return {epoch, offset}
 `;

@@ -26,6 +26,7 @@ import {
   REMOVE_PRESENCE,
   SET_STATUS,
 } from './redis-scripts.js';
+import { RoomFeeds } from './room-feeds.js';
 
 /**
  * Where the Redis engine connects: a URL (`redis://host:6379/0`) or ioredis options,
@@ -48,6 +49,10 @@ const IDLE_STREAM_TTL = 300_000;
 /** Ids of multi-channel publications seen lately: each reaches a node once. */
 const SEEN_LIMIT = 10_000;
 const NEWLINE = 0x0a;
+/** Missed messages a room is refilled with after this node's link to Redis dropped, at most. */
+const REFILL_LIMIT = 10_000;
+/** A refill that could not read Redis is tried again after this long, in ms. */
+const REFILL_RETRY = 1_000;
 
 /** The header of a published payload (before "\n" and the frame). */
 interface Header {
@@ -57,9 +62,10 @@ interface Header {
   e: string[] | Record<string, never>;
   /** volatile */
   v?: boolean;
-  /** the room and offset of a room message */
+  /** the room, offset and epoch of a room message */
   r?: string;
   o?: number;
+  p?: string;
   /** id of a publication to several channels */
   i?: string;
 }
@@ -84,6 +90,11 @@ export class RedisEngine implements RealtimeEngine {
   private readonly logger = new Logger('RealtimeRedis');
   private up = false;
   private wasStarted = false;
+  /** Subscribed rooms and this node's place in each, for a refill after the link drops. */
+  private readonly feeds = new RoomFeeds();
+  /** Since when the subscriber has been cut off from Redis (undefined: it is not). */
+  private cutSince: number | undefined;
+  private refillTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: RedisEngineOptions = {}) {
     this.prefix = options.prefix ?? 'rt:';
@@ -118,12 +129,21 @@ export class RedisEngine implements RealtimeEngine {
     this.subscriber.on('messageBuffer', (_channel: Buffer, payload: Buffer) =>
       this.receive(payload),
     );
+    // Pub/sub keeps nothing for a subscriber that is away: what the rooms got meanwhile
+    // comes from their streams once it is back.
+    this.subscriber.on('close', () => {
+      if (!this.handler) return;
+      this.cutSince ??= Date.now();
+      this.feeds.cutOff();
+    });
+    this.subscriber.on('ready', () => this.refillAfterResubscribe());
     await Promise.all([this.commands.connect(), this.subscriber.connect()]);
   }
 
   async close(): Promise<void> {
     this.handler = undefined;
     this.up = false;
+    clearTimeout(this.refillTimer);
     const clients = [this.commands, this.subscriber];
     this.commands = this.subscriber = undefined;
     await Promise.all(clients.map((client) => client?.quit().catch(() => client.disconnect())));
@@ -140,12 +160,59 @@ export class RedisEngine implements RealtimeEngine {
     await Promise.all(channels.map((channel) => redis.publish(this.channelKey(channel), payload)));
   }
 
-  async subscribe(channel: string): Promise<void> {
-    await this.subscriber?.subscribe(this.channelKey(channel));
+  async subscribe(channel: string, room?: string): Promise<void> {
+    if (room !== undefined) this.feeds.track(channel, room);
+    try {
+      await this.subscriber?.subscribe(this.channelKey(channel));
+    } catch (error) {
+      this.feeds.forget(channel);
+      throw error;
+    }
   }
 
   async unsubscribe(channel: string): Promise<void> {
+    this.feeds.forget(channel);
     await this.subscriber?.unsubscribe(this.channelKey(channel));
+  }
+
+  /**
+   * After the subscriber reconnects: once its subscriptions are back (a PING answered
+   * after them), each room it subscribes to is refilled from its stream.
+   */
+  private refillAfterResubscribe(): void {
+    const subscriber = this.subscriber;
+    if (!this.handler || this.cutSince === undefined || !subscriber) return;
+    subscriber.ping().then(
+      () => this.refill(),
+      () => undefined, // dropped again: the next 'ready' tries
+    );
+  }
+
+  private async refill(): Promise<void> {
+    clearTimeout(this.refillTimer);
+    if (!this.handler) return;
+    const failed = await this.feeds.refill({
+      read: (room, since) => this.readRoom(room, since, REFILL_LIMIT, Date.now()),
+      deliver: (publication) => this.handler?.deliver(publication),
+      lost: (channel, room, position) => {
+        this.logger.warn(
+          `room "${room}": messages sent while this node was cut off from Redis are no longer kept; its local members are told to resync`,
+        );
+        this.handler?.lost?.(channel, room, position);
+      },
+    });
+    if (failed > 0) {
+      if (!this.handler) return;
+      this.refillTimer = setTimeout(() => void this.refill(), REFILL_RETRY);
+      this.refillTimer.unref();
+      return;
+    }
+    if (this.cutSince === undefined) return;
+    const away = Date.now() - this.cutSince;
+    this.cutSince = undefined;
+    this.logger.warn(
+      `this node was cut off from Redis pub/sub for ${away} ms: room messages were replayed from the rooms' streams; messages to users and to everyone sent meanwhile by other nodes did not reach this node's clients`,
+    );
   }
 
   private down(error: Error): void {
@@ -171,13 +238,18 @@ export class RedisEngine implements RealtimeEngine {
       this.seen.add(header.i);
       if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value!);
     }
-    this.handler.deliver({
+    const publication: EnginePublication = {
       channels: header.c,
       frame: payload.subarray(cut + 1),
       except: Array.isArray(header.e) ? header.e : [],
       volatile: header.v === true,
-      ...(header.r !== undefined && { position: { room: header.r, offset: header.o! } }),
-    });
+      ...(header.r !== undefined && {
+        position: { room: header.r, offset: header.o!, epoch: header.p! },
+      }),
+    };
+    // A room message waits while its room is refilled after an outage.
+    if (publication.position && !this.feeds.live(publication)) return;
+    this.handler.deliver(publication);
   }
 
   // -- room streams -----------------------------------------------------------------
@@ -231,12 +303,14 @@ export class RedisEngine implements RealtimeEngine {
       IDLE_STREAM_TTL,
     )) as [Buffer, number, number, ...Buffer[]];
     const [epoch, offset, recovered, ...entries] = reply;
-    return {
+    const read = {
       epoch: epoch.toString('utf8'),
       offset,
       recovered: recovered === 1,
       messages: entries.map(entryOf),
     };
+    this.feeds.saw(room, read);
+    return read;
   }
 
   // -- rooms --------------------------------------------------------------------

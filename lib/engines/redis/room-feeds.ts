@@ -1,0 +1,134 @@
+import type { EnginePublication, RoomRead, StreamPosition } from '../realtime-engine.interface.js';
+
+/** Live messages a feed holds while it is refilled, at most (the oldest go first). */
+const MAX_HELD = 10_000;
+
+/** One subscribed room channel, and how far this node got in its stream. */
+interface Feed {
+  readonly channel: string;
+  readonly room: string;
+  /** The last message handed over (epoch undefined: none known yet). */
+  epoch?: string;
+  offset: number;
+  /** Set while the node is cut off or refilling: live messages wait here. */
+  held?: EnginePublication[];
+}
+
+/** What a refill needs from the engine. */
+export interface FeedSource {
+  read(room: string, since: StreamPosition): Promise<RoomRead>;
+  deliver(publication: EnginePublication): void;
+  lost(channel: string, room: string, position: StreamPosition): void;
+}
+
+/**
+ * The rooms a node subscribes to and its place in each: what lets a node whose link to
+ * Redis dropped (pub/sub does not keep what it could not hand over) replay, from the
+ * rooms' streams, what it missed, in order and before the live messages that came
+ * after, and report what it can no longer replay.
+ *
+ * @example
+ * ```ts
+ * feeds.track('r:lobby', 'lobby');
+ * feeds.cutOff(); // the connection dropped: live messages are held from now on
+ * await feeds.refill(source); // back: the missed ones, then the held ones
+ * ```
+ */
+export class RoomFeeds {
+  private readonly feeds = new Map<string, Feed>();
+  private readonly byRoom = new Map<string, Feed>();
+
+  /** A room channel this node now subscribes to. */
+  track(channel: string, room: string): void {
+    if (this.feeds.has(channel)) return;
+    const feed: Feed = { channel, room, offset: 0 };
+    this.feeds.set(channel, feed);
+    this.byRoom.set(room, feed);
+  }
+
+  forget(channel: string): void {
+    const feed = this.feeds.get(channel);
+    if (!feed) return;
+    this.feeds.delete(channel);
+    if (this.byRoom.get(feed.room) === feed) this.byRoom.delete(feed.room);
+  }
+
+  /** A place read from the room's stream: where this node starts, if it knew none. */
+  saw(room: string, position: StreamPosition): void {
+    const feed = this.byRoom.get(room);
+    if (feed && feed.epoch === undefined) {
+      feed.epoch = position.epoch;
+      feed.offset = position.offset;
+    }
+  }
+
+  /** A live room message: true to hand it over now, false when it waits for a refill. */
+  live(publication: EnginePublication): boolean {
+    const feed = this.feeds.get(publication.channels[0]!);
+    const position = publication.position;
+    if (!feed || !position) return true;
+    if (feed.held) {
+      feed.held.push(publication);
+      if (feed.held.length > MAX_HELD) feed.held.shift();
+      return false;
+    }
+    feed.epoch = position.epoch;
+    feed.offset = position.offset;
+    return true;
+  }
+
+  /** The link dropped: every feed holds its live messages until it is refilled. */
+  cutOff(): void {
+    for (const feed of this.feeds.values()) feed.held ??= [];
+  }
+
+  /**
+   * Replays each held feed's missed messages, then its held ones, skipping what was
+   * handed over already and reporting each gap. Resolves with the number of feeds
+   * it could not read (they stay held, for another try).
+   */
+  async refill(source: FeedSource): Promise<number> {
+    let failed = 0;
+    await Promise.all(
+      [...this.feeds.values()].map(async (feed) => {
+        if (!feed.held) return;
+        let read: RoomRead | undefined;
+        if (feed.epoch !== undefined) {
+          try {
+            read = await source.read(feed.room, { epoch: feed.epoch, offset: feed.offset });
+          } catch {
+            failed++;
+            return;
+          }
+        }
+        const held = feed.held;
+        feed.held = undefined;
+        if (this.feeds.get(feed.channel) !== feed) return; // unsubscribed meanwhile
+        if (read?.recovered) {
+          for (const { offset, frame } of read.messages) {
+            const position = { room: feed.room, offset, epoch: read.epoch };
+            this.pass(feed, { channels: [feed.channel], frame, except: [], position }, source);
+          }
+        } else if (read) {
+          source.lost(feed.channel, feed.room, read);
+          feed.epoch = read.epoch;
+          feed.offset = read.offset;
+        }
+        for (const publication of held) this.pass(feed, publication, source);
+      }),
+    );
+    return failed;
+  }
+
+  /** Hands over a message of a refill unless it was already; reports a gap before it. */
+  private pass(feed: Feed, publication: EnginePublication, source: FeedSource): void {
+    const { offset, epoch } = publication.position!;
+    if (epoch === feed.epoch && offset <= feed.offset) return;
+    if (feed.epoch !== undefined && (epoch !== feed.epoch || offset !== feed.offset + 1)) {
+      source.lost(feed.channel, feed.room, { epoch: epoch!, offset: offset - 1 });
+    }
+    feed.epoch = epoch;
+    feed.offset = offset;
+    source.deliver(publication);
+  }
+}
