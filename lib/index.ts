@@ -22,6 +22,7 @@ export {
   RealtimeHub,
   type RoomHistory,
   type RoomInfo,
+  type JoinOptions,
   type RoomJoin,
 } from './core/realtime-hub.js';
 export { PresenceService, type PresenceViewOptions } from './core/presence/presence.service.js';

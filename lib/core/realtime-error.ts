@@ -44,6 +44,8 @@ export const ErrorCode = {
   RateLimited: 'RATE_LIMITED',
   /** The connection keeps `websocket.maxPendingRequests` streams open already. */
   TooManyRequests: 'TOO_MANY_REQUESTS',
+  /** The node that holds the connection did not answer (it is gone, or the engine is unreachable). */
+  NodeUnavailable: 'NODE_UNAVAILABLE',
   /** Anything unexpected; the server logged it. */
   InternalError: 'INTERNAL_ERROR',
 } as const;

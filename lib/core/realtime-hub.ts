@@ -27,12 +27,10 @@ import {
 /** The namespace of node channels: orders between hubs, never delivered to connections. */
 const NODE_PREFIX = nodeChannel('');
 
-/** An order from one node's hub to another's (or to all). */
-type HubOrder =
-  | { op: 'disconnect'; id: string; reason: string }
-  | { op: 'disconnect-user'; userId: string; reason: string }
-  | { op: 'room-deleted'; room: string };
+/** How long a request to the node of another node's connection may take, in ms. */
+const NODE_TIMEOUT = 5_000;
 import { ConnectionRegistry, type ChannelSubscriber } from './connection-registry.js';
+import { NodeLink, nodeOf } from './node-link.js';
 import { encodeFrame, type OutboundMessage } from './frame.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 import { CloseCode, ErrorCode, RealtimeError } from './realtime-error.js';
@@ -40,6 +38,19 @@ import { RetentionPolicy } from './history/retention-policy.js';
 import { assertRoomName } from './room-name.js';
 
 const NO_RECIPIENTS: readonly ChannelSubscriber[] = [];
+
+/**
+ * How {@link RealtimeHub.join} replays: from `since`, or the `latest` kept messages.
+ *
+ * @example
+ * ```ts
+ * await hub.join(connectionId, 'lobby', { latest: 20 });
+ * ```
+ */
+export interface JoinOptions {
+  readonly since?: StreamPosition;
+  readonly latest?: number;
+}
 
 /** Why a connection left a room. */
 export type LeaveCause = 'leave' | 'disconnect' | 'delete';
@@ -139,6 +150,8 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   private readonly everyone: BroadcastOperator;
   /** Engine subscriptions of this node, settled or in flight, by channel. */
   private readonly subscriptions = new Map<string, Promise<void>>();
+  /** @internal Requests and orders between this hub and the other nodes' hubs. */
+  readonly link: NodeLink;
   private readonly listeners: HubListener[] = [];
   private sequence = 0;
 
@@ -151,9 +164,11 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     this.retention = new RetentionPolicy(options.history);
     this.recoveryLimit = options.history.recoveryLimit;
     this.everyone = new BroadcastOperator(this);
+    this.link = new NodeLink(engine, this.nodeId);
   }
 
   async onModuleInit(): Promise<void> {
+    this.obeyOtherNodes();
     // The engine gets a handler of its own, not the hub: deliver is not public.
     await this.engine.start({
       deliver: (publication) => this.deliver(publication),
@@ -166,6 +181,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.link.close();
     await this.engine.close();
   }
 
@@ -232,7 +248,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   /** Local fan-out of a publication, called by the engine. */
   private deliver({ channels, frame, except, position, volatile }: EnginePublication): void {
     if (channels.length === 1 && channels[0]!.startsWith(NODE_PREFIX)) {
-      this.obey(frame);
+      this.link.receive(channels[0]!, frame);
       return;
     }
     if (channels.length === 1) {
@@ -323,18 +339,35 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
       connection.close(CloseCode.Disconnected, reason);
       return;
     }
-    // Another node's connection: ids are `<nodeId>.<counter>`, so its node is known.
-    const id = target as string;
-    const nodeId = id.slice(0, Math.max(0, id.lastIndexOf('.')));
-    if (nodeId && nodeId !== this.nodeId) {
-      this.order(nodeChannel(nodeId), { op: 'disconnect', id, reason });
-    }
+    const node = this.remoteNode(target);
+    if (node) this.link.tell(node, 'disconnect', { id: target, reason });
   }
 
   /** Closes every connection of a user, on every node, as {@link disconnect} does. */
   disconnectUser(userId: string, reason = 'disconnected'): void {
     this.closeUser(userId, reason);
-    this.order(ALL_NODES_CHANNEL, { op: 'disconnect-user', userId, reason });
+    this.link.tell(undefined, 'disconnect-user', { userId, reason });
+  }
+
+  /**
+   * @internal How many connections the user has on other nodes, as presence counts
+   * them (every connection of a user, whatever its transport).
+   */
+  async remoteConnections(userId: string): Promise<number> {
+    const [record] = await this.engine.getPresence([userId]);
+    return Math.max(0, (record?.connections ?? 0) - this.connections.listByUser(userId).length);
+  }
+
+  /**
+   * @internal The node of a connection id that is not open here but names another
+   * node (ids are `<nodeId>.<counter>`); undefined otherwise.
+   */
+  remoteNode(target: RealtimeConnection | string): string | undefined {
+    if (typeof target !== 'string' || this.engine.standalone || this.connections.get(target)) {
+      return undefined;
+    }
+    const node = nodeOf(target);
+    return node && node !== this.nodeId ? node : undefined;
   }
 
   private closeUser(userId: string, reason: string): void {
@@ -343,37 +376,24 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Sends an order to the hubs of other nodes (fire and forget: a failure is logged). */
-  private order(channel: string, order: HubOrder): void {
-    const frame = Buffer.from(JSON.stringify(order));
-    this.engine.publish({ channels: [channel], frame, except: [] }).catch((error: unknown) => {
-      this.logger.error(
-        `an order to ${channel} failed`,
-        error instanceof Error ? error.stack : error,
-      );
+  /** What this hub does for the hubs of other nodes (see {@link NodeLink}). */
+  private obeyOtherNodes(): void {
+    const link = this.link;
+    link.handle('disconnect', ({ id, reason }: { id: string; reason: string }) => {
+      this.connections.get(id)?.close(CloseCode.Disconnected, reason);
     });
-  }
-
-  /** Carries out an order of a hub (this node's own ones find nothing left to do). */
-  private obey(frame: Buffer): void {
-    let order: HubOrder;
-    try {
-      order = JSON.parse(frame.toString('utf8')) as HubOrder;
-    } catch {
-      return;
-    }
-    if (order.op === 'disconnect') {
-      this.connections.get(order.id)?.close(CloseCode.Disconnected, order.reason);
-    } else if (order.op === 'disconnect-user') {
-      this.closeUser(order.userId, order.reason);
-    } else if (order.op === 'room-deleted') {
-      this.dropLocalMembers(order.room).catch((error: unknown) => {
-        this.logger.error(
-          'leaving a deleted room failed',
-          error instanceof Error ? error.stack : error,
-        );
-      });
-    }
+    link.handle('disconnect-user', ({ userId, reason }: { userId: string; reason: string }) => {
+      this.closeUser(userId, reason);
+    });
+    link.handle('room-deleted', ({ room }: { room: string }) => this.dropLocalMembers(room));
+    link.handle(
+      'join',
+      ({ id, room, options }: { id: string; room: string; options: JoinOptions }) =>
+        this.join(this.resolve(id), room, options),
+    );
+    link.handle('leave', ({ id, room }: { id: string; room: string }) =>
+      this.leave(this.resolve(id), room),
+    );
   }
 
   // -- rooms --------------------------------------------------------------------
@@ -383,15 +403,23 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
    * is harmless. With `since`, the messages missed after it are sent first (see
    * `recovered`); with `latest` (and no `since`), the last `latest` kept messages are,
    * for a client that needs the room's recent state. Then live ones, with no gap.
+   * A connection of another node, by id, is joined by its node.
    *
    * @throws RealtimeError ROOM_NAME_INVALID, ROOM_LIMIT_REACHED, INVALID_DATA (bad
-   *   `latest`; a replaying join of this room is running already).
+   *   `latest`; a replaying join of this room is running already; no such connection),
+   *   NODE_UNAVAILABLE (the connection's node did not answer).
    */
   async join(
     target: RealtimeConnection | string,
     room: string,
-    { since, latest = 0 }: { since?: StreamPosition; latest?: number } = {},
+    options: JoinOptions = {},
   ): Promise<RoomJoin> {
+    const node = this.remoteNode(target);
+    if (node) {
+      const payload = { id: target, room, options };
+      return (await this.link.ask(node, 'join', payload, NODE_TIMEOUT)) as RoomJoin;
+    }
+    const { since, latest = 0 } = options;
     const connection = this.resolve(target);
     assertRoomName(room, this.maxRoomNameLength);
     if (!Number.isSafeInteger(latest) || latest < 0 || latest > this.recoveryLimit) {
@@ -480,8 +508,16 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     return { epoch: read.epoch, offset: read.offset, recovered: read.recovered, messages };
   }
 
-  /** Takes a connection out of a room. Resolves false if it was not in it. */
+  /**
+   * Takes a connection out of a room (one of another node, by id, through its node).
+   * Resolves false if it was not in it.
+   *
+   * @throws RealtimeError INVALID_DATA (no such connection), NODE_UNAVAILABLE.
+   */
   async leave(target: RealtimeConnection | string, room: string): Promise<boolean> {
+    const node = this.remoteNode(target);
+    if (node)
+      return (await this.link.ask(node, 'leave', { id: target, room }, NODE_TIMEOUT)) as boolean;
     const connection = this.resolve(target);
     if (!connection.rooms.has(room)) return false;
     await this.leaveRoom(connection, room, 'leave');
@@ -503,7 +539,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     await this.dropLocalMembers(room);
     await this.engine.deleteRoom(room);
     // The members on other nodes leave too.
-    this.order(ALL_NODES_CHANNEL, { op: 'room-deleted', room });
+    this.link.tell(undefined, 'room-deleted', { room });
     return existed;
   }
 

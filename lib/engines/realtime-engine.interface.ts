@@ -38,6 +38,12 @@ export interface RealtimeEngine {
    */
   readonly available?: boolean;
 
+  /**
+   * True when no other node can share this engine (a memory engine of its own): a
+   * connection id that is not open here is closed, with no node to ask.
+   */
+  readonly standalone?: boolean;
+
   // -- broker -------------------------------------------------------------------
 
   /**

@@ -1,6 +1,15 @@
 // Hub calls that reach other nodes' connections: two apps on one engine store.
 import { describe, expect, it } from 'vitest';
-import type { RealtimeModuleOptions } from '../../lib/index.js';
+import { WebSocket } from 'ws';
+import { RealtimeClient, RealtimeClientError } from '../../lib/client/index.js';
+import {
+  DeliveryService,
+  RpcError,
+  RpcService,
+  type RealtimeModuleOptions,
+  type Undeliverable,
+} from '../../lib/index.js';
+import type { TestApp } from '../support/app.js';
 import { expectAlive, join, until, userFromQuery, withHarness } from '../support/fixtures.js';
 
 describe('hub calls across nodes', () => {
@@ -10,8 +19,14 @@ describe('hub calls across nodes', () => {
     const options: RealtimeModuleOptions = {
       authenticate: userFromQuery,
       engine: { type: 'memory', shared: `cross-${process.pid}-${++cluster}` },
+      history: { maxCount: 10 },
     };
     return [await harness.start(options), await harness.start(options)] as const;
+  };
+  const libraryClient = (app: TestApp, user: string) => {
+    const realtime = new RealtimeClient(`${app.wsUrl}?user=${user}`, { WebSocket });
+    harness.defer(() => realtime.close());
+    return realtime;
   };
 
   it('disconnect(id) closes a connection of another node with 4500', async () => {
@@ -46,5 +61,103 @@ describe('hub calls across nodes', () => {
     await a.hub.to('doomed').emit('late', 1);
     expect(await onA.collect((f) => f.event === 'late')).toEqual([]);
     expect(await onB.collect((f) => f.event === 'late')).toEqual([]);
+  });
+
+  it('join(id) and leave(id) put a connection of another node in a room and take it out', async () => {
+    const [a, b] = await nodes();
+    const onA = await harness.connect(`${a.wsUrl}?user=u1`);
+    await b.hub.to('news').emit('before', 0);
+    const joined = await b.hub.join(onA.connectionId, 'news', { latest: 5 });
+    expect(joined).toMatchObject({ name: 'news', size: 1, offset: 1 });
+    // The kept message came first (latest), then live ones.
+    expect((await onA.next((f) => f.event === 'before')).data).toBe(0);
+    expect(a.hub.connectionRooms(onA.connectionId)).toEqual(['news']);
+    await b.hub.to('news').emit('live', 1);
+    expect((await onA.next((f) => f.event === 'live')).data).toBe(1);
+    expect(await b.hub.leave(onA.connectionId, 'news')).toBe(true);
+    expect(await b.hub.leave(onA.connectionId, 'news')).toBe(false);
+    expect(a.hub.connectionRooms(onA.connectionId)).toEqual([]);
+    await b.hub.to('news').emit('live', 2);
+    expect(await onA.collect((f) => f.event === 'live')).toEqual([]);
+  });
+
+  it("join(id) of another node's connection fails with that node's error, of the same class and code", async () => {
+    const [a, b] = await nodes();
+    const onA = await harness.connect(`${a.wsUrl}?user=u1`);
+    await expect(b.hub.join(onA.connectionId, '')).rejects.toMatchObject({
+      name: 'RealtimeError',
+      code: 'ROOM_NAME_INVALID',
+    });
+    // An id of node A that is not open there.
+    const gone = `${a.hub.nodeId}.999999`;
+    await expect(b.hub.join(gone, 'news')).rejects.toMatchObject({ code: 'INVALID_DATA' });
+    await expect(b.hub.leave(gone, 'news')).rejects.toMatchObject({ code: 'INVALID_DATA' });
+    await expectAlive(onA);
+  });
+
+  it('RpcService.call(id) calls a client of another node, with its answers and errors', async () => {
+    const [a, b] = await nodes();
+    const alice = libraryClient(a, 'alice');
+    alice.answer('confirm', (params) => ({ ok: true, asked: params }));
+    alice.answer('refuse', () => {
+      throw new RealtimeClientError('NOPE', 'not today');
+    });
+    alice.answer('slow', () => new Promise(() => undefined));
+    const { connectionId } = await alice.ready;
+    const rpc = b.app.get(RpcService);
+    await expect(rpc.call(connectionId, 'confirm', { text: 'sure?' })).resolves.toEqual({
+      ok: true,
+      asked: { text: 'sure?' },
+    });
+    const refused = await rpc.call(connectionId, 'refuse').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RpcError);
+    expect(refused).toMatchObject({ code: 'NOPE', message: 'not today' });
+    await expect(rpc.call(connectionId, 'slow', undefined, { timeout: 100 })).rejects.toMatchObject(
+      { code: 'RPC_TIMEOUT' },
+    );
+  });
+
+  it('a call to a connection of a node that is gone fails with NODE_UNAVAILABLE', async () => {
+    const [a, b] = await nodes();
+    const onA = await harness.connect(`${a.wsUrl}?user=u1`);
+    const id = onA.connectionId;
+    harness.forget(a);
+    await a.close();
+    const started = Date.now();
+    await expect(b.app.get(RpcService).call(id, 'any', {}, { timeout: 100 })).rejects.toMatchObject(
+      { code: 'NODE_UNAVAILABLE' },
+    );
+    // The call's own timeout plus the margin for a node that does not answer.
+    expect(Date.now() - started).toBeLessThan(4_000);
+  });
+
+  it("acknowledged delivery to a user reaches the user's connections on another node, and their ack comes back", async () => {
+    const [a, b] = await nodes();
+    const failed: Undeliverable[] = [];
+    const delivery = b.app.get(DeliveryService);
+    delivery.onUndeliverable((u) => failed.push(u));
+    const bob = libraryClient(a, 'bob');
+    const got: unknown[] = [];
+    bob.on('invoice', (data) => got.push(data));
+    await bob.ready;
+    await delivery.send({ userId: 'bob' }, 'invoice', { total: 42 }, { maxAttempts: 3 });
+    await until(() => got.length === 1);
+    // Acknowledged on node A, known on node B: it is not sent again, nor given up on.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(got).toEqual([{ total: 42 }]);
+    expect(failed).toEqual([]);
+  });
+
+  it('a message for a user offline everywhere waits, and goes out when the user connects to another node', async () => {
+    const [a, b] = await nodes();
+    const delivery = b.app.get(DeliveryService);
+    await delivery.send({ userId: 'carl' }, 'hello', 'waited', { ttl: 60_000, maxAttempts: 1 });
+    const carl = libraryClient(a, 'carl');
+    const got: unknown[] = [];
+    carl.on('hello', (data) => got.push(data));
+    const started = Date.now();
+    await until(() => got.length === 1, 5_000);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(got).toEqual(['waited']);
   });
 });

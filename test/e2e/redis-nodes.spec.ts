@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
-import type { RealtimeModuleOptions } from '../../lib/index.js';
+import { DeliveryService, RpcService, type RealtimeModuleOptions } from '../../lib/index.js';
 import { startApp, trackSockets, type TestApp } from '../support/app.js';
 import { reconnected } from '../support/client.js';
 import { until, userFromQuery, withHarness } from '../support/fixtures.js';
@@ -79,5 +79,22 @@ describe.runIf(redisAvailable())('two nodes on one Redis', () => {
     expect(seen).toEqual(Array.from({ length: published }, (_, i) => i + 1));
     expect(resyncs).toEqual([]);
     expect(b.hub.connections.count()).toBe(1);
+  });
+
+  it("reaches another node's connection by id: join, call, and acknowledged delivery to its user", async () => {
+    const [a, b] = await nodes();
+    const dana = new RealtimeClient(`${a.wsUrl}?user=dana`, { WebSocket });
+    harness.defer(() => dana.close());
+    dana.answer('sum', (params) => (params as number[]).reduce((x, y) => x + y, 0));
+    const notes: unknown[] = [];
+    dana.on('note', (data) => notes.push(data));
+    const { connectionId } = await dana.ready;
+    await b.hub.join(connectionId, 'ops');
+    expect(await a.hub.roomMembers('ops')).toMatchObject([{ connectionId }]);
+    await expect(b.app.get(RpcService).call(connectionId, 'sum', [1, 2, 3])).resolves.toBe(6);
+    await b.app.get(DeliveryService).send({ userId: 'dana' }, 'note', 'acked across nodes');
+    await until(() => notes.length === 1);
+    expect(await b.hub.leave(connectionId, 'ops')).toBe(true);
+    expect(await a.hub.roomMembers('ops')).toEqual([]);
   });
 });

@@ -7,6 +7,9 @@ import { assertUserEvent, encodeFrame } from '../frame.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
 import { ErrorCode, RealtimeError } from '../realtime-error.js';
 import { RealtimeHub } from '../realtime-hub.js';
+import { presenceChannel, userChannel } from '../channels.js';
+import type { ChannelSubscriber } from '../connection-registry.js';
+import { nodeOf } from '../node-link.js';
 
 /** Who an acknowledged message is for: every connection of a user, or one connection. */
 export type DeliveryTarget = { readonly userId: string } | RealtimeConnection;
@@ -43,6 +46,8 @@ interface Pending {
   /** Whether it waits for a connection of its user (nobody to send to at the last try). */
   waiting: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** Counts attempts begun: an answer from the engine for an older one is stale. */
+  round: number;
 }
 
 /**
@@ -65,6 +70,8 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
   private readonly byId = new Map<string, Pending>();
   private readonly byUser = new Map<string, Set<Pending>>();
   private readonly byConnection = new Map<RealtimeConnection, Set<Pending>>();
+  /** Per user with messages here: this node's subscriber to the user's presence. */
+  private readonly watchers = new Map<string, ChannelSubscriber>();
   private readonly failed = new Subject<Undeliverable>();
   /** Messages that could not be delivered, as they are given up on. */
   readonly undeliverable$: Observable<Undeliverable> = this.failed.asObservable();
@@ -80,6 +87,11 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     this.hub.addListener({
       connectionAdded: (connection) => this.resume(connection),
       connectionRemoved: (connection) => this.dropConnection(connection),
+    });
+    // An acknowledgement that reached another node, for a message sent from this one.
+    this.hub.link.handle('ack', ({ id, userId }: { id: string; userId: string }) => {
+      const pending = this.byId.get(id);
+      if (pending?.userId !== undefined && pending.userId === userId) this.forget(pending);
     });
   }
 
@@ -108,7 +120,8 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     { ttl = this.options.ttl, maxAttempts = this.options.maxAttempts } = {},
   ): Promise<string> {
     assertUserEvent(event);
-    const id = randomBytes(9).toString('base64url');
+    // The id names this node: an acknowledgement that reaches another node comes back here.
+    const id = `${this.hub.nodeId}.${randomBytes(9).toString('base64url')}`;
     const connection = 'send' in target ? target : undefined;
     const userId = connection ? connection.userId : (target as { userId: string }).userId;
     if (connection && !this.hub.connections.has(connection)) {
@@ -151,10 +164,11 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
       attempts: 0,
       waiting: false,
       timer: undefined,
+      round: 0,
     };
     this.byId.set(id, pending);
     if (connection) add(this.byConnection, connection, pending);
-    else add(this.byUser, pending.userId!, pending);
+    else if (add(this.byUser, pending.userId!, pending)) this.watchUser(pending.userId!);
     this.attempt(pending);
     return id;
   }
@@ -163,7 +177,14 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
   ack(connection: RealtimeConnection, id: unknown): void {
     if (typeof id !== 'string') return;
     const pending = this.byId.get(id);
-    if (!pending) return; // late, duplicate, or not this client's: nothing to do
+    if (!pending) {
+      // Sent from another node (to this node's connection of the user): it hears of it.
+      const node = nodeOf(id);
+      if (node && node !== this.hub.nodeId && connection.userId !== undefined) {
+        this.hub.link.tell(node, 'ack', { id, userId: connection.userId });
+      }
+      return; // late, duplicate, or not this client's: nothing more to do
+    }
     const mine = pending.connection
       ? pending.connection === connection
       : pending.userId === connection.userId;
@@ -175,18 +196,48 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     const now = Date.now();
     if (now >= pending.expiresAt) return this.giveUp(pending, 'expired');
     if (pending.attempts >= pending.maxAttempts) return this.giveUp(pending, 'attempts');
-    const recipients = pending.connection
-      ? [pending.connection]
-      : this.hub.connections.listByUser(pending.userId!).filter((c) => c.answers);
-    if (recipients.length === 0) {
-      // Nobody to send to: wait for a connection (resume), or for the time to live.
-      pending.waiting = true;
-      pending.timer = setTimeout(() => this.attempt(pending), timerDelay(pending.expiresAt - now));
+    const round = ++pending.round;
+    if (pending.connection) {
+      pending.connection.send(pending.frame);
+      return this.sent(pending, now);
+    }
+    const userId = pending.userId!;
+    if (this.hub.connections.listByUser(userId).some((c) => c.answers)) {
+      this.sendToUser(pending, now);
       return;
     }
+    // Nobody here: the user may be connected to another node.
+    pending.waiting = true;
+    this.hub.remoteConnections(userId).then(
+      (remote) => {
+        if (pending.round !== round || !this.byId.has(pending.id)) return; // moved on meanwhile
+        if (remote > 0) this.sendToUser(pending, Date.now());
+        else this.wait(pending, now);
+      },
+      () => {
+        if (pending.round === round && this.byId.has(pending.id)) this.wait(pending, now);
+      },
+    );
+  }
+
+  /** Sends to each connection of the user, on every node (through the user's channel). */
+  private sendToUser(pending: Pending, now: number): void {
+    this.hub.publish([userChannel(pending.userId!)], pending.frame, []).catch(() => {
+      // The engine is unreachable: the attempt counts, and the next one tries again.
+    });
+    this.sent(pending, now);
+  }
+
+  /** Nobody to send to: waits for a connection (resume, watchUser), or for the time to live. */
+  private wait(pending: Pending, now: number): void {
+    pending.waiting = true;
+    pending.timer = setTimeout(() => this.attempt(pending), timerDelay(pending.expiresAt - now));
+  }
+
+  /** An attempt went out: the next one is scheduled with backoff. */
+  private sent(pending: Pending, now: number): void {
     pending.waiting = false;
     pending.attempts++;
-    for (const connection of recipients) connection.send(pending.frame);
     const { ackTimeout, maxBackoff } = this.options;
     const wait = Math.min(maxBackoff, ackTimeout * 2 ** (pending.attempts - 1));
     pending.timer = setTimeout(
@@ -238,7 +289,33 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     clearTimeout(pending.timer);
     this.byId.delete(pending.id);
     if (pending.connection) remove(this.byConnection, pending.connection, pending);
-    else remove(this.byUser, pending.userId!, pending);
+    else if (remove(this.byUser, pending.userId!, pending)) this.unwatchUser(pending.userId!);
+  }
+
+  /**
+   * While a user has messages here, this node follows the user's presence: a user who
+   * comes online on another node gets the waiting ones at once.
+   */
+  private watchUser(userId: string): void {
+    const watcher: ChannelSubscriber = {
+      id: `delivery:${userId}`,
+      send: () => {
+        for (const pending of this.byUser.get(userId) ?? []) {
+          if (!pending.waiting) continue;
+          clearTimeout(pending.timer);
+          this.attempt(pending);
+        }
+      },
+    };
+    this.watchers.set(userId, watcher);
+    void this.hub.subscribeChannel(presenceChannel(userId), watcher).catch(() => undefined);
+  }
+
+  private unwatchUser(userId: string): void {
+    const watcher = this.watchers.get(userId);
+    if (!watcher) return;
+    this.watchers.delete(userId);
+    void this.hub.unsubscribeChannel(presenceChannel(userId), watcher);
   }
 }
 
@@ -247,14 +324,20 @@ function timerDelay(ms: number): number {
   return Math.min(2_147_483_647, Math.max(0, ms));
 }
 
-function add<K>(index: Map<K, Set<Pending>>, key: K, pending: Pending): void {
+/** Adds to an index; true when the key is new. */
+function add<K>(index: Map<K, Set<Pending>>, key: K, pending: Pending): boolean {
   let set = index.get(key);
+  const added = !set;
   if (!set) index.set(key, (set = new Set()));
   set.add(pending);
+  return added;
 }
 
-function remove<K>(index: Map<K, Set<Pending>>, key: K, pending: Pending): void {
+/** Removes from an index; true when the key is gone. */
+function remove<K>(index: Map<K, Set<Pending>>, key: K, pending: Pending): boolean {
   const set = index.get(key);
   set?.delete(pending);
-  if (set?.size === 0) index.delete(key);
+  if (set?.size !== 0) return false;
+  index.delete(key);
+  return true;
 }

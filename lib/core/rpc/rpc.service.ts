@@ -23,6 +23,17 @@ export interface RpcContext {
 /** A method clients may call: its result (or a promise of it) is the reply. */
 export type RpcHandler = (params: unknown, context: RpcContext) => unknown;
 
+/** A call to a connection of another node, as that node gets it. */
+interface RemoteCall {
+  readonly id: string;
+  readonly method: string;
+  readonly params: unknown;
+  readonly timeout: number;
+}
+
+/** How much longer than a call's own timeout a call through another node waits, in ms. */
+const NODE_MARGIN = 2_000;
+
 interface PendingCall {
   resolve(value: unknown): void;
   reject(error: Error): void;
@@ -62,6 +73,10 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     this.hub.addListener({ connectionRemoved: (connection) => this.failAll(connection) });
+    // Calls to this node's connections from other nodes.
+    this.hub.link.handle('call', ({ id, method, params, timeout }: RemoteCall) =>
+      this.callHere(id, method, params, timeout),
+    );
   }
 
   onApplicationShutdown(): void {
@@ -112,11 +127,12 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Calls a method the client answers (`rt:call` to the client), and resolves with
-   * its reply.
+   * its reply. A connection of another node, by id, is called through its node.
    *
    * @throws RealtimeError RPC_TIMEOUT, CONNECTION_CLOSED, TOO_MANY_REQUESTS (the
    *   connection already has `rpc.maxPendingCalls` calls waiting), INVALID_DATA (not
-   *   an open connection of this node); RpcError with the client's own error code.
+   *   an open connection), NODE_UNAVAILABLE (its node did not answer); RpcError with
+   *   the client's own error code.
    */
   call<T = unknown>(
     target: RealtimeConnection | string,
@@ -124,11 +140,25 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
     params?: unknown,
     { timeout = this.options.timeout }: { timeout?: number } = {},
   ): Promise<T> {
+    const node = this.hub.remoteNode(target);
+    if (node) {
+      const call: RemoteCall = { id: target as string, method, params, timeout };
+      // The other node times the call out itself; this wait only covers a node that is gone.
+      return this.hub.link.ask(node, 'call', call, timeout + NODE_MARGIN) as Promise<T>;
+    }
+    return this.callHere(target, method, params, timeout) as Promise<T>;
+  }
+
+  /** A call to a connection of this node. */
+  private callHere(
+    target: RealtimeConnection | string,
+    method: string,
+    params: unknown,
+    timeout: number,
+  ): Promise<unknown> {
     const connection = typeof target === 'string' ? this.hub.connections.get(target) : target;
     if (!connection || !this.hub.connections.has(connection) || !connection.isOpen) {
-      return Promise.reject(
-        new RealtimeError(ErrorCode.InvalidData, 'not an open connection of this node'),
-      );
+      return Promise.reject(new RealtimeError(ErrorCode.InvalidData, 'not an open connection'));
     }
     let calls = this.pending.get(connection);
     if ((calls?.size ?? 0) >= this.options.maxPendingCalls) {
@@ -148,14 +178,14 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
     }
     if (!calls) this.pending.set(connection, (calls = new Map()));
     const waiting = calls;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.forget(connection, id);
         reject(
           new RealtimeError(ErrorCode.RpcTimeout, `"${method}" was not answered in ${timeout} ms`),
         );
       }, timeout);
-      waiting.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+      waiting.set(id, { resolve, reject, timer });
       connection.send(frame);
     });
   }

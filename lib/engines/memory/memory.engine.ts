@@ -34,9 +34,13 @@ export class MemoryEngine implements RealtimeEngine {
   private node: MemoryNode | undefined;
   private readonly store: MemoryStore;
 
+  /** True for a store of its own: no other node can exist. */
+  readonly standalone: boolean;
+
   /** @param shared the name of a store shared within this process; none: a store of its own. */
   constructor(shared?: string) {
     this.store = MemoryStore.open(shared);
+    this.standalone = shared === undefined;
   }
 
   async start(handler: EngineHandler): Promise<void> {

@@ -1,0 +1,187 @@
+import { Logger } from '@nestjs/common';
+import type { RealtimeEngine } from '../engines/realtime-engine.interface.js';
+import { ALL_NODES_CHANNEL, nodeChannel } from './channels.js';
+import { ErrorCode, RealtimeError } from './realtime-error.js';
+import { RpcError } from './rpc/rpc-error.js';
+
+/** Requests of this node waiting for another node's answer, at most. */
+const MAX_ASKING = 10_000;
+const ANSWER = '~answer';
+
+/** What travels between hubs on node channels. */
+interface NodeMessage {
+  /** the kind (a registered handler's name, or the answer) */
+  k: string;
+  /** the node it comes from */
+  f: string;
+  /** the payload */
+  p?: unknown;
+  /** the id of a request that waits for an answer */
+  i?: number;
+  /** an answer's error: its class, code and message */
+  e?: { rpc: boolean; code: string; message: string; details?: Record<string, unknown> };
+}
+
+/** Runs a kind of message from another node; what it resolves with answers a request. */
+export type NodeHandler = (payload: any, from: string) => unknown;
+
+interface Asking {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The node that holds a connection, from its id (`<nodeId>.<counter>`).
+ *
+ * @example
+ * ```ts
+ * nodeOf('k3Jx9a.17'); // 'k3Jx9a'
+ * ```
+ */
+export function nodeOf(connectionId: string): string {
+  return connectionId.slice(0, Math.max(0, connectionId.lastIndexOf('.')));
+}
+
+/**
+ * How the hubs of a cluster talk to each other, through the engine's node channels:
+ * one-way orders (`tell`) and requests that another node answers (`ask`), each kind
+ * run by a handler registered with `handle`. An answer's error comes back as the same
+ * class and code (RealtimeError, RpcError); a node that does not answer in time is
+ * NODE_UNAVAILABLE.
+ *
+ * @example
+ * ```ts
+ * link.handle('leave', ({ id, room }) => hub.leave(id, room));
+ * await link.ask(nodeOf(id), 'leave', { id, room }, 5_000);
+ * ```
+ */
+export class NodeLink {
+  private readonly handlers = new Map<string, NodeHandler>();
+  private readonly asking = new Map<number, Asking>();
+  private sequence = 0;
+  private readonly logger = new Logger('RealtimeHub');
+
+  constructor(
+    private readonly engine: RealtimeEngine,
+    private readonly nodeId: string,
+  ) {}
+
+  /** Runs `handler` for each message of `kind` from another node. */
+  handle(kind: string, handler: NodeHandler): void {
+    this.handlers.set(kind, handler);
+  }
+
+  /** Sends a one-way message to one node, or to all (`undefined`); a failure is logged. */
+  tell(node: string | undefined, kind: string, payload: unknown): void {
+    this.send(node, { k: kind, f: this.nodeId, p: payload }).catch((error: unknown) => {
+      this.logger.error(`a message to ${node ?? 'all nodes'} failed`, stackOf(error));
+    });
+  }
+
+  /**
+   * Asks one node, and resolves with its handler's answer.
+   *
+   * @throws RealtimeError NODE_UNAVAILABLE (no answer in `timeout` ms, or the engine
+   *   could not send), TOO_MANY_REQUESTS; or the error the handler threw.
+   */
+  ask(node: string, kind: string, payload: unknown, timeout: number): Promise<unknown> {
+    if (this.asking.size >= MAX_ASKING) {
+      return Promise.reject(
+        new RealtimeError(ErrorCode.TooManyRequests, `${MAX_ASKING} node requests are waiting`),
+      );
+    }
+    const id = ++this.sequence;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.asking.delete(id);
+        reject(new RealtimeError(ErrorCode.NodeUnavailable, `node ${node} did not answer in time`));
+      }, timeout);
+      this.asking.set(id, { resolve, reject, timer });
+      this.send(node, { k: kind, f: this.nodeId, p: payload, i: id }).catch(() => {
+        this.settle({ k: ANSWER, f: node, i: id, e: unavailable(node) });
+      });
+    });
+  }
+
+  /**
+   * A message on a node channel. Only this node's and all nodes' count (an engine may
+   * hand a node its own publications), and never this node's own: it acted already.
+   */
+  receive(channel: string, frame: Buffer): void {
+    if (channel !== ALL_NODES_CHANNEL && channel !== nodeChannel(this.nodeId)) return;
+    let message: NodeMessage;
+    try {
+      message = JSON.parse(frame.toString('utf8')) as NodeMessage;
+    } catch {
+      return;
+    }
+    if (message.f === this.nodeId) return;
+    if (message.k === ANSWER) {
+      this.settle(message);
+      return;
+    }
+    const handler = this.handlers.get(message.k);
+    if (!handler) return;
+    const answer = (reply: Omit<NodeMessage, 'k' | 'f' | 'i'>) => {
+      if (message.i === undefined) return;
+      this.send(message.f, { k: ANSWER, f: this.nodeId, i: message.i, ...reply }).catch(
+        (error: unknown) => this.logger.error(`an answer to ${message.f} failed`, stackOf(error)),
+      );
+    };
+    (async () => handler(message.p, message.f))().then(
+      (result) => answer({ p: result ?? null }),
+      (error: unknown) => {
+        const expected = error instanceof RealtimeError || error instanceof RpcError;
+        if (message.i === undefined || !expected) {
+          this.logger.error(`a ${message.k} from node ${message.f} failed`, stackOf(error));
+        }
+        answer({ e: errorOf(error) });
+      },
+    );
+  }
+
+  /** Rejects every request still waiting (shutdown). */
+  close(): void {
+    for (const [id, asking] of this.asking) {
+      clearTimeout(asking.timer);
+      asking.reject(new RealtimeError(ErrorCode.NodeUnavailable, 'the node is shutting down'));
+      this.asking.delete(id);
+    }
+  }
+
+  private settle({ i, p, e }: NodeMessage): void {
+    const asking = i === undefined ? undefined : this.asking.get(i);
+    if (!asking) return; // late: timed out already
+    this.asking.delete(i!);
+    clearTimeout(asking.timer);
+    if (!e) asking.resolve(p);
+    else if (e.rpc) asking.reject(new RpcError(e.code, e.message, e.details));
+    else asking.reject(new RealtimeError(e.code as ErrorCode, e.message));
+  }
+
+  private send(node: string | undefined, message: NodeMessage): Promise<void> {
+    const channel = node === undefined ? ALL_NODES_CHANNEL : nodeChannel(node);
+    const frame = Buffer.from(JSON.stringify(message));
+    return this.engine.publish({ channels: [channel], frame, except: [] });
+  }
+}
+
+function unavailable(node: string): NonNullable<NodeMessage['e']> {
+  return { rpc: false, code: ErrorCode.NodeUnavailable, message: `node ${node} is unreachable` };
+}
+
+/** An error as an answer carries it: RealtimeError and RpcError keep their code. */
+function errorOf(error: unknown): NonNullable<NodeMessage['e']> {
+  if (error instanceof RpcError) {
+    return { rpc: true, code: error.code, message: error.message, details: error.details };
+  }
+  if (error instanceof RealtimeError) {
+    return { rpc: false, code: error.code, message: error.message };
+  }
+  return { rpc: false, code: ErrorCode.InternalError, message: 'the node failed' };
+}
+
+function stackOf(error: unknown): unknown {
+  return error instanceof Error ? error.stack : error;
+}
