@@ -252,19 +252,32 @@ export interface RpcOptions {
  * Which engine connects the nodes. `memory` (the default) keeps everything in this
  * process; with `shared`, every app of this process that names the same store is a
  * node of one cluster (tests and demos of several nodes without Redis). `redis` runs
- * many nodes on one Redis (ioredis, an optional peer dependency): `url`, or ioredis
- * options in `redis`, and a `prefix` for its keys and channels (default `rt:`).
+ * many nodes on one Redis (ioredis, an optional peer dependency): `url`, ioredis
+ * options in `redis`, or ioredis clients of your own (`client`, `subscriber`: see
+ * `RedisEngineOptions`), a `prefix` for its keys and channels (default `rt:`), and
+ * `shardedPubSub` (`'auto'`: sharded pub/sub where the server is Redis 7 or later).
  *
  * @example
  * ```ts
  * engine: { type: 'memory' }
  * engine: { type: 'memory', shared: 'cluster-a' }
  * engine: { type: 'redis', url: 'redis://redis:6379', prefix: 'chat:' }
+ * engine: { type: 'redis', client: new Redis(url, { enableOfflineQueue: false }) }
  * ```
  */
 export type EngineOptions =
   | { type: 'memory'; shared?: string }
-  | { type: 'redis'; url?: string; prefix?: string; redis?: Record<string, unknown> };
+  | {
+      type: 'redis';
+      url?: string;
+      prefix?: string;
+      redis?: Record<string, unknown>;
+      /** An ioredis `Redis` client (typed loosely: ioredis is an optional dependency). */
+      client?: object;
+      /** An ioredis `Redis` client to subscribe on. */
+      subscriber?: object;
+      shardedPubSub?: boolean | 'auto';
+    };
 
 /**
  * Everything `RealtimeModule.forRoot` takes. Every field is optional; defaults are
@@ -387,6 +400,18 @@ const RATE_LIMIT_DEFAULTS: Required<RateLimitOptions> = {
 };
 
 const ENGINE_TYPES = ['memory', 'redis'] as const;
+
+/** What the Redis engine needs of a client it is given (an ioredis `Redis`). */
+function isRedisClient(value: unknown): boolean {
+  const client = value as Record<string, unknown> | null;
+  return (
+    typeof client === 'object' &&
+    client !== null &&
+    typeof client.duplicate === 'function' &&
+    typeof client.evalsha === 'function' &&
+    typeof client.status === 'string'
+  );
+}
 /** The options of each engine, and their checks. */
 const ENGINE_CHECKS: Record<string, Record<string, [Check, string]>> = {
   memory: { shared: [(v) => typeof v === 'string' && v !== '', 'a non-empty string'] },
@@ -394,6 +419,9 @@ const ENGINE_CHECKS: Record<string, Record<string, [Check, string]>> = {
     url: [(v) => typeof v === 'string' && /^rediss?:\/\//.test(v), 'a redis:// or rediss:// URL'],
     prefix: [(v) => typeof v === 'string', 'a string'],
     redis: [(v) => isPlainObject(v), 'an object (ioredis options)'],
+    client: [isRedisClient, 'an ioredis client'],
+    subscriber: [isRedisClient, 'an ioredis client'],
+    shardedPubSub: [(v) => typeof v === 'boolean' || v === 'auto', "true, false or 'auto'"],
   },
 };
 

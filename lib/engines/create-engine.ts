@@ -1,3 +1,4 @@
+import type { RedisEngineOptions } from './redis/redis.engine.js';
 import type { EngineOptions } from '../realtime.options.js';
 import { MemoryEngine } from './memory/memory.engine.js';
 import type { RealtimeEngine } from './realtime-engine.interface.js';
@@ -12,7 +13,9 @@ export async function createEngine(options: EngineOptions): Promise<RealtimeEngi
       return new MemoryEngine(options.shared);
     case 'redis': {
       const { RedisEngine } = await import('./redis/redis.engine.js');
-      return new RedisEngine(options);
+      // The options were checked (a client is an ioredis client); their types are loose
+      // only so that the options do not need ioredis.
+      return new RedisEngine(options as RedisEngineOptions);
     }
   }
 }

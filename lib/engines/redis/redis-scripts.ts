@@ -34,7 +34,8 @@ end
 /**
  * Numbers a room message, keeps it, and publishes it, atomically.
  * KEYS: meta, kept, channel. ARGV: body, header JSON, maxCount, maxAge, now, newEpoch,
- * idle. The published payload is the header (with `o` and `p`, the offset and epoch) + "\n" + the closed
+ * idle, the publish command (PUBLISH, or SPUBLISH for sharded pub/sub). The published
+ * payload is the header (with `o` and `p`, the offset and epoch) + "\n" + the closed
  * frame; returns {epoch, offset}.
  */
 export const PUBLISH_TO_ROOM = `${STREAM}
@@ -53,7 +54,7 @@ end
 local head = cjson.decode(header)
 head.o = offset
 head.p = epoch
-redis.call('PUBLISH', channel, cjson.encode(head) .. '\\n' .. frame)
+redis.call(ARGV[8], channel, cjson.encode(head) .. '\\n' .. frame)
 return {epoch, offset}
 `;
 

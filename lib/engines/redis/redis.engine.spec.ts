@@ -1,7 +1,13 @@
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeEngineConformance } from '../../../test/support/engine-conformance.js';
 import { redisAvailable, startRedis, type RedisServer } from '../../../test/support/redis.js';
 import { RedisEngine } from './redis.engine.js';
+
+const until = async (check: () => boolean | Promise<boolean>) => {
+  for (let i = 0; i < 400 && !(await check()); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(await check()).toBe(true);
+};
 
 describe.runIf(redisAvailable())('RedisEngine', () => {
   let redis: RedisServer;
@@ -11,17 +17,89 @@ describe.runIf(redisAvailable())('RedisEngine', () => {
   });
   afterAll(() => redis.stop());
 
-  // Each test gets keys of its own.
+  // Each test gets keys of its own. Sharded pub/sub (the default on Redis 7), and the classic one.
   describeEngineConformance(
     'redis',
     async () => new RedisEngine({ url: redis.url, prefix: `t${++tests}:` }),
   );
+  describeEngineConformance(
+    'redis, classic pub/sub',
+    async () => new RedisEngine({ url: redis.url, prefix: `t${++tests}:`, shardedPubSub: false }),
+  );
 });
 
-const until = async (check: () => boolean) => {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
-  expect(check()).toBe(true);
-};
+describe.runIf(redisAvailable())('RedisEngine connections', () => {
+  let redis: RedisServer;
+  let probe: Redis;
+  beforeAll(async () => {
+    redis = await startRedis();
+    probe = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    probe.disconnect();
+    await redis.stop();
+  });
+
+  it('subscribes with sharded pub/sub where the server has it (Redis 7), or as it is told', async () => {
+    const major = Number(/redis_version:(\d+)/.exec(await probe.info('server'))![1]);
+    const sharded = new RedisEngine({ url: redis.url, prefix: 's:' });
+    const classic = new RedisEngine({ url: redis.url, prefix: 'c:', shardedPubSub: false });
+    for (const engine of [sharded, classic]) {
+      await engine.start({ deliver: () => undefined });
+      await engine.subscribe('r:x');
+    }
+    const shardChannels = (await probe.call('PUBSUB', 'SHARDCHANNELS', '*')) as string[];
+    const channels = await probe.pubsub('CHANNELS', '*');
+    expect(channels).toContain('c:ch:r:x');
+    if (major >= 7) {
+      expect(shardChannels).toEqual(['s:ch:r:x']);
+      expect(channels).not.toContain('s:ch:r:x');
+    }
+    await Promise.all([sharded.close(), classic.close()]);
+  });
+
+  it('fails to start when sharded pub/sub is required of a server without it', async () => {
+    const major = Number(/redis_version:(\d+)/.exec(await probe.info('server'))![1]);
+    const engine = new RedisEngine({ url: redis.url, shardedPubSub: true });
+    const started = engine.start({ deliver: () => undefined });
+    await (major >= 7
+      ? expect(started).resolves.toBeUndefined()
+      : expect(started).rejects.toThrow(/Redis 7/));
+    await engine.close();
+  });
+
+  it("runs on clients of the user's own, and leaves them open when it closes", async () => {
+    const client = new Redis(redis.url, { enableOfflineQueue: false });
+    const subscriber = new Redis(redis.url);
+    const received: string[] = [];
+    const engine = new RedisEngine({ client, subscriber, prefix: 'own:' });
+    await engine.start({ deliver: (p) => received.push(p.frame.toString()) });
+    await engine.subscribe('*');
+    expect(engine.available).toBe(true);
+    await engine.publish({ channels: ['*'], frame: Buffer.from('mine'), except: [] });
+    await until(() => received.length === 1);
+    await engine.close();
+    expect([client.status, subscriber.status]).toEqual(['ready', 'ready']);
+    // The engine took its listeners away: nothing more reaches it.
+    await probe.spublish('own:ch:*', '{"c":["*"],"e":[]}\nlate');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(received).toEqual(['mine']);
+    client.disconnect();
+    subscriber.disconnect();
+  });
+
+  it("subscribes on a duplicate of the user's client when given no subscriber, and quits that one", async () => {
+    const client = new Redis(redis.url);
+    const engine = new RedisEngine({ client, prefix: 'dup:', shardedPubSub: false });
+    await engine.start({ deliver: () => undefined });
+    await engine.subscribe('r:y');
+    expect(await probe.pubsub('NUMSUB', 'dup:ch:r:y')).toEqual(['dup:ch:r:y', 1]);
+    await engine.close();
+    await until(async () => (await probe.pubsub('NUMSUB', 'dup:ch:r:y'))[1] === 0);
+    expect(client.status).toBe('ready');
+    client.disconnect();
+  });
+});
 
 const body = (n: number) => Buffer.from(`{"event":"m","data":${n},"room":"room"`);
 

@@ -29,19 +29,36 @@ import {
 import { RoomFeeds } from './room-feeds.js';
 
 /**
- * Where the Redis engine connects: a URL (`redis://host:6379/0`) or ioredis options,
- * and the prefix of its keys and channels (several apps may share one Redis).
+ * Where the Redis engine connects: a URL (`redis://host:6379/0`), ioredis options, or
+ * clients of your own; the prefix of its keys and channels (several apps may share
+ * one Redis); and which pub/sub it uses.
  *
  * @example
  * ```ts
  * engine: { type: 'redis', url: 'redis://redis:6379', prefix: 'chat:' }
+ * engine: { type: 'redis', client: new Redis(url, { enableOfflineQueue: false }) }
  * ```
  */
 export interface RedisEngineOptions {
   readonly url?: string;
   readonly redis?: RedisOptions;
+  /**
+   * A client of your own for commands, instead of `url`/`redis`. The engine subscribes
+   * on `subscriber`, or else on `client.duplicate()`, and never quits a client you gave
+   * it. Give it `enableOfflineQueue: false` so that calls fail at once during an outage
+   * (the engine's own clients do) instead of waiting in ioredis's queue.
+   */
+  readonly client?: Redis;
+  /** A client of your own that the engine subscribes on (with `client`). */
+  readonly subscriber?: Redis;
   /** Default `rt:`. */
   readonly prefix?: string;
+  /**
+   * Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7 and later) or the classic one:
+   * `'auto'` (the default) uses sharded pub/sub where the server has it; `true`
+   * requires it (start fails on an older server); `false` uses the classic one.
+   */
+  readonly shardedPubSub?: boolean | 'auto';
 }
 
 /** A stream nobody uses is forgotten after this long (or its retention), in ms. */
@@ -95,6 +112,12 @@ export class RedisEngine implements RealtimeEngine {
   /** Since when the subscriber has been cut off from Redis (undefined: it is not). */
   private cutSince: number | undefined;
   private refillTimer: NodeJS.Timeout | undefined;
+  /** The clients the engine made (and quits); a user's own ones are left as they are. */
+  private readonly owned: Redis[] = [];
+  /** Removes the engine's listeners from the clients. */
+  private readonly detach: (() => void)[] = [];
+  /** Whether publications go through sharded pub/sub. */
+  private sharded = false;
 
   constructor(private readonly options: RedisEngineOptions = {}) {
     this.prefix = options.prefix ?? 'rt:';
@@ -111,6 +134,43 @@ export class RedisEngine implements RealtimeEngine {
 
   async start(handler: EngineHandler): Promise<void> {
     this.handler = handler;
+    const { client, subscriber } = this.options;
+    const commands = client ?? this.own(this.create());
+    const listener = subscriber ?? this.own(client ? client.duplicate() : this.create());
+    this.commands = commands;
+    this.subscriber = listener;
+    for (const redis of [commands, listener]) {
+      this.listen(redis, 'error', (error: Error) => this.down(error));
+      this.listen(redis, 'ready', () => this.ready());
+    }
+    const receive = (_channel: Buffer, payload: Buffer) => this.receive(payload);
+    this.listen(listener, 'messageBuffer', receive);
+    this.listen(listener, 'smessageBuffer', receive);
+    // Pub/sub keeps nothing for a subscriber that is away: what the rooms got meanwhile
+    // comes from their streams once it is back.
+    this.listen(listener, 'close', () => {
+      if (!this.handler) return;
+      this.cutSince ??= Date.now();
+      this.feeds.cutOff();
+    });
+    this.listen(listener, 'ready', () => this.refillAfterResubscribe());
+    await Promise.all([connected(commands), connected(listener)]);
+    this.ready();
+    this.sharded = await this.useSharded(commands);
+  }
+
+  async close(): Promise<void> {
+    this.handler = undefined;
+    this.up = false;
+    clearTimeout(this.refillTimer);
+    for (const undo of this.detach.splice(0)) undo();
+    this.commands = this.subscriber = undefined;
+    const owned = this.owned.splice(0);
+    await Promise.all(owned.map((redis) => redis.quit().catch(() => redis.disconnect())));
+  }
+
+  /** A client of the engine's own, from `url`/`redis`: no offline queue, capped backoff. */
+  private create(): Redis {
     // No offline queue: during an outage calls fail at once instead of piling up.
     const settings: RedisOptions = {
       lazyConnect: true,
@@ -118,35 +178,31 @@ export class RedisEngine implements RealtimeEngine {
       retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
       ...this.options.redis,
     };
-    const connect = (): Redis => {
-      const client = this.options.url ? new Redis(this.options.url, settings) : new Redis(settings);
-      client.on('error', (error: Error) => this.down(error));
-      client.on('ready', () => this.ready());
-      return client;
-    };
-    this.commands = connect();
-    this.subscriber = connect();
-    this.subscriber.on('messageBuffer', (_channel: Buffer, payload: Buffer) =>
-      this.receive(payload),
-    );
-    // Pub/sub keeps nothing for a subscriber that is away: what the rooms got meanwhile
-    // comes from their streams once it is back.
-    this.subscriber.on('close', () => {
-      if (!this.handler) return;
-      this.cutSince ??= Date.now();
-      this.feeds.cutOff();
-    });
-    this.subscriber.on('ready', () => this.refillAfterResubscribe());
-    await Promise.all([this.commands.connect(), this.subscriber.connect()]);
+    return this.options.url ? new Redis(this.options.url, settings) : new Redis(settings);
   }
 
-  async close(): Promise<void> {
-    this.handler = undefined;
-    this.up = false;
-    clearTimeout(this.refillTimer);
-    const clients = [this.commands, this.subscriber];
-    this.commands = this.subscriber = undefined;
-    await Promise.all(clients.map((client) => client?.quit().catch(() => client.disconnect())));
+  private own(redis: Redis): Redis {
+    this.owned.push(redis);
+    return redis;
+  }
+
+  private listen(redis: Redis, event: string, listener: (...args: any[]) => void): void {
+    redis.on(event, listener);
+    this.detach.push(() => redis.off(event, listener));
+  }
+
+  /** Whether to use sharded pub/sub, as `shardedPubSub` says and the server allows. */
+  private async useSharded(redis: Redis): Promise<boolean> {
+    const wanted = this.options.shardedPubSub ?? 'auto';
+    if (wanted === false) return false;
+    const version = /redis_version:(\d+)/.exec(await redis.info('server'))?.[1];
+    const has = Number(version) >= 7;
+    if (wanted === true && !has) {
+      throw new Error(
+        `nest-realtime: shardedPubSub needs Redis 7 or later; this server is ${version ?? 'unknown'}`,
+      );
+    }
+    return has;
   }
 
   // -- broker -------------------------------------------------------------------
@@ -157,13 +213,20 @@ export class RedisEngine implements RealtimeEngine {
     if (channels.length > 1) header.i = randomBytes(9).toString('base64url');
     const payload = Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), frame]);
     const redis = this.redis();
-    await Promise.all(channels.map((channel) => redis.publish(this.channelKey(channel), payload)));
+    await Promise.all(
+      channels.map((channel) =>
+        this.sharded
+          ? redis.spublish(this.channelKey(channel), payload)
+          : redis.publish(this.channelKey(channel), payload),
+      ),
+    );
   }
 
   async subscribe(channel: string, room?: string): Promise<void> {
     if (room !== undefined) this.feeds.track(channel, room);
+    const key = this.channelKey(channel);
     try {
-      await this.subscriber?.subscribe(this.channelKey(channel));
+      await (this.sharded ? this.subscriber?.ssubscribe(key) : this.subscriber?.subscribe(key));
     } catch (error) {
       this.feeds.forget(channel);
       throw error;
@@ -172,7 +235,8 @@ export class RedisEngine implements RealtimeEngine {
 
   async unsubscribe(channel: string): Promise<void> {
     this.feeds.forget(channel);
-    await this.subscriber?.unsubscribe(this.channelKey(channel));
+    const key = this.channelKey(channel);
+    await (this.sharded ? this.subscriber?.sunsubscribe(key) : this.subscriber?.unsubscribe(key));
   }
 
   /**
@@ -278,6 +342,7 @@ export class RedisEngine implements RealtimeEngine {
       now,
       newEpoch(),
       IDLE_STREAM_TTL,
+      this.sharded ? 'SPUBLISH' : 'PUBLISH',
     )) as [string, number];
     return { epoch, offset };
   }
@@ -538,6 +603,12 @@ export class RedisEngine implements RealtimeEngine {
   private presenceKeys(userId: string): [string, string, string] {
     return [this.key('p', userId), this.key('pc', userId), this.key('psweep', '')];
   }
+}
+
+/** Resolves once the client is ready, connecting it if nobody did yet. */
+async function connected(redis: Redis): Promise<void> {
+  if (redis.status === 'wait') await redis.connect();
+  else if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
 }
 
 function newEpoch(): string {
