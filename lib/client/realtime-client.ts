@@ -692,7 +692,9 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
         if (typeof frame.id === 'string') void this.answerCall(this.socket!, frame.id, frame.data);
         return;
       case BuiltinEvent.Resync:
-        if (isObject(frame.data)) this.rooms.get(String(frame.data.room))?.lost(frame.data);
+        if (isObject(frame.data) && typeof frame.data.room === 'string') {
+          this.rooms.get(frame.data.room)?.lost(frame.data);
+        }
         break;
       case BuiltinEvent.RoomPresence:
         if (isObject(frame.data)) subscription?.applyDiff(frame.data);

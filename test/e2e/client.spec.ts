@@ -296,6 +296,10 @@ describe('nest-realtime/client against bad input', () => {
           '{"event":"rt:presence","data":null}',
           '{"event":"rt:connected","data":{"pingInterval":-1}}',
           '{"event":{"nested":true},"data":1}',
+          '{"event":"rt:resync","data":null}',
+          '{"event":"rt:resync","data":{"room":"joined","epoch":7,"offset":"x"}}',
+          '{"event":"rt:resync","data":{"room":"unknown","epoch":"F","offset":3}}',
+          '{"event":"rt:resync","data":{"room":{"toString":1},"epoch":"F","offset":3}}',
         ]) {
           socket.send(junk);
         }
@@ -308,8 +312,11 @@ describe('nest-realtime/client against bad input', () => {
     const client = new RealtimeClient(`ws://127.0.0.1:${port}/ws`, { WebSocket, reconnect: false });
     const got: unknown[] = [];
     client.on('x', (data) => got.push(data));
-    const room = await client.join('joined', { presence: true });
+    const room = await client.join('joined', { presence: true, recover: true });
+    const resyncs: unknown[] = [];
+    room.onResync((position) => resyncs.push(position));
     await expect.poll(() => got).toEqual([1, 2]);
+    expect(resyncs).toEqual([]); // none of the rt:resync frames was well formed for this room
     process.off('uncaughtException', uncaught);
     expect(uncaught).not.toHaveBeenCalled();
     expect(client.state).toBe('connected');
