@@ -8,6 +8,8 @@ export interface Run {
   readonly cpus: string;
   readonly cores: number;
   readonly results: Results;
+  /** When and where each scenario's figures were taken (a run of some scenarios keeps the others'). */
+  readonly measured?: Partial<Record<ScenarioName, string>>;
 }
 
 const OURS = 'nest-realtime';
@@ -74,14 +76,16 @@ export function markdown(run: Run): string {
   const lines = [
     '# Benchmark results',
     '',
-    `Measured ${run.date} on ${run.cores} cores (${run.cpus}), Node ${run.node}, by \`npm run bench\`.`,
-    "Every figure of a table comes from the same run; ratios are ours divided by the peer's.",
+    `Last run ${run.date} on ${run.cores} cores (${run.cpus}), Node ${run.node}, by \`npm run bench\`.`,
+    "Every figure of a table comes from the same run (its date is under its title); ratios are ours divided by the peer's.",
     'Targets (from the benchmark issue) are marked met or missed.',
     '',
   ];
   for (const [scenario, byPeer] of Object.entries(run.results)) {
     const keys = [...new Set(Object.values(byPeer).flatMap((f) => Object.keys(f)))];
     lines.push(`## ${scenario}`, '');
+    const measured = run.measured?.[scenario as ScenarioName];
+    if (measured) lines.push(`Measured ${measured}.`, '');
     lines.push(
       `| figure | ${[OURS, ...PEERS].join(' | ')} | ours / ws | ours / socketio | target |`,
     );

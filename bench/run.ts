@@ -41,9 +41,18 @@ if (args.includes('--report')) {
   process.exit(0);
 }
 const results: Results = smoke ? {} : { ...previousRun?.results };
+const machine = `on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`;
+// Scenarios not run now keep the date of the run that measured them.
+const measured: Partial<Record<ScenarioName, string>> = {};
+for (const name of Object.keys(results) as ScenarioName[]) {
+  measured[name] =
+    previousRun?.measured?.[name] ??
+    `${previousRun?.date} on ${previousRun?.cores} cores (${previousRun?.cpus}), Node ${previousRun?.node}`;
+}
 for (const scenario of scenarios) {
   const byPeer: Record<string, Record<string, number>> = {};
   results[scenario] = byPeer;
+  measured[scenario] = `${new Date().toISOString()} ${machine}`;
   for (const peer of peers) {
     const started = Date.now();
     byPeer[peer] = await SCENARIOS[scenario](peer, sizes);
@@ -59,6 +68,7 @@ const run: Run = {
   cpus: cpus()[0]?.model ?? 'unknown',
   cores: cpus().length,
   results,
+  measured,
 };
 // Results are written only for a run of every peer: a table mixes no runs.
 if (!smoke && !peersArg) {
