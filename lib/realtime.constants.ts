@@ -44,6 +44,18 @@ export const BuiltinEvent = {
   Resync: 'rt:resync',
   /** SSE: every room of the stream is joined; its id is the stream's place in all of them. */
   Joined: 'rt:joined',
+  /** WebRTC: the ICE servers (and TURN credentials) for this client. */
+  Ice: 'rt:ice',
+  /** WebRTC: become a peer of a room's call. */
+  PeerJoin: 'rt:peer-join',
+  /** WebRTC: leave a room's call. */
+  PeerLeave: 'rt:peer-leave',
+  /** WebRTC: a peer joined the call (server to client). */
+  PeerJoined: 'rt:peer-joined',
+  /** WebRTC: a peer left the call (server to client). */
+  PeerLeft: 'rt:peer-left',
+  /** WebRTC: an offer, answer or ICE candidate, for one peer. */
+  Signal: 'rt:signal',
 } as const;
 
 /**

@@ -18,6 +18,7 @@ import {
 } from './realtime.options.js';
 import { RealtimeSseEndpoint } from './transports/sse/realtime-sse.endpoint.js';
 import { RealtimeSse } from './transports/sse/realtime-sse.service.js';
+import { WebRtcSignalingService } from './transports/webrtc/webrtc-signaling.service.js';
 import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
 
 /**
@@ -61,6 +62,7 @@ import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
     RealtimeWsServer,
     RealtimeSse,
     RealtimeSseEndpoint,
+    WebRtcSignalingService,
   ],
   exports: [
     RealtimeHub,
@@ -70,6 +72,7 @@ import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
     RealtimeEngine,
     RealtimeWsServer,
     RealtimeSse,
+    WebRtcSignalingService,
     REALTIME_OPTIONS,
   ],
 })

@@ -1,5 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { RealtimePrincipal } from './core/realtime-connection.js';
+import { isPlainObject, RealtimeConfigError, resolveGroup, type Check } from './options-check.js';
+import {
+  resolveWebRtcOptions,
+  type ResolvedWebRtcOptions,
+  type WebRtcOptions,
+} from './transports/webrtc/webrtc.options.js';
+
+export { RealtimeConfigError } from './options-check.js';
 
 /**
  * Decides who may connect, from the HTTP request (headers, cookies, query).
@@ -44,6 +52,12 @@ export interface AuthorizeOptions {
     principal: RealtimePrincipal,
     room: string,
     message: { readonly event: string; readonly data: unknown },
+  ) => boolean | Promise<boolean>;
+  /** Asked before a WebRTC signal from one peer of `room` is passed to another. */
+  canSignal?: (
+    from: RealtimePrincipal,
+    to: { readonly connectionId: string; readonly userId?: string },
+    room: string,
   ) => boolean | Promise<boolean>;
 }
 
@@ -300,6 +314,8 @@ export interface RealtimeModuleOptions {
   sse?: SseOptions | false;
   /** The gRPC API; off unless set (see `connectRealtimeGrpc`). */
   grpc?: GrpcOptions;
+  /** WebRTC signaling, ICE/TURN and server peers (docs/webrtc.md); off unless set. */
+  webrtc?: WebRtcOptions | false;
   rooms?: RoomOptions;
   /** Presence, or `false` to turn it off. */
   presence?: PresenceOptions | false;
@@ -327,6 +343,7 @@ export interface ResolvedRealtimeOptions {
   readonly websocket: Readonly<Required<WebSocketOptions>> | false;
   readonly sse: Readonly<Required<SseOptions>> | false;
   readonly grpc: Readonly<Required<GrpcOptions>> | undefined;
+  readonly webrtc: ResolvedWebRtcOptions | undefined;
   readonly rooms: Readonly<Required<RoomOptions>>;
   readonly presence: Readonly<Required<PresenceOptions>> | false;
   readonly history: Readonly<Required<HistoryOptions>>;
@@ -425,35 +442,6 @@ const ENGINE_CHECKS: Record<string, Record<string, [Check, string]>> = {
   },
 };
 
-/**
- * Start-up fails with this when an option is wrong; the message names the option.
- *
- * @example
- * ```ts
- * // Invalid nest-realtime option "websocket.pingInterval": expected a positive integer (ms, at most 2147483647), got -1
- * ```
- */
-export class RealtimeConfigError extends Error {
-  override readonly name = 'RealtimeConfigError';
-
-  constructor(
-    readonly option: string,
-    expected: string,
-    got: unknown,
-  ) {
-    super(`Invalid nest-realtime option "${option}": expected ${expected}, got ${describe(got)}`);
-  }
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  return String(value);
-}
-
-type Check = (value: unknown) => boolean;
-
 const positiveInteger: [Check, string] = [
   (v) => Number.isSafeInteger(v) && (v as number) > 0,
   'a positive integer',
@@ -510,6 +498,7 @@ const GRPC_CHECKS: Record<keyof GrpcOptions, [Check, string]> = {
 const AUTHORIZE_CHECKS: Record<keyof AuthorizeOptions, [Check, string]> = {
   canJoin: [(v) => typeof v === 'function', 'a function'],
   canPublish: [(v) => typeof v === 'function', 'a function'],
+  canSignal: [(v) => typeof v === 'function', 'a function'],
 };
 const PRESENCE_CHECKS: Record<keyof PresenceOptions, [Check, string]> = {
   heartbeatInterval: ms,
@@ -561,33 +550,6 @@ const ROOM_CHECKS: Record<keyof RoomOptions, [Check, string]> = {
   maxNameLength: positiveInteger,
 };
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Checks one group of options against its table, refusing unknown keys too. */
-function resolveGroup<T extends object>(
-  name: string,
-  given: unknown,
-  checks: Record<keyof T, [Check, string]>,
-  defaults: Required<T>,
-): Required<T> {
-  if (given === undefined) return { ...defaults };
-  if (!isPlainObject(given)) throw new RealtimeConfigError(name, 'an object', given);
-  for (const [key, value] of Object.entries(given)) {
-    const check = checks[key as keyof T];
-    if (!check) {
-      const known = Object.keys(checks).join(', ');
-      throw new RealtimeConfigError(`${name}.${key}`, `one of the known options (${known})`, value);
-    }
-    if (value !== undefined && !check[0](value)) {
-      throw new RealtimeConfigError(`${name}.${key}`, check[1], value);
-    }
-  }
-  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
-  return { ...defaults, ...defined } as Required<T>;
-}
-
 /**
  * Applies defaults and checks every option, once, at start-up.
  *
@@ -615,6 +577,7 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
     'sse',
     'authorize',
     'grpc',
+    'webrtc',
   ];
   for (const [key, value] of Object.entries(given)) {
     if (!known.includes(key)) {
@@ -690,10 +653,19 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
   // Hooks have no defaults: an absent one allows.
   const noHooks = {} as Required<AuthorizeOptions>;
   const authorize = resolveGroup('authorize', given.authorize, AUTHORIZE_CHECKS, noHooks);
+  const webrtc = resolveWebRtcOptions(given.webrtc);
+  if (webrtc && !websocket) {
+    throw new RealtimeConfigError(
+      'webrtc',
+      'the WebSocket transport on (signaling runs over it)',
+      given.webrtc,
+    );
+  }
   return {
     websocket,
     sse,
     grpc,
+    webrtc,
     authorize,
     rooms,
     presence,

@@ -49,3 +49,21 @@ export async function assertCanPublish(
     await ask(() => canPublish(principal, room, message), `not allowed to publish to "${room}"`);
   }
 }
+
+/**
+ * Whether a peer of `room` may pass a WebRTC signal to another, by the app's
+ * `authorize.canSignal`. Without the hook, members of one room may.
+ *
+ * @throws RealtimeError FORBIDDEN, or INTERNAL_ERROR when the hook threw.
+ */
+export async function assertCanSignal(
+  authorize: AuthorizeOptions,
+  from: RealtimePrincipal,
+  to: { readonly connectionId: string; readonly userId?: string },
+  room: string,
+): Promise<void> {
+  const { canSignal } = authorize;
+  if (canSignal) {
+    await ask(() => canSignal(from, to, room), `not allowed to signal ${to.connectionId}`);
+  }
+}

@@ -23,6 +23,11 @@ export function roomPresenceChannel(room: string): string {
   return `rp:${room}`;
 }
 
+/** The WebRTC peers of a room: who joins and leaves its calls. */
+export function peerChannel(room: string): string {
+  return `pe:${room}`;
+}
+
 /** Orders to one node (`n:<nodeId>`), or to every node (`n:*`): cross-node hub calls. */
 export function nodeChannel(nodeId: string): string {
   return `n:${nodeId}`;

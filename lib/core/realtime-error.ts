@@ -44,6 +44,10 @@ export const ErrorCode = {
   RateLimited: 'RATE_LIMITED',
   /** The connection keeps `websocket.maxPendingRequests` streams open already. */
   TooManyRequests: 'TOO_MANY_REQUESTS',
+  /** WebRTC: the peer a signal is addressed to is not a member of the room (or not there). */
+  PeerNotFound: 'PEER_NOT_FOUND',
+  /** WebRTC: a server peer would pass `webrtc.maxPeersPerUser`, `maxPeersPerRoom` or `maxPeersPerNode`. */
+  PeerLimitReached: 'PEER_LIMIT_REACHED',
   /** The node that holds the connection did not answer (it is gone, or the engine is unreachable). */
   NodeUnavailable: 'NODE_UNAVAILABLE',
   /** Anything unexpected; the server logged it. */

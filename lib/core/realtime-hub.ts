@@ -350,6 +350,20 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * @internal Sends a frame to one connection, of this node or, by id, of another
+   * (fire and forget: a connection that is gone gets nothing).
+   */
+  sendTo(connectionId: string, frame: Buffer): void {
+    const here = this.connections.get(connectionId);
+    if (here) {
+      here.send(frame);
+      return;
+    }
+    const node = this.remoteNode(connectionId);
+    if (node) this.link.tell(node, 'send', { to: connectionId, frame: frame.toString('utf8') });
+  }
+
+  /**
    * @internal How many connections the user has on other nodes, as presence counts
    * them (every connection of a user, whatever its transport).
    */
@@ -391,6 +405,9 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
       ({ id, room, options }: { id: string; room: string; options: JoinOptions }) =>
         this.join(this.resolve(id), room, options),
     );
+    link.handle('send', ({ to, frame }: { to: string; frame: string }) => {
+      this.connections.get(to)?.send(Buffer.from(frame));
+    });
     link.handle('leave', ({ id, room }: { id: string; room: string }) =>
       this.leave(this.resolve(id), room),
     );

@@ -12,6 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
 import { builtinHandlers } from '../../core/builtin-events.js';
+import { WebRtcSignalingService } from '../webrtc/webrtc-signaling.service.js';
 import { PresenceService } from '../../core/presence/presence.service.js';
 import { RpcService } from '../../core/rpc/rpc.service.js';
 import { DeliveryService } from '../../core/delivery/delivery.service.js';
@@ -84,6 +85,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     presence: PresenceService,
     rpc: RpcService,
     delivery: DeliveryService,
+    webrtc: WebRtcSignalingService,
     @Inject(REALTIME_OPTIONS) private readonly realtimeOptions: ResolvedRealtimeOptions,
     private readonly httpAdapterHost: HttpAdapterHost,
     private readonly modules: ModulesContainer,
@@ -92,7 +94,11 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     const options = (this.options = realtimeOptions.websocket);
     this.path = options ? options.path : undefined;
     this.shared = {
-      builtins: builtinHandlers(hub, presence, rpc, delivery, realtimeOptions.authorize),
+      // Signaling runs over the WebSocket only: its events join the built-in ones here.
+      builtins: new Map([
+        ...builtinHandlers(hub, presence, rpc, delivery, realtimeOptions.authorize),
+        ...webrtc.handlers(),
+      ]),
       rpc,
       maxBufferedBytes: options ? options.maxBufferedBytes : 0,
       maxPendingRequests: options ? options.maxPendingRequests : 0,

@@ -5,12 +5,11 @@ import type { Duplex } from 'node:stream';
 import { take, type Observable, type Subscription } from 'rxjs';
 import { WebSocket, type RawData } from 'ws';
 import type { BuiltinHandler } from '../../core/builtin-events.js';
-import { RpcError } from '../../core/rpc/rpc-error.js';
 import type { RpcService } from '../../core/rpc/rpc.service.js';
 import { encodeFrame } from '../../core/frame.js';
 import { parseInboundFrame, type FrameId, type InboundFrame } from '../../core/inbound-frame.js';
 import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
-import { CloseCode, ErrorCode, RealtimeError } from '../../core/realtime-error.js';
+import { CloseCode, ErrorCode } from '../../core/realtime-error.js';
 import { BUILTIN_EVENT_PREFIX, BuiltinEvent } from '../../realtime.constants.js';
 import type { RateLimitOptions } from '../../realtime.options.js';
 import { closeReason } from './close-reason.js';
@@ -18,6 +17,13 @@ import { protocolOptionsOf, type ProtocolOptions } from './protocol-options.js';
 import { requestContext, type RequestContext } from './request-context.js';
 import type { TextFramer } from './text-framer.js';
 import { TokenBucket } from './token-bucket.js';
+import {
+  errorFrame,
+  INTERNAL_ERROR,
+  replyFrame,
+  toErrorBody,
+  type ErrorBody,
+} from '../../core/reply-frames.js';
 import type { WriteCoalescer } from './write-coalescer.js';
 
 /** A user's `@SubscribeMessage` handler, as Nest hands it to the adapter. */
@@ -42,18 +48,6 @@ export interface WsConnectionShared {
   closed(connection: WsConnection): void;
 }
 
-/** The body of an error reply or error frame. */
-interface ErrorBody {
-  code: string;
-  message: string;
-  details?: Record<string, unknown>;
-}
-
-/** Nest's message for errors that are not `WsException`s; ours say the same. */
-const INTERNAL_ERROR: ErrorBody = {
-  code: ErrorCode.InternalError,
-  message: 'Internal server error',
-};
 const TEXT = { binary: false } as const;
 /** The heartbeat of clients that asked with `rt-ping=1`, encoded once for all. */
 const PING_FRAME = encodeFrame({ event: BuiltinEvent.Ping });
@@ -482,13 +476,7 @@ export class WsConnection extends RealtimeConnection {
   }
 
   private sendError(id: FrameId | undefined, error: ErrorBody, event?: string): void {
-    this.send(
-      encodeFrame(
-        id === undefined
-          ? { event: BuiltinEvent.Error, data: { ...error, event } }
-          : { event: BuiltinEvent.Reply, id, error },
-      ),
-    );
+    this.send(encodeFrame(errorFrame(id, error, event)));
   }
 
   /** One more frame in flight; at the bound, stop reading the socket. */
@@ -544,28 +532,12 @@ export class WsConnection extends RealtimeConnection {
 }
 
 /** A successful reply: `data` is null when there is no result. */
-function replyFrame(id: FrameId, data: unknown): object {
-  return { event: BuiltinEvent.Reply, id, data: data ?? null };
-}
-
 function isWsResponse(value: unknown): value is { event: string; data?: unknown } {
   return (
     typeof value === 'object' &&
     value !== null &&
     typeof (value as { event?: unknown }).event === 'string'
   );
-}
-
-/** A RealtimeError or RpcError keeps its code; anything else is an internal error (logged). */
-function toErrorBody(error: unknown): ErrorBody {
-  if (error instanceof RealtimeError) return { code: error.code, message: error.message };
-  if (error instanceof RpcError) {
-    const body: ErrorBody = { code: error.code, message: error.message };
-    if (error.details) body.details = error.details;
-    return body;
-  }
-  logger.error('built-in event failed', error instanceof Error ? error.stack : error);
-  return INTERNAL_ERROR;
 }
 
 /**

@@ -1,0 +1,121 @@
+import { Logger } from '@nestjs/common';
+import type { MediaStreamTrack, RTCRtpReceiver, RTCRtpSender } from 'werift';
+import type { ServerPeer } from './server-peer.js';
+
+const logger = new Logger('RealtimeWebRtc');
+
+/** What the router needs of werift to make a subscriber's outgoing track. */
+export interface TrackFactory {
+  track(kind: 'audio' | 'video'): MediaStreamTrack;
+  stream(id: string): unknown;
+}
+
+/** One track a peer sends, and where it is forwarded. */
+interface Publication {
+  readonly peer: ServerPeer;
+  readonly track: MediaStreamTrack;
+  readonly receiver: RTCRtpReceiver;
+  /** Per subscriber, the sender its copy goes out on. */
+  readonly senders: Map<ServerPeer, RTCRtpSender>;
+  stop(): void;
+}
+
+/**
+ * Media forwarding (SFU) within one room of this node: each track a peer sends to
+ * the server goes to every other peer of the room, as a track of its own on that
+ * peer's connection (streams named after the sender's connection id). Every packet is
+ * cloned per subscriber (werift rewrites a packet as it sends it); a subscriber that
+ * starts receiving, or loses a picture, gets a keyframe asked of the sender (PLI).
+ * When a peer goes, its tracks leave the others' connections.
+ *
+ * @example
+ * ```ts
+ * const media = new RoomMedia(factory);
+ * media.join(peer); // gets the room's tracks once negotiated
+ * media.publish(peer, track, receiver); // forwarded to the other peers
+ * ```
+ */
+export class RoomMedia {
+  private readonly peers = new Set<ServerPeer>();
+  private readonly publications = new Set<Publication>();
+
+  constructor(private readonly factory: TrackFactory) {}
+
+  get empty(): boolean {
+    return this.peers.size === 0;
+  }
+
+  /** A peer of the room: it receives every track published by the others. */
+  join(peer: ServerPeer): void {
+    this.peers.add(peer);
+    for (const publication of this.publications) this.subscribe(peer, publication);
+  }
+
+  /** A peer goes: its tracks stop, and its copies of the others' stop. */
+  leave(peer: ServerPeer): void {
+    if (!this.peers.delete(peer)) return;
+    for (const publication of this.publications) {
+      if (publication.peer === peer) this.unpublish(publication);
+      else publication.senders.delete(peer);
+    }
+  }
+
+  /** A track a peer sends: forwarded, packet by packet, to each other peer. */
+  publish(peer: ServerPeer, track: MediaStreamTrack, receiver: RTCRtpReceiver): void {
+    if (!this.peers.has(peer)) return;
+    const senders = new Map<ServerPeer, RTCRtpSender>();
+    const forwarding = track.onReceiveRtp.subscribe((rtp) => {
+      // One clone per subscriber: sendRtp rewrites the packet's header.
+      for (const sender of senders.values()) sender.sendRtp(rtp.clone()).catch(() => undefined);
+    });
+    const publication: Publication = {
+      peer,
+      track,
+      receiver,
+      senders,
+      stop: () => forwarding.unSubscribe(),
+    };
+    this.publications.add(publication);
+    for (const other of this.peers) if (other !== peer) this.subscribe(other, publication);
+  }
+
+  /** Asks the sender of a publication for a keyframe. */
+  private keyframe(publication: Publication): void {
+    const { ssrc } = publication.track;
+    if (ssrc === undefined) return;
+    publication.receiver.sendRtcpPLI(ssrc).catch((error: unknown) => {
+      logger.debug(`a PLI to ${publication.peer.owner.id} failed: ${String(error)}`);
+    });
+  }
+
+  private subscribe(peer: ServerPeer, publication: Publication): void {
+    // Media is added once the client's first offer is answered (an answer cannot add it).
+    void peer.negotiated.then(() => {
+      if (!peer.isOpen || !this.publications.has(publication) || !this.peers.has(peer)) return;
+      const outgoing = this.factory.track(publication.track.kind as 'audio' | 'video');
+      const transceiver = peer.pc.addTransceiver(outgoing, { direction: 'sendonly' });
+      const { sender } = transceiver;
+      sender.setStreams([this.factory.stream(publication.peer.owner.id) as never]);
+      publication.senders.set(peer, sender);
+      // A keyframe once the subscriber can receive, and whenever it loses the picture.
+      sender.onReady.subscribe(() => this.keyframe(publication));
+      sender.onPictureLossIndication.subscribe(() => this.keyframe(publication));
+      peer.renegotiate();
+    });
+  }
+
+  private unpublish(publication: Publication): void {
+    publication.stop();
+    this.publications.delete(publication);
+    for (const [subscriber, sender] of publication.senders) {
+      if (!subscriber.isOpen) continue;
+      try {
+        subscriber.pc.removeTrack(sender);
+      } catch (error) {
+        logger.debug(`removing a forwarded track failed: ${String(error)}`);
+      }
+      subscriber.renegotiate();
+    }
+    publication.senders.clear();
+  }
+}

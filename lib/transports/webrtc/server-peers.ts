@@ -1,0 +1,185 @@
+import { Logger } from '@nestjs/common';
+import type * as Werift from 'werift';
+import type { RealtimeConnection } from '../../core/realtime-connection.js';
+import { CloseCode, ErrorCode, RealtimeError } from '../../core/realtime-error.js';
+import { DataChannelConnection, type DataChannelShared } from './data-channel-connection.js';
+import { RoomMedia } from './room-media.js';
+import { ServerPeer, type PeerHost } from './server-peer.js';
+import type { Signal } from './signal.js';
+import type { ResolvedWebRtcOptions } from './webrtc.options.js';
+
+const logger = new Logger('RealtimeWebRtc');
+
+/**
+ * The server's peers on this node (werift, loaded when WebRTC is on): at most one per
+ * client connection and room, created by the client's first offer to `"server"`,
+ * within `webrtc.maxPeersPerUser`, `maxPeersPerRoom` and `maxPeersPerNode`. Each
+ * peer's data channels are connections of the core; its tracks are forwarded to the
+ * room's other server peers (RoomMedia).
+ *
+ * @example
+ * ```ts
+ * const peers = await ServerPeers.load(options, channels);
+ * await peers?.signal(client, { room: 'call:1', to: 'server', description: offer });
+ * ```
+ */
+export class ServerPeers {
+  private readonly peers = new Map<string, ServerPeer>();
+  private readonly rooms = new Map<string, RoomMedia>();
+  private readonly host: PeerHost;
+
+  private constructor(
+    private readonly werift: typeof Werift,
+    private readonly options: ResolvedWebRtcOptions,
+    private readonly channels: DataChannelShared,
+  ) {
+    this.host = {
+      connectTimeout: options.connectTimeout,
+      createConnection: () => this.createConnection(),
+      openChannel: (peer, channel) => this.openChannel(peer, channel),
+      publish: (peer, track, receiver) => this.rooms.get(peer.room)?.publish(peer, track, receiver),
+      closed: (peer) => this.forget(peer),
+    };
+  }
+
+  /** The server peers, or undefined (with a warning) when werift is not installed. */
+  static async load(
+    options: ResolvedWebRtcOptions,
+    channels: DataChannelShared,
+  ): Promise<ServerPeers | undefined> {
+    try {
+      return new ServerPeers(await import('werift'), options, channels);
+    } catch {
+      logger.warn('werift is not installed: server peers are off (npm install werift@~0.24.4)');
+      return undefined;
+    }
+  }
+
+  /** How many server peers are open. */
+  get count(): number {
+    return this.peers.size;
+  }
+
+  /**
+   * A client's signal to the server: its first offer in a room creates the peer.
+   *
+   * @throws RealtimeError PEER_NOT_FOUND (a candidate or answer before any offer),
+   *   PEER_LIMIT_REACHED, INVALID_DATA (a description or candidate werift refused).
+   */
+  async signal(owner: RealtimeConnection, signal: Signal): Promise<void> {
+    const key = keyOf(owner.id, signal.room);
+    let peer = this.peers.get(key);
+    if (!peer) {
+      if (signal.description?.type !== 'offer') {
+        throw new RealtimeError(ErrorCode.PeerNotFound, 'offer to the server first');
+      }
+      this.assertRoomFor(owner, signal.room);
+      peer = new ServerPeer(owner, signal.room, this.host);
+      this.peers.set(key, peer);
+      let media = this.rooms.get(signal.room);
+      if (!media) this.rooms.set(signal.room, (media = new RoomMedia(this.tracks())));
+      media.join(peer);
+    }
+    await peer.signal(signal);
+  }
+
+  /** Closes the server peers of a connection: in one room, or in all. */
+  close(ownerId: string, room?: string): void {
+    if (room !== undefined) {
+      this.peers.get(keyOf(ownerId, room))?.close('its client left the room');
+      return;
+    }
+    for (const peer of this.peers.values()) {
+      if (peer.owner.id === ownerId) peer.close('its client disconnected');
+    }
+  }
+
+  /** Closes every server peer (shutdown). */
+  async closeAll(): Promise<void> {
+    const peers = [...this.peers.values()];
+    for (const peer of peers) peer.close('the server is shutting down');
+    await Promise.all(peers.map((peer) => peer.pc.close().catch(() => undefined)));
+  }
+
+  private assertRoomFor(owner: RealtimeConnection, room: string): void {
+    const { maxPeersPerNode, maxPeersPerRoom, maxPeersPerUser } = this.options;
+    let inRoom = 0;
+    let ofUser = 0;
+    for (const peer of this.peers.values()) {
+      if (peer.room === room) inRoom++;
+      if (owner.userId !== undefined && peer.owner.userId === owner.userId) ofUser++;
+    }
+    const refusal =
+      this.peers.size >= maxPeersPerNode
+        ? `this node has ${maxPeersPerNode} server peers`
+        : inRoom >= maxPeersPerRoom
+          ? `"${room}" has ${maxPeersPerRoom} server peers`
+          : ofUser >= maxPeersPerUser
+            ? `the user has ${maxPeersPerUser} server peers`
+            : undefined;
+    if (refusal) throw new RealtimeError(ErrorCode.PeerLimitReached, refusal);
+  }
+
+  private createConnection(): Werift.RTCPeerConnection {
+    const { werift, options } = this;
+    const codecs = {
+      video: options.videoCodecs.map((codec) =>
+        codec === 'VP8' ? werift.useVP8() : werift.useH264(),
+      ),
+      audio: options.audioCodecs.map(() => werift.useOPUS()),
+    };
+    return new werift.RTCPeerConnection({
+      // Only what the options list: werift's default would ask a public STUN server.
+      iceServers: options.iceServers.map((server) => ({
+        ...server,
+        urls: typeof server.urls === 'string' ? server.urls : [...server.urls],
+      })) as Werift.RTCIceServer[],
+      iceAdditionalHostAddresses: [...options.hostAddresses],
+      ...(options.portRange && { icePortRange: [...options.portRange] as [number, number] }),
+      codecs,
+    });
+  }
+
+  private tracks() {
+    const { werift } = this;
+    return {
+      track: (kind: 'audio' | 'video') => new werift.MediaStreamTrack({ kind }),
+      stream: (id: string) => new werift.MediaStream({ id }),
+    };
+  }
+
+  private openChannel(peer: ServerPeer, channel: Werift.RTCDataChannel): void {
+    const { hub } = this.channels;
+    const connection = new DataChannelConnection(
+      hub.nextConnectionId(),
+      peer.owner.principal,
+      channel,
+      this.channels,
+    );
+    peer.adopt(connection);
+    const start = () => {
+      if (!connection.isOpen) return;
+      hub.addConnection(connection).then(
+        () => connection.start(),
+        (error: unknown) => {
+          logger.error('a data channel could not join the hub', String(error));
+          connection.close(CloseCode.InternalError, 'the server could not register the channel');
+        },
+      );
+    };
+    if (channel.readyState === 'open') start();
+    else channel.stateChanged.subscribe((state) => state === 'open' && start());
+  }
+
+  private forget(peer: ServerPeer): void {
+    const key = keyOf(peer.owner.id, peer.room);
+    if (this.peers.get(key) === peer) this.peers.delete(key);
+    const media = this.rooms.get(peer.room);
+    media?.leave(peer);
+    if (media?.empty) this.rooms.delete(peer.room);
+  }
+}
+
+function keyOf(connectionId: string, room: string): string {
+  return `${connectionId}\n${room}`;
+}

@@ -1,0 +1,203 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { assertCanSignal } from '../../core/authorize.js';
+import { builtinHandlers, type BuiltinHandler } from '../../core/builtin-events.js';
+import { DeliveryService } from '../../core/delivery/delivery.service.js';
+import { PresenceService } from '../../core/presence/presence.service.js';
+import { RpcService } from '../../core/rpc/rpc.service.js';
+import { peerChannel } from '../../core/channels.js';
+import { assertMember, roomOf } from '../../core/event-data.js';
+import { encodeFrame } from '../../core/frame.js';
+import type { RealtimeConnection } from '../../core/realtime-connection.js';
+import { ErrorCode, RealtimeError } from '../../core/realtime-error.js';
+import { RealtimeHub } from '../../core/realtime-hub.js';
+import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
+import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
+import { SERVER_PEER, signalFrame, signalOf } from './signal.js';
+import { ServerPeers } from './server-peers.js';
+import { turnCredentials } from './turn-credentials.js';
+import type { IceServer, ResolvedWebRtcOptions } from './webrtc.options.js';
+
+/**
+ * WebRTC signaling over the WebSocket transport, and the server's own peers.
+ *
+ * - `rt:ice` hands a client the ICE servers: `webrtc.iceServers`, and TURN credentials
+ *   minted for its user when `webrtc.turn` is set.
+ * - `rt:peer-join` makes a member of a room a peer of the room's call: the other
+ *   peers hear `rt:peer-joined` (and make it an offer), and `rt:peer-left` when it
+ *   leaves the call or the room, or disconnects.
+ * - `rt:signal` passes an offer, answer or ICE candidate to one member of the same
+ *   room, on any node, or to the server's peer (`to: "server"`).
+ *
+ * docs/webrtc.md tells how to make a call; docs/protocol.md has the frames.
+ *
+ * @example
+ * ```ts
+ * constructor(private readonly webrtc: WebRtcSignalingService) {}
+ * const iceServers = this.webrtc.iceServers(client); // what rt:ice answers
+ * ```
+ */
+@Injectable()
+export class WebRtcSignalingService implements OnModuleInit, OnApplicationShutdown {
+  private readonly options: ResolvedWebRtcOptions | undefined;
+  /** The calls this node's connections are peers of. */
+  private readonly peerRooms = new Map<RealtimeConnection, Set<string>>();
+  private readonly logger = new Logger('RealtimeWebRtc');
+  private servers: ServerPeers | undefined;
+
+  constructor(
+    private readonly hub: RealtimeHub,
+    private readonly presence: PresenceService,
+    private readonly rpc: RpcService,
+    private readonly delivery: DeliveryService,
+    @Inject(REALTIME_OPTIONS) private readonly realtime: ResolvedRealtimeOptions,
+  ) {
+    this.options = realtime.webrtc;
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (!this.options) return;
+    this.hub.addListener({
+      roomLeft: (connection, room) => this.leftRoom(connection, room),
+      connectionRemoved: (connection) => this.gone(connection),
+    });
+    const { hub, presence, rpc, delivery, realtime } = this;
+    this.servers = await ServerPeers.load(this.options, {
+      hub,
+      rpc,
+      builtins: builtinHandlers(hub, presence, rpc, delivery, realtime.authorize),
+      rateLimit: realtime.rateLimit,
+      maxBufferedBytes: realtime.websocket ? realtime.websocket.maxBufferedBytes : 1 << 20,
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.servers?.closeAll();
+  }
+
+  /** Whether WebRTC is on (the `webrtc` option is set). */
+  get enabled(): boolean {
+    return this.options !== undefined;
+  }
+
+  /** How many server peers are open on this node. */
+  get serverPeerCount(): number {
+    return this.servers?.count ?? 0;
+  }
+
+  /**
+   * The ICE servers for a connection: `webrtc.iceServers`, then a TURN server with
+   * credentials for its user (or, for an anonymous connection, its id) when
+   * `webrtc.turn` is set.
+   */
+  iceServers(connection: RealtimeConnection): IceServer[] {
+    if (!this.options) return [];
+    const servers = [...this.options.iceServers];
+    const { turn } = this.options;
+    if (turn) servers.push(turnCredentials(turn, connection.userId ?? connection.id));
+    return servers;
+  }
+
+  /** @internal The built-in events WebRTC adds to the WebSocket transport. */
+  handlers(): ReadonlyMap<string, BuiltinHandler> {
+    if (!this.options) return new Map();
+    return new Map<string, BuiltinHandler>([
+      [BuiltinEvent.Ice, async (connection) => ({ iceServers: this.iceServers(connection) })],
+      [BuiltinEvent.PeerJoin, (connection, data) => this.joinCall(connection, data)],
+      [BuiltinEvent.PeerLeave, async (connection, data) => this.leaveCall(connection, data)],
+      [BuiltinEvent.Signal, (connection, data) => this.signal(connection, data)],
+    ]);
+  }
+
+  private async joinCall(connection: RealtimeConnection, data: unknown): Promise<unknown> {
+    const room = roomOf(this.hub, data);
+    assertMember(connection, room);
+    let rooms = this.peerRooms.get(connection);
+    if (rooms?.has(room)) return { room };
+    if (!rooms) this.peerRooms.set(connection, (rooms = new Set()));
+    rooms.add(room);
+    await this.hub.subscribeChannel(peerChannel(room), connection);
+    const peer = { id: connection.id, userId: connection.userId ?? null };
+    const frame = encodeFrame({ event: BuiltinEvent.PeerJoined, data: { room, peer } });
+    await this.hub.publish([peerChannel(room)], frame, [connection.id]);
+    return { room };
+  }
+
+  private leaveCall(connection: RealtimeConnection, data: unknown): boolean {
+    const room = roomOf(this.hub, data);
+    if (!this.peerRooms.get(connection)?.has(room)) return false;
+    this.dropPeer(connection, room);
+    return true;
+  }
+
+  private async signal(connection: RealtimeConnection, data: unknown): Promise<null> {
+    const room = roomOf(this.hub, data);
+    const signal = signalOf(data, room, this.options!.maxSdpBytes);
+    assertMember(connection, room);
+    if (signal.to === SERVER_PEER) {
+      if (!this.servers) {
+        throw new RealtimeError(ErrorCode.PeerNotFound, 'this server has no WebRTC peers');
+      }
+      await this.servers.signal(connection, signal);
+      return null;
+    }
+    if (signal.to === connection.id) {
+      throw new RealtimeError(ErrorCode.InvalidData, 'a peer cannot signal itself');
+    }
+    const userId = await this.memberOf(room, signal.to);
+    await assertCanSignal(
+      this.realtime.authorize,
+      connection.principal,
+      { connectionId: signal.to, ...(userId !== undefined && { userId }) },
+      room,
+    );
+    this.hub.sendTo(signal.to, signalFrame(signal, connection.id, connection.userId));
+    return null;
+  }
+
+  /**
+   * The user of a member of `room` (undefined for an anonymous one), on any node.
+   *
+   * @throws RealtimeError PEER_NOT_FOUND when `connectionId` is no member of it.
+   */
+  private async memberOf(room: string, connectionId: string): Promise<string | undefined> {
+    const here = this.hub.connections.get(connectionId);
+    if (here?.rooms.has(room)) return here.userId;
+    if (!here && this.hub.remoteNode(connectionId)) {
+      const members = await this.hub.roomMembers(room);
+      const member = members.find((m) => m.connectionId === connectionId);
+      if (member) return member.userId;
+    }
+    throw new RealtimeError(ErrorCode.PeerNotFound, `no peer "${connectionId}" in "${room}"`);
+  }
+
+  private leftRoom(connection: RealtimeConnection, room: string): void {
+    if (this.peerRooms.get(connection)?.has(room)) this.dropPeer(connection, room);
+    this.servers?.close(connection.id, room);
+  }
+
+  private gone(connection: RealtimeConnection): void {
+    for (const room of this.peerRooms.get(connection) ?? []) this.dropPeer(connection, room);
+    this.servers?.close(connection.id);
+  }
+
+  /** The connection leaves the room's call: the other peers hear `rt:peer-left`. */
+  private dropPeer(connection: RealtimeConnection, room: string): void {
+    const rooms = this.peerRooms.get(connection)!;
+    rooms.delete(room);
+    if (rooms.size === 0) this.peerRooms.delete(connection);
+    void this.hub.unsubscribeChannel(peerChannel(room), connection);
+    const frame = encodeFrame({
+      event: BuiltinEvent.PeerLeft,
+      data: { room, peer: { id: connection.id, userId: connection.userId ?? null } },
+    });
+    this.hub.publish([peerChannel(room)], frame, [connection.id]).catch((error: unknown) => {
+      this.logger.warn(`could not announce that ${connection.id} left "${room}": ${String(error)}`);
+    });
+  }
+}
