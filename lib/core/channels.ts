@@ -23,6 +23,11 @@ export function roomPresenceChannel(room: string): string {
   return `rp:${room}`;
 }
 
+/** Acknowledged delivery: a user got a connection that can acknowledge (wakes waiting messages). */
+export function deliveryChannel(userId: string): string {
+  return `dw:${userId}`;
+}
+
 /** The WebRTC peers of a room: who joins and leaves its calls. */
 export function peerChannel(room: string): string {
   return `pe:${room}`;

@@ -32,7 +32,8 @@ interface Asking {
 }
 
 /**
- * The node that holds a connection, from its id (`<nodeId>.<counter>`).
+ * The node that holds a connection, from its id (`<nodeId>.<counter>`); '' when the
+ * id names no node (a client may send any string as an id).
  *
  * @example
  * ```ts
@@ -40,7 +41,16 @@ interface Asking {
  * ```
  */
 export function nodeOf(connectionId: string): string {
-  return connectionId.slice(0, Math.max(0, connectionId.lastIndexOf('.')));
+  const node = connectionId.slice(0, Math.max(0, connectionId.lastIndexOf('.')));
+  return isNodeId(node) ? node : '';
+}
+
+/**
+ * Whether a string has the shape of a node id (`randomBytes(6)` in base64url): what
+ * names another node in a connection or message id. Anything else is no node.
+ */
+export function isNodeId(value: string): boolean {
+  return /^[\w-]{8}$/.test(value);
 }
 
 /**
@@ -92,13 +102,19 @@ export class NodeLink {
       );
     }
     const id = ++this.sequence;
+    let frame: Buffer;
+    try {
+      frame = encode({ k: kind, f: this.nodeId, p: payload, i: id });
+    } catch {
+      return Promise.reject(new RealtimeError(ErrorCode.InvalidData, 'the request must be JSON'));
+    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.asking.delete(id);
         reject(new RealtimeError(ErrorCode.NodeUnavailable, `node ${node} did not answer in time`));
       }, timeout);
       this.asking.set(id, { resolve, reject, timer });
-      this.send(node, { k: kind, f: this.nodeId, p: payload, i: id }).catch(() => {
+      this.publish(node, frame).catch(() => {
         this.settle({ k: ANSWER, f: node, i: id, e: unavailable(node) });
       });
     });
@@ -161,10 +177,22 @@ export class NodeLink {
   }
 
   private send(node: string | undefined, message: NodeMessage): Promise<void> {
+    try {
+      return this.publish(node, encode(message));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  private publish(node: string | undefined, frame: Buffer): Promise<void> {
     const channel = node === undefined ? ALL_NODES_CHANNEL : nodeChannel(node);
-    const frame = Buffer.from(JSON.stringify(message));
     return this.engine.publish({ channels: [channel], frame, except: [] });
   }
+}
+
+/** @throws TypeError for what JSON cannot carry (a BigInt, a cycle). */
+function encode(message: NodeMessage): Buffer {
+  return Buffer.from(JSON.stringify(message));
 }
 
 function unavailable(node: string): NonNullable<NodeMessage['e']> {

@@ -363,13 +363,9 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     if (node) this.link.tell(node, 'send', { to: connectionId, frame: frame.toString('utf8') });
   }
 
-  /**
-   * @internal How many connections the user has on other nodes, as presence counts
-   * them (every connection of a user, whatever its transport).
-   */
-  async remoteConnections(userId: string): Promise<number> {
-    const [record] = await this.engine.getPresence([userId]);
-    return Math.max(0, (record?.connections ?? 0) - this.connections.listByUser(userId).length);
+  /** @internal Whether other nodes may share the engine (false for a memory engine of its own). */
+  get clustered(): boolean {
+    return !this.engine.standalone;
   }
 
   /**

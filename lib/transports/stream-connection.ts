@@ -145,7 +145,9 @@ export class StreamConnection extends RealtimeConnection {
     if (info.event === BuiltinEvent.Resync) {
       // The node lost messages of a room (see the hub): the stream goes on from there.
       const { room, epoch, offset } = (JSON.parse(frame.toString('utf8')) as ResyncFrame).data;
-      if (this.rooms.has(room)) this.resync(room, { epoch, offset });
+      if (!this.rooms.has(room)) return;
+      this.resuming.delete(room); // told already: its next event needs no other resync
+      this.resync(room, { epoch, offset });
       return;
     }
     let id: string | undefined;

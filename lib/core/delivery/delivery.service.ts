@@ -1,4 +1,10 @@
-import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Subject, type Observable } from 'rxjs';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
@@ -7,7 +13,7 @@ import { assertUserEvent, encodeFrame } from '../frame.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
 import { ErrorCode, RealtimeError } from '../realtime-error.js';
 import { RealtimeHub } from '../realtime-hub.js';
-import { presenceChannel, userChannel } from '../channels.js';
+import { deliveryChannel } from '../channels.js';
 import type { ChannelSubscriber } from '../connection-registry.js';
 import { nodeOf } from '../node-link.js';
 
@@ -33,6 +39,16 @@ export interface Undeliverable {
   readonly attempts: number;
 }
 
+/** A message for a user, as another node gets it to hand to its connections of the user. */
+interface RemoteAttempt {
+  readonly id: string;
+  readonly userId: string;
+  readonly frame: string;
+}
+
+/** What a wake channel carries: nothing but the news. */
+const WAKE = Buffer.from('{}');
+
 interface Pending {
   readonly id: string;
   readonly event: string;
@@ -46,8 +62,6 @@ interface Pending {
   /** Whether it waits for a connection of its user (nobody to send to at the last try). */
   waiting: boolean;
   timer: NodeJS.Timeout | undefined;
-  /** Counts attempts begun: an answer from the engine for an older one is stale. */
-  round: number;
 }
 
 /**
@@ -72,6 +86,7 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
   private readonly byConnection = new Map<RealtimeConnection, Set<Pending>>();
   /** Per user with messages here: this node's subscriber to the user's presence. */
   private readonly watchers = new Map<string, ChannelSubscriber>();
+  private readonly logger = new Logger('RealtimeDelivery');
   private readonly failed = new Subject<Undeliverable>();
   /** Messages that could not be delivered, as they are given up on. */
   readonly undeliverable$: Observable<Undeliverable> = this.failed.asObservable();
@@ -88,10 +103,26 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
       connectionAdded: (connection) => this.resume(connection),
       connectionRemoved: (connection) => this.dropConnection(connection),
     });
+    const { link } = this.hub;
     // An acknowledgement that reached another node, for a message sent from this one.
-    this.hub.link.handle('ack', ({ id, userId }: { id: string; userId: string }) => {
+    link.handle('ack', ({ id, userId }: { id: string; userId: string }) => {
       const pending = this.byId.get(id);
       if (pending?.userId !== undefined && pending.userId === userId) this.forget(pending);
+    });
+    // Another node's message for a user: this node's connections of the user that can
+    // acknowledge get it, and the sending node hears that someone did.
+    link.handle('deliver', ({ id, userId, frame }: RemoteAttempt, from: string) => {
+      const here = this.hub.connections.listByUser(userId).filter((c) => c.answers);
+      if (here.length === 0) return;
+      const bytes = Buffer.from(frame);
+      for (const connection of here) connection.send(bytes);
+      link.tell(from, 'delivered', { id });
+    });
+    link.handle('delivered', ({ id }: { id: string }) => {
+      const pending = this.byId.get(id);
+      if (!pending?.waiting) return; // sent here already, or another node said so first
+      clearTimeout(pending.timer);
+      this.sent(pending, Date.now());
     });
   }
 
@@ -164,7 +195,6 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
       attempts: 0,
       waiting: false,
       timer: undefined,
-      round: 0,
     };
     this.byId.set(id, pending);
     if (connection) add(this.byConnection, connection, pending);
@@ -196,39 +226,24 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     const now = Date.now();
     if (now >= pending.expiresAt) return this.giveUp(pending, 'expired');
     if (pending.attempts >= pending.maxAttempts) return this.giveUp(pending, 'attempts');
-    const round = ++pending.round;
     if (pending.connection) {
       pending.connection.send(pending.frame);
       return this.sent(pending, now);
     }
     const userId = pending.userId!;
-    if (this.hub.connections.listByUser(userId).some((c) => c.answers)) {
-      this.sendToUser(pending, now);
-      return;
+    const here = this.hub.connections.listByUser(userId).filter((c) => c.answers);
+    for (const connection of here) connection.send(pending.frame);
+    if (this.hub.clustered) {
+      // The other nodes' connections of the user; a node that hands it over says so.
+      const attempt: RemoteAttempt = { id: pending.id, userId, frame: pending.frame.toString() };
+      this.hub.link.tell(undefined, 'deliver', attempt);
     }
-    // Nobody here: the user may be connected to another node.
-    pending.waiting = true;
-    this.hub.remoteConnections(userId).then(
-      (remote) => {
-        if (pending.round !== round || !this.byId.has(pending.id)) return; // moved on meanwhile
-        if (remote > 0) this.sendToUser(pending, Date.now());
-        else this.wait(pending, now);
-      },
-      () => {
-        if (pending.round === round && this.byId.has(pending.id)) this.wait(pending, now);
-      },
-    );
+    // Nobody here: it waits, and counts as sent once another node reports a handover.
+    if (here.length > 0) this.sent(pending, now);
+    else this.wait(pending, now);
   }
 
-  /** Sends to each connection of the user, on every node (through the user's channel). */
-  private sendToUser(pending: Pending, now: number): void {
-    this.hub.publish([userChannel(pending.userId!)], pending.frame, []).catch(() => {
-      // The engine is unreachable: the attempt counts, and the next one tries again.
-    });
-    this.sent(pending, now);
-  }
-
-  /** Nobody to send to: waits for a connection (resume, watchUser), or for the time to live. */
+  /** Nobody to send to: waits for a connection (resume, a wake), or for the time to live. */
   private wait(pending: Pending, now: number): void {
     pending.waiting = true;
     pending.timer = setTimeout(() => this.attempt(pending), timerDelay(pending.expiresAt - now));
@@ -246,9 +261,12 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  /** A user's new connection gets their waiting messages at once. */
+  /** A user's new connection gets their waiting messages at once, on every node. */
   private resume(connection: RealtimeConnection): void {
     const { userId } = connection;
+    if (userId !== undefined && connection.answers && this.hub.clustered) {
+      this.hub.publish([deliveryChannel(userId)], WAKE, []).catch(() => undefined);
+    }
     // A connection that cannot acknowledge (an SSE stream) is no recipient.
     const waiting =
       userId === undefined || !connection.answers ? undefined : this.byUser.get(userId);
@@ -293,10 +311,12 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * While a user has messages here, this node follows the user's presence: a user who
-   * comes online on another node gets the waiting ones at once.
+   * While a user has messages waiting here, this node listens on the user's wake
+   * channel: a node that gets a connection of the user that can acknowledge says so
+   * there, and the waiting messages go out at once.
    */
   private watchUser(userId: string): void {
+    if (!this.hub.clustered) return; // alone: resume() sees every new connection
     const watcher: ChannelSubscriber = {
       id: `delivery:${userId}`,
       send: () => {
@@ -308,14 +328,17 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
       },
     };
     this.watchers.set(userId, watcher);
-    void this.hub.subscribeChannel(presenceChannel(userId), watcher).catch(() => undefined);
+    this.hub.subscribeChannel(deliveryChannel(userId), watcher).catch((error: unknown) => {
+      // Unreachable engine: messages still go out on the next attempt or at a local connection.
+      this.logger.warn(`could not follow ${userId}'s connections: ${String(error)}`);
+    });
   }
 
   private unwatchUser(userId: string): void {
     const watcher = this.watchers.get(userId);
     if (!watcher) return;
     this.watchers.delete(userId);
-    void this.hub.unsubscribeChannel(presenceChannel(userId), watcher);
+    void this.hub.unsubscribeChannel(deliveryChannel(userId), watcher);
   }
 }
 

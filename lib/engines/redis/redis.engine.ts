@@ -112,6 +112,9 @@ export class RedisEngine implements RealtimeEngine {
   /** Since when the subscriber has been cut off from Redis (undefined: it is not). */
   private cutSince: number | undefined;
   private refillTimer: NodeJS.Timeout | undefined;
+  /** One refill at a time; one asked for meanwhile runs after it. */
+  private refilling = false;
+  private refillAgain = false;
   /** The clients the engine made (and quits); a user's own ones are left as they are. */
   private readonly owned: Redis[] = [];
   /** Removes the engine's listeners from the clients. */
@@ -143,7 +146,7 @@ export class RedisEngine implements RealtimeEngine {
       this.listen(redis, 'error', (error: Error) => this.down(error));
       this.listen(redis, 'ready', () => this.ready());
     }
-    const receive = (_channel: Buffer, payload: Buffer) => this.receive(payload);
+    const receive = (channel: Buffer, payload: Buffer) => this.receive(channel, payload);
     this.listen(listener, 'messageBuffer', receive);
     this.listen(listener, 'smessageBuffer', receive);
     // Pub/sub keeps nothing for a subscriber that is away: what the rooms got meanwhile
@@ -246,26 +249,45 @@ export class RedisEngine implements RealtimeEngine {
   private refillAfterResubscribe(): void {
     const subscriber = this.subscriber;
     if (!this.handler || this.cutSince === undefined || !subscriber) return;
-    subscriber.ping().then(
-      () => this.refill(),
-      () => undefined, // dropped again: the next 'ready' tries
-    );
+    subscriber
+      .ping()
+      .then(
+        () => this.refill(),
+        () => undefined, // dropped again: the next 'ready' tries
+      )
+      .catch((error: unknown) => this.logger.error('a refill failed', String(error)));
   }
 
   private async refill(): Promise<void> {
     clearTimeout(this.refillTimer);
-    if (!this.handler) return;
-    const failed = await this.feeds.refill({
-      read: (room, since) => this.readRoom(room, since, REFILL_LIMIT, Date.now()),
-      deliver: (publication) => this.handler?.deliver(publication),
-      lost: (channel, room, position) => {
-        this.logger.warn(
-          `room "${room}": messages sent while this node was cut off from Redis are no longer kept; its local members are told to resync`,
-        );
-        this.handler?.lost?.(channel, room, position);
-      },
-    });
-    if (failed > 0) {
+    // Only while subscribed: a refill that ends before the subscriber is back would let
+    // live messages flow past what was published after its read.
+    if (!this.handler || this.subscriber?.status !== 'ready') return;
+    if (this.refilling) {
+      this.refillAgain = true;
+      return;
+    }
+    this.refilling = true;
+    let complete: boolean;
+    try {
+      complete = await this.feeds.refill({
+        read: (room, since) => this.readRoom(room, since, REFILL_LIMIT, Date.now()),
+        deliver: (publication) => this.handler?.deliver(publication),
+        lost: (channel, room, position) => {
+          this.logger.warn(
+            `room "${room}": messages sent while this node was cut off from Redis are no longer kept; its local members are told to resync`,
+          );
+          this.handler?.lost?.(channel, room, position);
+        },
+      });
+    } finally {
+      this.refilling = false;
+    }
+    if (this.refillAgain) {
+      this.refillAgain = false;
+      return this.refill();
+    }
+    if (!complete) {
       if (!this.handler) return;
       this.refillTimer = setTimeout(() => void this.refill(), REFILL_RETRY);
       this.refillTimer.unref();
@@ -293,10 +315,17 @@ export class RedisEngine implements RealtimeEngine {
     this.wasStarted = true;
   }
 
-  private receive(payload: Buffer): void {
+  private receive(channel: Buffer, payload: Buffer): void {
+    // Only the engine's own channels: a subscriber the user gave may carry others.
+    if (!this.handler || !channel.toString('utf8').startsWith(this.channelKey(''))) return;
     const cut = payload.indexOf(NEWLINE);
-    if (cut === -1 || !this.handler) return;
-    const header = JSON.parse(payload.subarray(0, cut).toString('utf8')) as Header;
+    let header: Header;
+    try {
+      header = JSON.parse(payload.subarray(0, cut === -1 ? 0 : cut).toString('utf8')) as Header;
+    } catch {
+      return; // not a payload of the engine
+    }
+    if (!Array.isArray(header?.c)) return;
     if (header.i !== undefined) {
       if (this.seen.has(header.i)) return;
       this.seen.add(header.i);

@@ -37,6 +37,8 @@ export interface FeedSource {
 export class RoomFeeds {
   private readonly feeds = new Map<string, Feed>();
   private readonly byRoom = new Map<string, Feed>();
+  /** Counts the link's drops: a refill that sees it change while it reads keeps holding. */
+  private drops = 0;
 
   /** A room channel this node now subscribes to. */
   track(channel: string, room: string): void {
@@ -79,16 +81,20 @@ export class RoomFeeds {
 
   /** The link dropped: every feed holds its live messages until it is refilled. */
   cutOff(): void {
+    this.drops++;
     for (const feed of this.feeds.values()) feed.held ??= [];
   }
 
   /**
    * Replays each held feed's missed messages, then its held ones, skipping what was
-   * handed over already and reporting each gap. Resolves with the number of feeds
-   * it could not read (they stay held, for another try).
+   * handed over already and reporting each gap. Call it only while the link is up
+   * (its subscriptions back). Resolves false when some feed still waits: a read
+   * failed, or the link dropped again meanwhile (what came after may have a gap); a
+   * later refill takes it up from where this one got.
    */
-  async refill(source: FeedSource): Promise<number> {
-    let failed = 0;
+  async refill(source: FeedSource): Promise<boolean> {
+    const drops = this.drops;
+    let complete = true;
     await Promise.all(
       [...this.feeds.values()].map(async (feed) => {
         if (!feed.held) return;
@@ -97,13 +103,12 @@ export class RoomFeeds {
           try {
             read = await source.read(feed.room, { epoch: feed.epoch, offset: feed.offset });
           } catch {
-            failed++;
+            complete = false;
             return;
           }
         }
-        const held = feed.held;
-        feed.held = undefined;
-        if (this.feeds.get(feed.channel) !== feed) return; // unsubscribed meanwhile
+        // Unsubscribed meanwhile, or refilled by another run.
+        if (this.feeds.get(feed.channel) !== feed || !feed.held) return;
         if (read?.recovered) {
           for (const { offset, frame } of read.messages) {
             const position = { room: feed.room, offset, epoch: read.epoch };
@@ -114,16 +119,29 @@ export class RoomFeeds {
           feed.epoch = read.epoch;
           feed.offset = read.offset;
         }
+        const held = feed.held;
+        if (this.drops !== drops) {
+          // Dropped again while reading: the held ones may follow a gap; keep holding.
+          feed.held = held.filter(({ position }) => !this.seen(feed, position!));
+          complete = false;
+          return;
+        }
+        feed.held = undefined;
         for (const publication of held) this.pass(feed, publication, source);
       }),
     );
-    return failed;
+    return complete;
+  }
+
+  /** Whether a message at `position` was handed over already. */
+  private seen(feed: Feed, { offset, epoch }: NonNullable<EnginePublication['position']>): boolean {
+    return epoch === feed.epoch && offset <= feed.offset;
   }
 
   /** Hands over a message of a refill unless it was already; reports a gap before it. */
   private pass(feed: Feed, publication: EnginePublication, source: FeedSource): void {
     const { offset, epoch } = publication.position!;
-    if (epoch === feed.epoch && offset <= feed.offset) return;
+    if (this.seen(feed, publication.position!)) return;
     if (feed.epoch !== undefined && (epoch !== feed.epoch || offset !== feed.offset + 1)) {
       source.lost(feed.channel, feed.room, { epoch: epoch!, offset: offset - 1 });
     }
