@@ -68,3 +68,13 @@ export {
 } from './transports/stream-connection.js';
 export { formatEventId, parseEventId } from './transports/sse/sse-event-id.js';
 export { CurrentUser } from './decorators/current-user.decorator.js';
+export { WebRtcSignalingService } from './transports/webrtc/webrtc-signaling.service.js';
+export type {
+  AudioCodec,
+  IceServer,
+  TurnOptions,
+  VideoCodec,
+  WebRtcOptions,
+} from './transports/webrtc/webrtc.options.js';
+export { turnCredentials } from './transports/webrtc/turn-credentials.js';
+export { DataChannelConnection } from './transports/webrtc/data-channel-connection.js';

@@ -10,13 +10,20 @@ export interface TrackFactory {
   stream(id: string): unknown;
 }
 
+/** A subscriber's copy of a track. */
+interface Subscription {
+  readonly sender: RTCRtpSender;
+  /** Whether packets reach it yet (its transport is up): it then needs a keyframe. */
+  flowing: boolean;
+}
+
 /** One track a peer sends, and where it is forwarded. */
 interface Publication {
   readonly peer: ServerPeer;
   readonly track: MediaStreamTrack;
   readonly receiver: RTCRtpReceiver;
   /** Per subscriber, the sender its copy goes out on. */
-  readonly senders: Map<ServerPeer, RTCRtpSender>;
+  readonly senders: Map<ServerPeer, Subscription>;
   stop(): void;
 }
 
@@ -63,10 +70,17 @@ export class RoomMedia {
   /** A track a peer sends: forwarded, packet by packet, to each other peer. */
   publish(peer: ServerPeer, track: MediaStreamTrack, receiver: RTCRtpReceiver): void {
     if (!this.peers.has(peer)) return;
-    const senders = new Map<ServerPeer, RTCRtpSender>();
+    const senders = new Map<ServerPeer, Subscription>();
     const forwarding = track.onReceiveRtp.subscribe((rtp) => {
-      // One clone per subscriber: sendRtp rewrites the packet's header.
-      for (const sender of senders.values()) sender.sendRtp(rtp.clone()).catch(() => undefined);
+      for (const subscription of senders.values()) {
+        // One clone per subscriber: sendRtp rewrites the packet's header.
+        subscription.sender.sendRtp(rtp.clone()).catch(() => undefined);
+        if (!subscription.flowing && subscription.sender.dtlsTransport.state === 'connected') {
+          // The subscriber can receive from now on: it starts from a keyframe.
+          subscription.flowing = true;
+          this.keyframe(publication);
+        }
+      }
     });
     const publication: Publication = {
       peer,
@@ -81,8 +95,8 @@ export class RoomMedia {
 
   /** Asks the sender of a publication for a keyframe. */
   private keyframe(publication: Publication): void {
-    const { ssrc } = publication.track;
-    if (ssrc === undefined) return;
+    const { ssrc, kind } = publication.track;
+    if (ssrc === undefined || kind !== 'video') return;
     publication.receiver.sendRtcpPLI(ssrc).catch((error: unknown) => {
       logger.debug(`a PLI to ${publication.peer.owner.id} failed: ${String(error)}`);
     });
@@ -93,12 +107,13 @@ export class RoomMedia {
     void peer.negotiated.then(() => {
       if (!peer.isOpen || !this.publications.has(publication) || !this.peers.has(peer)) return;
       const outgoing = this.factory.track(publication.track.kind as 'audio' | 'video');
-      const transceiver = peer.pc.addTransceiver(outgoing, { direction: 'sendonly' });
-      const { sender } = transceiver;
-      sender.setStreams([this.factory.stream(publication.peer.owner.id) as never]);
-      publication.senders.set(peer, sender);
-      // A keyframe once the subscriber can receive, and whenever it loses the picture.
-      sender.onReady.subscribe(() => this.keyframe(publication));
+      const stream = this.factory.stream(publication.peer.owner.id) as never;
+      const { sender } = peer.pc.addTransceiver(outgoing, {
+        direction: 'sendonly',
+        streams: [stream],
+      });
+      publication.senders.set(peer, { sender, flowing: false });
+      // And again whenever it loses the picture.
       sender.onPictureLossIndication.subscribe(() => this.keyframe(publication));
       peer.renegotiate();
     });
@@ -107,7 +122,7 @@ export class RoomMedia {
   private unpublish(publication: Publication): void {
     publication.stop();
     this.publications.delete(publication);
-    for (const [subscriber, sender] of publication.senders) {
+    for (const [subscriber, { sender }] of publication.senders) {
       if (!subscriber.isOpen) continue;
       try {
         subscriber.pc.removeTrack(sender);

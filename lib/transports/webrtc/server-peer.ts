@@ -126,6 +126,9 @@ export class ServerPeer {
   private async describe(description: SignalDescription): Promise<void> {
     const { pc } = this;
     if (description.type === 'offer') {
+      if (!/^m=/m.test(description.sdp)) {
+        throw new RealtimeError(ErrorCode.InvalidData, 'the offer has no media or data section');
+      }
       // Polite: the client's offer wins over one of ours.
       if (pc.signalingState === 'have-local-offer') {
         await pc.setLocalDescription({ type: 'rollback' });

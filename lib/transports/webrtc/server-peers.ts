@@ -79,6 +79,13 @@ export class ServerPeers {
       let media = this.rooms.get(signal.room);
       if (!media) this.rooms.set(signal.room, (media = new RoomMedia(this.tracks())));
       media.join(peer);
+      try {
+        await peer.signal(signal);
+      } catch (error) {
+        peer.close('its first offer was refused');
+        throw error;
+      }
+      return;
     }
     await peer.signal(signal);
   }
