@@ -20,3 +20,4 @@ export {
 } from './client-types.js';
 export { RealtimeClient, type RealtimeClientOptions } from './realtime-client.js';
 export { RoomSubscription, type JoinOptions } from './room-subscription.js';
+export { RoomCall, type CallOptions, type CallPeer, type CallSignaling } from './room-call.js';
