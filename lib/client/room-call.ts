@@ -136,7 +136,7 @@ export class RoomCall {
       }),
       this.client.onState((state) => {
         // A new connection is a new peer to the others: the old connections are gone.
-        if (state === 'reconnecting') for (const id of [...this.peers.keys()]) this.drop(id);
+        if (state === 'reconnecting') for (const id of this.peers.keys()) this.drop(id);
         if (state === 'connected' && this.joined) void this.announce();
       }),
     );
@@ -150,7 +150,7 @@ export class RoomCall {
     const joined = this.joined;
     this.joined = false;
     for (const stop of this.stops.splice(0)) stop();
-    for (const id of [...this.peers.keys()]) this.drop(id);
+    for (const id of this.peers.keys()) this.drop(id);
     if (joined)
       await this.client.request('rt:peer-leave', { room: this.room }).catch(() => undefined);
   }
