@@ -14,6 +14,10 @@ import { ChatGateway } from './chat.gateway.js';
       // Rooms keep their last 100 messages (10 minutes): new members see the recent
       // ones, and a page that lost its connection gets what it missed.
       history: { maxCount: 100, maxAge: 600_000 },
+      // Video calls: peer to peer, or through the server's own peer. No STUN or TURN
+      // server is listed, so nothing leaves this machine; loopback is offered too, for
+      // a browser on the same host (Chromium: --allow-loopback-in-peer-connection).
+      webrtc: { hostAddresses: ['127.0.0.1'] },
       // The sample trusts the name in the URL. A real app checks a token here.
       authenticate: (request) => {
         const name = new URL(request.url ?? '/', 'http://localhost').searchParams.get('name');
