@@ -128,23 +128,7 @@ export class ServerPeers {
   }
 
   private createConnection(): Werift.RTCPeerConnection {
-    const { werift, options } = this;
-    const codecs = {
-      video: options.videoCodecs.map((codec) =>
-        codec === 'VP8' ? werift.useVP8() : werift.useH264(),
-      ),
-      audio: options.audioCodecs.map(() => werift.useOPUS()),
-    };
-    return new werift.RTCPeerConnection({
-      // Only what the options list: werift's default would ask a public STUN server.
-      iceServers: options.iceServers.map((server) => ({
-        ...server,
-        urls: typeof server.urls === 'string' ? server.urls : [...server.urls],
-      })) as Werift.RTCIceServer[],
-      iceAdditionalHostAddresses: [...options.hostAddresses],
-      ...(options.portRange && { icePortRange: [...options.portRange] as [number, number] }),
-      codecs,
-    });
+    return new this.werift.RTCPeerConnection(peerConfiguration(this.werift, this.options));
   }
 
   private tracks() {
@@ -189,4 +173,34 @@ export class ServerPeers {
 
 function keyOf(connectionId: string, room: string): string {
   return `${connectionId}\n${room}`;
+}
+
+/**
+ * A server peer's configuration: only the ICE servers the options list (werift's own
+ * default would ask a public STUN server), the host addresses and ports they allow,
+ * and the codecs they accept.
+ *
+ * @example
+ * ```ts
+ * new werift.RTCPeerConnection(peerConfiguration(werift, options));
+ * ```
+ */
+export function peerConfiguration(
+  werift: Pick<typeof Werift, 'useVP8' | 'useH264' | 'useOPUS'>,
+  options: ResolvedWebRtcOptions,
+): Partial<Werift.PeerConfig> {
+  return {
+    iceServers: options.iceServers.map((server) => ({
+      ...server,
+      urls: typeof server.urls === 'string' ? server.urls : [...server.urls],
+    })) as Werift.RTCIceServer[],
+    iceAdditionalHostAddresses: [...options.hostAddresses],
+    ...(options.portRange && { icePortRange: [...options.portRange] as [number, number] }),
+    codecs: {
+      video: options.videoCodecs.map((codec) =>
+        codec === 'VP8' ? werift.useVP8() : werift.useH264(),
+      ),
+      audio: options.audioCodecs.map(() => werift.useOPUS()),
+    },
+  };
 }

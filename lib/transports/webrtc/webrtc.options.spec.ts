@@ -1,0 +1,66 @@
+import * as werift from 'werift';
+import { describe, expect, it } from 'vitest';
+import { RealtimeConfigError } from '../../options-check.js';
+import { resolveRealtimeOptions } from '../../realtime.options.js';
+import { peerConfiguration } from './server-peers.js';
+import { resolveWebRtcOptions } from './webrtc.options.js';
+
+describe('webrtc options', () => {
+  it('are off unless set, and default to no ICE server, VP8 and Opus', () => {
+    expect(resolveWebRtcOptions(undefined)).toBeUndefined();
+    expect(resolveWebRtcOptions(false)).toBeUndefined();
+    expect(resolveWebRtcOptions({})).toEqual({
+      iceServers: [],
+      maxPeersPerUser: 4,
+      maxPeersPerRoom: 50,
+      maxPeersPerNode: 500,
+      connectTimeout: 15_000,
+      videoCodecs: ['VP8'],
+      audioCodecs: ['opus'],
+      hostAddresses: [],
+      maxSdpBytes: 65_536,
+    });
+  });
+
+  it("give server peers no ICE server by default (werift's own default is a public STUN server)", () => {
+    expect(werift.defaultPeerConfig.iceServers).not.toEqual([]);
+    const config = peerConfiguration(werift, resolveWebRtcOptions({})!);
+    expect(config.iceServers).toEqual([]);
+    expect(config.codecs!.video!.map((codec) => codec.mimeType)).toEqual(['video/VP8']);
+    expect(config.codecs!.audio!.map((codec) => codec.mimeType)).toEqual(['audio/OPUS']);
+    const listed = resolveWebRtcOptions({
+      iceServers: [{ urls: ['stun:stun.example.com'] }],
+      videoCodecs: ['VP8', 'H264'],
+      portRange: [40_000, 40_100],
+    })!;
+    const custom = peerConfiguration(werift, listed);
+    expect(custom.iceServers).toEqual([{ urls: ['stun:stun.example.com'] }]);
+    expect(custom.codecs!.video!.map((codec) => codec.mimeType)).toEqual([
+      'video/VP8',
+      'video/H264',
+    ]);
+    expect(custom.icePortRange).toEqual([40_000, 40_100]);
+  });
+
+  it.each([
+    [{ iceServers: [{ url: 'stun:x' }] }, 'webrtc.iceServers'],
+    [{ iceServers: 'stun:x' }, 'webrtc.iceServers'],
+    [{ turn: { urls: ['turn:x'] } }, 'webrtc.turn'],
+    [{ turn: { urls: ['turn:x'], secret: 's', ttl: -1 } }, 'webrtc.turn'],
+    [{ turn: { urls: [], secret: 's' } }, 'webrtc.turn'],
+    [{ maxPeersPerUser: 0 }, 'webrtc.maxPeersPerUser'],
+    [{ connectTimeout: 1.5 }, 'webrtc.connectTimeout'],
+    [{ videoCodecs: ['AV1'] }, 'webrtc.videoCodecs'],
+    [{ portRange: [50_000, 40_000] }, 'webrtc.portRange'],
+    [{ hostAddresses: [''] }, 'webrtc.hostAddresses'],
+    [{ stun: 'x' }, 'webrtc.stun'],
+  ])('refuses %j, naming %s', (given, option) => {
+    expect(() => resolveWebRtcOptions(given)).toThrow(RealtimeConfigError);
+    expect(() => resolveWebRtcOptions(given)).toThrow(`"${option}"`);
+  });
+
+  it('needs the WebSocket transport (signaling runs over it)', () => {
+    expect(() => resolveRealtimeOptions({ websocket: false, webrtc: {} })).toThrow('"webrtc"');
+    expect(() => resolveRealtimeOptions({ webrtc: 'on' as never })).toThrow('"webrtc"');
+  });
+});
