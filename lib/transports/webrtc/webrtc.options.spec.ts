@@ -37,7 +37,7 @@ describe('webrtc options', () => {
     expect(custom.iceServers).toEqual([{ urls: ['stun:stun.example.com'] }]);
     expect(custom.codecs!.video!.map((codec) => codec.mimeType)).toEqual([
       'video/VP8',
-      'video/H264',
+      'video/h264',
     ]);
     expect(custom.icePortRange).toEqual([40_000, 40_100]);
   });
