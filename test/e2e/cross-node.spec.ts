@@ -1,7 +1,6 @@
 // Hub calls that reach other nodes' connections: two apps on one engine store.
 import { describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { RealtimeClient, RealtimeClientError } from '../../lib/client/index.js';
+import { RealtimeClientError } from '../../lib/client/index.js';
 import {
   DeliveryService,
   RpcError,
@@ -9,7 +8,7 @@ import {
   type RealtimeModuleOptions,
   type Undeliverable,
 } from '../../lib/index.js';
-import type { TestApp } from '../support/app.js';
+import { libraryClient } from '../support/client.js';
 import { expectAlive, join, until, userFromQuery, withHarness } from '../support/fixtures.js';
 
 describe('hub calls across nodes', () => {
@@ -22,11 +21,6 @@ describe('hub calls across nodes', () => {
       history: { maxCount: 10 },
     };
     return [await harness.start(options), await harness.start(options)] as const;
-  };
-  const libraryClient = (app: TestApp, user: string) => {
-    const realtime = new RealtimeClient(`${app.wsUrl}?user=${user}`, { WebSocket });
-    harness.defer(() => realtime.close());
-    return realtime;
   };
 
   it('disconnect(id) closes a connection of another node with 4500', async () => {
@@ -97,7 +91,7 @@ describe('hub calls across nodes', () => {
 
   it('RpcService.call(id) calls a client of another node, with its answers and errors', async () => {
     const [a, b] = await nodes();
-    const alice = libraryClient(a, 'alice');
+    const alice = libraryClient(harness, a, 'alice');
     alice.answer('confirm', (params) => ({ ok: true, asked: params }));
     alice.answer('refuse', () => {
       throw new RealtimeClientError('NOPE', 'not today');
@@ -136,7 +130,7 @@ describe('hub calls across nodes', () => {
     const failed: Undeliverable[] = [];
     const delivery = b.app.get(DeliveryService);
     delivery.onUndeliverable((u) => failed.push(u));
-    const bob = libraryClient(a, 'bob');
+    const bob = libraryClient(harness, a, 'bob');
     const got: unknown[] = [];
     bob.on('invoice', (data) => got.push(data));
     await bob.ready;
@@ -152,7 +146,7 @@ describe('hub calls across nodes', () => {
     const [a, b] = await nodes();
     const delivery = b.app.get(DeliveryService);
     await delivery.send({ userId: 'carl' }, 'hello', 'waited', { ttl: 60_000, maxAttempts: 1 });
-    const carl = libraryClient(a, 'carl');
+    const carl = libraryClient(harness, a, 'carl');
     const got: unknown[] = [];
     carl.on('hello', (data) => got.push(data));
     const started = Date.now();

@@ -37,6 +37,18 @@ describe.runIf(redisAvailable())('a node cut off from Redis while others publish
     await redis.stop();
   });
 
+  /** A client of `node` reading room `feed` with recovery: what it saw, and its resyncs. */
+  async function feedReader(node: TestApp, user: string) {
+    const client = new RealtimeClient(`${node.wsUrl}?user=${user}`, { WebSocket });
+    harness.defer(() => client.close());
+    const room = await client.subscribe('feed', { recover: true }).ready;
+    const seen: number[] = [];
+    const resyncs: RoomInfo[] = [];
+    room.on('tick', (n) => seen.push(n as number));
+    room.onResync((info) => resyncs.push(info));
+    return { client, seen, resyncs };
+  }
+
   /** Node A reaches Redis through a proxy the test cuts; node B directly. */
   async function nodes(maxCount: number): Promise<[TestApp, TestApp, TcpProxy]> {
     const proxy = await startTcpProxy(redis.port);
@@ -55,13 +67,7 @@ describe.runIf(redisAvailable())('a node cut off from Redis while others publish
 
   it('replays what the node missed, before later messages: every client gets each message once, in order', async () => {
     const [a, b, proxy] = await nodes(10_000);
-    const client = new RealtimeClient(`${a.wsUrl}?user=una`, { WebSocket });
-    harness.defer(() => client.close());
-    const room = await client.subscribe('feed', { recover: true }).ready;
-    const seen: number[] = [];
-    const resyncs: RoomInfo[] = [];
-    room.on('tick', (n) => seen.push(n as number));
-    room.onResync((info) => resyncs.push(info));
+    const { client, seen, resyncs } = await feedReader(a, 'una');
     const stream = await openStream(harness, a, 'room=feed');
 
     await publish(b, 1, 59);
@@ -83,13 +89,7 @@ describe.runIf(redisAvailable())('a node cut off from Redis while others publish
 
   it('tells the clients with rt:resync where the room goes on from when the missed messages are no longer kept', async () => {
     const [a, b, proxy] = await nodes(5);
-    const client = new RealtimeClient(`${a.wsUrl}?user=vic`, { WebSocket });
-    harness.defer(() => client.close());
-    const room = await client.subscribe('feed', { recover: true }).ready;
-    const seen: number[] = [];
-    const resyncs: RoomInfo[] = [];
-    room.on('tick', (n) => seen.push(n as number));
-    room.onResync((info) => resyncs.push(info));
+    const { seen, resyncs } = await feedReader(a, 'vic');
     const raw = await harness.connect(`${a.wsUrl}?user=raw`);
     await raw.request('rt:join', { room: 'feed' });
     const stream = await openStream(harness, a, 'room=feed');

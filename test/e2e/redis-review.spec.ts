@@ -13,6 +13,7 @@ import {
   type Undeliverable,
 } from '../../lib/index.js';
 import type { TestApp } from '../support/app.js';
+import { libraryClient } from '../support/client.js';
 import { recordUncaught, until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { openStream } from '../support/sse-client.js';
 import { redisAvailable, startRedis, type RedisServer } from '../support/redis.js';
@@ -113,11 +114,6 @@ describe('cross-node link and delivery (two nodes on one shared memory store)', 
     };
     return [await harness.start(options), await harness.start(options)] as const;
   };
-  const libraryClient = (app: TestApp, user: string) => {
-    const realtime = new RealtimeClient(`${app.wsUrl}?user=${user}`, { WebSocket });
-    harness.defer(() => realtime.close());
-    return realtime;
-  };
 
   it('a waiting message reaches a user who comes back on another node within presence.offlineDelay', async () => {
     const [a, b] = await nodes();
@@ -131,7 +127,7 @@ describe('cross-node link and delivery (two nodes on one shared memory store)', 
     delivery.onUndeliverable((u) => failed.push(u));
     await delivery.send({ userId: 'erin' }, 'hello', 'waited', { ttl: 4_000 });
     await sleep(100); // node B found nobody and waits
-    const erin = libraryClient(a, 'erin');
+    const erin = libraryClient(harness, a, 'erin');
     const got: unknown[] = [];
     erin.on('hello', (data) => got.push(data));
     await erin.ready;
@@ -161,7 +157,7 @@ describe('cross-node link and delivery (two nodes on one shared memory store)', 
     // Node B counts the stream as a recipient: it sends twice to nobody that can
     // acknowledge, and gives up ("attempts") instead of waiting for a connection.
     await sleep(800);
-    const sam = libraryClient(a, 'sam');
+    const sam = libraryClient(harness, a, 'sam');
     const got: unknown[] = [];
     sam.on('hello', (data) => got.push(data));
     await sam.ready;
@@ -172,7 +168,7 @@ describe('cross-node link and delivery (two nodes on one shared memory store)', 
 
   it("RpcService.call(id) of another node's connection with params that are not JSON fails with INVALID_DATA, as a local call does", async () => {
     const [a, b] = await nodes();
-    const alice = libraryClient(a, 'alice');
+    const alice = libraryClient(harness, a, 'alice');
     alice.answer('echo', (params) => params);
     const { connectionId } = await alice.ready;
     const params = { n: 1n };

@@ -1,4 +1,6 @@
-import type { RealtimeClient } from '../../lib/client/index.js';
+import { WebSocket } from 'ws';
+import { RealtimeClient } from '../../lib/client/index.js';
+import type { Harness } from './fixtures.js';
 
 /**
  * Resolves when the client is connected again after losing its connection. Made
@@ -15,4 +17,15 @@ export function reconnected(client: RealtimeClient<any>): Promise<void> {
       }
     });
   });
+}
+
+/** The library's client as `user` of an app (`?user=`), closed at the harness's cleanup. */
+export function libraryClient(
+  harness: Harness,
+  app: { readonly wsUrl: string },
+  user: string,
+): RealtimeClient {
+  const client = new RealtimeClient(`${app.wsUrl}?user=${user}`, { WebSocket });
+  harness.defer(() => client.close());
+  return client;
 }

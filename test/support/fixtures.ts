@@ -251,3 +251,13 @@ export function recordUncaught(harness: Harness): unknown[] {
   harness.defer(() => process.off('uncaughtException', listener));
   return errors;
 }
+
+/**
+ * For a test that needs what this machine lacks: says so loudly and returns false (the
+ * caller skips), or, under CI=true (which installs everything), throws.
+ */
+export function skipLoudly(message: string): false {
+  if (process.env.CI === 'true') throw new Error(`${message} (CI=true: this is a failure)`);
+  console.warn(`\n!!! ${message} !!!\n`);
+  return false;
+}
