@@ -13,6 +13,7 @@ export interface CallPeer {
 
 /** What a call needs of the client: requests, and the server's frames. */
 export interface CallSignaling {
+  readonly state: string;
   request(event: string, data?: unknown): Promise<unknown>;
   emit(event: string, data?: unknown): void;
   on(event: string, listener: (data: any) => void): () => void;
@@ -70,9 +71,13 @@ export class RoomCall {
   private readonly peers = new Map<string, Negotiation>();
   private readonly peerListeners = new Listeners<[CallPeer]>();
   private readonly leftListeners = new Listeners<[CallPeer]>();
+  private readonly errorListeners = new Listeners<[unknown]>();
   private readonly stops: (() => void)[] = [];
   private iceServers: RTCIceServer[] | undefined;
   private joined = false;
+  /** Counts leave()s: a join that sees it change was left meanwhile. */
+  private generation = 0;
+  private listening: Promise<void> | undefined;
 
   constructor(
     private readonly client: CallSignaling,
@@ -95,15 +100,30 @@ export class RoomCall {
     return this.leftListeners.add(listener);
   }
 
+  /** Calls `listener` with what failed by itself (a join again after a reconnect). */
+  onError(listener: (error: unknown) => void): () => void {
+    return this.errorListeners.add(listener);
+  }
+
   /**
    * Joins the room's call (`rt:peer-join`): the peers already there make this client
-   * an offer each. After a reconnect it joins again by itself.
+   * an offer each. After a reconnect it joins again by itself. A refused join (the
+   * room is not joined: `NOT_IN_ROOM`) rejects, and may be tried again.
    */
   async join(): Promise<void> {
     if (this.joined) return;
     this.joined = true;
-    await this.listen();
-    await this.announce();
+    const generation = this.generation;
+    try {
+      await this.listen();
+      // leave() ran meanwhile: this join is over.
+      if (generation !== this.generation) return;
+      await this.announce();
+    } catch (error) {
+      if (generation === this.generation) this.joined = false;
+      throw error;
+    }
+    if (generation !== this.generation) await this.sendLeave();
   }
 
   /**
@@ -118,12 +138,31 @@ export class RoomCall {
     return (this.peers.get(SERVER) ?? this.connect(SERVER, null, false)).peer.pc;
   }
 
-  /** Follows the server's signaling frames, once; fetches the ICE servers, once. */
-  private async listen(): Promise<void> {
-    if (this.stops.length > 0) return;
+  /** Leaves the call: every connection (the server's too) is closed, and the others hear of it. */
+  async leave(): Promise<void> {
+    const inCall = this.joined || this.peers.has(SERVER);
+    this.joined = false;
+    this.generation++;
+    this.listening = undefined;
+    for (const stop of this.stops.splice(0)) stop();
+    for (const id of this.peers.keys()) this.drop(id);
+    if (inCall) await this.sendLeave();
+  }
+
+  /** Follows the server's signaling frames and fetches the ICE servers, once for all callers. */
+  private listen(): Promise<void> {
+    this.listening ??= this.startListening().catch((error: unknown) => {
+      this.listening = undefined;
+      for (const stop of this.stops.splice(0)) stop();
+      throw error;
+    });
+    return this.listening;
+  }
+
+  private async startListening(): Promise<void> {
     this.stops.push(
       this.client.on('rt:peer-joined', (data) => {
-        if (data?.room === this.room && typeof data.peer?.id === 'string') {
+        if (this.joined && data?.room === this.room && typeof data.peer?.id === 'string') {
           // Here first: impolite, and the one who offers.
           this.connect(data.peer.id, data.peer.userId ?? null, false);
         }
@@ -137,7 +176,9 @@ export class RoomCall {
       this.client.onState((state) => {
         // A new connection is a new peer to the others: the old connections are gone.
         if (state === 'reconnecting') for (const id of this.peers.keys()) this.drop(id);
-        if (state === 'connected' && this.joined) void this.announce();
+        if (state === 'connected' && this.joined) {
+          this.announce().catch((error: unknown) => this.report(error));
+        }
       }),
     );
     this.iceServers ??=
@@ -145,18 +186,17 @@ export class RoomCall {
       ((await this.client.request('rt:ice')) as { iceServers: RTCIceServer[] }).iceServers;
   }
 
-  /** Leaves the call: every connection is closed, and the others hear of it. */
-  async leave(): Promise<void> {
-    const joined = this.joined;
-    this.joined = false;
-    for (const stop of this.stops.splice(0)) stop();
-    for (const id of this.peers.keys()) this.drop(id);
-    if (joined)
-      await this.client.request('rt:peer-leave', { room: this.room }).catch(() => undefined);
-  }
-
   private async announce(): Promise<void> {
     await this.client.request('rt:peer-join', { room: this.room });
+  }
+
+  private async sendLeave(): Promise<void> {
+    await this.client.request('rt:peer-leave', { room: this.room }).catch(() => undefined);
+  }
+
+  private report(error: unknown): void {
+    if (this.errorListeners.size > 0) this.errorListeners.emit(error);
+    else console.warn(`nest-realtime: the call of "${this.room}" failed:`, error);
   }
 
   /** A peer connection to `id`, told to the app, negotiating as it changes. */
@@ -203,8 +243,8 @@ export class RoomCall {
   }): void {
     let negotiation = this.peers.get(data.from);
     if (!negotiation) {
-      // An offer from a peer that came first: the newcomer is polite.
-      if (data.description?.type !== 'offer' || data.from === SERVER) return;
+      // An offer from a peer that came first, to a member of the call: the newcomer is polite.
+      if (!this.joined || data.description?.type !== 'offer' || data.from === SERVER) return;
       negotiation = this.connect(data.from, data.fromUser ?? null, true);
     }
     const current = negotiation;
@@ -242,6 +282,8 @@ export class RoomCall {
   }
 
   private send(to: string, part: { description?: unknown; candidate?: unknown }): void {
+    // Not queued while offline: after a reconnect the peers are new, and so are the signals.
+    if (this.client.state !== 'connected') return;
     this.client.emit('rt:signal', { room: this.room, to, ...part });
   }
 

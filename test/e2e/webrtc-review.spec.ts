@@ -1,183 +1,296 @@
+// Review of the WebRTC code: regression tests for confirmed bugs of the server's
+// peers (media forwarding, closing, data channels) and of the client's RoomCall.
+// Each test fails against the code as reviewed, for the reason its name gives.
 import { MediaStreamTrack, RTCPeerConnection } from 'werift';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { RealtimeClient, RoomCall } from '../../lib/client/index.js';
+import { RealtimeClient, RoomCall, type CallPeer } from '../../lib/client/index.js';
 import { WebRtcSignalingService, type RealtimeModuleOptions } from '../../lib/index.js';
 import type { TestApp } from '../support/app.js';
-import { errorReply, join, until, userFromQuery, withHarness } from '../support/fixtures.js';
+import { join, until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { LOOPBACK_PEER, LOOPBACK_WEBRTC, SignalingPeer, loopbackOnly } from '../support/webrtc.js';
-import { eventIs, type TestClient } from '../support/ws-client.js';
+import type { Frame, TestClient } from '../support/ws-client.js';
 
 const OPTIONS: RealtimeModuleOptions = {
   authenticate: userFromQuery,
   webrtc: { ...LOOPBACK_WEBRTC },
 };
-const peersOf = (app: TestApp) => app.app.get(WebRtcSignalingService).serverPeerCount;
-import { readFileSync } from 'node:fs';
-const udp = () =>
-  readFileSync('/proc/net/udp', 'utf8').trim().split('\n').length -
-  1 +
-  readFileSync('/proc/net/udp6', 'utf8').trim().split('\n').length -
-  1;
 
+const peersOf = (app: TestApp) => app.app.get(WebRtcSignalingService).serverPeerCount;
+
+/** The configurations RoomCalls made their peer connections with, in order. */
+const configs: { iceServers?: unknown[] }[] = [];
+
+/** werift's peer connection where the browser's would be, offering loopback only. */
+class LoopbackPeerConnection extends RTCPeerConnection {
+  constructor(config: { iceServers?: unknown[] } = {}) {
+    configs.push(config);
+    // What the call asked for is recorded; the connection itself asks no server.
+    super({ ...config, iceServers: [], iceAdditionalHostAddresses: ['127.0.0.1'] });
+  }
+}
+const Browserish = LoopbackPeerConnection as unknown as typeof globalThis.RTCPeerConnection;
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves true once `check` holds, false if it does not within `timeout`. */
+const holds = (check: () => boolean, timeout: number): Promise<boolean> =>
+  until(check, timeout).then(
+    () => true,
+    () => false,
+  );
+
+/** The rt:peer-joined / rt:peer-left events a client heard about one peer. */
+const callEventsAbout = (client: TestClient, peerId: string): string[] =>
+  client.frames
+    .filter((f: Frame) => f.event.startsWith('rt:peer-') && f.data?.peer?.id === peerId)
+    .map((f) => f.event);
+
+/** An offer of a werift peer with a data channel (its connection is closed at once). */
 async function anOffer(): Promise<{ type: string; sdp: string }> {
   const pc = new RTCPeerConnection(LOOPBACK_PEER);
   pc.createDataChannel('rt');
   await pc.setLocalDescription(await pc.createOffer());
-  const sdp = pc.localDescription!.sdp;
+  const { sdp } = pc.localDescription!;
   await pc.close();
   return { type: 'offer', sdp };
 }
 
-describe.runIf(loopbackOnly())('webrtc review', () => {
+const isAnswerSignal = (f: Frame) =>
+  f.event === 'rt:signal' && f.data?.description?.type === 'answer';
+
+describe.runIf(loopbackOnly())('WebRTC review', () => {
   const harness = withHarness();
 
-  it('exp2: subscribers join a room with a publisher', async () => {
+  const toServer = (client: TestClient, room: string) => {
+    const peer = new SignalingPeer(client, room, 'server');
+    harness.defer(() => peer.close());
+    return peer;
+  };
+
+  const realtimeClient = async (app: TestApp, user: string, room: string) => {
+    const client = new RealtimeClient(`${app.wsUrl}?user=${user}`, {
+      WebSocket,
+      reconnect: { initialDelay: 20, maxDelay: 100 },
+    });
+    harness.defer(() => client.close());
+    await client.subscribe(room).ready;
+    return client;
+  };
+
+  const roomCall = (client: RealtimeClient, room: string, iceServers?: RTCIceServer[]) => {
+    const call = new RoomCall(client, room, {
+      RTCPeerConnection: Browserish,
+      ...(iceServers && { iceServers }),
+    });
+    harness.defer(() => call.leave());
+    return call;
+  };
+
+  // room-media.ts subscribe(): a newcomer's server peer gets the room's tracks (and an
+  // offer from the server) as soon as its first offer is answered, while ICE and DTLS
+  // are still starting; werift then flips the server's ICE role (an offerer is
+  // controlling) in the middle of the checks, and the newcomer never connects.
+  it('a subscriber that comes after a publisher connects to the server peer', async () => {
     const app = await harness.start(OPTIONS);
     const pat = await harness.connect(`${app.wsUrl}?user=pat`);
     await join(pat, 'stage');
-    const publisher = new SignalingPeer(pat, 'stage', 'server');
-    harness.defer(() => publisher.close());
-    const video = new MediaStreamTrack({ kind: 'video' });
-    publisher.pc.addTransceiver(video, { direction: 'sendonly' });
-    if (process.env.WITH_PUB) {
-      await publisher.offer();
-      await publisher.connected();
-    }
-    const results: string[] = [];
-    for (let i = 0; i < 10; i++) {
-      const c = await harness.connect(`${app.wsUrl}?user=s${i}`);
-      await join(c, 'stage');
-      const side = new SignalingPeer(c, 'stage', 'server');
-      harness.defer(() => side.close());
+    const publisher = toServer(pat, 'stage');
+    publisher.pc.addTransceiver(new MediaStreamTrack({ kind: 'video' }), {
+      direction: 'sendonly',
+    });
+    await publisher.offer();
+    await publisher.connected();
+
+    const outcomes: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const client = await harness.connect(`${app.wsUrl}?user=sub${i}`);
+      await join(client, 'stage');
+      const side = toServer(client, 'stage');
       side.pc.createDataChannel('rt');
       await side.offer();
-      const ok = await side.connected(5_000).then(
-        () => 'ok',
-        () => `fail:${side.pc.connectionState}:${side.pc.iceConnectionState}`,
+      outcomes.push(
+        await side.connected(3_000).then(
+          () => 'connected',
+          () => `still ${side.pc.connectionState}`,
+        ),
       );
-      results.push(ok);
     }
-    console.log(results, peersOf(app));
-  }, 120_000);
-
-  it('exp4: roomcall', async () => {
-    const app = await harness.start({ ...OPTIONS, webrtc: { ...LOOPBACK_WEBRTC, turn: { urls: ['turn:127.0.0.1:3478'], secret: 's' } } });
-    const configs: any[] = [];
-    class Loop extends RTCPeerConnection {
-      constructor(config: any = {}) {
-        configs.push(config);
-        super({ ...config, iceServers: [], iceAdditionalHostAddresses: ['127.0.0.1'] });
-      }
-    }
-    const client = new RealtimeClient(`${app.wsUrl}?user=al`, { WebSocket, reconnect: { initialDelay: 20, maxDelay: 100 } });
-    harness.defer(() => client.close());
-    const call = new RoomCall(client, 'call', { RTCPeerConnection: Loop as any });
-    harness.defer(() => call.leave());
-    const r = await call.join().then(() => 'ok', (e) => `err ${e.code}`);
-    console.log('join before room', r);
-    await client.subscribe('call').ready;
-    console.log('join again', await call.join().then(() => 'ok', (e) => `err ${e.code}`));
-    const svc = app.app.get(WebRtcSignalingService) as any;
-    console.log('peerRooms size', svc.peerRooms.size);
-    // concurrent connectServer
-    const call2 = new RoomCall(client, 'call', { RTCPeerConnection: Loop as any });
-    harness.defer(() => call2.leave());
-    const [, pc] = await Promise.all([call2.join(), call2.connectServer()]);
-    console.log('configs', JSON.stringify(configs));
-    // leave during join
-    const bob = new RealtimeClient(`${app.wsUrl}?user=bob`, { WebSocket });
-    harness.defer(() => bob.close());
-    await bob.subscribe('call').ready;
-    const call3 = new RoomCall(bob, 'call', { RTCPeerConnection: Loop as any });
-    const j = call3.join();
-    await call3.leave();
-    await j;
-    await new Promise((res) => setTimeout(res, 300));
-    console.log('peerRooms after leave-during-join', [...svc.peerRooms].map(([c, rooms]: any) => [c.userId, [...rooms]]));
-    // server pc closes on leave?
-    const sc = (pc as any);
-    sc.createDataChannel('rt');
-    await until(() => peersOf(app) === 1, 5000);
-    await until(() => sc.connectionState === 'connected', 5000);
-    await call2.leave();
-    const t0 = Date.now();
-    await until(() => peersOf(app) === 0, 8000).catch(() => undefined);
-    console.log('server peers after leave', peersOf(app), Date.now() - t0);
-  }, 30_000);
-
-  it('exp3: garbage', async () => {
-    const errors: unknown[] = [];
-    const onErr = (e: unknown) => errors.push(e);
-    process.on('uncaughtException', onErr);
-    process.on('unhandledRejection', onErr);
-    harness.defer(() => { process.off('uncaughtException', onErr); process.off('unhandledRejection', onErr); });
-    const app = await harness.start(OPTIONS);
-    const ann = await harness.connect(`${app.wsUrl}?user=ann`);
-    await join(ann, 'a');
-    const offer = await anOffer();
-    console.log('offer', JSON.stringify(await ann.request('rt:signal', { room: 'a', to: 'server', description: offer })));
-    const cands = [
-      'candidate:1 1 udp 2130706431 127.0.0.1 notaport typ host',
-      'candidate:1 1 udp 2130706431 999.999.1.1 5000 typ host',
-      'candidate:1 1 udp 2130706431 example.invalid 5000 typ host',
-      'candidate:1 1 tcp 2130706431 127.0.0.1 5000 typ host tcptype active',
-      'candidate:1 1 udp x 127.0.0.1 5000 typ relay raddr 1.2.3.4 rport 9',
-      'candidate:',
-      'a',
-      'candidate:1 1 udp 2130706431 127.0.0.1 5000',
-      'candidate:1 1 udp 2130706431 127.0.0.1 5000 typ',
-      'candidate:1 1 udp 2130706431 ::1 5000 typ host',
-      'candidate:1 1 udp 2130706431 127.0.0.1 99999999 typ host',
-      'candidate:1 1 udp 2130706431 127.0.0.1 0 typ host',
-    ];
-    for (const c of cands) {
-      for (const extra of [{ sdpMLineIndex: 0 }, { sdpMid: '0' }, { sdpMLineIndex: 0, usernameFragment: 'nope' }]) {
-        const r = await ann.request('rt:signal', { room: 'a', to: 'server', candidate: { candidate: c, ...extra } });
-        console.log(c, JSON.stringify(extra), JSON.stringify(r.error ?? r.data));
-      }
-    }
-    const sdps = [
-      'v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n',
-      'm=audio',
-      offer.sdp.replace(/a=fingerprint.*\r\n/, ''),
-      offer.sdp.replace(/a=ice-ufrag.*\r\n/, ''),
-      offer.sdp.replace(/a=setup:actpass/, 'a=setup:bogus'),
-      offer.sdp.replace(/m=application (\d+)/, 'm=foo $1'),
-      offer.sdp + 'm=video 9 UDP/TLS/RTP/SAVPF 96\r\n',
-    ];
-    for (const [k, sdp] of sdps.entries()) {
-      const bea = await harness.connect(`${app.wsUrl}?user=b${k}`);
-      await join(bea, 'a');
-      const r = await bea.request('rt:signal', { room: 'a', to: 'server', description: { type: 'offer', sdp } });
-      console.log('sdp', k, JSON.stringify(r.error ?? r.data));
-      const r2 = await ann.request('rt:signal', { room: 'a', to: 'server', description: { type: 'offer', sdp } });
-      console.log('sdp-reoffer', k, JSON.stringify(r2.error ?? r2.data));
-    }
-    await new Promise((r) => setTimeout(r, 1500));
-    console.log('errors', errors.map(String));
+    expect(outcomes).toEqual(Array.from({ length: 6 }, () => 'connected'));
   }, 60_000);
 
-  it('exp1: leave while the first offer is applied', async () => {
+  // room-call.ts leave()/drop("server") closes only the client's side; nothing tells
+  // the server (rt:peer-leave does not close server peers, and werift does not notice
+  // the other side going). The server peer stays for as long as the client is in the
+  // room, and the next connectServer()'s offer is applied to that stale peer: it
+  // never connects.
+  it('RoomCall.leave() closes the server peer, and connectServer() works again', async () => {
+    const app = await harness.start(OPTIONS);
+    const client = await realtimeClient(app, 'al', 'call');
+    const first = roomCall(client, 'call', []);
+    const pc1 = (await first.connectServer()) as unknown as RTCPeerConnection;
+    pc1.createDataChannel('rt');
+    expect(await holds(() => pc1.connectionState === 'connected', 5_000)).toBe(true);
+    await first.leave();
+    const serverPeerClosed = await holds(() => peersOf(app) === 0, 3_000);
+
+    const second = roomCall(client, 'call', []);
+    const pc2 = (await second.connectServer()) as unknown as RTCPeerConnection;
+    pc2.createDataChannel('rt');
+    const connectedAgain = await holds(() => pc2.connectionState === 'connected', 5_000);
+    expect({ serverPeerClosed, connectedAgain }).toEqual({
+      serverPeerClosed: true,
+      connectedAgain: true,
+    });
+  }, 30_000);
+
+  // room-call.ts join(): `joined` is set before the requests; when rt:peer-join is
+  // refused (here NOT_IN_ROOM, the room not joined yet) it stays set, and every later
+  // join() resolves at once without joining.
+  it('RoomCall.join() after a refused join joins the call', async () => {
+    const app = await harness.start(OPTIONS);
+    const observer = await harness.connect(`${app.wsUrl}?user=obs`);
+    await join(observer, 'call');
+    await observer.request('rt:peer-join', { room: 'call' });
+
+    const client = new RealtimeClient(`${app.wsUrl}?user=al`, { WebSocket });
+    harness.defer(() => client.close());
+    const call = roomCall(client, 'call', []);
+    const { connectionId } = await client.ready;
+    await expect(call.join()).rejects.toMatchObject({ code: 'NOT_IN_ROOM' });
+    await client.subscribe('call').ready;
+    await call.join();
+    expect(await holds(() => callEventsAbout(observer, connectionId).length > 0, 2_000)).toBe(true);
+    expect(callEventsAbout(observer, connectionId)).toEqual(['rt:peer-joined']);
+  });
+
+  // room-call.ts leave() while join() waits for rt:ice: leave() sends rt:peer-leave
+  // (false: not in the call yet) and stops listening, then join() goes on and sends
+  // rt:peer-join. The server keeps the client in the call, the others connect to it,
+  // and nothing on the client answers them.
+  it('RoomCall.leave() during join() leaves the client out of the call', async () => {
+    const app = await harness.start(OPTIONS);
+    const observer = await harness.connect(`${app.wsUrl}?user=obs`);
+    await join(observer, 'call');
+    await observer.request('rt:peer-join', { room: 'call' });
+    const client = await realtimeClient(app, 'bob', 'call');
+    const { connectionId } = await client.ready;
+    const call = roomCall(client, 'call'); // ICE servers from rt:ice: join() waits for it
+    const joining = call.join();
+    await call.leave();
+    await joining;
+    await wait(300);
+    expect(callEventsAbout(observer, connectionId).at(-1)).not.toBe('rt:peer-joined');
+  });
+
+  // room-call.ts listen(): a second caller returns as soon as the listeners are set,
+  // before rt:ice has answered, so connectServer() beside join() makes the connection
+  // with no ICE servers: the TURN credentials the server minted are not used.
+  it('connectServer() beside join() uses the ICE servers of rt:ice', async () => {
+    const app = await harness.start({
+      ...OPTIONS,
+      webrtc: {
+        ...LOOPBACK_WEBRTC,
+        turn: { urls: ['turn:127.0.0.1:3478'], secret: 'review-secret' },
+      },
+    });
+    const client = await realtimeClient(app, 'al', 'call');
+    const call = roomCall(client, 'call');
+    configs.length = 0;
+    await Promise.all([call.join(), call.connectServer()]);
+    expect(configs).toHaveLength(1);
+    expect(configs[0]!.iceServers).toEqual([
+      expect.objectContaining({ username: expect.stringMatching(/^\d+:al$/) }),
+    ]);
+  });
+
+  // room-call.ts listen(): on "connected" after a reconnect, `void this.announce()`
+  // drops the rejection of rt:peer-join: when the room was not joined again (here
+  // canJoin refuses now), the process gets an unhandled rejection (which ends a Node
+  // process by default).
+  it('a refused rt:peer-join after a reconnect is no unhandled rejection', async () => {
+    const rejections: unknown[] = [];
+    const record = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', record);
+    harness.defer(() => process.off('unhandledRejection', record));
+    let allowed = true;
+    const app = await harness.start({ ...OPTIONS, authorize: { canJoin: () => allowed } });
+    const client = await realtimeClient(app, 'al', 'call');
+    const call = roomCall(client, 'call', []);
+    await call.join();
+    allowed = false;
+    const states: string[] = [];
+    client.onState((state) => states.push(state));
+    app.hub.connections.get((await client.ready).connectionId)!.close(1001, 'restarting');
+    await until(() => states.includes('connected'), 5_000);
+    await wait(300);
+    expect(rejections).toEqual([]);
+  });
+
+  // room-call.ts signal(): any offer from any room member makes a peer connection and
+  // is answered, even by a RoomCall that never joined the call (one used only for
+  // connectServer()): its ICE candidates go to whoever asked.
+  it('a RoomCall that has not joined the call answers no peer', async () => {
+    const app = await harness.start(OPTIONS);
+    const client = await realtimeClient(app, 'al', 'call');
+    const call = roomCall(client, 'call', []);
+    const peers: CallPeer[] = [];
+    call.onPeer((peer) => peers.push(peer));
+    await call.connectServer();
+    const mallory = await harness.connect(`${app.wsUrl}?user=mallory`);
+    await join(mallory, 'call');
+    const caller = new SignalingPeer(mallory, 'call', (await client.ready).connectionId);
+    harness.defer(() => caller.close());
+    caller.pc.createDataChannel('x');
+    await caller.offer();
+    const answered = await mallory.next(isAnswerSignal, 2_000).then(
+      () => true,
+      () => false,
+    );
+    expect({ answered, peers: peers.map((peer) => peer.id) }).toEqual({
+      answered: false,
+      peers: ['server'],
+    });
+  });
+
+  // server-peer.ts adopt(): a data channel connection is added to the peer's set and
+  // only removed when the whole peer closes; channels the client closes stay in it
+  // (a client that opens and closes channels grows it without bound).
+  it('closed data channels are not kept by their server peer', async () => {
+    const app = await harness.start(OPTIONS);
+    const sue = await harness.connect(`${app.wsUrl}?user=sue`);
+    await join(sue, 'game');
+    const side = toServer(sue, 'game');
+    const channels = [side.pc.createDataChannel('rt')];
+    await side.offer();
+    await side.connected();
+    for (let i = 0; i < 20; i++) channels.push(side.pc.createDataChannel(`c${i}`));
+    await until(() => app.hub.connections.count() === 22, 5_000);
+    for (const channel of channels.slice(1)) channel.close();
+    await until(() => app.hub.connections.count() === 2, 5_000);
+    const servers = (app.app.get(WebRtcSignalingService) as any).servers;
+    const [peer] = [...servers.peers.values()];
+    expect(peer.channels.size).toBe(1);
+  }, 30_000);
+
+  // server-peer.ts describe(): createAnswer()/setLocalDescription() are not wrapped like
+  // setRemoteDescription; when the client leaves the room while its first offer is
+  // applied, werift's InvalidStateError becomes INTERNAL_ERROR, logged as a server
+  // failure with its stack (any client can cause it at will).
+  it('leaving the room while the first offer is applied is no INTERNAL_ERROR', async () => {
     const app = await harness.start(OPTIONS);
     const ann = await harness.connect(`${app.wsUrl}?user=ann`);
-    await join(ann, 'a');
     const offer = await anOffer();
-    const before = udp();
-    console.log('udp before', before);
-    for (let delay = 0; delay < 6; delay++) {
-      const id = `o${delay}`;
-      ann.send({ event: 'rt:signal', id, data: { room: 'a', to: 'server', description: offer } });
-      if (delay > 0) await new Promise((r) => setTimeout(r, delay * 3));
-      ann.send({ event: 'rt:leave', id: `l${delay}`, data: { room: 'a' } });
-      const reply = await Promise.race([
-        ann.next((f) => f.id === id),
-        new Promise((r) => setTimeout(() => r('TIMEOUT'), 3000)),
-      ]);
-      console.log(delay, JSON.stringify(reply), 'peers', peersOf(app), 'udp', udp());
+    const codes: (string | null)[] = [];
+    for (let i = 0; i < 3; i++) {
       await join(ann, 'a');
+      const id = `offer-${i}`;
+      ann.send({ event: 'rt:signal', id, data: { room: 'a', to: 'server', description: offer } });
+      ann.send({ event: 'rt:leave', id: `leave-${i}`, data: { room: 'a' } });
+      const reply = await ann.next((f) => f.id === id);
+      codes.push(reply.error?.code ?? null);
+      await until(() => peersOf(app) === 0, 3_000);
     }
-    await new Promise((r) => setTimeout(r, 1000));
-    console.log('end peers', peersOf(app), 'udp', udp());
+    expect(codes).not.toContain('INTERNAL_ERROR');
   });
 });

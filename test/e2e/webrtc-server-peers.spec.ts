@@ -259,4 +259,40 @@ describe.runIf(loopbackOnly())('WebRTC server peers', () => {
     await app.close();
     expect(signaling.serverPeerCount).toBe(0);
   });
+
+  it('counts peers per room, per node and per anonymous connection, and channels per peer', async () => {
+    const app = await harness.start({
+      webrtc: { ...LOOPBACK_WEBRTC, maxPeersPerRoom: 1, maxPeersPerNode: 2, maxChannelsPerPeer: 2 },
+    });
+    const anonymous = await Promise.all([0, 1, 2].map(() => harness.connect(app.wsUrl)));
+    const [one, two, three] = anonymous as [TestClient, TestClient, TestClient];
+    for (const client of anonymous) {
+      await join(client, 'x');
+      await join(client, 'y');
+      await join(client, 'z');
+    }
+    const first = toServer(one, 'x');
+    const channels = [0, 1, 2].map((i) => first.pc.createDataChannel(`c${i}`));
+    await first.offer();
+    await first.connected();
+    const offer = { type: 'offer', sdp: first.pc.localDescription!.sdp };
+    // Room x has its one peer; another anonymous connection may still have one elsewhere.
+    expect(await two.request('rt:signal', { room: 'x', to: 'server', description: offer })).toEqual(
+      errorReply(expect.any(Number), 'PEER_LIMIT_REACHED'),
+    );
+    expect(
+      (await two.request('rt:signal', { room: 'y', to: 'server', description: offer })).data,
+    ).toBeNull();
+    // The node has its two peers.
+    expect(
+      await three.request('rt:signal', { room: 'z', to: 'server', description: offer }),
+    ).toEqual(errorReply(expect.any(Number), 'PEER_LIMIT_REACHED'));
+    // Of the three channels, two are connections; the third was closed.
+    await until(() => channels.filter((c) => c.readyState === 'closed').length === 1, 5_000);
+    expect(app.hub.connections.count()).toBe(3 + 2);
+    // rt:peer-leave closes the connection's server peer in the room (it is in no call).
+    expect((await one.request('rt:peer-leave', { room: 'x' })).data).toBe(true);
+    await until(() => peersOf(app) === 1, 3_000);
+    expect(app.hub.connections.count()).toBe(3);
+  });
 });

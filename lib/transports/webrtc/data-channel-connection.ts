@@ -47,6 +47,7 @@ export class DataChannelConnection extends RealtimeConnection {
   private waiting = 0;
   private queue = Promise.resolve();
   private readonly bucket: TokenBucket | undefined;
+  private readonly closeListeners: (() => void)[] = [];
 
   constructor(
     id: string,
@@ -91,9 +92,16 @@ export class DataChannelConnection extends RealtimeConnection {
     }
   }
 
+  /** Runs `listener` once the connection closes. */
+  onClose(listener: () => void): void {
+    if (this.closed) listener();
+    else this.closeListeners.push(listener);
+  }
+
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    for (const listener of this.closeListeners.splice(0)) listener();
     logger.debug(`data channel ${this.id} closed (${code}: ${reason})`);
     if (this.channel.readyState === 'open' || this.channel.readyState === 'connecting') {
       this.channel.close();

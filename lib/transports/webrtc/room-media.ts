@@ -15,6 +15,8 @@ interface Subscription {
   readonly sender: RTCRtpSender;
   /** Whether packets reach it yet (its transport is up): it then needs a keyframe. */
   flowing: boolean;
+  /** Stops following the subscriber's picture loss reports. */
+  readonly stop: () => void;
 }
 
 /** One track a peer sends, and where it is forwarded. */
@@ -62,8 +64,12 @@ export class RoomMedia {
   leave(peer: ServerPeer): void {
     if (!this.peers.delete(peer)) return;
     for (const publication of this.publications) {
-      if (publication.peer === peer) this.unpublish(publication);
-      else publication.senders.delete(peer);
+      if (publication.peer === peer) {
+        this.unpublish(publication);
+      } else {
+        publication.senders.get(peer)?.stop();
+        publication.senders.delete(peer);
+      }
     }
   }
 
@@ -103,8 +109,9 @@ export class RoomMedia {
   }
 
   private subscribe(peer: ServerPeer, publication: Publication): void {
-    // Media is added once the client's first offer is answered (an answer cannot add it).
-    void peer.negotiated.then(() => {
+    // Media is added once the peer is connected (an answer cannot add it, and an offer
+    // during the ICE checks would turn the roles around).
+    void peer.connected.then(() => {
       if (!peer.isOpen || !this.publications.has(publication) || !this.peers.has(peer)) return;
       const outgoing = this.factory.track(publication.track.kind as 'audio' | 'video');
       const stream = this.factory.stream(publication.peer.owner.id) as never;
@@ -112,9 +119,9 @@ export class RoomMedia {
         direction: 'sendonly',
         streams: [stream],
       });
-      publication.senders.set(peer, { sender, flowing: false });
       // And again whenever it loses the picture.
-      sender.onPictureLossIndication.subscribe(() => this.keyframe(publication));
+      const losses = sender.onPictureLossIndication.subscribe(() => this.keyframe(publication));
+      publication.senders.set(peer, { sender, flowing: false, stop: () => losses.unSubscribe() });
       peer.renegotiate();
     });
   }
@@ -122,7 +129,8 @@ export class RoomMedia {
   private unpublish(publication: Publication): void {
     publication.stop();
     this.publications.delete(publication);
-    for (const [subscriber, { sender }] of publication.senders) {
+    for (const [subscriber, { sender, stop }] of publication.senders) {
+      stop();
       if (!subscriber.isOpen) continue;
       try {
         subscriber.pc.removeTrack(sender);

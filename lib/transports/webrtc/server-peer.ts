@@ -7,6 +7,7 @@ import type {
   RTCRtpTransceiver,
 } from 'werift';
 import type { RealtimeConnection } from '../../core/realtime-connection.js';
+import type { DataChannelConnection } from './data-channel-connection.js';
 import { CloseCode, ErrorCode, RealtimeError } from '../../core/realtime-error.js';
 import { fromServer, type Signal, type SignalDescription } from './signal.js';
 
@@ -39,22 +40,25 @@ export interface PeerHost {
  */
 export class ServerPeer {
   readonly pc: RTCPeerConnection;
-  /** Resolves once the first offer is answered: media can be added from then on. */
-  readonly negotiated: Promise<void>;
-  private settleNegotiated!: () => void;
+  /**
+   * Resolves once the connection is up: media can be added from then on (an offer of
+   * the server's before that would turn the ICE roles around mid-check).
+   */
+  readonly connected: Promise<void>;
+  private settleConnected!: () => void;
   private queue = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private offerWanted = false;
   private open = true;
-  /** The connections of the core its data channels are. */
-  private readonly channels = new Set<RealtimeConnection>();
+  /** The connections of the core its open data channels are. */
+  private readonly channels = new Set<DataChannelConnection>();
 
   constructor(
     readonly owner: RealtimeConnection,
     readonly room: string,
     private readonly host: PeerHost,
   ) {
-    this.negotiated = new Promise((resolve) => (this.settleNegotiated = resolve));
+    this.connected = new Promise((resolve) => (this.settleConnected = resolve));
     const pc = (this.pc = host.createConnection());
     pc.onIceCandidate.subscribe((candidate) => {
       if (candidate) this.toClient({ candidate: candidate.toJSON() });
@@ -64,23 +68,43 @@ export class ServerPeer {
       transceiver.onTrack.subscribe((track) => host.publish(this, track, transceiver.receiver));
     });
     pc.connectionStateChange.subscribe((state) => {
-      if (state === 'connected') clearTimeout(this.timer);
-      if (state === 'failed' || state === 'closed') this.close(`the connection ${state}`);
+      if (state === 'connected') {
+        clearTimeout(this.timer);
+        this.settleConnected();
+      } else if (state === 'disconnected') {
+        // Back within connectTimeout, or closed: a peer that went quiet is not kept.
+        this.closeUnlessConnected('the connection was lost');
+      } else if (state === 'failed' || state === 'closed') {
+        this.close(`the connection ${state}`);
+      }
     });
-    this.timer = setTimeout(
-      () => this.close(`not connected within ${host.connectTimeout} ms`),
-      host.connectTimeout,
-    );
+    this.closeUnlessConnected('not connected');
   }
 
   get isOpen(): boolean {
     return this.open;
   }
 
-  /** A data channel of this peer, as a connection: closed with the peer. */
-  adopt(connection: RealtimeConnection): void {
-    if (this.open) this.channels.add(connection);
-    else connection.close(CloseCode.GoingAway, 'the peer connection closed');
+  /**
+   * A data channel of this peer, as a connection: closed with the peer, and forgotten
+   * when it closes first. False (and closed) past `maxChannels`, or when the peer is gone.
+   */
+  adopt(connection: DataChannelConnection, maxChannels: number): boolean {
+    if (!this.open || this.channels.size >= maxChannels) {
+      connection.close(CloseCode.GoingAway, this.open ? 'too many channels' : 'the peer closed');
+      return false;
+    }
+    this.channels.add(connection);
+    connection.onClose(() => this.channels.delete(connection));
+    return true;
+  }
+
+  private closeUnlessConnected(reason: string): void {
+    clearTimeout(this.timer);
+    const timeout = this.host.connectTimeout;
+    this.timer = setTimeout(() => {
+      if (this.pc.connectionState !== 'connected') this.close(`${reason} within ${timeout} ms`);
+    }, timeout);
   }
 
   /** Applies a client's signal; signals are applied one at a time, in order. */
@@ -107,9 +131,9 @@ export class ServerPeer {
     clearTimeout(this.timer);
     logger.debug(`server peer of ${this.owner.id} in "${this.room}" closed: ${reason}`);
     this.host.closed(this);
-    for (const channel of this.channels)
+    for (const channel of this.channels) {
       channel.close(CloseCode.GoingAway, 'the peer connection closed');
-    this.channels.clear();
+    }
     this.pc.close().catch(() => undefined);
   }
 
@@ -120,7 +144,7 @@ export class ServerPeer {
       return;
     }
     if (!candidate) return; // the end of the client's candidates
-    await refused(this.pc.addIceCandidate(candidate), 'the candidate');
+    await this.step(this.pc.addIceCandidate(candidate), 'the candidate');
   }
 
   private async describe(description: SignalDescription): Promise<void> {
@@ -131,22 +155,39 @@ export class ServerPeer {
       }
       // Polite: the client's offer wins over one of ours.
       if (pc.signalingState === 'have-local-offer') {
-        await pc.setLocalDescription({ type: 'rollback' });
+        await this.step(pc.setLocalDescription({ type: 'rollback' }), 'the rollback');
         this.offerWanted = true;
       }
-      await refused(pc.setRemoteDescription(description), 'the offer');
-      await pc.setLocalDescription(await pc.createAnswer());
+      await this.step(pc.setRemoteDescription(description), 'the offer');
+      const answered = pc.createAnswer().then((answer) => pc.setLocalDescription(answer));
+      await this.step(answered, 'the offer');
       this.toClient({ description: { type: 'answer', sdp: pc.localDescription!.sdp } });
-      this.settleNegotiated();
     } else if (description.type === 'answer') {
       if (pc.signalingState !== 'have-local-offer') {
         throw new RealtimeError(ErrorCode.InvalidData, 'the server made no offer to answer');
       }
-      await refused(pc.setRemoteDescription(description), 'the answer');
+      await this.step(pc.setRemoteDescription(description), 'the answer');
     } else {
       return; // rollback or pranswer: nothing of ours to undo
     }
     await this.offerIfWanted();
+  }
+
+  /**
+   * One werift step of applying a signal: a refusal is the client's error
+   * (INVALID_DATA), and a peer closed meanwhile (the client left) is PEER_NOT_FOUND.
+   */
+  private async step(work: Promise<unknown>, what: string): Promise<void> {
+    try {
+      await work;
+    } catch (error) {
+      if (!this.open) throw gone();
+      throw new RealtimeError(
+        ErrorCode.InvalidData,
+        `${what} was refused: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    if (!this.open) throw gone();
   }
 
   private async offerIfWanted(): Promise<void> {
@@ -162,14 +203,6 @@ export class ServerPeer {
   }
 }
 
-/** A description or candidate werift refused is the client's error: INVALID_DATA. */
-async function refused(step: Promise<unknown>, what: string): Promise<void> {
-  try {
-    await step;
-  } catch (error) {
-    throw new RealtimeError(
-      ErrorCode.InvalidData,
-      `${what} was refused: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
+function gone(): RealtimeError {
+  return new RealtimeError(ErrorCode.PeerNotFound, 'the server peer closed meanwhile');
 }

@@ -91,14 +91,20 @@ export class ServerPeers {
   }
 
   /** Closes the server peers of a connection: in one room, or in all. */
-  close(ownerId: string, room?: string): void {
+  /** Closes the server peers of a connection: in one room, or in all. True if one was open. */
+  close(ownerId: string, room?: string): boolean {
     if (room !== undefined) {
-      this.peers.get(keyOf(ownerId, room))?.close('its client left the room');
-      return;
+      const peer = this.peers.get(keyOf(ownerId, room));
+      peer?.close('its client left the room, or the call');
+      return peer !== undefined;
     }
+    let closed = false;
     for (const peer of this.peers.values()) {
-      if (peer.owner.id === ownerId) peer.close('its client disconnected');
+      if (peer.owner.id !== ownerId) continue;
+      peer.close('its client disconnected');
+      closed = true;
     }
+    return closed;
   }
 
   /** Closes every server peer (shutdown). */
@@ -114,7 +120,8 @@ export class ServerPeers {
     let ofUser = 0;
     for (const peer of this.peers.values()) {
       if (peer.room === room) inRoom++;
-      if (owner.userId !== undefined && peer.owner.userId === owner.userId) ofUser++;
+      // An anonymous connection is a user of its own.
+      if ((peer.owner.userId ?? peer.owner.id) === (owner.userId ?? owner.id)) ofUser++;
     }
     const refusal =
       this.peers.size >= maxPeersPerNode
@@ -147,7 +154,7 @@ export class ServerPeers {
       channel,
       this.channels,
     );
-    peer.adopt(connection);
+    if (!peer.adopt(connection, this.options.maxChannelsPerPeer)) return;
     const start = () => {
       if (!connection.isOpen) return;
       hub.addConnection(connection).then(

@@ -128,17 +128,19 @@ export class WebRtcSignalingService implements OnModuleInit, OnApplicationShutdo
     return { room };
   }
 
+  /** Leaves the room's call, and closes the connection's server peer in the room. */
   private leaveCall(connection: RealtimeConnection, data: unknown): boolean {
     const room = roomOf(this.hub, data);
-    if (!this.peerRooms.get(connection)?.has(room)) return false;
+    const closed = this.servers?.close(connection.id, room) ?? false;
+    if (!this.peerRooms.get(connection)?.has(room)) return closed;
     this.dropPeer(connection, room);
     return true;
   }
 
   private async signal(connection: RealtimeConnection, data: unknown): Promise<null> {
     const room = roomOf(this.hub, data);
-    const signal = signalOf(data, room, this.options!.maxSdpBytes);
     assertMember(connection, room);
+    const signal = signalOf(data, room, this.options!.maxSdpBytes);
     if (signal.to === SERVER_PEER) {
       if (!this.servers) {
         throw new RealtimeError(ErrorCode.PeerNotFound, 'this server has no WebRTC peers');

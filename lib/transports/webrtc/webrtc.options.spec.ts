@@ -14,6 +14,7 @@ describe('webrtc options', () => {
       maxPeersPerUser: 4,
       maxPeersPerRoom: 50,
       maxPeersPerNode: 500,
+      maxChannelsPerPeer: 32,
       connectTimeout: 15_000,
       videoCodecs: ['VP8'],
       audioCodecs: ['opus'],

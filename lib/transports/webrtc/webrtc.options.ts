@@ -61,6 +61,8 @@ export interface WebRtcOptions {
   maxPeersPerRoom?: number;
   /** Server peers of this node. Default 500. */
   maxPeersPerNode?: number;
+  /** Data channels one server peer takes (each is a connection); more are closed. Default 32. */
+  maxChannelsPerPeer?: number;
   /** A server peer not connected this long after its offer is closed, in ms. Default 15000. */
   connectTimeout?: number;
   /** Codecs server peers accept and forward. Default VP8 and Opus. */
@@ -126,6 +128,7 @@ const CHECKS: Record<keyof WebRtcOptions, [Check, string]> = {
   maxPeersPerUser: [positiveInteger, 'a positive integer'],
   maxPeersPerRoom: [positiveInteger, 'a positive integer'],
   maxPeersPerNode: [positiveInteger, 'a positive integer'],
+  maxChannelsPerPeer: [positiveInteger, 'a positive integer'],
   connectTimeout: [positiveInteger, 'a positive integer (ms)'],
   videoCodecs: [oneOf('VP8', 'H264'), "a list of 'VP8', 'H264'"],
   audioCodecs: [oneOf('opus'), "a list of 'opus'"],
@@ -146,6 +149,7 @@ const DEFAULTS: Omit<ResolvedWebRtcOptions, 'turn' | 'portRange'> = {
   maxPeersPerUser: 4,
   maxPeersPerRoom: 50,
   maxPeersPerNode: 500,
+  maxChannelsPerPeer: 32,
   connectTimeout: 15_000,
   videoCodecs: ['VP8'],
   audioCodecs: ['opus'],
