@@ -271,7 +271,9 @@ export class RedisEngine implements RealtimeEngine {
     let complete: boolean;
     try {
       complete = await this.feeds.refill({
-        read: (room, since) => this.readRoom(room, since, REFILL_LIMIT, Date.now()),
+        // Bounded: a read sent as the link dropped waits for ioredis to resend it.
+        read: (room, since) =>
+          within(this.readRoom(room, since, REFILL_LIMIT, Date.now()), REFILL_RETRY * 2),
         deliver: (publication) => this.handler?.deliver(publication),
         lost: (channel, room, position) => {
           this.logger.warn(
@@ -632,6 +634,15 @@ export class RedisEngine implements RealtimeEngine {
   private presenceKeys(userId: string): [string, string, string] {
     return [this.key('p', userId), this.key('pc', userId), this.key('psweep', '')];
   }
+}
+
+/** `work`, or a rejection after `ms`. */
+function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Resolves once the client is ready, connecting it if nobody did yet. */
