@@ -184,4 +184,32 @@ describe.runIf(loopbackOnly())('WebRTC signaling', () => {
     const client = await harness.connect(`${app.wsUrl}?user=ann`);
     expect(await client.request('rt:ice')).toEqual(errorReply(expect.any(Number), 'UNKNOWN_EVENT'));
   });
+
+  it('signals and announces peers across nodes of one engine', async () => {
+    const cluster = { type: 'memory' as const, shared: `webrtc-${process.pid}` };
+    const a = await harness.start({ ...OPTIONS, engine: cluster });
+    const b = await harness.start({ ...OPTIONS, engine: cluster });
+    const alice = await harness.connect(`${a.wsUrl}?user=alice`);
+    const bob = await harness.connect(`${b.wsUrl}?user=bob`);
+    for (const client of [alice, bob]) {
+      await join(client, 'call');
+      await client.request('rt:peer-join', { room: 'call' });
+    }
+    expect((await alice.next(eventIs('rt:peer-joined'))).data.peer.id).toBe(bob.connectionId);
+    const offer = { type: 'offer', sdp: 'v=0\r\n' };
+    const sent = await alice.request('rt:signal', {
+      room: 'call',
+      to: bob.connectionId,
+      description: offer,
+    });
+    expect(sent.data).toBeNull();
+    expect((await bob.next(eventIs('rt:signal'))).data).toEqual({
+      room: 'call',
+      from: alice.connectionId,
+      fromUser: 'alice',
+      description: offer,
+    });
+    await bob.close();
+    expect((await alice.next(eventIs('rt:peer-left'))).data.peer.id).toBe(bob.connectionId);
+  });
 });
