@@ -27,12 +27,24 @@ export const REDIS_BINARY = ['/usr/bin/redis-server', '/usr/local/bin/redis-serv
   existsSync(path),
 );
 
-/** Starts redis-server on a free port (or `port`), and waits until it accepts connections. */
+/**
+ * Starts redis-server on a free port (or `port`), and waits until it accepts
+ * connections. A free port another process took meanwhile is picked again.
+ */
 export async function startRedis(port?: number): Promise<RedisServer> {
   if (!REDIS_BINARY) throw new Error('redis-server is not installed');
-  const chosen = port ?? (await freePort());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRedisOn(port ?? (await freePort()));
+    } catch (error) {
+      if (port !== undefined || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startRedisOn(chosen: number): Promise<RedisServer> {
   const child = spawn(
-    REDIS_BINARY,
+    REDIS_BINARY!,
     ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );

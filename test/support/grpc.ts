@@ -36,14 +36,29 @@ export interface RealtimeGrpcClient {
 }
 
 /** Starts a real Nest app (HTTP on a free port) that also serves gRPC on another free port. */
+/**
+ * Port 0 would lose the bound port (Nest's gRPC server does not report it): a free one
+ * is picked, and picked again when a test running beside this one took it meanwhile.
+ */
+async function startOnAFreePort(options: RealtimeModuleOptions, metadata: ModuleMetadata) {
+  for (let attempt = 1; ; attempt++) {
+    const grpcUrl = `127.0.0.1:${await freePort()}`;
+    const app = await startApp({ ...options, grpc: { ...options.grpc, url: grpcUrl } }, metadata);
+    try {
+      await connectRealtimeGrpc(app.app);
+      return { app, grpcUrl };
+    } catch (error) {
+      await app.close();
+      if (attempt === 3 || !String(error).includes('EADDRINUSE')) throw error;
+    }
+  }
+}
+
 export async function startGrpcApp(
   options: RealtimeModuleOptions = {},
   metadata: ModuleMetadata = {},
 ): Promise<GrpcApp> {
-  // Port 0 would lose the bound port (Nest's gRPC server does not report it): pick one.
-  const grpcUrl = `127.0.0.1:${await freePort()}`;
-  const app = await startApp({ ...options, grpc: { ...options.grpc, url: grpcUrl } }, metadata);
-  await connectRealtimeGrpc(app.app);
+  const { app, grpcUrl } = await startOnAFreePort(options, metadata);
   const clients: { close(): void }[] = [];
   return {
     ...app,

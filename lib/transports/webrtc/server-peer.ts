@@ -91,7 +91,9 @@ export class ServerPeer {
    */
   adopt(connection: DataChannelConnection, maxChannels: number): boolean {
     if (!this.open || this.channels.size >= maxChannels) {
-      connection.close(CloseCode.GoingAway, this.open ? 'too many channels' : 'the peer closed');
+      const reason = this.open ? 'too many channels' : 'the peer closed';
+      // After werift has acknowledged the channel's opening (it is in the middle of it).
+      setImmediate(() => connection.close(CloseCode.GoingAway, reason));
       return false;
     }
     this.channels.add(connection);

@@ -33,6 +33,7 @@ export class ServerPeers {
     private readonly options: ResolvedWebRtcOptions,
     private readonly channels: DataChannelShared,
   ) {
+    containControlMessageErrors(werift);
     this.host = {
       connectTimeout: options.connectTimeout,
       createConnection: () => this.createConnection(),
@@ -209,5 +210,37 @@ export function peerConfiguration(
       ),
       audio: options.audioCodecs.map(() => werift.useOPUS()),
     },
+  };
+}
+
+const CONTAINED = Symbol('nest-realtime:contained');
+
+/**
+ * werift hands each SCTP message of a peer to an async handler whose rejection nobody
+ * catches: a remote peer that sends a data channel control message for no channel
+ * (an ACK of a channel never opened) makes it reject unhandled, which ends a Node
+ * process. Every association of this werift gets a handler that catches and logs
+ * instead (once per werift module; the handler is bound when the transport starts).
+ */
+function containControlMessageErrors(werift: typeof Werift): void {
+  type Transport = { datachannelReceive: (...args: unknown[]) => Promise<void> };
+  const prototype = werift.RTCSctpTransport.prototype as unknown as Record<
+    string | symbol,
+    unknown
+  > & { setDtlsTransport(this: Transport, ...args: unknown[]): unknown };
+  if (prototype[CONTAINED]) return;
+  prototype[CONTAINED] = true;
+  const start = prototype.setDtlsTransport;
+  prototype.setDtlsTransport = function (this: Transport, ...args: unknown[]) {
+    const receive = this.datachannelReceive;
+    if (!(receive as unknown as Record<symbol, unknown>)[CONTAINED]) {
+      const contained = (...message: unknown[]) =>
+        receive(...message).catch((error: unknown) => {
+          logger.warn(`a peer sent a data channel message werift refused: ${String(error)}`);
+        });
+      (contained as unknown as Record<symbol, unknown>)[CONTAINED] = true;
+      this.datachannelReceive = contained;
+    }
+    return start.apply(this, args);
   };
 }
