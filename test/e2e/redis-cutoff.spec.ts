@@ -122,6 +122,55 @@ describe.runIf(redisAvailable())('a node cut off from Redis while others publish
   }, 30_000);
 });
 
+describe.runIf(redisAvailable())('a node cut off while Redis restarts empty', () => {
+  const harness = withHarness();
+
+  it("tells the loss of the old epoch's tail, then hands over the new epoch from its start", async () => {
+    let redis = await startRedis();
+    const proxy = await startTcpProxy(redis.port);
+    harness.defer(async () => {
+      await proxy.close();
+      await redis.stop();
+    });
+    const common = { authenticate: userFromQuery, history: { maxCount: 1_000 } };
+    const a = harness.track(
+      await startApp({
+        ...common,
+        engine: { type: 'redis', url: `redis://127.0.0.1:${proxy.port}` },
+      }),
+    );
+    const b = harness.track(
+      await startApp({ ...common, engine: { type: 'redis', url: redis.url } }),
+    );
+    const client = new RealtimeClient(`${a.wsUrl}?user=una`, { WebSocket });
+    harness.defer(() => client.close());
+    const room = await client.subscribe('feed', { recover: true }).ready;
+    const seen: number[] = [];
+    const resyncs: RoomInfo[] = [];
+    room.on('tick', (n) => seen.push(n as number));
+    room.onResync((info) => resyncs.push(info));
+
+    await publish(b, 1, 10);
+    await until(() => seen.length === 10);
+    proxy.cut();
+    // Redis restarts empty: the old epoch's history is gone; B publishes into a new one.
+    const port = redis.port;
+    await redis.stop('SIGKILL');
+    await until(() => !b.hub.engineAvailable, 5_000);
+    redis = await startRedis(port);
+    await until(() => b.hub.engineAvailable, 10_000);
+    await publish(b, 11, 30);
+    proxy.mend();
+    await publish(b, 31, 40);
+    await until(() => seen.at(-1) === 40, 10_000);
+    // Nothing of the old epoch was lost (1..10 came before the restart); the new epoch
+    // came whole, from its first message, after one resync that says where it starts.
+    expect(seen).toEqual(range(1, 40));
+    expect(resyncs).toHaveLength(1);
+    expect(resyncs[0]).toMatchObject({ offset: 0, recovered: false });
+  }, 30_000);
+});
+
 describe.runIf(redisAvailable())('a node whose Redis is unreachable', () => {
   it('closes promptly, with its clients and streams', async () => {
     const redis = await startRedis();

@@ -99,13 +99,11 @@ export class RoomFeeds {
       [...this.feeds.values()].map(async (feed) => {
         if (!feed.held) return;
         let read: RoomRead | undefined;
-        if (feed.epoch !== undefined) {
-          try {
-            read = await source.read(feed.room, { epoch: feed.epoch, offset: feed.offset });
-          } catch {
-            complete = false;
-            return;
-          }
+        try {
+          read = await this.readFor(feed, source);
+        } catch {
+          complete = false;
+          return;
         }
         // Unsubscribed meanwhile, or refilled by another run.
         if (this.feeds.get(feed.channel) !== feed || !feed.held) return;
@@ -115,9 +113,16 @@ export class RoomFeeds {
             this.pass(feed, { channels: [feed.channel], frame, except: [], position }, source);
           }
         } else if (read) {
-          source.lost(feed.channel, feed.room, read);
-          feed.epoch = read.epoch;
-          feed.offset = read.offset;
+          // Lost up to the first message still at hand (one held since the link came
+          // back, of the read's epoch), or up to the stream's end.
+          const first = feed.held.find(({ position }) => position!.epoch === read.epoch);
+          const position = {
+            epoch: read.epoch,
+            offset: (first?.position!.offset ?? read.offset + 1) - 1,
+          };
+          source.lost(feed.channel, feed.room, position);
+          feed.epoch = position.epoch;
+          feed.offset = position.offset;
         }
         const held = feed.held;
         if (this.drops !== drops) {
@@ -131,6 +136,25 @@ export class RoomFeeds {
       }),
     );
     return complete;
+  }
+
+  /**
+   * The feed's missed messages: after its place; and when the room's epoch changed
+   * (its history was lost: a Redis that came back empty), the new epoch's messages
+   * from its start, which the stream may still keep. Undefined for a feed that knows
+   * no place yet.
+   */
+  private async readFor(feed: Feed, source: FeedSource): Promise<RoomRead | undefined> {
+    if (feed.epoch === undefined) return undefined;
+    const read = await source.read(feed.room, { epoch: feed.epoch, offset: feed.offset });
+    if (read.recovered || read.epoch === feed.epoch) return read;
+    const fresh = await source.read(feed.room, { epoch: read.epoch, offset: 0 });
+    if (!fresh.recovered) return read;
+    // What came before the new epoch is lost: said first, then the new epoch follows.
+    source.lost(feed.channel, feed.room, { epoch: read.epoch, offset: 0 });
+    feed.epoch = read.epoch;
+    feed.offset = 0;
+    return fresh;
   }
 
   /** Whether a message at `position` was handed over already. */
