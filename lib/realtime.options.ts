@@ -7,7 +7,22 @@ import {
   type WebRtcOptions,
 } from './transports/webrtc/webrtc.options.js';
 
+import type { OriginPolicy } from './transports/origin-policy.js';
+
 export { RealtimeConfigError } from './options-check.js';
+
+/** An origin the allow-list may name: a scheme, a host (maybe `*.`-prefixed), a port. */
+const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/(\*\.)?[a-z0-9.-]+(:\d+)?$/i;
+
+function isOriginPolicy(value: unknown): value is OriginPolicy {
+  return (
+    value === 'same-origin' ||
+    value === '*' ||
+    typeof value === 'function' ||
+    (Array.isArray(value) &&
+      value.every((origin) => typeof origin === 'string' && ORIGIN.test(origin)))
+  );
+}
 
 /**
  * Decides who may connect, from the HTTP request (headers, cookies, query).
@@ -329,6 +344,11 @@ export interface RealtimeModuleOptions {
   authenticate?: AuthenticateHook;
   /** Who may join and publish to which rooms. Without it, anyone who connected may. */
   authorize?: AuthorizeOptions;
+  /**
+   * Which web pages may open a WebSocket or an SSE stream (`Origin`). Default
+   * `'same-origin'`; `'*'` for any; a list; a function. See {@link OriginPolicy}.
+   */
+  origins?: OriginPolicy;
 }
 
 /**
@@ -353,6 +373,7 @@ export interface ResolvedRealtimeOptions {
   readonly engine: EngineOptions;
   readonly authenticate: AuthenticateHook | undefined;
   readonly authorize: Readonly<AuthorizeOptions>;
+  readonly origins: OriginPolicy;
 }
 
 const WEBSOCKET_DEFAULTS: Required<WebSocketOptions> = {
@@ -578,6 +599,7 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
     'authorize',
     'grpc',
     'webrtc',
+    'origins',
   ];
   for (const [key, value] of Object.entries(given)) {
     if (!known.includes(key)) {
@@ -661,7 +683,16 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
       given.webrtc,
     );
   }
+  const origins = given.origins ?? 'same-origin';
+  if (!isOriginPolicy(origins)) {
+    throw new RealtimeConfigError(
+      'origins',
+      '\'same-origin\', \'*\', a list of origins ("https://app.example.com", "https://*.example.com") or a function',
+      origins,
+    );
+  }
   return {
+    origins,
     websocket,
     sse,
     grpc,

@@ -14,6 +14,7 @@ import { RealtimeHub } from '../../core/realtime-hub.js';
 import { RpcService } from '../../core/rpc/rpc.service.js';
 import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions, SseOptions } from '../../realtime.options.js';
+import { originAllowed } from '../origin-policy.js';
 import { TokenBucket } from '../websocket/token-bucket.js';
 import { RealtimeSse } from './realtime-sse.service.js';
 import type { StreamConnection, StreamSink } from '../stream-connection.js';
@@ -115,6 +116,7 @@ export class RealtimeSseEndpoint implements OnModuleInit {
     const request = adapterRequest.raw ?? adapterRequest;
     const response = adapterResponse.raw ?? adapterResponse;
     adapterResponse.hijack?.();
+    if (!this.originAllowed(request, response)) return;
     const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
     let rooms: string[];
     try {
@@ -191,6 +193,13 @@ export class RealtimeSseEndpoint implements OnModuleInit {
     });
   }
 
+  /** A page of another site may not open a stream, nor publish (403): see `origins`. */
+  private originAllowed(request: IncomingMessage, response: ServerResponse): boolean {
+    if (originAllowed(request, this.realtime.origins)) return true;
+    answer(response, 403, ErrorCode.Forbidden, 'this origin may not connect');
+    return false;
+  }
+
   private async publish(
     adapterRequest: AdapterRequest,
     adapterResponse: AdapterResponse,
@@ -198,6 +207,7 @@ export class RealtimeSseEndpoint implements OnModuleInit {
     const request = adapterRequest.raw ?? adapterRequest;
     const response = adapterResponse.raw ?? adapterResponse;
     adapterResponse.hijack?.();
+    if (!this.originAllowed(request, response)) return;
     const principal = await this.authenticate(request, response);
     if (!principal) return;
     const body = adapterRequest.body;

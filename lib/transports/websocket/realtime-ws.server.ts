@@ -13,6 +13,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
 import { builtinHandlers } from '../../core/builtin-events.js';
 import { WebRtcSignalingService } from '../webrtc/webrtc-signaling.service.js';
+import { originAllowed } from '../origin-policy.js';
 import { PresenceService } from '../../core/presence/presence.service.js';
 import { RpcService } from '../../core/rpc/rpc.service.js';
 import { DeliveryService } from '../../core/delivery/delivery.service.js';
@@ -193,6 +194,13 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
 
   private async accept(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const options = this.options as Required<WebSocketOptions>;
+    // Before anything else: a page of another site does not get to authenticate (its
+    // cookies would ride along: cross-site WebSocket hijacking).
+    if (!originAllowed(request, this.realtimeOptions.origins)) {
+      const handshake = { request, socket, head, protocol: protocolOptionsOf(request) };
+      this.decline(handshake, 403, 'Forbidden: this origin may not connect');
+      return;
+    }
     // The WebSocket limits count WebSocket connections (SSE streams have their own).
     if (this.clients.size + this.pending.size >= options.maxConnections) {
       this.refuse(request, socket, head, CloseCode.ServerFull, 'server is full');
