@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { appForAllTests, errorReply, expectAlive } from '../support/fixtures.js';
+import { seededRandom } from '../support/random.js';
 import { isAnswer, type TestClient } from '../support/ws-client.js';
 
 describe('bad input', () => {
@@ -85,18 +86,6 @@ describe('bad input', () => {
 /** An error's code, and its event unless it is BAD_FRAME (where data.event may be absent). */
 function describeError(code: string, event: unknown): string {
   return code === 'BAD_FRAME' ? code : `${code} ${JSON.stringify(event)}`;
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing burst can be replayed. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Garbage {

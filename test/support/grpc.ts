@@ -7,7 +7,7 @@ import {
   connectRealtimeGrpc,
 } from '../../lib/grpc/index.js';
 import type { RealtimeModuleOptions } from '../../lib/index.js';
-import { startApp, type TestApp } from './app.js';
+import { startApp, type StartOptions, type TestApp } from './app.js';
 import { freePort } from './processes.js';
 import type { ModuleMetadata } from '@nestjs/common';
 
@@ -40,10 +40,15 @@ export interface RealtimeGrpcClient {
  * Port 0 would lose the bound port (Nest's gRPC server does not report it): a free one
  * is picked, and picked again when a test running beside this one took it meanwhile.
  */
-async function startOnAFreePort(options: RealtimeModuleOptions, metadata: ModuleMetadata) {
+async function startOnAFreePort(
+  options: RealtimeModuleOptions,
+  metadata: ModuleMetadata,
+  nest: StartOptions,
+) {
   for (let attempt = 1; ; attempt++) {
     const grpcUrl = `127.0.0.1:${await freePort()}`;
-    const app = await startApp({ ...options, grpc: { ...options.grpc, url: grpcUrl } }, metadata);
+    const grpcOptions = { ...options, grpc: { ...options.grpc, url: grpcUrl } };
+    const app = await startApp(grpcOptions, metadata, nest);
     try {
       await connectRealtimeGrpc(app.app);
       return { app, grpcUrl };
@@ -57,8 +62,9 @@ async function startOnAFreePort(options: RealtimeModuleOptions, metadata: Module
 export async function startGrpcApp(
   options: RealtimeModuleOptions = {},
   metadata: ModuleMetadata = {},
+  nest: StartOptions = {},
 ): Promise<GrpcApp> {
-  const { app, grpcUrl } = await startOnAFreePort(options, metadata);
+  const { app, grpcUrl } = await startOnAFreePort(options, metadata, nest);
   const clients: { close(): void }[] = [];
   return {
     ...app,
