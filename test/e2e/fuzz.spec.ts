@@ -73,7 +73,7 @@ function valueMaker(random: () => number) {
       case 1:
         return random() < 0.5;
       case 2:
-        return [1e308, -1e308, 2 ** 53 + 1, -0, 0.1, 123456789012345678901234567890][int(6)];
+        return [1e308, -1e308, 2 ** 53 + 1, -0, 0.1, 1.2345678901234568e29][int(6)];
       case 3:
         return text(30);
       case 4:
