@@ -150,6 +150,8 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   private readonly everyone: BroadcastOperator;
   /** Engine subscriptions of this node, settled or in flight, by channel. */
   private readonly subscriptions = new Map<string, Promise<void>>();
+  /** Removals of connections still under way (awaited before the engine closes). */
+  private readonly removals = new Set<Promise<void>>();
   /** @internal Requests and orders between this hub and the other nodes' hubs. */
   readonly link: NodeLink;
   private readonly listeners: HubListener[] = [];
@@ -182,6 +184,11 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.link.close();
+    // What the transports have not removed yet (a stream whose end is still on its way)
+    // goes now, and every removal finishes, while the engine serves: the other nodes
+    // see this node's rooms and presence go.
+    for (const connection of this.connections.list()) void this.removeConnection(connection);
+    await Promise.allSettled(this.removals);
     await this.engine.close();
   }
 
@@ -314,8 +321,16 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** @internal Removes a closed connection from every room and from the registry. */
-  async removeConnection(connection: RealtimeConnection): Promise<void> {
-    if (!this.connections.remove(connection)) return;
+  removeConnection(connection: RealtimeConnection): Promise<void> {
+    if (!this.connections.remove(connection)) return Promise.resolve();
+    const removal = this.forget(connection);
+    this.removals.add(removal);
+    void removal.finally(() => this.removals.delete(removal)).catch(() => undefined);
+    return removal;
+  }
+
+  /** Takes a removed connection out of its rooms and channels, then tells the services. */
+  private async forget(connection: RealtimeConnection): Promise<void> {
     const { userId } = connection;
     const rooms = [...connection.rooms];
     const work = rooms.map((room) => this.leaveRoom(connection, room, 'disconnect'));

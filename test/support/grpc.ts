@@ -35,7 +35,6 @@ export interface RealtimeGrpcClient {
   close(): void;
 }
 
-/** Starts a real Nest app (HTTP on a free port) that also serves gRPC on another free port. */
 /**
  * Port 0 would lose the bound port (Nest's gRPC server does not report it): a free one
  * is picked, and picked again when a test running beside this one took it meanwhile.
@@ -59,6 +58,7 @@ async function startOnAFreePort(
   }
 }
 
+/** Starts a real Nest app (HTTP on a free port) that also serves gRPC on another free port. */
 export async function startGrpcApp(
   options: RealtimeModuleOptions = {},
   metadata: ModuleMetadata = {},
@@ -71,7 +71,7 @@ export async function startGrpcApp(
     hub: app.hub,
     grpcUrl,
     realtime(entries = {}) {
-      const raw = new loaded.realtime.v1.Realtime(grpcUrl, grpc.credentials.createInsecure());
+      const raw = realtimeClient(grpcUrl);
       clients.push(raw);
       const callMetadata = new grpc.Metadata();
       for (const [key, value] of Object.entries(entries)) callMetadata.set(key, value);
@@ -97,6 +97,11 @@ export async function startGrpcApp(
       await app.close();
     },
   };
+}
+
+/** A generated grpc-js client of realtime.v1.Realtime at `url` (`host:port`). */
+export function realtimeClient(url: string): any {
+  return new loaded.realtime.v1.Realtime(url, grpc.credentials.createInsecure());
 }
 
 /** Collects a server stream's messages, and how it ended. */

@@ -9,6 +9,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 /** A test server in a process of its own, running a TypeScript file of test/fixtures. */
 export interface ServerProcess {
   readonly child: ChildProcess;
+  /** What it printed so far. */
+  output(): string;
   /** Sends SIGKILL and waits for the exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -27,8 +29,8 @@ export async function startServerProcess(
     { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const exited = once(child, 'exit');
+  let out = '';
   await new Promise<void>((resolve, reject) => {
-    let out = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       if (out.includes('listening')) resolve();
@@ -37,6 +39,7 @@ export async function startServerProcess(
   });
   return {
     child,
+    output: () => out,
     async kill(signal = 'SIGKILL') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
