@@ -98,6 +98,7 @@ const FEATURES = 'rt-batch=1&rt-ping=1&rt-refuse=close';
 /** Close codes after which the client does not reconnect by itself (docs/protocol.md). */
 const FINAL_CODES = new Set([1000, 1002, 1003, 1007, 1008, 1010]);
 const AUTH_REFUSED = 4501;
+const TOKEN_EXPIRED = 4401;
 /** How many user ids one `rt:watch` frame may carry. */
 const WATCH_CHUNK = 1_000;
 
@@ -843,6 +844,9 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     if (options && code === AUTH_REFUSED && typeof this.url === 'function' && !this.authRetried) {
       // The credentials may have expired: once, at once, with a freshly made URL.
       this.authRetried = true;
+      this.retry(0, { code, reason, delay: 0, attempt: this.attempt });
+    } else if (options && code === TOKEN_EXPIRED && typeof this.url === 'function') {
+      // The server ended the connection when its credentials expired: at once, with new ones.
       this.retry(0, { code, reason, delay: 0, attempt: this.attempt });
     } else if (
       !options ||

@@ -84,6 +84,11 @@ export const CloseCode = {
   ServerFull: 1013,
   /** The user already holds `websocket.maxConnectionsPerUser` connections. */
   UserConnectionLimit: 4001,
+  /**
+   * The principal's `exp` (seconds since the epoch, as a JWT has it) has passed: the
+   * connection ended then. Reconnect at once with fresh credentials.
+   */
+  TokenExpired: 4401,
   /** The client read too slowly: more than `websocket.maxBufferedBytes` were waiting. */
   SlowConsumer: 4002,
   /** The client went on sending past `rateLimit` (`maxRefused` frames dropped in a row). */

@@ -27,6 +27,9 @@ import {
 /** The namespace of node channels: orders between hubs, never delivered to connections. */
 const NODE_PREFIX = nodeChannel('');
 
+/** The longest delay setTimeout keeps. */
+const MAX_TIMER = 2_147_483_647;
+
 /** How long a request to the node of another node's connection may take, in ms. */
 const NODE_TIMEOUT = 5_000;
 import { ConnectionRegistry, type ChannelSubscriber } from './connection-registry.js';
@@ -150,6 +153,8 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   private readonly everyone: BroadcastOperator;
   /** Engine subscriptions of this node, settled or in flight, by channel. */
   private readonly subscriptions = new Map<string, Promise<void>>();
+  /** Per connection whose principal expires, the timer that closes it then. */
+  private readonly expiries = new Map<RealtimeConnection, NodeJS.Timeout>();
   /** Removals of connections still under way (awaited before the engine closes). */
   private readonly removals = new Set<Promise<void>>();
   /** @internal Requests and orders between this hub and the other nodes' hubs. */
@@ -310,6 +315,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
    */
   addConnection(connection: RealtimeConnection): Promise<void> {
     this.connections.add(connection);
+    this.expireWithItsCredentials(connection);
     const { userId } = connection;
     // Listed under its user before anyone hears of it (delivery sends to the user's connections).
     const subscribed =
@@ -329,8 +335,31 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     return removal;
   }
 
+  /**
+   * A principal with an `exp` claim (seconds since the epoch, a JWT's) holds only until
+   * then: the connection is closed with 4401 (a transport's own way for SSE and gRPC),
+   * and the client comes back with fresh credentials.
+   */
+  private expireWithItsCredentials(connection: RealtimeConnection): void {
+    const { exp } = connection.principal;
+    if (typeof exp !== 'number' || !Number.isFinite(exp)) return;
+    const check = () => {
+      const left = exp * 1_000 - Date.now();
+      if (left > 0) {
+        // setTimeout holds at most ~24.8 days: a longer wait looks again then.
+        this.expiries.set(connection, setTimeout(check, Math.min(left, MAX_TIMER)).unref());
+        return;
+      }
+      this.expiries.delete(connection);
+      connection.close(CloseCode.TokenExpired, 'the credentials expired');
+    };
+    check();
+  }
+
   /** Takes a removed connection out of its rooms and channels, then tells the services. */
   private async forget(connection: RealtimeConnection): Promise<void> {
+    clearTimeout(this.expiries.get(connection));
+    this.expiries.delete(connection);
     const { userId } = connection;
     const rooms = [...connection.rooms];
     const work = rooms.map((room) => this.leaveRoom(connection, room, 'disconnect'));

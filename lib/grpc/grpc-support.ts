@@ -64,6 +64,7 @@ export function closeStatus(code: number, reason: string): GrpcError | undefined
   if (code === CloseCode.GoingAway) return grpcError(status.UNAVAILABLE, reason);
   if (code === CloseCode.Disconnected) return grpcError(status.ABORTED, reason);
   if (code === CloseCode.InternalError) return grpcError(status.INTERNAL, reason);
+  if (code === CloseCode.TokenExpired) return grpcError(status.UNAUTHENTICATED, reason);
   return undefined;
 }
 

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { RealtimeModule } from 'nest-realtime';
 import { ChatGateway } from './chat.gateway.js';
+import { TokenController, authenticateToken } from './tokens.js';
 
 @Module({
   imports: [
@@ -18,13 +19,11 @@ import { ChatGateway } from './chat.gateway.js';
       // server is listed, so nothing leaves this machine; loopback is offered too, for
       // a browser on the same host (Chromium: --allow-loopback-in-peer-connection).
       webrtc: { hostAddresses: ['127.0.0.1'] },
-      // The sample trusts the name in the URL. A real app checks a token here.
-      authenticate: (request) => {
-        const name = new URL(request.url ?? '/', 'http://localhost').searchParams.get('name');
-        return name && /^[\w-]{1,32}$/.test(name) ? { userId: name } : null;
-      },
+      // A signed token (a JWT) in the URL: see tokens.ts.
+      authenticate: authenticateToken,
     }),
   ],
   providers: [ChatGateway],
+  controllers: [TokenController],
 })
 export class AppModule {}
