@@ -97,6 +97,14 @@ describe.runIf(redisAvailable())('graceful shutdown on SIGTERM', () => {
     node.child.kill('SIGTERM');
     // WebSocket: 1001, "go elsewhere"; the library's client does, at once.
     expect(await raw.closed).toBe(1001);
+    // It takes no one new.
+    const late = new WebSocket(`${wsUrl}?user=late`);
+    const refused = await new Promise<boolean>((resolve) => {
+      late.on('open', () => resolve(false));
+      late.on('error', () => resolve(true));
+      late.on('unexpected-response', () => resolve(true));
+    });
+    expect(refused).toBe(true);
     await until(() => cleo.state === 'connected' && cleo.connection?.connectionId !== first, 5_000);
     // SSE: the stream ends; gRPC: UNAVAILABLE (the client retries elsewhere).
     await stream.until(() => stream.closed, 5_000);

@@ -295,4 +295,38 @@ describe.runIf(loopbackOnly())('WebRTC server peers', () => {
     await until(() => peersOf(app) === 1, 3_000);
     expect(app.hub.connections.count()).toBe(3);
   });
+
+  it('applies the authorize hooks to data channels, as to every transport', async () => {
+    const app = await harness.start({
+      authenticate: userFromQuery,
+      webrtc: LOOPBACK_WEBRTC,
+      authorize: {
+        canJoin: (_principal, room) => room !== 'secret',
+        canPublish: (_principal, _room, { event }) => event !== 'forbidden',
+      },
+    });
+    const dan = await harness.connect(`${app.wsUrl}?user=dan`);
+    await join(dan, 'open');
+    const peer = toServer(dan, 'open');
+    const channel = peer.pc.createDataChannel('rt');
+    const frames = framesOf(channel);
+    await peer.offer();
+    await peer.connected();
+    await until(() => frames.length > 0, 5_000);
+    const ask = async (id: number, event: string, data: unknown) => {
+      channel.send(JSON.stringify({ event, data, id }));
+      await until(() => frames.some((f) => f.id === id), 5_000);
+      return frames.find((f) => f.id === id);
+    };
+    expect((await ask(1, 'rt:join', { room: 'secret' })).error).toMatchObject({
+      code: 'FORBIDDEN',
+    });
+    expect((await ask(2, 'rt:join', { room: 'open' })).data).toMatchObject({ name: 'open' });
+    expect(
+      (await ask(3, 'rt:publish', { room: 'open', event: 'forbidden', data: 1 })).error,
+    ).toMatchObject({ code: 'FORBIDDEN' });
+    expect(
+      (await ask(4, 'rt:publish', { room: 'open', event: 'fine', data: 1 })).data,
+    ).toMatchObject({ room: 'open' });
+  });
 });
