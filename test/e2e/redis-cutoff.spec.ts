@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient, type RoomInfo } from '../../lib/client/index.js';
 import { startApp, type TestApp } from '../support/app.js';
-import { until, userFromQuery, withHarness } from '../support/fixtures.js';
+import { until, userFromQuery, withHarness, type Harness } from '../support/fixtures.js';
 import { redisAvailable, startRedis, type RedisServer } from '../support/redis.js';
 import { SseTestClient, dataOf, httpBase, messages, openStream } from '../support/sse-client.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -24,6 +24,18 @@ async function publish(node: TestApp, from: number, to: number): Promise<void> {
   }
 }
 
+/** A client of `node` reading room `feed` with recovery: what it saw, and its resyncs. */
+async function feedReader(harness: Harness, node: TestApp, user: string) {
+  const client = new RealtimeClient(`${node.wsUrl}?user=${user}`, { WebSocket });
+  harness.defer(() => client.close());
+  const room = await client.subscribe('feed', { recover: true }).ready;
+  const seen: number[] = [];
+  const resyncs: RoomInfo[] = [];
+  room.on('tick', (n) => seen.push(n as number));
+  room.onResync((info) => resyncs.push(info));
+  return { client, seen, resyncs };
+}
+
 describe.runIf(redisAvailable())('a node cut off from Redis while others publish', () => {
   let redis: RedisServer;
   let tests = 0;
@@ -36,18 +48,6 @@ describe.runIf(redisAvailable())('a node cut off from Redis while others publish
     await Promise.all(proxies.map((proxy) => proxy.close()));
     await redis.stop();
   });
-
-  /** A client of `node` reading room `feed` with recovery: what it saw, and its resyncs. */
-  async function feedReader(node: TestApp, user: string) {
-    const client = new RealtimeClient(`${node.wsUrl}?user=${user}`, { WebSocket });
-    harness.defer(() => client.close());
-    const room = await client.subscribe('feed', { recover: true }).ready;
-    const seen: number[] = [];
-    const resyncs: RoomInfo[] = [];
-    room.on('tick', (n) => seen.push(n as number));
-    room.onResync((info) => resyncs.push(info));
-    return { client, seen, resyncs };
-  }
 
   /** Node A reaches Redis through a proxy the test cuts; node B directly. */
   async function nodes(maxCount: number): Promise<[TestApp, TestApp, TcpProxy]> {
@@ -67,7 +67,7 @@ describe.runIf(redisAvailable())('a node cut off from Redis while others publish
 
   it('replays what the node missed, before later messages: every client gets each message once, in order', async () => {
     const [a, b, proxy] = await nodes(10_000);
-    const { client, seen, resyncs } = await feedReader(a, 'una');
+    const { client, seen, resyncs } = await feedReader(harness, a, 'una');
     const stream = await openStream(harness, a, 'room=feed');
 
     await publish(b, 1, 59);
@@ -89,7 +89,7 @@ describe.runIf(redisAvailable())('a node cut off from Redis while others publish
 
   it('tells the clients with rt:resync where the room goes on from when the missed messages are no longer kept', async () => {
     const [a, b, proxy] = await nodes(5);
-    const { seen, resyncs } = await feedReader(a, 'vic');
+    const { seen, resyncs } = await feedReader(harness, a, 'vic');
     const raw = await harness.connect(`${a.wsUrl}?user=raw`);
     await raw.request('rt:join', { room: 'feed' });
     const stream = await openStream(harness, a, 'room=feed');
@@ -142,13 +142,7 @@ describe.runIf(redisAvailable())('a node cut off while Redis restarts empty', ()
     const b = harness.track(
       await startApp({ ...common, engine: { type: 'redis', url: redis.url } }),
     );
-    const client = new RealtimeClient(`${a.wsUrl}?user=una`, { WebSocket });
-    harness.defer(() => client.close());
-    const room = await client.subscribe('feed', { recover: true }).ready;
-    const seen: number[] = [];
-    const resyncs: RoomInfo[] = [];
-    room.on('tick', (n) => seen.push(n as number));
-    room.onResync((info) => resyncs.push(info));
+    const { seen, resyncs } = await feedReader(harness, a, 'una');
 
     await publish(b, 1, 10);
     await until(() => seen.length === 10);
