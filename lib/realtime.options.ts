@@ -349,6 +349,11 @@ export interface RealtimeModuleOptions {
    * `'same-origin'`; `'*'` for any; a list; a function. See {@link OriginPolicy}.
    */
   origins?: OriginPolicy;
+  /**
+   * At shutdown, how long the node waits for the engine to take its connections out
+   * of rooms and presence before it closes anyway (logged), in ms. Default 5000.
+   */
+  shutdownTimeout?: number;
 }
 
 /**
@@ -374,6 +379,7 @@ export interface ResolvedRealtimeOptions {
   readonly authenticate: AuthenticateHook | undefined;
   readonly authorize: Readonly<AuthorizeOptions>;
   readonly origins: OriginPolicy;
+  readonly shutdownTimeout: number;
 }
 
 const WEBSOCKET_DEFAULTS: Required<WebSocketOptions> = {
@@ -600,6 +606,7 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
     'grpc',
     'webrtc',
     'origins',
+    'shutdownTimeout',
   ];
   for (const [key, value] of Object.entries(given)) {
     if (!known.includes(key)) {
@@ -691,8 +698,12 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
       origins,
     );
   }
+  const shutdownTimeout = given.shutdownTimeout ?? 5_000;
+  if (!ms[0](shutdownTimeout))
+    throw new RealtimeConfigError('shutdownTimeout', ms[1], shutdownTimeout);
   return {
     origins,
+    shutdownTimeout,
     websocket,
     sse,
     grpc,

@@ -99,6 +99,8 @@ const FEATURES = 'rt-batch=1&rt-ping=1&rt-refuse=close';
 const FINAL_CODES = new Set([1000, 1002, 1003, 1007, 1008, 1010]);
 const AUTH_REFUSED = 4501;
 const TOKEN_EXPIRED = 4401;
+/** A connection ended by 4401 is renewed at once only if it lasted this long, in ms. */
+const MIN_LIFE_FOR_RENEWAL = 1_000;
 /** How many user ids one `rt:watch` frame may carry. */
 const WATCH_CHUNK = 1_000;
 
@@ -149,6 +151,8 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the current connection got `rt:connected`. */
   private connectedAt = 0;
+  /** How long the connection that ended last had been up, in ms (0: it never was). */
+  private lasted = 0;
 
   private readonly listeners = new Map<string, Listeners<[any, MessageMeta]>>();
   private readonly stateListeners = new Listeners<[ClientState, StateChange]>();
@@ -822,7 +826,8 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     // Backoff starts again only after a connection that lasted: a node that accepts
     // and closes at once is not retried at the first delay forever.
     const options = this.reconnectOptions;
-    if (this.session && options && Date.now() - this.connectedAt >= options.maxDelay) {
+    this.lasted = this.session ? Date.now() - this.connectedAt : 0;
+    if (this.session && options && this.lasted >= options.maxDelay) {
       this.attempt = 0;
     }
     this.session = undefined;
@@ -845,8 +850,14 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
       // The credentials may have expired: once, at once, with a freshly made URL.
       this.authRetried = true;
       this.retry(0, { code, reason, delay: 0, attempt: this.attempt });
-    } else if (options && code === TOKEN_EXPIRED && typeof this.url === 'function') {
-      // The server ended the connection when its credentials expired: at once, with new ones.
+    } else if (
+      options &&
+      code === TOKEN_EXPIRED &&
+      typeof this.url === 'function' &&
+      this.lasted >= MIN_LIFE_FOR_RENEWAL
+    ) {
+      // The credentials of a connection that lasted expired: at once, with new ones.
+      // (New ones that expire at once go through backoff below, not in a loop.)
       this.retry(0, { code, reason, delay: 0, attempt: this.attempt });
     } else if (
       !options ||

@@ -52,5 +52,11 @@ export async function authenticateRequest(
     );
     throw new AuthenticationRefused(500, 'Internal Server Error');
   }
+  // Credentials that have expired already are no credentials (an `exp` to come ends
+  // the connection then: see the hub).
+  const { exp } = principal;
+  if (typeof exp === 'number' && exp * 1_000 <= Date.now()) {
+    throw new AuthenticationRefused(401, 'Unauthorized: the credentials expired');
+  }
   return principal;
 }

@@ -6,6 +6,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   RealtimeEngine,
   type EnginePublication,
@@ -153,6 +154,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   private readonly everyone: BroadcastOperator;
   /** Engine subscriptions of this node, settled or in flight, by channel. */
   private readonly subscriptions = new Map<string, Promise<void>>();
+  private readonly shutdownTimeout: number;
   /** Per connection whose principal expires, the timer that closes it then. */
   private readonly expiries = new Map<RealtimeConnection, NodeJS.Timeout>();
   /** Removals of connections still under way (awaited before the engine closes). */
@@ -167,6 +169,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     @Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions,
   ) {
     this.maxRoomNameLength = options.rooms.maxNameLength;
+    this.shutdownTimeout = options.shutdownTimeout;
     this.maxRoomsPerConnection = options.rooms.maxPerConnection;
     this.retention = new RetentionPolicy(options.history);
     this.recoveryLimit = options.history.recoveryLimit;
@@ -193,7 +196,14 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     // goes now, and every removal finishes, while the engine serves: the other nodes
     // see this node's rooms and presence go.
     for (const connection of this.connections.list()) void this.removeConnection(connection);
-    await Promise.allSettled(this.removals);
+    // Bounded: an engine that does not answer must not hold the shutdown.
+    const settled = Promise.allSettled(this.removals).then(() => true);
+    const timedOut = delay(this.shutdownTimeout, false, { ref: false });
+    if (!(await Promise.race([settled, timedOut]))) {
+      this.logger.warn(
+        `${this.removals.size} connections were still leaving their rooms after ${this.shutdownTimeout} ms: closing anyway`,
+      );
+    }
     await this.engine.close();
   }
 
@@ -343,17 +353,21 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   private expireWithItsCredentials(connection: RealtimeConnection): void {
     const { exp } = connection.principal;
     if (typeof exp !== 'number' || !Number.isFinite(exp)) return;
-    const check = () => {
-      const left = exp * 1_000 - Date.now();
-      if (left > 0) {
-        // setTimeout holds at most ~24.8 days: a longer wait looks again then.
-        this.expiries.set(connection, setTimeout(check, Math.min(left, MAX_TIMER)).unref());
-        return;
-      }
-      this.expiries.delete(connection);
-      connection.close(CloseCode.TokenExpired, 'the credentials expired');
+    // Always from a timer, even when it has passed already: never inside addConnection.
+    const arm = () => {
+      const left = Math.max(0, exp * 1_000 - Date.now());
+      // setTimeout holds at most ~24.8 days: a longer wait looks again then.
+      const timer = setTimeout(
+        () => {
+          if (exp * 1_000 > Date.now()) return arm();
+          this.expiries.delete(connection);
+          connection.close(CloseCode.TokenExpired, 'the credentials expired');
+        },
+        Math.min(left, MAX_TIMER),
+      );
+      this.expiries.set(connection, timer.unref());
     };
-    check();
+    arm();
   }
 
   /** Takes a removed connection out of its rooms and channels, then tells the services. */

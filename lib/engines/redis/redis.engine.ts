@@ -68,6 +68,8 @@ const SEEN_LIMIT = 10_000;
 const NEWLINE = 0x0a;
 /** Missed messages a room is refilled with after this node's link to Redis dropped, at most. */
 const REFILL_LIMIT = 10_000;
+/** How long close() waits for Redis to answer QUIT before it cuts the connection, in ms. */
+const CLOSE_TIMEOUT = 1_000;
 /** A refill that could not read Redis is tried again after this long, in ms. */
 const REFILL_RETRY = 1_000;
 
@@ -169,7 +171,10 @@ export class RedisEngine implements RealtimeEngine {
     for (const undo of this.detach.splice(0)) undo();
     this.commands = this.subscriber = undefined;
     const owned = this.owned.splice(0);
-    await Promise.all(owned.map((redis) => redis.quit().catch(() => redis.disconnect())));
+    // QUIT waits for what is in flight; a Redis that does not answer gets cut.
+    await Promise.all(
+      owned.map((redis) => within(redis.quit(), CLOSE_TIMEOUT).catch(() => redis.disconnect())),
+    );
   }
 
   /** A client of the engine's own, from `url`/`redis`: no offline queue, capped backoff. */

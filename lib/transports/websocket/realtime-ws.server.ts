@@ -167,7 +167,11 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     for (const client of this.clients) client.socket.terminate();
     for (const ws of this.refused) ws.terminate();
     await this.untilClosed(this.options.closeTimeout);
-    await Promise.all(this.removals);
+    // Bounded, as the hub's own wait: an engine that does not answer holds nothing.
+    await Promise.race([
+      Promise.allSettled(this.removals),
+      delay(this.realtimeOptions.shutdownTimeout, undefined, { ref: false }),
+    ]);
   }
 
   private async untilClosed(timeout: number): Promise<void> {

@@ -172,7 +172,6 @@ export class WsConnection extends RealtimeConnection {
     if (socket.bufferedAmount + this.queuedBytes > this.shared.maxBufferedBytes) {
       // The close frame waits behind what the client is not reading: cut it soon.
       this.close(CloseCode.SlowConsumer, 'slow consumer');
-      this.cutTimer = setTimeout(() => socket.terminate(), this.shared.closeTimeout).unref();
       return;
     }
     if (!this.corked) {
@@ -227,9 +226,14 @@ export class WsConnection extends RealtimeConnection {
     this.send(encodeFrame({ event, data }));
   }
 
+  /** Closes with `code`; a client that does not answer within `closeTimeout` is cut. */
   close(code: number, reason: string): void {
     this.writeQueue(); // what was sent before the close goes before it
-    this.socket.close(code, closeReason(reason));
+    const { socket } = this;
+    socket.close(code, closeReason(reason));
+    if (this.cutTimer === undefined && socket.readyState !== WebSocket.CLOSED) {
+      this.cutTimer = setTimeout(() => socket.terminate(), this.shared.closeTimeout).unref();
+    }
   }
 
   /** @internal Registers a gateway's handlers (Nest calls this once per gateway). */
