@@ -4,11 +4,12 @@
 // rt:resync where their room goes on from when the stream no longer keeps them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { RealtimeClient, type RoomInfo } from '../../lib/client/index.js';
+import { RealtimeClient } from '../../lib/client/index.js';
 import { startApp, type TestApp } from '../support/app.js';
-import { until, userFromQuery, withHarness, type Harness } from '../support/fixtures.js';
+import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { redisAvailable, startRedis, type RedisServer } from '../support/redis.js';
 import { SseTestClient, dataOf, httpBase, messages, openStream } from '../support/sse-client.js';
+import { feedReader } from '../support/client.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { TestClient, eventIs } from '../support/ws-client.js';
 
@@ -22,18 +23,6 @@ async function publish(node: TestApp, from: number, to: number): Promise<void> {
     await node.hub.to('feed').emit('tick', n);
     await sleep(2);
   }
-}
-
-/** A client of `node` reading room `feed` with recovery: what it saw, and its resyncs. */
-async function feedReader(harness: Harness, node: TestApp, user: string) {
-  const client = new RealtimeClient(`${node.wsUrl}?user=${user}`, { WebSocket });
-  harness.defer(() => client.close());
-  const room = await client.subscribe('feed', { recover: true }).ready;
-  const seen: number[] = [];
-  const resyncs: RoomInfo[] = [];
-  room.on('tick', (n) => seen.push(n as number));
-  room.onResync((info) => resyncs.push(info));
-  return { client, seen, resyncs };
 }
 
 describe.runIf(redisAvailable())('a node cut off from Redis while others publish', () => {

@@ -4,8 +4,6 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { RealtimeClient, type RoomInfo } from '../../lib/client/index.js';
 import {
   DeliveryService,
   RpcService,
@@ -13,7 +11,7 @@ import {
   type Undeliverable,
 } from '../../lib/index.js';
 import type { TestApp } from '../support/app.js';
-import { libraryClient } from '../support/client.js';
+import { feedReader, libraryClient } from '../support/client.js';
 import { recordUncaught, until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { openStream } from '../support/sse-client.js';
 import { redisAvailable, startRedis, type RedisServer } from '../support/redis.js';
@@ -225,21 +223,10 @@ describe.runIf(redisAvailable())(
       return [a, b, proxy];
     }
 
-    async function follow(a: TestApp) {
-      const client = new RealtimeClient(`${a.wsUrl}?user=una`, { WebSocket });
-      harness.defer(() => client.close());
-      const room = await client.subscribe('feed', { recover: true }).ready;
-      const seen: number[] = [];
-      const resyncs: RoomInfo[] = [];
-      room.on('tick', (n) => seen.push(n as number));
-      room.onResync((info) => resyncs.push(info));
-      return { seen, resyncs };
-    }
-
     it('a second drop while a refill reads Redis is refilled too: no message is lost without a resync', async () => {
       // ioredis comes back 1 s after a drop (a plain backoff step).
       const [a, b, proxy] = await nodes(1_000);
-      const { seen, resyncs } = await follow(a);
+      const { seen, resyncs } = await feedReader(harness, a, 'una');
       await publish(b, 1, 5);
       await until(() => seen.length === 5);
 
@@ -270,7 +257,7 @@ describe.runIf(redisAvailable())(
       process.on('unhandledRejection', record);
       harness.defer(() => process.off('unhandledRejection', record));
       const [a, b, proxy] = await nodes();
-      const { seen } = await follow(a);
+      const { seen } = await feedReader(harness, a, 'una');
       await publish(b, 1, 5);
       await until(() => seen.length === 5);
 

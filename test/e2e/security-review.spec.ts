@@ -1,9 +1,6 @@
 // Security review of the origin checks, credentials that expire and graceful shutdown:
 // each test here shows a bug of the current code (it fails until the bug is fixed).
-import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -12,6 +9,7 @@ import { queryParam, until, userFromQuery, withHarness } from '../support/fixtur
 import { grpc, startGrpcApp } from '../support/grpc.js';
 import { redisAvailable, startRedis } from '../support/redis.js';
 import { SseTestClient, httpBase } from '../support/sse-client.js';
+import { muteClient } from '../support/ws-client.js';
 
 /** `?user=` and `?exp=` (seconds) from the URL, or from gRPC metadata. */
 function expiring(request: IncomingMessage) {
@@ -21,21 +19,6 @@ function expiring(request: IncomingMessage) {
 }
 
 const inSeconds = (seconds: number) => Math.floor(Date.now() / 1_000) + seconds;
-
-/** A WebSocket client, by hand, that reads nothing after the 101: it never answers a close. */
-async function muteClient(port: number, pathAndQuery: string): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1');
-  await once(socket, 'connect');
-  const key = randomBytes(16).toString('base64');
-  socket.write(
-    `GET ${pathAndQuery} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
-      `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  );
-  await once(socket, 'data'); // 101 Switching Protocols
-  socket.on('error', () => undefined);
-  socket.pause();
-  return socket;
-}
 
 /** The grpc-js status code of a failed unary call, or 'OK'. */
 function outcome(call: Promise<unknown>): Promise<number | 'OK'> {

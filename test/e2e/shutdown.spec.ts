@@ -4,9 +4,6 @@
 // (1001, and the library's client goes to another node), ends the SSE and gRPC
 // streams, takes its users offline at once (another node sees it, long before the
 // presence timeout), reports the pending message, and exits within its deadline.
-import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
@@ -16,22 +13,7 @@ import { collect, grpc, realtimeClient } from '../support/grpc.js';
 import { freePort, startServerProcess } from '../support/processes.js';
 import { redisAvailable, startRedis, type RedisServer } from '../support/redis.js';
 import { SseTestClient } from '../support/sse-client.js';
-import { TestClient, eventIs } from '../support/ws-client.js';
-
-/** A WebSocket client, by hand, that reads nothing after the handshake's answer. */
-async function muteClient(port: number, path: string): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1');
-  await once(socket, 'connect');
-  const key = randomBytes(16).toString('base64');
-  socket.write(
-    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
-      `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  );
-  await once(socket, 'data'); // 101 Switching Protocols
-  socket.on('error', () => undefined);
-  socket.pause();
-  return socket;
-}
+import { TestClient, eventIs, muteClient } from '../support/ws-client.js';
 
 describe.runIf(redisAvailable())('graceful shutdown on SIGTERM', () => {
   let redis: RedisServer;

@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws';
-import { RealtimeClient } from '../../lib/client/index.js';
+import { RealtimeClient, type RoomInfo } from '../../lib/client/index.js';
 import type { Harness } from './fixtures.js';
 
 /**
@@ -28,4 +28,15 @@ export function libraryClient(
   const client = new RealtimeClient(`${app.wsUrl}?user=${user}`, { WebSocket });
   harness.defer(() => client.close());
   return client;
+}
+
+/** A client of `node` reading room `feed` with recovery: what it saw, and its resyncs. */
+export async function feedReader(harness: Harness, node: { readonly wsUrl: string }, user: string) {
+  const client = libraryClient(harness, node, user);
+  const room = await client.subscribe('feed', { recover: true }).ready;
+  const seen: number[] = [];
+  const resyncs: RoomInfo[] = [];
+  room.on('tick', (n) => seen.push(n as number));
+  room.onResync((info) => resyncs.push(info));
+  return { client, seen, resyncs };
 }

@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { WebSocket, type ClientOptions } from 'ws';
 
 /** A frame as the server sends it. */
@@ -127,4 +130,22 @@ export class TestClient {
   private wake(): void {
     for (const waiter of this.waiters.splice(0)) waiter();
   }
+}
+
+/**
+ * A WebSocket client made by hand that reads nothing after the server's 101: it never
+ * answers a close (the server must cut it).
+ */
+export async function muteClient(port: number, pathAndQuery: string): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  const key = randomBytes(16).toString('base64');
+  socket.write(
+    `GET ${pathAndQuery} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+      `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  await once(socket, 'data'); // 101 Switching Protocols
+  socket.on('error', () => undefined);
+  socket.pause();
+  return socket;
 }
