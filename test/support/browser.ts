@@ -1,0 +1,123 @@
+// Debian's Chromium driven by playwright-core (never a downloaded browser), and the
+// sample app in a process of its own, for the tests in test/browser.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { skipLoudly } from './fixtures.js';
+import { freePort } from './processes.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) =>
+  existsSync(path),
+);
+
+/** Where the browser tests leave their screenshots. */
+export const ARTIFACTS = join(root, 'test-results', 'browser');
+
+/**
+ * Whether Debian's Chromium is here. Without it the browser tests skip loudly; under
+ * CI=true its absence fails them (.ci/run installs it).
+ */
+export function chromiumAvailable(): boolean {
+  if (CHROMIUM) return true;
+  return skipLoudly('chromium is not installed: the browser tests are SKIPPED');
+}
+
+/** Chromium headless, with fake camera and microphone, loopback allowed for WebRTC. */
+export async function launchBrowser(): Promise<Browser> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return chromium.launch({
+    executablePath: CHROMIUM!,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--allow-loopback-in-peer-connection',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+    ],
+  });
+}
+
+/** The sample app in a process of its own. */
+export interface SampleApp {
+  /** `http://localhost:<port>` (getUserMedia needs a secure context: localhost is one). */
+  readonly url: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts the sample (its TypeScript, on the built library) on `port` or a free one. */
+export async function startSample(
+  env: Record<string, string> = {},
+  port?: number,
+): Promise<SampleApp> {
+  const chosen = port ?? (await freePort());
+  const child = spawn(
+    process.execPath,
+    ['--import', './test/support/swc-register.mjs', 'sample/src/main.ts'],
+    {
+      cwd: root,
+      env: { ...process.env, ...env, PORT: String(chosen) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const exited = once(child, 'exit');
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('nest-realtime sample: open')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the sample exited (${code}): ${out}`)));
+  });
+  return {
+    url: `http://localhost:${chosen}`,
+    port: chosen,
+    child,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/**
+ * Opens the sample's page as `name` and joins `room`; resolves once it is joined.
+ * `before` runs in the page before its own scripts (to observe it).
+ */
+export async function openChat(
+  browser: Browser,
+  app: SampleApp,
+  name: string,
+  room = 'lobby',
+  before?: () => void,
+) {
+  const context = await browser.newContext();
+  await context.grantPermissions(['camera', 'microphone'], { origin: app.url });
+  const page = await context.newPage();
+  if (before) await page.addInitScript(before);
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${app.url}/`);
+  await page.fill('#name', name);
+  await page.fill('#room', room);
+  await page.click('#connect button');
+  await page.waitForFunction(() => !(document.querySelector('#text') as HTMLInputElement).disabled);
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('#log li')].some((li) => li.textContent?.startsWith('joined')),
+  );
+  return { page, errors, close: () => context.close() };
+}
+
+/** The chat lines a page shows (not the system ones). */
+export function chatLines(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('#log li:not(.system)')].map((li) => li.textContent ?? ''),
+  );
+}
