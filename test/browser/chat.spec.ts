@@ -14,6 +14,9 @@ import {
 } from '../support/browser.js';
 import { withHarness } from '../support/fixtures.js';
 
+/** The member list's entry of `name`. */
+const member = (name: string) => `#members li:text-is("${name}")`;
+
 describe.runIf(chromiumAvailable())('the sample page: chat and presence', () => {
   let browser: Browser;
   let app: SampleApp;
@@ -31,7 +34,6 @@ describe.runIf(chromiumAvailable())('the sample page: chat and presence', () => 
     const ben = await openChat(browser, app, 'ben');
     harness.defer(() => ann.close());
     harness.defer(() => ben.close());
-    const member = (name: string) => `#members li:text-is("${name}")`;
     // Each sees both members, online.
     for (const { page } of [ann, ben]) {
       await page.locator(member('ann')).waitFor();
