@@ -23,7 +23,7 @@ import {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './client-types.js';
-import { Listeners, reportError } from './listeners.js';
+import { Listeners } from './listeners.js';
 import { RoomSubscription, type JoinOptions } from './room-subscription.js';
 
 /**
@@ -510,8 +510,10 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     try {
       url = typeof this.url === 'string' ? this.url : await this.url();
     } catch (error) {
-      reportError(error);
-      if (!this.stopped) this.failed(1006, 'the URL function failed');
+      // Expected while the server is away (its token endpoint with it): an attempt that
+      // failed, told to onState with the reason, not an error to report.
+      const reason = error instanceof Error ? error.message : String(error);
+      if (!this.stopped) this.failed(1006, `the URL function failed: ${reason}`);
       return;
     }
     if (this.stopped) return;

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { RealtimeModule } from 'nest-realtime';
 import { ChatGateway } from './chat.gateway.js';
+import { StatsPublisher } from './stats.publisher.js';
 import { TokenController, authenticateToken } from './tokens.js';
 
 @Module({
@@ -23,7 +24,7 @@ import { TokenController, authenticateToken } from './tokens.js';
       authenticate: authenticateToken,
     }),
   ],
-  providers: [ChatGateway],
+  providers: [ChatGateway, StatsPublisher],
   controllers: [TokenController],
 })
 export class AppModule {}
