@@ -4,6 +4,9 @@ import { ChatGateway } from './chat.gateway.js';
 import { StatsPublisher } from './stats.publisher.js';
 import { TokenController, authenticateToken } from './tokens.js';
 
+/** Where the sample serves gRPC (several nodes on one host need one each). */
+export const GRPC_PORT = process.env.GRPC_PORT ?? '50051';
+
 @Module({
   imports: [
     RealtimeModule.forRoot({
@@ -20,7 +23,9 @@ import { TokenController, authenticateToken } from './tokens.js';
       // server is listed, so nothing leaves this machine; loopback is offered too, for
       // a browser on the same host (Chromium: --allow-loopback-in-peer-connection).
       webrtc: { hostAddresses: ['127.0.0.1'] },
-      // A signed token (a JWT) in the URL: see tokens.ts.
+      // The gRPC API beside HTTP (main.ts connects it): GRPC_PORT, or 50051; 'off' for none.
+      ...(GRPC_PORT !== 'off' && { grpc: { url: `127.0.0.1:${GRPC_PORT}` } }),
+      // A signed token (a JWT) in the URL, or as gRPC metadata: see tokens.ts.
       authenticate: authenticateToken,
     }),
   ],

@@ -32,6 +32,13 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
       .emit('online', { count: this.hub.connections.count() - 1, left: client.userId });
   }
 
+  /** Someone is typing: the room's others hear it (volatile: late news is no news). */
+  @SubscribeMessage('typing')
+  async typing(@ConnectedSocket() client: WsConnection, @MessageBody() body: { room?: unknown }) {
+    if (typeof body?.room !== 'string' || !client.rooms.has(body.room)) return;
+    await this.hub.to(body.room).except(client).volatile.emit('typing', { from: client.userId });
+  }
+
   @SubscribeMessage('chat')
   async chat(
     @ConnectedSocket() client: WsConnection,

@@ -40,7 +40,10 @@ export class TokenController {
 export async function authenticateToken(
   request: IncomingMessage,
 ): Promise<RealtimePrincipal | null> {
-  const token = new URL(request.url ?? '/', 'http://localhost').searchParams.get('token');
+  // The query (WebSocket, SSE), or `authorization: Bearer <token>` (gRPC metadata).
+  const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+  const query = new URL(request.url ?? '/', 'http://localhost').searchParams.get('token');
+  const token = query ?? bearer;
   if (!token) return null;
   try {
     const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'] });

@@ -1,6 +1,9 @@
 // The sample's page in Chromium, used as a person would: two pages chat in a room and
 // see each other's status change.
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,6 +16,9 @@ import {
   type SampleApp,
 } from '../support/browser.js';
 import { withHarness } from '../support/fixtures.js';
+
+const run = promisify(execFile);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The member list's entry of `name`. */
 const member = (name: string) => `#members li:text-is("${name}")`;
@@ -29,7 +35,7 @@ describe.runIf(chromiumAvailable())('the sample page: chat and presence', () => 
     await app?.stop();
   });
 
-  it('two pages chat in a room, and see each other come, and change status', async () => {
+  it('two pages chat in a room, see each other come, type and change status; the printed gRPC command reaches them', async () => {
     const ann = await openChat(browser, app, 'ann');
     const ben = await openChat(browser, app, 'ben');
     harness.defer(() => ann.close());
@@ -58,6 +64,26 @@ describe.runIf(chromiumAvailable())('the sample page: chat and presence', () => 
     await expect
       .poll(() => ben.page.getAttribute(member('ann'), 'data-status'), { timeout: 5_000 })
       .toBe('away');
+    // ann types: ben sees it, until her message comes.
+    // (Typed as a person does: the page says so at most once a second.)
+    await ann.page.type('#text', 'are you there', { delay: 150 });
+    await ben.page.waitForFunction(
+      () => document.querySelector('#typing')?.textContent === 'ann is typing…',
+    );
+    // The gRPC command the sample prints publishes into the room, as it says.
+    const command = /node (sample\/grpc-publish\.mjs .+)$/m.exec(app.output())![1]!;
+    const args = command.split(' ').slice(1, 4).concat('hello from gRPC');
+    const { stdout } = await run(process.execPath, [command.split(' ')[0]!, ...args], {
+      cwd: root,
+    });
+    expect(stdout).toMatch(/published to "lobby" at offset \d+/);
+    for (const { page } of [ann, ben]) {
+      await page.waitForFunction(() =>
+        [...document.querySelectorAll('#log li')].some(
+          (li) => li.textContent === 'grpc: hello from gRPC',
+        ),
+      );
+    }
     await ann.page.screenshot({ path: join(ARTIFACTS, 'chat.png') });
     expect([...ann.errors, ...ben.errors]).toEqual([]);
   });

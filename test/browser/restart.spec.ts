@@ -72,7 +72,7 @@ describe.runIf(chromiumAvailable() && redisAvailable())('the sample page across 
     );
     await a.stop('SIGKILL');
     await say(6, 15);
-    a = await startSample(env, a.port); // the same node, back on its port
+    a = await startSample({ ...env, GRPC_PORT: String(a.grpcPort) }, a.port); // back, on its ports
     await say(16, 20);
 
     const expected = Array.from({ length: 20 }, (_, i) => `nia: message ${i + 1}`);

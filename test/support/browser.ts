@@ -48,6 +48,10 @@ export interface SampleApp {
   /** `http://localhost:<port>` (getUserMedia needs a secure context: localhost is one). */
   readonly url: string;
   readonly port: number;
+  /** Where it serves gRPC. */
+  readonly grpcPort: number;
+  /** What it printed so far. */
+  output(): string;
   readonly child: ChildProcess;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -58,18 +62,19 @@ export async function startSample(
   port?: number,
 ): Promise<SampleApp> {
   const chosen = port ?? (await freePort());
+  const grpcPort = Number(env.GRPC_PORT ?? (await freePort()));
   const child = spawn(
     process.execPath,
     ['--import', './test/support/swc-register.mjs', 'sample/src/main.ts'],
     {
       cwd: root,
-      env: { ...process.env, ...env, PORT: String(chosen) },
+      env: { ...process.env, ...env, PORT: String(chosen), GRPC_PORT: String(grpcPort) },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
   const exited = once(child, 'exit');
+  let out = '';
   await new Promise<void>((resolve, reject) => {
-    let out = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       if (out.includes('nest-realtime sample: open')) resolve();
@@ -79,6 +84,8 @@ export async function startSample(
   return {
     url: `http://localhost:${chosen}`,
     port: chosen,
+    grpcPort,
+    output: () => out,
     child,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
