@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { RealtimeModule } from 'nest-realtime';
 import { ChatGateway } from './chat.gateway.js';
-import { StatsPublisher } from './stats.publisher.js';
+import { STATS_ROOM, StatsPublisher } from './stats.publisher.js';
 import { TokenController, authenticateToken } from './tokens.js';
 
 /** Where the sample serves gRPC (several nodes on one host need one each). */
@@ -25,6 +25,21 @@ export const GRPC_PORT = process.env.GRPC_PORT ?? '50051';
       webrtc: { hostAddresses: ['127.0.0.1'] },
       // The gRPC API beside HTTP (main.ts connects it): GRPC_PORT, or 50051; 'off' for none.
       ...(GRPC_PORT !== 'off' && { grpc: { url: `127.0.0.1:${GRPC_PORT}` } }),
+      // Clients may publish past the chat handler too (rt:publish, gRPC Publish): a chat
+      // message must then be the sender's own, and the server's events stay the server's.
+      authorize: {
+        canPublish: (principal, room, { event, data }) => {
+          if (room === STATS_ROOM || event === 'typing' || event === 'stats') return false;
+          if (event !== 'chat') return true;
+          const { from, text } = (data ?? {}) as { from?: unknown; text?: unknown };
+          return (
+            from === principal.userId &&
+            typeof text === 'string' &&
+            text.trim() !== '' &&
+            text.length <= 2_000
+          );
+        },
+      },
       // A signed token (a JWT) in the URL, or as gRPC metadata: see tokens.ts.
       authenticate: authenticateToken,
     }),

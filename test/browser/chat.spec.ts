@@ -84,6 +84,9 @@ describe.runIf(chromiumAvailable())('the sample page: chat and presence', () => 
         ),
       );
     }
+    // ann sends what she typed: ben no longer sees her typing.
+    await ann.page.click('#send button');
+    await ben.page.waitForFunction(() => document.querySelector('#typing')?.textContent === '');
     await ann.page.screenshot({ path: join(ARTIFACTS, 'chat.png') });
     expect([...ann.errors, ...ben.errors]).toEqual([]);
   });

@@ -47,7 +47,7 @@ describe.runIf(chromiumAvailable())('the sample page: a data channel to the serv
       await client.subscribe('game').ready;
       const call = new RoomCall(client, 'game');
       const pc = await call.connectServer();
-      const channel = pc.createDataChannel('rt', { ordered: false, maxRetransmits: 0 });
+      const channel = pc.createDataChannel('rt');
       const received = [];
       Object.assign(window, { channel, received });
       channel.onmessage = ({ data }) => received.push(JSON.parse(data));
@@ -56,8 +56,10 @@ describe.runIf(chromiumAvailable())('the sample page: a data channel to the serv
     })()`);
     const received = () => page.evaluate(() => (window as unknown as { received: any[] }).received);
     await expect
-      .poll(async () => (await received()).some((f) => f.id === 1), { timeout: 15_000 })
-      .toBe(true);
+      .poll(async () => (await received()).find((f) => f.id === 1)?.data?.name, {
+        timeout: 15_000,
+      })
+      .toBe('game');
 
     const node = new RealtimeClient(
       `ws://127.0.0.1:${app.port}/ws?token=${await tokenFor(app, 'nod')}`,

@@ -1,4 +1,5 @@
-// Review of the sample page: bugs a person using it would hit, each shown in Chromium.
+// Review of the sample page (sample/public/index.html) in Chromium: each test shows a
+// bug a person using the page would hit, and fails until it is fixed.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -14,9 +15,6 @@ import {
 import { withHarness } from '../support/fixtures.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The member list's entry of `name`. */
-const member = (name: string) => `#members li:text-is("${name}")`;
 
 /** A Node client of the sample, as `name`, with a fresh token for each attempt. */
 function nodeClient(app: SampleApp, name: string): RealtimeClient {
@@ -40,6 +38,15 @@ async function joinWithForm(page: Page, room: string): Promise<void> {
         li.textContent?.startsWith(`joined ${name} `),
       ),
     room,
+  );
+}
+
+/** Resolves once the page's badge says `state`. */
+async function pageState(page: Page, state: string): Promise<void> {
+  await page.waitForFunction(
+    (wanted) => document.querySelector('#state')?.getAttribute('data-state') === wanted,
+    state,
+    { timeout: 15_000 },
   );
 }
 
@@ -80,10 +87,19 @@ function framesDecoded(page: Page): Promise<number> {
   });
 }
 
-/** Whether the page's call works, or the page lets a new one start. */
-async function callUsable(page: Page): Promise<boolean> {
+/** Whether the page's call through the server works, or the page lets a new one start. */
+async function serverCallUsable(page: Page): Promise<boolean> {
   if (await page.isEnabled('#sfu')) return true;
   return (await framesDecoded(page)) > 10;
+}
+
+/** What the call section shows. */
+function callView(page: Page) {
+  return page.evaluate(() => ({
+    videos: document.querySelectorAll('#videos figure').length,
+    callState: document.querySelector('#call-state')?.textContent,
+    hangupDisabled: (document.querySelector('#hangup') as HTMLButtonElement).disabled,
+  }));
 }
 
 describe.runIf(chromiumAvailable())('review of the sample page', () => {
@@ -98,22 +114,7 @@ describe.runIf(chromiumAvailable())('review of the sample page', () => {
     await app?.stop();
   });
 
-  it.skip('keeps the status the picker shows after joining again', async () => {
-    const ann = await openChat(browser, app, 'sta');
-    const ben = await openChat(browser, app, 'stb');
-    harness.defer(() => ann.close());
-    harness.defer(() => ben.close());
-    await ben.page.selectOption('#status', 'busy');
-    await expect
-      .poll(() => ann.page.getAttribute(member('stb'), 'data-status'), { timeout: 5_000 })
-      .toBe('busy');
-    await joinWithForm(ben.page, 'lobby');
-    await sleep(1_500);
-    expect(await ben.page.inputValue('#status')).toBe('busy');
-    expect(await ann.page.getAttribute(member('stb'), 'data-status')).toBe('busy');
-  });
-
-  it.skip('shows no one typing from the room it left', async () => {
+  it('shows no one typing from the room it left', async () => {
     const ann = await openChat(browser, app, 'tya', 'typing-a');
     const ben = await openChat(browser, app, 'tyb', 'typing-a');
     harness.defer(() => ann.close());
@@ -122,27 +123,51 @@ describe.runIf(chromiumAvailable())('review of the sample page', () => {
     await ann.page.waitForFunction(
       () => document.querySelector('#typing')?.textContent === 'tyb is typing…',
     );
+    // ann moves to a room ben is not in: his typing is no news there.
     await joinWithForm(ann.page, 'typing-b');
     expect(await ann.page.textContent('#typing')).toBe('');
   });
 
-  it.skip('shows in the chat only what the chat handler let through', async () => {
+  it('shows in the chat only what the chat handler let through', async () => {
     const ann = await openChat(browser, app, 'fra', 'forgery');
     harness.defer(() => ann.close());
     const mal = nodeClient(app, 'frm');
     harness.defer(() => mal.close());
     await mal.subscribe('forgery').ready;
-    // Straight to the room with the built-in rt:publish: not through ChatGateway.chat.
-    await mal.publish('forgery', 'chat', { from: 'fra', text: 'I quit', at: Date.now() });
+    // Straight to the room with the built-in rt:publish, past ChatGateway.chat: any
+    // `from`, any text (none of its checks).
+    const forged = await mal
+      .publish('forgery', 'chat', { from: 'fra', text: 'I quit', at: Date.now() })
+      .catch((error: unknown) => error);
+    expect(forged).toMatchObject({ code: 'FORBIDDEN' }); // the sample's canPublish
     await mal.request('chat', { room: 'forgery', text: 'marker' });
     await ann.page.waitForFunction(() =>
       [...document.querySelectorAll('#log li')].some((li) => li.textContent === 'frm: marker'),
     );
     expect(await chatLines(ann.page)).toEqual(['frm: marker']);
   });
+
+  it('a join that fails leaves no live panel of the room it came from', async () => {
+    const chat = await openChat(browser, app, 'fja', 'stale-a');
+    harness.defer(() => chat.close());
+    // A room the server refuses (reserved prefix): the page says it could not join.
+    await chat.page.fill('#room', 'rt:nope');
+    await chat.page.click('#connect button');
+    await chat.page.waitForFunction(() =>
+      [...document.querySelectorAll('#log li')].some((li) =>
+        li.textContent?.startsWith('could not join'),
+      ),
+    );
+    const nia = nodeClient(app, 'nia');
+    harness.defer(() => nia.close());
+    await nia.subscribe('stale-a').ready;
+    await nia.request('chat', { room: 'stale-a', text: 'still here?' });
+    await sleep(1_000);
+    expect(await activity(chat.page)).toEqual([]);
+  });
 });
 
-describe.runIf(chromiumAvailable())('review of the sample page: reconnects', () => {
+describe.runIf(chromiumAvailable())('review of the sample page: losing the server', () => {
   let browser: Browser;
   const harness = withHarness();
   beforeAll(async () => {
@@ -152,7 +177,7 @@ describe.runIf(chromiumAvailable())('review of the sample page: reconnects', () 
     await browser?.close();
   });
 
-  it.skip('a call through the server works again after a restart, or can be started again', async () => {
+  it('a call through the server works again after a restart, or can be started again', async () => {
     let app = await startSample();
     harness.defer(() => app.stop());
     const pages = [];
@@ -167,25 +192,44 @@ describe.runIf(chromiumAvailable())('review of the sample page: reconnects', () 
     }
     await app.stop('SIGKILL');
     app = await startSample({ GRPC_PORT: String(app.grpcPort) }, app.port);
+    for (const { page } of pages) await pageState(page, 'connected');
+    // Now: "in a call through the server", Hang up on, both call buttons off, the
+    // videos frozen, and every peer connection closed.
     for (const { page } of pages) {
-      await page.waitForFunction(
-        () => document.querySelector('#state')?.getAttribute('data-state') === 'connected',
-        undefined,
-        { timeout: 15_000 },
-      );
-    }
-    for (const { page } of pages) {
-      await expect.poll(() => callUsable(page), { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => serverCallUsable(page), { timeout: 10_000 }).toBe(true);
     }
   }, 60_000);
 
-  it.skip('the live panel follows the room joined last, even right after its stream renewed', async () => {
+  it('Hang up ends the call at once, even while the connection is down', async () => {
+    const app = await startSample();
+    harness.defer(() => app.stop());
+    const pages = [];
+    for (const name of ['hua', 'hub']) {
+      const chat = await openChat(browser, app, name, 'call', recordPeerConnections);
+      harness.defer(() => chat.close());
+      pages.push(chat);
+    }
+    for (const { page } of pages) await page.click('#p2p');
+    for (const { page } of pages) {
+      await expect.poll(() => framesDecoded(page), { timeout: 15_000 }).toBeGreaterThan(10);
+    }
+    await app.stop('SIGKILL');
+    const { page } = pages[0]!;
+    await pageState(page, 'reconnecting');
+    await page.click('#hangup');
+    await sleep(1_000);
+    // Now: still "in a peer-to-peer call", the camera's own video on, Hang up on (for
+    // the 10 s the queued rt:peer-leave waits for its reply).
+    expect(await callView(page)).toEqual({ videos: 0, callState: '', hangupDisabled: true });
+  }, 60_000);
+
+  it('the live panel follows the room joined last, even right after its stream renewed', async () => {
     const app = await startSample({ TOKEN_TTL: '3' });
     harness.defer(() => app.stop());
     const chat = await openChat(browser, app, 'rnw', 'renew-a');
     harness.defer(() => chat.close());
-    // The stream ends with its token; the browser comes back with it, and gets 401:
-    // the page renews it a second later. Meanwhile, the person joins another room.
+    // The stream ends with its token; the browser comes back with it and gets 401, and
+    // the page renews the stream a second later. Meanwhile, the person joins another room.
     await chat.page.waitForResponse(
       (response) => response.url().includes('/realtime/events') && response.status() === 401,
       { timeout: 15_000 },
@@ -201,130 +245,4 @@ describe.runIf(chromiumAvailable())('review of the sample page: reconnects', () 
     await expect.poll(() => activity(chat.page), { timeout: 5_000 }).toContain('nia: in b');
     expect(await activity(chat.page)).not.toContain('nia: in a');
   }, 40_000);
-
-  it('PROBE status after restart', async () => {
-    let app = await startSample();
-    harness.defer(() => app.stop());
-    const ann = await openChat(browser, app, 'rsa', 'rs');
-    const ben = await openChat(browser, app, 'rsb', 'rs');
-    harness.defer(() => ann.close());
-    harness.defer(() => ben.close());
-    await ben.page.selectOption('#status', 'busy');
-    await expect
-      .poll(() => ann.page.getAttribute(member('rsb'), 'data-status'), { timeout: 5_000 })
-      .toBe('busy');
-    await app.stop('SIGKILL');
-    app = await startSample({ GRPC_PORT: String(app.grpcPort) }, app.port);
-    for (const { page } of [ann, ben]) {
-      await page.waitForFunction(
-        () => document.querySelector('#state')?.getAttribute('data-state') === 'connected',
-        undefined,
-        { timeout: 15_000 },
-      );
-    }
-    await sleep(2_000);
-    expect(await ann.page.getAttribute(member('rsb'), 'data-status')).toBe('busy');
-    expect(await ben.page.getAttribute(member('rsb'), 'data-status')).toBe('busy');
-  }, 60_000);
-
-  it('PROBE p2p after restart', async () => {
-    let app = await startSample();
-    harness.defer(() => app.stop());
-    const pages = [];
-    for (const name of ['ppa', 'ppb']) {
-      const chat = await openChat(browser, app, name, 'call', recordPeerConnections);
-      harness.defer(() => chat.close());
-      pages.push(chat);
-    }
-    for (const { page } of pages) await page.click('#p2p');
-    for (const { page } of pages) {
-      await expect.poll(() => framesDecoded(page), { timeout: 15_000 }).toBeGreaterThan(10);
-    }
-    await app.stop('SIGKILL');
-    app = await startSample({ GRPC_PORT: String(app.grpcPort) }, app.port);
-    for (const { page } of pages) {
-      await page.waitForFunction(
-        () => document.querySelector('#state')?.getAttribute('data-state') === 'connected',
-        undefined,
-        { timeout: 15_000 },
-      );
-    }
-    for (const { page } of pages) {
-      await expect.poll(() => framesDecoded(page), { timeout: 15_000 }).toBeGreaterThan(10);
-      await page.waitForFunction(() => document.querySelectorAll('#videos figure').length === 2);
-    }
-  }, 60_000);
-
-  it('PROBE hang up while the server is away', async () => {
-    const app = await startSample();
-    harness.defer(() => app.stop());
-    const pages = [];
-    for (const name of ['hua', 'hub']) {
-      const chat = await openChat(browser, app, name, 'call', recordPeerConnections);
-      harness.defer(() => chat.close());
-      pages.push(chat);
-    }
-    for (const { page } of pages) await page.click('#p2p');
-    for (const { page } of pages) {
-      await expect.poll(() => framesDecoded(page), { timeout: 15_000 }).toBeGreaterThan(10);
-    }
-    await app.stop('SIGKILL');
-    const { page } = pages[0]!;
-    await page.waitForFunction(
-      () => document.querySelector('#state')?.getAttribute('data-state') === 'reconnecting',
-    );
-    await page.click('#hangup');
-    await sleep(1_000);
-    const after = await page.evaluate(() => ({
-      figures: document.querySelectorAll('#videos figure').length,
-      callState: document.querySelector('#call-state')?.textContent,
-      hangup: (document.querySelector('#hangup') as HTMLButtonElement).disabled,
-    }));
-    expect(after).toEqual({ figures: 0, callState: '', hangup: true });
-  }, 60_000);
-
-  it('PROBE failed join', async () => {
-    const app = await startSample();
-    harness.defer(() => app.stop());
-    const chat = await openChat(browser, app, 'fja', 'stale-a');
-    harness.defer(() => chat.close());
-    await chat.page.fill('#room', 'rt:nope');
-    await chat.page.click('#connect button');
-    await chat.page.waitForFunction(() =>
-      [...document.querySelectorAll('#log li')].some((li) =>
-        li.textContent?.startsWith('could not join'),
-      ),
-    );
-    const nia = nodeClient(app, 'nia');
-    harness.defer(() => nia.close());
-    await nia.subscribe('stale-a').ready;
-    await nia.request('chat', { room: 'stale-a', text: 'still here?' });
-    await sleep(1_000);
-    expect(await activity(chat.page)).toEqual([]);
-  }, 60_000);
-
-  it.skip('the live panel comes back after a graceful restart', async () => {
-    let app = await startSample();
-    harness.defer(() => app.stop());
-    const chat = await openChat(browser, app, 'grc', 'graceful');
-    harness.defer(() => chat.close());
-    await chat.page.waitForFunction(() =>
-      document.querySelector('#stats')?.textContent?.startsWith('node'),
-    );
-    await app.stop('SIGTERM');
-    await sleep(2_000);
-    app = await startSample({ GRPC_PORT: String(app.grpcPort) }, app.port);
-    await chat.page.waitForFunction(
-      () => document.querySelector('#state')?.getAttribute('data-state') === 'connected',
-      undefined,
-      { timeout: 15_000 },
-    );
-    const nia = nodeClient(app, 'nia');
-    harness.defer(() => nia.close());
-    await nia.subscribe('graceful').ready;
-    await nia.request('chat', { room: 'graceful', text: 'after the restart' });
-    await expect
-      .poll(() => activity(chat.page), { timeout: 15_000 })
-      .toContain('nia: after the restart');
-  }, 60_000);
 });
