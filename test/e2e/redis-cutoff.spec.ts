@@ -2,6 +2,7 @@
 // another keeps publishing: the cut-off node's clients get every message of their
 // rooms once, in order, replayed from the rooms' streams, or are told with
 // rt:resync where their room goes on from when the stream no longer keeps them.
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
@@ -108,6 +109,43 @@ describe.runIf(redisAvailable())('a node cut off from Redis while others publish
       epoch: resyncs[0]!.epoch,
       offset: from,
     });
+  }, 30_000);
+});
+
+describe.runIf(redisAvailable())('a room left while the node was cut off', () => {
+  const harness = withHarness();
+
+  it('is no longer subscribed once the node is back (ioredis would have brought it back)', async () => {
+    const redis = await startRedis();
+    const proxy = await startTcpProxy(redis.port);
+    const probe = new Redis(redis.url);
+    harness.defer(async () => {
+      probe.disconnect();
+      await proxy.close();
+      await redis.stop();
+    });
+    const app = harness.track(
+      await startApp({
+        authenticate: userFromQuery,
+        engine: { type: 'redis', url: `redis://127.0.0.1:${proxy.port}`, prefix: 'left:' },
+      }),
+    );
+    // Subscribers of a channel, sharded (Redis 7) or classic.
+    const subscribers = async (channel: string) => {
+      const [, sharded] = (await probe.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
+      const [, classic] = (await probe.pubsub('NUMSUB', channel)) as [string, number];
+      return Number(sharded) + Number(classic);
+    };
+    const client = await harness.connect(`${app.wsUrl}?user=lea`);
+    await client.request('rt:join', { room: 'gone' });
+    await until(async () => (await subscribers('left:ch:r:gone')) === 1, 5_000);
+    proxy.cut();
+    await until(() => !app.hub.engineAvailable, 5_000);
+    await client.close(); // its node cannot tell Redis: it is down
+    proxy.mend();
+    await until(() => app.hub.engineAvailable, 10_000);
+    await until(async () => (await subscribers('left:ch:r:gone')) === 0, 5_000);
+    expect(await subscribers('left:ch:r:gone')).toBe(0);
   }, 30_000);
 });
 

@@ -114,6 +114,8 @@ export class RedisEngine implements RealtimeEngine {
   /** Since when the subscriber has been cut off from Redis (undefined: it is not). */
   private cutSince: number | undefined;
   private refillTimer: NodeJS.Timeout | undefined;
+  /** Channels whose unsubscribe failed while the link was down (see dropLeftBehind). */
+  private readonly leftBehind = new Set<string>();
   /** One refill at a time; one asked for meanwhile runs after it. */
   private refilling = false;
   private refillAgain = false;
@@ -233,6 +235,7 @@ export class RedisEngine implements RealtimeEngine {
   async subscribe(channel: string, room?: string): Promise<void> {
     if (room !== undefined) this.feeds.track(channel, room);
     const key = this.channelKey(channel);
+    this.leftBehind.delete(key);
     try {
       await (this.sharded ? this.subscriber?.ssubscribe(key) : this.subscriber?.subscribe(key));
     } catch (error) {
@@ -244,7 +247,29 @@ export class RedisEngine implements RealtimeEngine {
   async unsubscribe(channel: string): Promise<void> {
     this.feeds.forget(channel);
     const key = this.channelKey(channel);
-    await (this.sharded ? this.subscriber?.sunsubscribe(key) : this.subscriber?.unsubscribe(key));
+    try {
+      await this.unsubscribeKeys([key]);
+    } catch (error) {
+      // ioredis would subscribe it again with the others once the link is back.
+      this.leftBehind.add(key);
+      throw error;
+    }
+  }
+
+  private async unsubscribeKeys(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await (this.sharded
+      ? this.subscriber?.sunsubscribe(...keys)
+      : this.subscriber?.unsubscribe(...keys));
+  }
+
+  /** Channels left while the link was down: ioredis brought them back; they go again. */
+  private dropLeftBehind(): void {
+    const keys = [...this.leftBehind];
+    this.leftBehind.clear();
+    this.unsubscribeKeys(keys).catch(() => {
+      for (const key of keys) this.leftBehind.add(key); // down again: at the next return
+    });
   }
 
   /**
@@ -253,6 +278,7 @@ export class RedisEngine implements RealtimeEngine {
    */
   private refillAfterResubscribe(): void {
     const subscriber = this.subscriber;
+    if (this.handler && this.leftBehind.size > 0) this.dropLeftBehind();
     if (!this.handler || this.cutSince === undefined || !subscriber) return;
     subscriber
       .ping()
