@@ -1,61 +1,23 @@
 // Video calls on the sample page in Chromium (fake camera): peer to peer, then through
 // the server's peer. Each page decodes the other's video (getStats: framesDecoded).
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ARTIFACTS,
   chromiumAvailable,
-  launchBrowser,
   openChat,
-  startSample,
-  type SampleApp,
+  sampleForAllTests,
+  recordPeerConnections,
+  framesDecoded,
 } from '../support/browser.js';
 import { withHarness } from '../support/fixtures.js';
 
-/** Every RTCPeerConnection the page makes is kept in `window.peerConnections`. */
-function recordPeerConnections(): void {
-  const Native = window.RTCPeerConnection;
-  const made: RTCPeerConnection[] = [];
-  (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections = made;
-  window.RTCPeerConnection = class extends Native {
-    constructor(config?: RTCConfiguration) {
-      super(config);
-      made.push(this);
-    }
-  } as typeof RTCPeerConnection;
-}
-
-/** Video frames the page's open peer connections have decoded. */
-function framesDecoded(page: Page): Promise<number> {
-  return page.evaluate(async () => {
-    const connections = (window as unknown as { peerConnections: RTCPeerConnection[] })
-      .peerConnections;
-    let frames = 0;
-    for (const pc of connections) {
-      if (pc.connectionState === 'closed') continue;
-      for (const report of (await pc.getStats()).values()) {
-        if (report.type === 'inbound-rtp' && report.kind === 'video')
-          frames += report.framesDecoded ?? 0;
-      }
-    }
-    return frames;
-  });
-}
-
 describe.runIf(chromiumAvailable())('the sample page: video calls', () => {
-  let browser: Browser;
-  let app: SampleApp;
+  const sample = sampleForAllTests();
   const harness = withHarness();
-  beforeAll(async () => {
-    [browser, app] = await Promise.all([launchBrowser(), startSample()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
 
   it('two pages decode each other in a peer-to-peer call, then through the server', async () => {
+    const { browser, app } = sample;
     const pages = [];
     for (const name of ['vic', 'wes']) {
       const chat = await openChat(browser, app, name, 'call', recordPeerConnections);

@@ -4,16 +4,13 @@ import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ARTIFACTS,
   chatLines,
   chromiumAvailable,
-  launchBrowser,
   openChat,
-  startSample,
-  type SampleApp,
+  sampleForAllTests,
 } from '../support/browser.js';
 import { withHarness } from '../support/fixtures.js';
 
@@ -24,18 +21,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const member = (name: string) => `#members li:text-is("${name}")`;
 
 describe.runIf(chromiumAvailable())('the sample page: chat and presence', () => {
-  let browser: Browser;
-  let app: SampleApp;
+  const sample = sampleForAllTests();
   const harness = withHarness();
-  beforeAll(async () => {
-    [browser, app] = await Promise.all([launchBrowser(), startSample()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
 
   it('two pages chat in a room, see each other come, type and change status; the printed gRPC command reaches them', async () => {
+    const { browser, app } = sample;
     const ann = await openChat(browser, app, 'ann');
     const ben = await openChat(browser, app, 'ben');
     harness.defer(() => ann.close());

@@ -1,37 +1,18 @@
 // A data channel from a page (Chromium's RTCPeerConnection, the library's browser
 // bundle) to the server's peer: it joins a room like any connection, and carries
 // messages both ways with a Node client of the same server.
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
-import {
-  chromiumAvailable,
-  launchBrowser,
-  startSample,
-  type SampleApp,
-} from '../support/browser.js';
+import { chromiumAvailable, sampleForAllTests, sampleToken } from '../support/browser.js';
 import { until, withHarness } from '../support/fixtures.js';
 
-/** A token of the sample's for `name`. */
-async function tokenFor(app: SampleApp, name: string): Promise<string> {
-  const response = await fetch(`${app.url}/token?name=${name}`);
-  return ((await response.json()) as { token: string }).token;
-}
-
 describe.runIf(chromiumAvailable())('the sample page: a data channel to the server', () => {
-  let browser: Browser;
-  let app: SampleApp;
+  const sample = sampleForAllTests();
   const harness = withHarness();
-  beforeAll(async () => {
-    [browser, app] = await Promise.all([launchBrowser(), startSample()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
 
   it('carries room messages both ways between the page and a Node client', async () => {
+    const { browser, app } = sample;
     const context = await browser.newContext();
     harness.defer(() => context.close());
     const page = await context.newPage();
@@ -62,7 +43,7 @@ describe.runIf(chromiumAvailable())('the sample page: a data channel to the serv
       .toBe('game');
 
     const node = new RealtimeClient(
-      `ws://127.0.0.1:${app.port}/ws?token=${await tokenFor(app, 'nod')}`,
+      `ws://127.0.0.1:${app.port}/ws?token=${await sampleToken(app, 'nod')}`,
       { WebSocket },
     );
     harness.defer(() => node.close());

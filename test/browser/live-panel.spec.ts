@@ -1,35 +1,21 @@
 // The page's live panel (an EventSource) outlives its token: when the stream ends with
 // the token, the page comes back with a new one from its last event, and the panel
 // misses nothing.
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
-import {
-  chromiumAvailable,
-  launchBrowser,
-  openChat,
-  startSample,
-  type SampleApp,
-} from '../support/browser.js';
+import { chromiumAvailable, openChat, sampleForAllTests } from '../support/browser.js';
 import { withHarness } from '../support/fixtures.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.runIf(chromiumAvailable())('the sample page: the live panel', () => {
-  let browser: Browser;
-  let app: SampleApp;
+  // Tokens last two seconds: the page renews them (WebSocket: 4401; SSE: a new stream).
+  const sample = sampleForAllTests({ TOKEN_TTL: '2' });
   const harness = withHarness();
-  beforeAll(async () => {
-    // Tokens last two seconds: the page renews them (WebSocket: 4401; SSE: a new stream).
-    [browser, app] = await Promise.all([launchBrowser(), startSample({ TOKEN_TTL: '2' })]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
 
   it('resumes its stream with a new token, from its last event, and misses nothing', async () => {
+    const { browser, app } = sample;
     const chat = await openChat(browser, app, 'liv');
     harness.defer(() => chat.close());
     // The page's own streams: it opens a new one each time its token ran out.

@@ -2,31 +2,20 @@
 // bug a person using the page would hit, and fails until it is fixed.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { RealtimeClient } from '../../lib/client/index.js';
 import {
   chatLines,
   chromiumAvailable,
   launchBrowser,
   openChat,
   startSample,
-  type SampleApp,
+  sampleForAllTests,
+  sampleClient,
+  recordPeerConnections,
+  framesDecoded,
 } from '../support/browser.js';
 import { withHarness } from '../support/fixtures.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A Node client of the sample, as `name`, with a fresh token for each attempt. */
-function nodeClient(app: SampleApp, name: string): RealtimeClient {
-  return new RealtimeClient(
-    async () => {
-      const response = await fetch(`${app.url}/token?name=${name}`);
-      const { token } = (await response.json()) as { token: string };
-      return `ws://127.0.0.1:${app.port}/ws?token=${token}`;
-    },
-    { WebSocket },
-  );
-}
 
 /** Joins another room with the page's own form, as a person does; resolves once joined. */
 async function joinWithForm(page: Page, room: string): Promise<void> {
@@ -57,36 +46,6 @@ function activity(page: Page): Promise<string[]> {
   );
 }
 
-/** Every RTCPeerConnection the page makes is kept in `window.peerConnections`. */
-function recordPeerConnections(): void {
-  const Native = window.RTCPeerConnection;
-  const made: RTCPeerConnection[] = [];
-  (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections = made;
-  window.RTCPeerConnection = class extends Native {
-    constructor(config?: RTCConfiguration) {
-      super(config);
-      made.push(this);
-    }
-  } as typeof RTCPeerConnection;
-}
-
-/** Video frames the page's open peer connections have decoded. */
-function framesDecoded(page: Page): Promise<number> {
-  return page.evaluate(async () => {
-    const connections = (window as unknown as { peerConnections: RTCPeerConnection[] })
-      .peerConnections;
-    let frames = 0;
-    for (const pc of connections) {
-      if (pc.connectionState === 'closed') continue;
-      for (const report of (await pc.getStats()).values()) {
-        if (report.type === 'inbound-rtp' && report.kind === 'video')
-          frames += report.framesDecoded ?? 0;
-      }
-    }
-    return frames;
-  });
-}
-
 /** Whether the page's call through the server works, or the page lets a new one start. */
 async function serverCallUsable(page: Page): Promise<boolean> {
   if (await page.isEnabled('#sfu')) return true;
@@ -103,18 +62,11 @@ function callView(page: Page) {
 }
 
 describe.runIf(chromiumAvailable())('review of the sample page', () => {
-  let browser: Browser;
-  let app: SampleApp;
+  const sample = sampleForAllTests();
   const harness = withHarness();
-  beforeAll(async () => {
-    [browser, app] = await Promise.all([launchBrowser(), startSample()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
 
   it('shows no one typing from the room it left', async () => {
+    const { browser, app } = sample;
     const ann = await openChat(browser, app, 'tya', 'typing-a');
     const ben = await openChat(browser, app, 'tyb', 'typing-a');
     harness.defer(() => ann.close());
@@ -129,9 +81,10 @@ describe.runIf(chromiumAvailable())('review of the sample page', () => {
   });
 
   it('shows in the chat only what the chat handler let through', async () => {
+    const { browser, app } = sample;
     const ann = await openChat(browser, app, 'fra', 'forgery');
     harness.defer(() => ann.close());
-    const mal = nodeClient(app, 'frm');
+    const mal = sampleClient(app, 'frm');
     harness.defer(() => mal.close());
     await mal.subscribe('forgery').ready;
     // Straight to the room with the built-in rt:publish, past ChatGateway.chat: any
@@ -148,6 +101,7 @@ describe.runIf(chromiumAvailable())('review of the sample page', () => {
   });
 
   it('a join that fails leaves no live panel of the room it came from', async () => {
+    const { browser, app } = sample;
     const chat = await openChat(browser, app, 'fja', 'stale-a');
     harness.defer(() => chat.close());
     // A room the server refuses (reserved prefix): the page says it could not join.
@@ -158,7 +112,7 @@ describe.runIf(chromiumAvailable())('review of the sample page', () => {
         li.textContent?.startsWith('could not join'),
       ),
     );
-    const nia = nodeClient(app, 'nia');
+    const nia = sampleClient(app, 'nia');
     harness.defer(() => nia.close());
     await nia.subscribe('stale-a').ready;
     await nia.request('chat', { room: 'stale-a', text: 'still here?' });
@@ -236,7 +190,7 @@ describe.runIf(chromiumAvailable())('review of the sample page: losing the serve
     );
     await joinWithForm(chat.page, 'renew-b');
     await sleep(1_500);
-    const nia = nodeClient(app, 'nia');
+    const nia = sampleClient(app, 'nia');
     harness.defer(() => nia.close());
     await nia.subscribe('renew-a').ready;
     await nia.subscribe('renew-b').ready;

@@ -6,6 +6,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { WebSocket } from 'ws';
+import { RealtimeClient } from '../../lib/client/index.js';
 import { skipLoudly } from './fixtures.js';
 import { freePort } from './processes.js';
 
@@ -127,4 +130,68 @@ export function chatLines(page: Page): Promise<string[]> {
   return page.evaluate(() =>
     [...document.querySelectorAll('#log li:not(.system)')].map((li) => li.textContent ?? ''),
   );
+}
+
+/** The browser and the sample that a file's tests share. */
+export interface SampleFixture {
+  browser: Browser;
+  app: SampleApp;
+}
+
+/** Launches Chromium and starts the sample (with `env`) before the file's tests, and stops both after. */
+export function sampleForAllTests(env: Record<string, string> = {}): SampleFixture {
+  const fixture = {} as SampleFixture;
+  beforeAll(async () => {
+    [fixture.browser, fixture.app] = await Promise.all([launchBrowser(), startSample(env)]);
+  });
+  afterAll(async () => {
+    await fixture.browser?.close();
+    await fixture.app?.stop();
+  });
+  return fixture;
+}
+
+/** A token of the sample's for `name` (what its page fetches). */
+export async function sampleToken(app: SampleApp, name: string): Promise<string> {
+  const response = await fetch(`${app.url}/token?name=${encodeURIComponent(name)}`);
+  return ((await response.json()) as { token: string }).token;
+}
+
+/** A Node client of the sample, as `name`, with a fresh token for each attempt. */
+export function sampleClient(app: SampleApp, name: string): RealtimeClient {
+  return new RealtimeClient(
+    async () => `ws://127.0.0.1:${app.port}/ws?token=${await sampleToken(app, name)}`,
+    { WebSocket },
+  );
+}
+
+/** In the page, before its scripts: every RTCPeerConnection it makes goes to `window.peerConnections`. */
+export function recordPeerConnections(): void {
+  const Native = window.RTCPeerConnection;
+  const made: RTCPeerConnection[] = [];
+  (window as unknown as { peerConnections: RTCPeerConnection[] }).peerConnections = made;
+  window.RTCPeerConnection = class extends Native {
+    constructor(config?: RTCConfiguration) {
+      super(config);
+      made.push(this);
+    }
+  } as typeof RTCPeerConnection;
+}
+
+/** Video frames the page's open peer connections have decoded (getStats), with recordPeerConnections. */
+export function framesDecoded(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    const connections = (window as unknown as { peerConnections: RTCPeerConnection[] })
+      .peerConnections;
+    let frames = 0;
+    for (const pc of connections) {
+      if (pc.connectionState === 'closed') continue;
+      for (const report of (await pc.getStats()).values()) {
+        if (report.type === 'inbound-rtp' && report.kind === 'video') {
+          frames += report.framesDecoded ?? 0;
+        }
+      }
+    }
+    return frames;
+  });
 }
