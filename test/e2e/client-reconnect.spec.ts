@@ -56,15 +56,11 @@ function countingWebSocket(): { WebSocket: WebSocketConstructor; count: () => nu
   return { WebSocket: Counting, count: () => made };
 }
 
-async function started(
+const started = (
   options: RealtimeModuleOptions,
   providers: any[] = [],
   port = 0,
-): Promise<TestApp> {
-  const app = await startApp(options, { providers }, { port });
-  harness.track(app);
-  return app;
-}
+): Promise<TestApp> => harness.start(options, { providers }, { port });
 
 describe('a server process killed and started again', () => {
   it('is reconnected to by itself; the room says it could not recover, then live ticks flow', async () => {

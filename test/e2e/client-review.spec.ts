@@ -17,7 +17,7 @@ import {
 import type { RealtimeModuleOptions } from '../../lib/index.js';
 import type { WsConnection } from '../../lib/transports/websocket/ws-connection.js';
 import { reconnected } from '../support/client.js';
-import { startApp, type TestApp } from '../support/app.js';
+import type { TestApp } from '../support/app.js';
 import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 
 /** Retries fast, so that tests do not wait on backoff. */
@@ -38,11 +38,8 @@ function client(
   return created;
 }
 
-async function started(options: RealtimeModuleOptions, providers: any[] = []): Promise<TestApp> {
-  const app = await startApp(options, { providers });
-  harness.track(app);
-  return app;
-}
+const started = (options: RealtimeModuleOptions, providers: any[] = []): Promise<TestApp> =>
+  harness.start(options, { providers });
 
 /** Closes every connection of the app with 1012 (restart): the client reconnects. */
 function restartConnections(app: TestApp): void {

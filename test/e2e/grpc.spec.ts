@@ -2,9 +2,8 @@
 // kinds, crossing to and from WebSocket, resume, cleanup, errors and health.
 import { ForbiddenException, Injectable } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { RealtimeClient } from '../../lib/client/index.js';
 import { DeliveryService, RpcService, type RealtimeModuleOptions } from '../../lib/index.js';
+import { libraryClient } from '../support/client.js';
 import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { collect, grpc, startGrpcApp, type GrpcApp } from '../support/grpc.js';
 import { SseTestClient } from '../support/sse-client.js';
@@ -29,18 +28,12 @@ async function started(options: RealtimeModuleOptions = {}): Promise<GrpcApp> {
   return app;
 }
 
-function wsClient(app: GrpcApp, user: string): RealtimeClient {
-  const client = new RealtimeClient(`${app.wsUrl}?user=${user}`, { WebSocket });
-  harness.defer(() => client.close());
-  return client;
-}
-
 const code = (error: unknown) => (error as grpc.ServiceError).code;
 
 describe('gRPC: unary calls', () => {
   it('publishes to a room (WebSocket members receive it), describes rooms, reads statuses, calls methods', async () => {
     const app = await started();
-    const ws = wsClient(app, 'alice');
+    const ws = libraryClient(harness, app, 'alice');
     const lobby = await ws.join('lobby');
     const heard: unknown[] = [];
     lobby.on('chat', (data) => heard.push(data));
@@ -135,7 +128,7 @@ describe('gRPC: server streams', () => {
     harness.defer(() => call.cancel());
     const stream = collect(call);
     await until(() => stream.messages.some((m) => m.event === 'rt:joined'));
-    const ws = wsClient(app, 'alice');
+    const ws = libraryClient(harness, app, 'alice');
     await ws.join('lobby');
     await ws.publish('lobby', 'chat', { text: 'from ws' });
     await app.hub.toUser('nobody').emit('not-for-this-stream', 1);
@@ -229,7 +222,7 @@ describe('gRPC: server streams', () => {
     const stream = collect(call);
     await until(() => stream.messages.length === 1);
     expect(stream.messages[0]).toMatchObject({ userId: 'alice', status: 'offline' });
-    const alice = wsClient(app, 'alice');
+    const alice = libraryClient(harness, app, 'alice');
     await alice.ready;
     await until(() => stream.messages.length === 2);
     await alice.setStatus('busy');
@@ -241,7 +234,7 @@ describe('gRPC: server streams', () => {
 describe('gRPC: client and bidirectional streams', () => {
   it('PublishStream: publishes in order and answers a summary with the rejected ones', async () => {
     const app = await started();
-    const ws = wsClient(app, 'reader');
+    const ws = libraryClient(harness, app, 'reader');
     const feed = await ws.join('feed');
     const heard: unknown[] = [];
     feed.on('n', (data) => heard.push(data));
@@ -292,7 +285,7 @@ describe('gRPC: client and bidirectional streams', () => {
     expect(replies()[0]).toMatchObject({ id: 'j1', code: '' });
     expect(JSON.parse(replies()[0].data)).toMatchObject({ name: 'lobby', size: 1 });
 
-    const ws = wsClient(app, 'henry');
+    const ws = libraryClient(harness, app, 'henry');
     const lobby = await ws.join('lobby');
     const heard: unknown[] = [];
     lobby.on('chat', (data) => heard.push(data));

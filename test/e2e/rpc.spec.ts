@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { RealtimeClient, RealtimeClientError } from '../../lib/client/index.js';
+import { RealtimeClientError, type RealtimeClient } from '../../lib/client/index.js';
 import { RpcError, RpcService } from '../../lib/index.js';
+import { libraryClient } from '../support/client.js';
 import { appForEachTest, expectAlive, leftovers, userFromQuery } from '../support/fixtures.js';
 import { eventIs } from '../support/ws-client.js';
 
@@ -11,10 +11,9 @@ const rt = appForEachTest({
 });
 const rpcOf = () => rt.app.app.get(RpcService);
 
-/** A library client, closed after the test. */
-async function libraryClient(user: string): Promise<RealtimeClient> {
-  const client = new RealtimeClient(`${rt.app.wsUrl}?user=${user}`, { WebSocket });
-  rt.harness.defer(() => client.close());
+/** A library client, connected, closed after the test. */
+async function connectedClient(user: string): Promise<RealtimeClient> {
+  const client = libraryClient(rt.harness, rt.app, user);
   await client.ready;
   return client;
 }
@@ -74,7 +73,7 @@ describe('RPC, client to server', () => {
 
   it('works from the library client', async () => {
     rpcOf().register('double', (n) => (n as number) * 2);
-    const client = await libraryClient('u1');
+    const client = await connectedClient('u1');
     expect(await client.call('double', 21)).toBe(42);
     await expect(client.call('nope')).rejects.toMatchObject({ code: 'RPC_UNKNOWN_METHOD' });
   });
@@ -82,7 +81,7 @@ describe('RPC, client to server', () => {
 
 describe('RPC, server to client', () => {
   it('resolves with the client answer', async () => {
-    const client = await libraryClient('u1');
+    const client = await connectedClient('u1');
     client.answer('confirm', (params) => ({ ok: true, asked: params }));
     const id = (await client.ready).connectionId;
     await expect(rpcOf().call(id, 'confirm', { text: 'sure?' })).resolves.toEqual({
@@ -92,7 +91,7 @@ describe('RPC, server to client', () => {
   });
 
   it('fails with the client error code, or RPC_UNKNOWN_METHOD', async () => {
-    const client = await libraryClient('u1');
+    const client = await connectedClient('u1');
     client.answer('refuse', () => {
       throw new RealtimeClientError('NOPE', 'not today');
     });

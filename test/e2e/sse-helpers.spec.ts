@@ -4,10 +4,9 @@ import { Controller, Query, Req, Sse } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { interval, map, take } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { RealtimeClient } from '../../lib/client/index.js';
 import { PresenceService, RealtimeSse, type RealtimeModuleOptions } from '../../lib/index.js';
 import { startApp, type TestApp } from '../support/app.js';
+import { libraryClient } from '../support/client.js';
 import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 import { dataOf, SseTestClient } from '../support/sse-client.js';
 
@@ -44,14 +43,8 @@ class LiveController {
 
 const harness = withHarness();
 
-async function started(options: RealtimeModuleOptions = {}): Promise<TestApp> {
-  const app = await startApp(
-    { authenticate: userFromQuery, ...options },
-    { controllers: [LiveController] },
-  );
-  harness.track(app);
-  return app;
-}
+const started = (options: RealtimeModuleOptions = {}): Promise<TestApp> =>
+  harness.start({ authenticate: userFromQuery, ...options }, { controllers: [LiveController] });
 
 async function open(app: TestApp, path: string, headers?: Record<string, string>) {
   const client = await SseTestClient.open(`http://127.0.0.1:${app.port}${path}`, headers);
@@ -99,8 +92,7 @@ describe('RealtimeSse helpers in @Sse() handlers', () => {
       'offline',
       'offline',
     ]);
-    const alice = new RealtimeClient(`${app.wsUrl}?user=alice`, { WebSocket });
-    harness.defer(() => alice.close());
+    const alice = libraryClient(harness, app, 'alice');
     await alice.ready;
     await client.until(() => client.events.length === 4);
     expect(dataOf(client.events[3]!)).toMatchObject({

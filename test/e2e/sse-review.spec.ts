@@ -47,14 +47,8 @@ class ReviewController {
 
 const harness = withHarness();
 
-async function started(options: RealtimeModuleOptions = {}): Promise<TestApp> {
-  const app = await startApp(
-    { authenticate: userFromQuery, ...options },
-    { controllers: [ReviewController] },
-  );
-  harness.track(app);
-  return app;
-}
+const started = (options: RealtimeModuleOptions = {}): Promise<TestApp> =>
+  harness.start({ authenticate: userFromQuery, ...options }, { controllers: [ReviewController] });
 
 const stream = (app: TestApp, query: string, headers?: Record<string, string>) =>
   openStream(harness, app, query, headers);

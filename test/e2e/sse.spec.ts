@@ -3,10 +3,9 @@
 import { ForbiddenException } from '@nestjs/common';
 import { EventSource } from 'eventsource';
 import { describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { RealtimeClient } from '../../lib/client/index.js';
 import { formatEventId, RealtimeSse, type RealtimeModuleOptions } from '../../lib/index.js';
 import { startApp, trackSockets, type TestApp } from '../support/app.js';
+import { libraryClient } from '../support/client.js';
 import { until, userFromQuery, withHarness } from '../support/fixtures.js';
 import {
   dataOf,
@@ -19,11 +18,8 @@ import {
 
 const harness = withHarness();
 
-async function started(options: RealtimeModuleOptions = {}): Promise<TestApp> {
-  const app = await startApp({ authenticate: userFromQuery, ...options });
-  harness.track(app);
-  return app;
-}
+const started = (options: RealtimeModuleOptions = {}): Promise<TestApp> =>
+  harness.start({ authenticate: userFromQuery, ...options });
 
 const stream = (app: TestApp, query: string, headers?: Record<string, string>) =>
   openStream(harness, app, query, headers);
@@ -368,8 +364,7 @@ describe('SSE: across transports', () => {
     const sse = await stream(app, 'user=reader&room=lobby');
     await joined(sse);
     const { connectionId, publishToken } = dataOf(sse.events[0]!);
-    const ws = new RealtimeClient(`${app.wsUrl}?user=writer`, { WebSocket });
-    harness.defer(() => ws.close());
+    const ws = libraryClient(harness, app, 'writer');
     const lobby = await ws.join('lobby');
     const heard: unknown[] = [];
     lobby.on('chat', (data) => heard.push(data));
