@@ -67,3 +67,6 @@ export const BuiltinEvent = {
  * ```
  */
 export const REALTIME_OPTIONS = Symbol('realtime:options');
+
+/** @internal The longest delay setTimeout keeps (2^31-1 ms): a longer one fires at once. */
+export const MAX_TIMER_DELAY = 2_147_483_647;

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RealtimePrincipal } from './core/realtime-connection.js';
 import { isPlainObject, RealtimeConfigError, resolveGroup, type Check } from './options-check.js';
+import { MAX_TIMER_DELAY } from './realtime.constants.js';
 import {
   resolveWebRtcOptions,
   type ResolvedWebRtcOptions,
@@ -483,11 +484,9 @@ const path: [Check, string] = [
   'a path starting with "/" (no spaces, query or fragment)',
 ];
 
-/** setTimeout's limit: a longer delay would fire at once. */
-const MAX_DELAY = 2_147_483_647;
 const ms: [Check, string] = [
-  (v) => positiveInteger[0](v) && (v as number) <= MAX_DELAY,
-  `a positive integer (ms, at most ${MAX_DELAY})`,
+  (v) => positiveInteger[0](v) && (v as number) <= MAX_TIMER_DELAY,
+  `a positive integer (ms, at most ${MAX_TIMER_DELAY})`,
 ];
 const msOrZero: [Check, string] = [
   (v) => Number.isSafeInteger(v) && (v as number) >= 0,

@@ -1,3 +1,5 @@
+import { MAX_TIMER_DELAY } from '../realtime.constants.js';
+
 /**
  * How the client waits between connection attempts: exponential backoff with full
  * jitter (a random delay between 0 and `min(maxDelay, initialDelay * factor^n)`
@@ -39,7 +41,7 @@ export function resolveReconnectOptions(given: ReconnectOptions = {}): ResolvedR
     if (value === undefined) continue;
     const least = key === 'factor' || key === 'maxAttempts' ? 1 : 0;
     // Delays past 2^31-1 ms would fire at once; an infinite factor makes 0 * Infinity.
-    const most = key === 'maxAttempts' ? Infinity : key === 'factor' ? 1_000 : 2_147_483_647;
+    const most = key === 'maxAttempts' ? Infinity : key === 'factor' ? 1_000 : MAX_TIMER_DELAY;
     const whole = key !== 'maxAttempts' || Number.isInteger(value) || value === Infinity;
     if (typeof value !== 'number' || !(value >= least && value <= most) || !whole) {
       const kind = key === 'maxAttempts' ? 'an integer (or Infinity)' : 'a number';

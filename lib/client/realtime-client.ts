@@ -1,5 +1,6 @@
 // The client imports nothing from Nest or Node: it runs in browsers as it is.
-import { BuiltinEvent } from '../realtime.constants.js';
+import { CloseCode } from '../core/realtime-error.js';
+import { BuiltinEvent, MAX_TIMER_DELAY } from '../realtime.constants.js';
 import {
   backoffDelay,
   resolveReconnectOptions,
@@ -97,8 +98,6 @@ type ServerEvents<S> = EventsOf<S> & BuiltinServerEvents;
 const FEATURES = 'rt-batch=1&rt-ping=1&rt-refuse=close';
 /** Close codes after which the client does not reconnect by itself (docs/protocol.md). */
 const FINAL_CODES = new Set([1000, 1002, 1003, 1007, 1008, 1010]);
-const AUTH_REFUSED = 4501;
-const TOKEN_EXPIRED = 4401;
 /** A connection ended by 4401 is renewed at once only if it lasted this long, in ms. */
 const MIN_LIFE_FOR_RENEWAL = 1_000;
 /** How many user ids one `rt:watch` frame may carry. */
@@ -179,11 +178,23 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     options: RealtimeClientOptions = {},
   ) {
     this.Socket = options.WebSocket ?? globalThis.WebSocket;
-    this.requestTimeout = checked('requestTimeout', options.requestTimeout, 10_000, 1, MAX_DELAY);
+    this.requestTimeout = checked(
+      'requestTimeout',
+      options.requestTimeout,
+      10_000,
+      1,
+      MAX_TIMER_DELAY,
+    );
     this.maxPendingRequests = checked('maxPendingRequests', options.maxPendingRequests, 1_000, 1);
     this.reconnectOptions =
       options.reconnect === false ? false : resolveReconnectOptions(options.reconnect);
-    this.connectTimeout = checked('connectTimeout', options.connectTimeout, 10_000, 1, MAX_DELAY);
+    this.connectTimeout = checked(
+      'connectTimeout',
+      options.connectTimeout,
+      10_000,
+      1,
+      MAX_TIMER_DELAY,
+    );
     this.maxQueued = checked('offlineQueue', options.offlineQueue, 100, 0);
     this.ready = new Promise((resolve, reject) => {
       this.settleReady = resolve;
@@ -273,7 +284,7 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     data?: RequestsOf<S>[E]['data'],
     timeout = this.requestTimeout,
   ): Promise<RequestsOf<S>[E]['result']> {
-    return this.ask(event, data, checked('timeout', timeout, 0, 1, MAX_DELAY), false);
+    return this.ask(event, data, checked('timeout', timeout, 0, 1, MAX_TIMER_DELAY), false);
   }
 
   /**
@@ -289,7 +300,7 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     return this.ask(
       BuiltinEvent.Call,
       { method, params },
-      checked('timeout', timeout, this.requestTimeout, 1, MAX_DELAY),
+      checked('timeout', timeout, this.requestTimeout, 1, MAX_TIMER_DELAY),
       false,
     );
   }
@@ -848,13 +859,18 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
   /** A connection or an attempt failed: wait and try again, or stop. */
   private failed(code: number, reason: string): void {
     const options = this.reconnectOptions;
-    if (options && code === AUTH_REFUSED && typeof this.url === 'function' && !this.authRetried) {
+    if (
+      options &&
+      code === CloseCode.AuthenticationRefused &&
+      typeof this.url === 'function' &&
+      !this.authRetried
+    ) {
       // The credentials may have expired: once, at once, with a freshly made URL.
       this.authRetried = true;
       this.retry(0, { code, reason, delay: 0, attempt: this.attempt });
     } else if (
       options &&
-      code === TOKEN_EXPIRED &&
+      code === CloseCode.TokenExpired &&
       typeof this.url === 'function' &&
       this.lasted >= MIN_LIFE_FOR_RENEWAL
     ) {
@@ -864,7 +880,7 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     } else if (
       !options ||
       FINAL_CODES.has(code) ||
-      code >= 4500 ||
+      code >= CloseCode.Disconnected ||
       this.attempt >= options.maxAttempts
     ) {
       this.stop(code, reason);
@@ -985,9 +1001,6 @@ function neverApplied(error: unknown): boolean {
   const code = (error as RealtimeClientError).code;
   return code !== 'TIMEOUT' && code !== 'CONNECTION_LOST';
 }
-
-/** Timers fire at once past 2^31-1 ms. */
-const MAX_DELAY = 2_147_483_647;
 
 /** An option's value, or its default; a wrong one throws, naming it. */
 function checked(

@@ -14,7 +14,7 @@ import {
   type RoomRecord,
   type StreamPosition,
 } from '../engines/realtime-engine.interface.js';
-import { BuiltinEvent, REALTIME_OPTIONS } from '../realtime.constants.js';
+import { BuiltinEvent, MAX_TIMER_DELAY, REALTIME_OPTIONS } from '../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../realtime.options.js';
 import { BroadcastOperator } from './broadcast-operator.js';
 import {
@@ -24,15 +24,6 @@ import {
   roomChannel,
   userChannel,
 } from './channels.js';
-
-/** The namespace of node channels: orders between hubs, never delivered to connections. */
-const NODE_PREFIX = nodeChannel('');
-
-/** The longest delay setTimeout keeps. */
-const MAX_TIMER = 2_147_483_647;
-
-/** How long a request to the node of another node's connection may take, in ms. */
-const NODE_TIMEOUT = 5_000;
 import { ConnectionRegistry, type ChannelSubscriber } from './connection-registry.js';
 import { NodeLink, nodeOf } from './node-link.js';
 import { encodeFrame, type OutboundMessage } from './frame.js';
@@ -42,6 +33,12 @@ import { RetentionPolicy } from './history/retention-policy.js';
 import { assertRoomName } from './room-name.js';
 
 const NO_RECIPIENTS: readonly ChannelSubscriber[] = [];
+
+/** The namespace of node channels: orders between hubs, never delivered to connections. */
+const NODE_PREFIX = nodeChannel('');
+
+/** How long a request to the node of another node's connection may take, in ms. */
+const NODE_TIMEOUT = 5_000;
 
 /**
  * How {@link RealtimeHub.join} replays: from `since`, or the `latest` kept messages.
@@ -363,7 +360,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
           this.expiries.delete(connection);
           connection.close(CloseCode.TokenExpired, 'the credentials expired');
         },
-        Math.min(left, MAX_TIMER),
+        Math.min(left, MAX_TIMER_DELAY),
       );
       this.expiries.set(connection, timer.unref());
     };

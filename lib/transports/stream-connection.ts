@@ -3,7 +3,7 @@ import { RealtimeConnection, type RealtimePrincipal } from '../core/realtime-con
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
 import { CloseCode } from '../core/realtime-error.js';
 import { BuiltinEvent } from '../realtime.constants.js';
-import { formatEventId } from './sse/sse-event-id.js';
+import { eventIdFormat } from './sse/sse-event-id.js';
 import { frameInfo } from './sse/sse-frames.js';
 
 /** The hub's `rt:resync` frame: a room's messages were lost to this node. */
@@ -56,8 +56,11 @@ export interface StreamSink {
  * ```
  */
 export class StreamConnection extends RealtimeConnection {
-  /** The stream's place in each of its rooms, once known: what event ids carry. */
+  /** The stream's place in each of its own rooms, once known: what event ids carry. */
   private readonly positions = new Map<string, StreamPosition>();
+  /** The stream's own rooms (the app may join it to others, which its ids do not carry). */
+  private readonly ownRooms: ReadonlySet<string>;
+  private readonly formatId: (positions: ReadonlyMap<string, StreamPosition>) => string;
   /**
    * Rooms resumed from a client's position (`null`: from an id that could not be
    * read), until their first event or their join shows whether the resume held.
@@ -78,6 +81,8 @@ export class StreamConnection extends RealtimeConnection {
     private readonly acknowledges = false,
   ) {
     super(id, principal);
+    this.ownRooms = new Set(streamRooms);
+    this.formatId = eventIdFormat(streamRooms);
   }
 
   get isOpen(): boolean {
@@ -161,7 +166,7 @@ export class StreamConnection extends RealtimeConnection {
           this.resync(room, { epoch: epoch!, offset: offset - 1 });
         }
       }
-      this.positions.set(room, { epoch: epoch!, offset });
+      this.place(room, { epoch: epoch!, offset });
       id = this.placeId();
     }
     this.sink.event(id, info.event, frame);
@@ -196,13 +201,18 @@ export class StreamConnection extends RealtimeConnection {
 
   private resync(room: string, position: StreamPosition): void {
     if (!this.open) return;
-    this.positions.set(room, { epoch: position.epoch, offset: position.offset });
+    this.place(room, position);
     const data = JSON.stringify({ room, epoch: position.epoch, offset: position.offset });
     this.sink.event(this.placeId(), BuiltinEvent.Resync, data);
   }
 
+  /** Records the stream's place in a room of its own (no other room is in its ids). */
+  private place(room: string, { epoch, offset }: StreamPosition): void {
+    if (this.ownRooms.has(room)) this.positions.set(room, { epoch, offset });
+  }
+
   /** The SSE id of the stream's place now, for a sink that writes ids (per recipient: only then). */
   private placeId(): string | undefined {
-    return this.sink.ids ? formatEventId(this.streamRooms, this.positions) : undefined;
+    return this.sink.ids ? this.formatId(this.positions) : undefined;
   }
 }

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Subject, type Observable } from 'rxjs';
-import { REALTIME_OPTIONS } from '../../realtime.constants.js';
+import { MAX_TIMER_DELAY, REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { DeliveryOptions, ResolvedRealtimeOptions } from '../../realtime.options.js';
 import { assertUserEvent, encodeFrame } from '../frame.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
@@ -15,7 +15,6 @@ import { ErrorCode, RealtimeError } from '../realtime-error.js';
 import { RealtimeHub } from '../realtime-hub.js';
 import { deliveryChannel } from '../channels.js';
 import type { ChannelSubscriber } from '../connection-registry.js';
-import { nodeOf } from '../node-link.js';
 
 /** Who an acknowledged message is for: every connection of a user, or one connection. */
 export type DeliveryTarget = { readonly userId: string } | RealtimeConnection;
@@ -209,8 +208,8 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     const pending = this.byId.get(id);
     if (!pending) {
       // Sent from another node (to this node's connection of the user): it hears of it.
-      const node = nodeOf(id);
-      if (node && node !== this.hub.nodeId && connection.userId !== undefined) {
+      const node = this.hub.remoteNode(id);
+      if (node && connection.userId !== undefined) {
         this.hub.link.tell(node, 'ack', { id, userId: connection.userId });
       }
       return; // late, duplicate, or not this client's: nothing more to do
@@ -344,7 +343,7 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
 
 /** setTimeout runs anything longer than 2^31-1 ms at once: wait at most that, then look again. */
 function timerDelay(ms: number): number {
-  return Math.min(2_147_483_647, Math.max(0, ms));
+  return Math.min(MAX_TIMER_DELAY, Math.max(0, ms));
 }
 
 /** Adds to an index; true when the key is new. */

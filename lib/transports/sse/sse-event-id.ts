@@ -35,11 +35,21 @@ export function formatEventId(
   rooms: readonly string[],
   positions: ReadonlyMap<string, StreamPosition>,
 ): string {
-  const places = rooms.map((room) => {
-    const position = positions.get(room);
-    return position ? `${position.epoch}:${position.offset}` : '-';
-  });
-  return `${digest(rooms)}.${places.join(',')}`;
+  return eventIdFormat(rooms)(positions);
+}
+
+/** @internal {@link formatEventId} for one stream's rooms, their digest made once. */
+export function eventIdFormat(
+  rooms: readonly string[],
+): (positions: ReadonlyMap<string, StreamPosition>) => string {
+  const head = `${digest(rooms)}.`;
+  return (positions) => {
+    const places = rooms.map((room) => {
+      const position = positions.get(room);
+      return position ? `${position.epoch}:${position.offset}` : '-';
+    });
+    return head + places.join(',');
+  };
 }
 
 /**

@@ -24,6 +24,8 @@ export interface DataChannelShared {
 
 /** Requests of one channel waiting for their answer, at most. */
 const MAX_WAITING = 100;
+/** Each frame's text, decoded once however many channels it goes to (the hub hands them the same buffer). */
+const texts = new WeakMap<Buffer, string>();
 const logger = new Logger('RealtimeWebRtc');
 
 /**
@@ -86,7 +88,9 @@ export class DataChannelConnection extends RealtimeConnection {
 
   send(frame: Buffer): void {
     if (!this.isOpen) return;
-    this.channel.send(frame.toString('utf8'));
+    let text = texts.get(frame);
+    if (text === undefined) texts.set(frame, (text = frame.toString('utf8')));
+    this.channel.send(text);
     if (this.channel.bufferedAmount > this.shared.maxBufferedBytes) {
       this.close(CloseCode.SlowConsumer, 'the client reads too slowly');
     }

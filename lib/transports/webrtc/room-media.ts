@@ -78,15 +78,18 @@ export class RoomMedia {
     if (!this.peers.has(peer)) return;
     const senders = new Map<ServerPeer, Subscription>();
     const forwarding = track.onReceiveRtp.subscribe((rtp) => {
+      let started = false;
       for (const subscription of senders.values()) {
         // One clone per subscriber: sendRtp rewrites the packet's header.
         subscription.sender.sendRtp(rtp.clone()).catch(() => undefined);
         if (!subscription.flowing && subscription.sender.dtlsTransport.state === 'connected') {
           // The subscriber can receive from now on: it starts from a keyframe.
           subscription.flowing = true;
-          this.keyframe(publication);
+          started = true;
         }
       }
+      // One keyframe request, however many subscribers started with this packet.
+      if (started) this.keyframe(publication);
     });
     const publication: Publication = {
       peer,

@@ -91,7 +91,6 @@ export class ServerPeers {
     await peer.signal(signal);
   }
 
-  /** Closes the server peers of a connection: in one room, or in all. */
   /** Closes the server peers of a connection: in one room, or in all. True if one was open. */
   close(ownerId: string, room?: string): boolean {
     if (room !== undefined) {

@@ -200,8 +200,8 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     const options = this.options as Required<WebSocketOptions>;
     // Before anything else: a page of another site does not get to authenticate (its
     // cookies would ride along: cross-site WebSocket hijacking).
+    const handshake: Handshake = { request, socket, head, protocol: protocolOptionsOf(request) };
     if (!originAllowed(request, this.realtimeOptions.origins)) {
-      const handshake = { request, socket, head, protocol: protocolOptionsOf(request) };
       this.decline(handshake, 403, 'Forbidden: this origin may not connect');
       return;
     }
@@ -210,7 +210,6 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       this.refuse(request, socket, head, CloseCode.ServerFull, 'server is full');
       return;
     }
-    const handshake: Handshake = { request, socket, head, protocol: protocolOptionsOf(request) };
     let principal: RealtimePrincipal;
     this.pending.set(socket, handshake);
     let timer: NodeJS.Timeout | undefined;

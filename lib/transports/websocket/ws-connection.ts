@@ -535,7 +535,7 @@ export class WsConnection extends RealtimeConnection {
   }
 }
 
-/** A successful reply: `data` is null when there is no result. */
+/** Whether a handler returned Nest's `WsResponse` (`{ event, data }`): sent as that event. */
 function isWsResponse(value: unknown): value is { event: string; data?: unknown } {
   return (
     typeof value === 'object' &&
