@@ -664,7 +664,9 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
       this.unsubscribeChannel(roomChannel(room), connection),
       this.engine.removeMember(room, connection.id),
     ]);
-    if (removed)
+    // A deleted room is gone from the engine before other nodes hear of it: their
+    // members left all the same.
+    if (removed || cause === 'delete')
       this.notify((listener) => listener.roomLeft?.(connection, room, lastOfUser, cause));
   }
 

@@ -8,6 +8,7 @@ import {
   type RealtimeModuleOptions,
   type Undeliverable,
 } from '../../lib/index.js';
+import { roomPresenceChannel } from '../../lib/core/channels.js';
 import { libraryClient } from '../support/client.js';
 import { expectAlive, join, until, userFromQuery, withHarness } from '../support/fixtures.js';
 
@@ -55,6 +56,17 @@ describe('hub calls across nodes', () => {
     await a.hub.to('doomed').emit('late', 1);
     expect(await onA.collect((f) => f.event === 'late')).toEqual([]);
     expect(await onB.collect((f) => f.event === 'late')).toEqual([]);
+  });
+
+  it('deleteRoom leaves no room presence subscription behind on the other nodes', async () => {
+    const [a, b] = await nodes();
+    const onA = await harness.connect(`${a.wsUrl}?user=u1`);
+    const reply = await onA.request('rt:join', { room: 'doomed', presence: true });
+    expect(reply.error).toBeUndefined();
+    expect(a.hub.connections.subscribers(roomPresenceChannel('doomed'))?.size).toBe(1);
+    await b.hub.deleteRoom('doomed');
+    await until(() => a.hub.connectionRooms(onA.connectionId).length === 0);
+    await until(() => a.hub.connections.subscribers(roomPresenceChannel('doomed')) === undefined);
   });
 
   it('join(id) and leave(id) put a connection of another node in a room and take it out', async () => {
