@@ -7,6 +7,7 @@ import {
   startRedis,
   type RedisServer,
 } from '../../../test/support/redis.js';
+import { freePort } from '../../../test/support/processes.js';
 import { RedisEngine } from './redis.engine.js';
 
 const until = async (check: () => boolean | Promise<boolean>) => {
@@ -70,6 +71,27 @@ describe.runIf(redisAvailable())('RedisEngine connections', () => {
       await engine.close();
     },
   );
+
+  it('gives its clients up when it cannot start: none is left reconnecting', async () => {
+    const port = await freePort();
+    const engine = new RedisEngine({ url: `redis://127.0.0.1:${port}`, prefix: 'gone:' });
+    await expect(engine.start({ deliver: () => undefined })).rejects.toThrow(
+      'Connection is closed',
+    );
+    // A Redis that comes up there afterwards hears from no client of the engine.
+    const late = await startRedis(port);
+    const lateProbe = new Redis(late.url);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2_500)); // past the longest retry delay
+      const clients = String(await lateProbe.call('CLIENT', 'LIST'))
+        .trim()
+        .split('\n');
+      expect(clients).toHaveLength(1); // the probe
+    } finally {
+      lateProbe.disconnect();
+      await late.stop();
+    }
+  });
 
   it("runs on clients of the user's own, and leaves them open when it closes", async () => {
     const client = new Redis(redis.url, { enableOfflineQueue: false });

@@ -161,9 +161,16 @@ export class RedisEngine implements RealtimeEngine {
       this.feeds.cutOff();
     });
     this.listen(listener, 'ready', () => this.refillAfterResubscribe());
-    await Promise.all([connected(commands), connected(listener)]);
-    this.ready();
-    this.sharded = await this.useSharded(commands);
+    try {
+      await Promise.all([connected(commands), connected(listener)]);
+      this.ready();
+      this.sharded = await this.useSharded(commands);
+    } catch (error) {
+      // Nest shuts nothing down after a failed start: no client of ours may go on
+      // reconnecting (and keep the process alive).
+      await this.close();
+      throw error;
+    }
   }
 
   async close(): Promise<void> {
