@@ -16,7 +16,24 @@ export {
   type SseOptions,
   type WebSocketOptions,
 } from './realtime.options.js';
-export { BUILTIN_EVENT_PREFIX, BuiltinEvent, REALTIME_OPTIONS } from './realtime.constants.js';
+export { REALTIME_OPTIONS } from './realtime.constants.js';
+export {
+  BUILTIN_EVENT_PREFIX,
+  BuiltinEvent,
+  CLOSE_CODES,
+  CloseCode,
+  ERROR_CODES,
+  ErrorCode,
+  GrpcStatus,
+  RealtimeError,
+  encodeFrame,
+  errorCodeMapping,
+  formatEventId,
+  parseEventId,
+  type CloseCodeMapping,
+  type ErrorCodeMapping,
+  type OutboundMessage,
+} from './protocol/index.js';
 
 export {
   RealtimeHub,
@@ -37,8 +54,6 @@ export {
 export { BroadcastOperator } from './core/broadcast-operator.js';
 export { ConnectionRegistry } from './core/connection-registry.js';
 export { RealtimeConnection, type RealtimePrincipal } from './core/realtime-connection.js';
-export { CloseCode, ErrorCode, RealtimeError } from './core/realtime-error.js';
-export { encodeFrame, type OutboundMessage } from './core/frame.js';
 
 export {
   RealtimeEngine,
@@ -66,7 +81,6 @@ export {
   type ResumePoint,
   type StreamSink,
 } from './transports/stream-connection.js';
-export { formatEventId, parseEventId } from './transports/sse/sse-event-id.js';
 export { CurrentUser } from './decorators/current-user.decorator.js';
 export { WebRtcSignalingService } from './transports/webrtc/webrtc-signaling.service.js';
 export type {

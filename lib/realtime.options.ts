@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RealtimePrincipal } from './core/realtime-connection.js';
 import { isPlainObject, RealtimeConfigError, resolveGroup, type Check } from './options-check.js';
-import { MAX_TIMER_DELAY } from './realtime.constants.js';
+import { MAX_TIMER_DELAY } from './protocol/index.js';
 import {
   resolveWebRtcOptions,
   type ResolvedWebRtcOptions,

@@ -1,4 +1,4 @@
-import { MAX_TIMER_DELAY } from '../realtime.constants.js';
+import { MAX_TIMER_DELAY } from '../protocol/index.js';
 
 /**
  * How the client waits between connection attempts: exponential backoff with full

@@ -1,6 +1,5 @@
 // The client imports nothing from Nest or Node: it runs in browsers as it is.
-import { CloseCode } from '../core/realtime-error.js';
-import { BuiltinEvent, MAX_TIMER_DELAY } from '../realtime.constants.js';
+import { CloseCode, BuiltinEvent, MAX_TIMER_DELAY } from '../protocol/index.js';
 import {
   backoffDelay,
   resolveReconnectOptions,

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { AuthorizeOptions } from '../realtime.options.js';
 import type { RealtimePrincipal } from './realtime-connection.js';
-import { ErrorCode, RealtimeError } from './realtime-error.js';
+import { ErrorCode, RealtimeError } from '../protocol/index.js';
 
 const logger = new Logger('RealtimeAuthorization');
 

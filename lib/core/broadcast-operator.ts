@@ -1,10 +1,15 @@
-import { BuiltinEvent } from '../realtime.constants.js';
+import {
+  BuiltinEvent,
+  assertUserEvent,
+  encodeFrame,
+  type OutboundMessage,
+  ErrorCode,
+  RealtimeError,
+  assertRoomName,
+} from '../protocol/index.js';
 import { BROADCAST_CHANNEL, roomChannel, userChannel } from './channels.js';
-import { assertUserEvent, encodeFrame, type OutboundMessage } from './frame.js';
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
 import type { RealtimeConnection } from './realtime-connection.js';
-import { ErrorCode, RealtimeError } from './realtime-error.js';
-import { assertRoomName } from './room-name.js';
 
 /** What an operator needs from the hub: a way out to the engine, and the room rules. */
 export interface BroadcastTarget {

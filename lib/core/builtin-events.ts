@@ -1,13 +1,11 @@
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
-import { BuiltinEvent } from '../realtime.constants.js';
+import { BuiltinEvent, assertUserEvent, ErrorCode, RealtimeError } from '../protocol/index.js';
 import type { AuthorizeOptions } from '../realtime.options.js';
 import { assertCanJoin, assertCanPublish } from './authorize.js';
-import { assertUserEvent } from './frame.js';
 import type { PresenceService } from './presence/presence.service.js';
 import { presenceHandlers } from './presence/presence-events.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 import { assertMember, fieldsOf, roomOf } from './event-data.js';
-import { ErrorCode, RealtimeError } from './realtime-error.js';
 import type { RealtimeHub } from './realtime-hub.js';
 import type { RpcService } from './rpc/rpc.service.js';
 import type { DeliveryService } from './delivery/delivery.service.js';

@@ -1,7 +1,6 @@
 import type { RealtimeConnection } from './realtime-connection.js';
-import { ErrorCode, RealtimeError } from './realtime-error.js';
+import { ErrorCode, RealtimeError, assertRoomName } from '../protocol/index.js';
 import type { RealtimeHub } from './realtime-hub.js';
-import { assertRoomName } from './room-name.js';
 
 // Reading the `data` of built-in events: the checks every one of them shares.
 

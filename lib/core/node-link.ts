@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { RealtimeEngine } from '../engines/realtime-engine.interface.js';
 import { ALL_NODES_CHANNEL, nodeChannel } from './channels.js';
-import { ErrorCode, RealtimeError } from './realtime-error.js';
+import { ErrorCode, RealtimeError } from '../protocol/index.js';
 import { RpcError } from './rpc/rpc-error.js';
 
 /** Requests of this node waiting for another node's answer, at most. */

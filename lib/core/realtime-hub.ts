@@ -14,7 +14,17 @@ import {
   type RoomRecord,
   type StreamPosition,
 } from '../engines/realtime-engine.interface.js';
-import { BuiltinEvent, MAX_TIMER_DELAY, REALTIME_OPTIONS } from '../realtime.constants.js';
+import {
+  BuiltinEvent,
+  MAX_TIMER_DELAY,
+  encodeFrame,
+  type OutboundMessage,
+  CloseCode,
+  ErrorCode,
+  RealtimeError,
+  assertRoomName,
+} from '../protocol/index.js';
+import { REALTIME_OPTIONS } from '../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../realtime.options.js';
 import { BroadcastOperator } from './broadcast-operator.js';
 import {
@@ -26,11 +36,8 @@ import {
 } from './channels.js';
 import { ConnectionRegistry, type ChannelSubscriber } from './connection-registry.js';
 import { NodeLink, nodeOf } from './node-link.js';
-import { encodeFrame, type OutboundMessage } from './frame.js';
 import type { RealtimeConnection } from './realtime-connection.js';
-import { CloseCode, ErrorCode, RealtimeError } from './realtime-error.js';
 import { RetentionPolicy } from './history/retention-policy.js';
-import { assertRoomName } from './room-name.js';
 
 const NO_RECIPIENTS: readonly ChannelSubscriber[] = [];
 

@@ -1,3 +1,7 @@
+import type { StreamPosition } from '../protocol/stream-position.js';
+
+export type { StreamPosition };
+
 /**
  * The engine contract: the only seam between one process and many.
  *
@@ -190,19 +194,6 @@ export interface RealtimeEngine {
  * ```
  */
 export const RealtimeEngine = Symbol('realtime:engine');
-
-/**
- * A place in a room's stream: the epoch, and the offset of the last message.
- *
- * @example
- * ```ts
- * const since: StreamPosition = { epoch: 'k3Jx', offset: 41 }; // the last message seen
- * ```
- */
-export interface StreamPosition {
-  readonly epoch: string;
-  readonly offset: number;
-}
 
 /**
  * How much of a room's history to keep; `maxCount: 0` keeps none.

@@ -3,26 +3,8 @@ import { RpcException } from '@nestjs/microservices';
 import type { IncomingMessage } from 'node:http';
 import { AuthenticationRefused, authenticateRequest } from '../core/authenticate.js';
 import type { RealtimePrincipal } from '../core/realtime-connection.js';
-import { CloseCode, ErrorCode, RealtimeError } from '../core/realtime-error.js';
+import { CLOSE_CODES, ErrorCode, errorCodeMapping, RealtimeError } from '../protocol/index.js';
 import type { AuthenticateHook } from '../realtime.options.js';
-
-/** gRPC statuses of the core's error codes. */
-const STATUS: Partial<Record<string, status>> = {
-  [ErrorCode.InvalidData]: status.INVALID_ARGUMENT,
-  [ErrorCode.BadFrame]: status.INVALID_ARGUMENT,
-  [ErrorCode.RoomNameInvalid]: status.INVALID_ARGUMENT,
-  [ErrorCode.RoomLimitReached]: status.RESOURCE_EXHAUSTED,
-  [ErrorCode.NotInRoom]: status.FAILED_PRECONDITION,
-  [ErrorCode.RoomNotFound]: status.NOT_FOUND,
-  [ErrorCode.NotAuthenticated]: status.UNAUTHENTICATED,
-  [ErrorCode.Forbidden]: status.PERMISSION_DENIED,
-  [ErrorCode.WatchLimitReached]: status.RESOURCE_EXHAUSTED,
-  [ErrorCode.RpcUnknownMethod]: status.UNIMPLEMENTED,
-  [ErrorCode.RpcTimeout]: status.DEADLINE_EXCEEDED,
-  [ErrorCode.RateLimited]: status.RESOURCE_EXHAUSTED,
-  [ErrorCode.TooManyRequests]: status.RESOURCE_EXHAUSTED,
-  [ErrorCode.QueueFull]: status.RESOURCE_EXHAUSTED,
-};
 
 /** What a gRPC status error carries: grpc-js sends `code` and `details`. */
 export interface GrpcError {
@@ -43,7 +25,7 @@ export function grpcError(code: status, details: string): GrpcError {
 export function toGrpcError(error: unknown): GrpcError {
   if (isGrpcError(error)) return error;
   if (error instanceof RealtimeError) {
-    return grpcError(STATUS[error.code] ?? status.INTERNAL, `${error.code}: ${error.message}`);
+    return grpcError(errorCodeMapping(error.code).grpc, `${error.code}: ${error.message}`);
   }
   return grpcError(status.INTERNAL, 'Internal server error');
 }
@@ -58,14 +40,10 @@ export function rpcException(error: unknown): RpcException {
   return new RpcException(toGrpcError(error));
 }
 
-/** A stream's end, as the gRPC status a client sees (OK for an end on purpose). */
+/** A stream's end, as the gRPC status a client sees (OK for an end on purpose, or an unknown code). */
 export function closeStatus(code: number, reason: string): GrpcError | undefined {
-  if (code === CloseCode.SlowConsumer) return grpcError(status.RESOURCE_EXHAUSTED, reason);
-  if (code === CloseCode.GoingAway) return grpcError(status.UNAVAILABLE, reason);
-  if (code === CloseCode.Disconnected) return grpcError(status.ABORTED, reason);
-  if (code === CloseCode.InternalError) return grpcError(status.INTERNAL, reason);
-  if (code === CloseCode.TokenExpired) return grpcError(status.UNAUTHENTICATED, reason);
-  return undefined;
+  const mapping = (CLOSE_CODES as Partial<Record<number, { grpc: status }>>)[code];
+  return mapping ? grpcError(mapping.grpc, reason) : undefined;
 }
 
 /**

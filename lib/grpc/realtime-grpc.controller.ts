@@ -11,16 +11,22 @@ import { Observable, concatMap, map, tap, toArray, type Subscriber } from 'rxjs'
 import { assertCanJoin, assertCanPublish } from '../core/authorize.js';
 import { builtinHandlers, type BuiltinHandler } from '../core/builtin-events.js';
 import { DeliveryService } from '../core/delivery/delivery.service.js';
-import { assertUserEvent, encodeFrame } from '../core/frame.js';
+import {
+  assertUserEvent,
+  encodeFrame,
+  CloseCode,
+  ErrorCode,
+  RealtimeError,
+  assertRoomName,
+  BuiltinEvent,
+} from '../protocol/index.js';
 import { assertUserIds, type PresenceState } from '../core/presence/presence-state.js';
 import { PresenceService } from '../core/presence/presence.service.js';
 import type { RealtimePrincipal } from '../core/realtime-connection.js';
-import { CloseCode, ErrorCode, RealtimeError } from '../core/realtime-error.js';
 import { RealtimeHub } from '../core/realtime-hub.js';
-import { assertRoomName } from '../core/room-name.js';
 import { RpcService } from '../core/rpc/rpc.service.js';
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
-import { BuiltinEvent, REALTIME_OPTIONS } from '../realtime.constants.js';
+import { REALTIME_OPTIONS } from '../realtime.constants.js';
 import type { GrpcOptions, PresenceOptions, ResolvedRealtimeOptions } from '../realtime.options.js';
 import { TokenBucket } from '../transports/websocket/token-bucket.js';
 import {

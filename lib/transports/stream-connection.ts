@@ -1,9 +1,7 @@
 import type { RealtimeHub, RoomJoin } from '../core/realtime-hub.js';
 import { RealtimeConnection, type RealtimePrincipal } from '../core/realtime-connection.js';
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
-import { CloseCode } from '../core/realtime-error.js';
-import { BuiltinEvent } from '../realtime.constants.js';
-import { eventIdFormat } from './sse/sse-event-id.js';
+import { CloseCode, BuiltinEvent, eventIdFormat } from '../protocol/index.js';
 import { frameInfo } from './sse/sse-frames.js';
 
 /** The hub's `rt:resync` frame: a room's messages were lost to this node. */

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { encodeFrame } from '../../lib/core/frame.js';
+import { encodeFrame } from '../../lib/protocol/index.js';
 import type {
   EnginePublication,
   RealtimeEngine,

@@ -7,11 +7,16 @@ import {
 } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Subject, type Observable } from 'rxjs';
-import { MAX_TIMER_DELAY, REALTIME_OPTIONS } from '../../realtime.constants.js';
+import {
+  MAX_TIMER_DELAY,
+  assertUserEvent,
+  encodeFrame,
+  ErrorCode,
+  RealtimeError,
+} from '../../protocol/index.js';
+import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { DeliveryOptions, ResolvedRealtimeOptions } from '../../realtime.options.js';
-import { assertUserEvent, encodeFrame } from '../frame.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
-import { ErrorCode, RealtimeError } from '../realtime-error.js';
 import { RealtimeHub } from '../realtime-hub.js';
 import { deliveryChannel } from '../channels.js';
 import type { ChannelSubscriber } from '../connection-registry.js';

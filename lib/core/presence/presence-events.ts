@@ -1,8 +1,7 @@
-import { BuiltinEvent } from '../../realtime.constants.js';
+import { BuiltinEvent, ErrorCode, RealtimeError } from '../../protocol/index.js';
 import type { BuiltinHandler } from '../builtin-events.js';
 import { assertMember, fieldsOf, roomOf } from '../event-data.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
-import { ErrorCode, RealtimeError } from '../realtime-error.js';
 import type { RealtimeHub } from '../realtime-hub.js';
 import { assertChosenStatus, assertUserIds } from './presence-state.js';
 import type { PresenceService } from './presence.service.js';

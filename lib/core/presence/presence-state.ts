@@ -3,7 +3,7 @@ import type {
   PresenceMeta,
   PresenceRecord,
 } from '../../engines/realtime-engine.interface.js';
-import { ErrorCode, RealtimeError } from '../realtime-error.js';
+import { ErrorCode, RealtimeError } from '../../protocol/index.js';
 
 /** A user's status as others see it: a chosen one, or `offline`. */
 export type PresenceStatus = ChosenStatus | 'offline';

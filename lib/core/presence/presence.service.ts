@@ -12,13 +12,12 @@ import {
   type PresenceMeta,
   type PresenceRecord,
 } from '../../engines/realtime-engine.interface.js';
-import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
+import { BuiltinEvent, encodeFrame, ErrorCode, RealtimeError } from '../../protocol/index.js';
+import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { PresenceOptions, ResolvedRealtimeOptions } from '../../realtime.options.js';
 import { presenceChannel, roomPresenceChannel, userChannel } from '../channels.js';
 import type { ChannelSubscriber } from '../connection-registry.js';
-import { encodeFrame } from '../frame.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
-import { ErrorCode, RealtimeError } from '../realtime-error.js';
 import { RealtimeHub, type LeaveCause } from '../realtime-hub.js';
 import {
   assertChosenStatus,

@@ -1,9 +1,14 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { MAX_EVENT_LENGTH, encodeFrame } from '../frame.js';
-import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
+import {
+  MAX_EVENT_LENGTH,
+  encodeFrame,
+  BuiltinEvent,
+  ErrorCode,
+  RealtimeError,
+} from '../../protocol/index.js';
+import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions, RpcOptions } from '../../realtime.options.js';
 import type { RealtimeConnection, RealtimePrincipal } from '../realtime-connection.js';
-import { ErrorCode, RealtimeError } from '../realtime-error.js';
 import { RealtimeHub } from '../realtime-hub.js';
 import { RpcError } from './rpc-error.js';
 

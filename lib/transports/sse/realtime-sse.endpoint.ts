@@ -9,10 +9,10 @@ import { builtinHandlers, type BuiltinHandler } from '../../core/builtin-events.
 import { DeliveryService } from '../../core/delivery/delivery.service.js';
 import { PresenceService } from '../../core/presence/presence.service.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
-import { ErrorCode, RealtimeError } from '../../core/realtime-error.js';
+import { ErrorCode, errorCodeMapping, RealtimeError, BuiltinEvent } from '../../protocol/index.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
 import { RpcService } from '../../core/rpc/rpc.service.js';
-import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
+import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions, SseOptions } from '../../realtime.options.js';
 import { originAllowed } from '../origin-policy.js';
 import { TokenBucket } from '../websocket/token-bucket.js';
@@ -30,18 +30,6 @@ interface Stream {
   readonly token: Buffer;
   readonly bucket: TokenBucket | undefined;
 }
-
-/** HTTP statuses of the core's error codes, for refusals sent before a stream starts. */
-const STATUS: Partial<Record<string, number>> = {
-  [ErrorCode.InvalidData]: 400,
-  [ErrorCode.RoomNameInvalid]: 400,
-  [ErrorCode.RoomLimitReached]: 400,
-  [ErrorCode.NotAuthenticated]: 401,
-  [ErrorCode.Forbidden]: 403,
-  [ErrorCode.NotInRoom]: 403,
-  [ErrorCode.RateLimited]: 429,
-  [ErrorCode.TooManyRequests]: 429,
-};
 
 const NL2 = Buffer.from('\n\n');
 
@@ -330,7 +318,7 @@ function answerError(response: ServerResponse, error: unknown): void {
       typeof body === 'string' ? { message: body } : body;
     answer(response, error.getStatus(), code, message);
   } else if (error instanceof RealtimeError) {
-    answer(response, STATUS[error.code] ?? 500, error.code, error.message);
+    answer(response, errorCodeMapping(error.code).http, error.code, error.message);
   } else {
     throw error;
   }

@@ -1,9 +1,8 @@
 import {
   BadRequestException,
-  ForbiddenException,
+  HttpException,
   Inject,
   Injectable,
-  InternalServerErrorException,
   Logger,
   type BeforeApplicationShutdown,
   type MessageEvent,
@@ -14,13 +13,19 @@ import { assertCanJoin } from '../../core/authorize.js';
 import { assertUserIds } from '../../core/presence/presence-state.js';
 import { PresenceService } from '../../core/presence/presence.service.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
-import { CloseCode, ErrorCode, RealtimeError } from '../../core/realtime-error.js';
+import {
+  CloseCode,
+  ErrorCode,
+  errorCodeMapping,
+  RealtimeError,
+  assertRoomName,
+  BuiltinEvent,
+  parseEventId,
+} from '../../protocol/index.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
-import { assertRoomName } from '../../core/room-name.js';
-import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
+import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { PresenceOptions, ResolvedRealtimeOptions } from '../../realtime.options.js';
 import { StreamConnection, type ResumePoint, type StreamSink } from '../stream-connection.js';
-import { parseEventId } from './sse-event-id.js';
 
 /** What the service keeps alive and ends at shutdown: streams, and `stream()` helpers. */
 interface LiveStream {
@@ -333,11 +338,9 @@ function presenceFrame(state: unknown): string {
   return JSON.stringify({ event: BuiltinEvent.Presence, data: state });
 }
 
-/** A refusal of the core as the HTTP error an `@Sse()` handler throws. */
+/** A refusal of the core as the HTTP error an `@Sse()` handler throws (its status from the code table). */
 function httpError(error: unknown): Error {
   if (!(error instanceof RealtimeError)) return error as Error;
   const body = { code: error.code, message: error.message };
-  if (error.code === ErrorCode.Forbidden) return new ForbiddenException(body);
-  if (error.code === ErrorCode.InternalError) return new InternalServerErrorException(body);
-  return new BadRequestException(body);
+  return new HttpException(body, errorCodeMapping(error.code).http);
 }

@@ -1,4 +1,4 @@
-import { BuiltinEvent } from '../../realtime.constants.js';
+import { BuiltinEvent } from '../../protocol/index.js';
 
 /** What an SSE stream needs to know of an encoded frame. */
 export interface FrameInfo {

@@ -1,14 +1,21 @@
 import { Logger } from '@nestjs/common';
 import type { RTCDataChannel } from 'werift';
 import type { BuiltinHandler } from '../../core/builtin-events.js';
-import { encodeFrame } from '../../core/frame.js';
-import { parseInboundFrame, type InboundFrame } from '../../core/inbound-frame.js';
+import {
+  encodeFrame,
+  parseInboundFrame,
+  type InboundFrame,
+  CloseCode,
+  ErrorCode,
+  errorFrame,
+  replyFrame,
+  BUILTIN_EVENT_PREFIX,
+  BuiltinEvent,
+} from '../../protocol/index.js';
 import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
-import { CloseCode, ErrorCode } from '../../core/realtime-error.js';
 import type { RealtimeHub } from '../../core/realtime-hub.js';
-import { errorFrame, replyFrame, toErrorBody } from '../../core/reply-frames.js';
+import { toErrorBody } from '../../core/error-body.js';
 import type { RpcService } from '../../core/rpc/rpc.service.js';
-import { BUILTIN_EVENT_PREFIX, BuiltinEvent } from '../../realtime.constants.js';
 import type { RateLimitOptions } from '../../realtime.options.js';
 import { TokenBucket } from '../websocket/token-bucket.js';
 

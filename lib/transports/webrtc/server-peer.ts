@@ -8,7 +8,7 @@ import type {
 } from 'werift';
 import type { RealtimeConnection } from '../../core/realtime-connection.js';
 import type { DataChannelConnection } from './data-channel-connection.js';
-import { CloseCode, ErrorCode, RealtimeError } from '../../core/realtime-error.js';
+import { CloseCode, ErrorCode, RealtimeError } from '../../protocol/index.js';
 import { fromServer, type Signal, type SignalDescription } from './signal.js';
 
 const logger = new Logger('RealtimeWebRtc');

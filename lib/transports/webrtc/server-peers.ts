@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type * as Werift from 'werift';
 import type { RealtimeConnection } from '../../core/realtime-connection.js';
-import { CloseCode, ErrorCode, RealtimeError } from '../../core/realtime-error.js';
+import { CloseCode, ErrorCode, RealtimeError } from '../../protocol/index.js';
 import { DataChannelConnection, type DataChannelShared } from './data-channel-connection.js';
 import { RoomMedia } from './room-media.js';
 import { ServerPeer, type PeerHost } from './server-peer.js';

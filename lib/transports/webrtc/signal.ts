@@ -1,7 +1,5 @@
 import { fieldsOf } from '../../core/event-data.js';
-import { encodeFrame } from '../../core/frame.js';
-import { BuiltinEvent } from '../../realtime.constants.js';
-import { ErrorCode, RealtimeError } from '../../core/realtime-error.js';
+import { encodeFrame, BuiltinEvent, ErrorCode, RealtimeError } from '../../protocol/index.js';
 
 /** The server's own peer, as `to` and `from` of a signal. */
 export const SERVER_PEER = 'server';

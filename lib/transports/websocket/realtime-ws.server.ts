@@ -17,15 +17,20 @@ import { originAllowed } from '../origin-policy.js';
 import { PresenceService } from '../../core/presence/presence.service.js';
 import { RpcService } from '../../core/rpc/rpc.service.js';
 import { DeliveryService } from '../../core/delivery/delivery.service.js';
-import { encodeFrame } from '../../core/frame.js';
+import {
+  encodeFrame,
+  CloseCode,
+  BuiltinEvent,
+  closeReason,
+  refusalClose,
+  protocolOptionsOf,
+  type ProtocolOptions,
+} from '../../protocol/index.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
-import { CloseCode } from '../../core/realtime-error.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
-import { BuiltinEvent, REALTIME_OPTIONS } from '../../realtime.constants.js';
+import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions, WebSocketOptions } from '../../realtime.options.js';
 import { guardGatewayHooks } from './gateway-hooks.js';
-import { closeReason, refusalClose } from './close-reason.js';
-import { protocolOptionsOf, type ProtocolOptions } from './protocol-options.js';
 import { installRealtimeWsAdapter } from './realtime-ws.adapter.js';
 import { rejectUpgrade } from './upgrade-response.js';
 import { WsConnection, type WsConnectionShared } from './ws-connection.js';

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { FrameId } from '../../core/inbound-frame.js';
+import type { FrameId } from '../../protocol/index.js';
 import type { RealtimeConnection } from '../../core/realtime-connection.js';
 
 /** The frame a user's handler is running for. */

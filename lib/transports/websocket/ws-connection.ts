@@ -6,24 +6,29 @@ import { take, type Observable, type Subscription } from 'rxjs';
 import { WebSocket, type RawData } from 'ws';
 import type { BuiltinHandler } from '../../core/builtin-events.js';
 import type { RpcService } from '../../core/rpc/rpc.service.js';
-import { encodeFrame } from '../../core/frame.js';
-import { parseInboundFrame, type FrameId, type InboundFrame } from '../../core/inbound-frame.js';
-import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
-import { CloseCode, ErrorCode } from '../../core/realtime-error.js';
-import { BUILTIN_EVENT_PREFIX, BuiltinEvent } from '../../realtime.constants.js';
-import type { RateLimitOptions } from '../../realtime.options.js';
-import { closeReason } from './close-reason.js';
-import { protocolOptionsOf, type ProtocolOptions } from './protocol-options.js';
-import { requestContext, type RequestContext } from './request-context.js';
-import type { TextFramer } from './text-framer.js';
-import { TokenBucket } from './token-bucket.js';
 import {
+  encodeFrame,
+  parseInboundFrame,
+  type FrameId,
+  type InboundFrame,
+  CloseCode,
+  ErrorCode,
+  BUILTIN_EVENT_PREFIX,
+  BuiltinEvent,
+  closeReason,
+  protocolOptionsOf,
+  type ProtocolOptions,
   errorFrame,
   INTERNAL_ERROR,
   replyFrame,
-  toErrorBody,
   type ErrorBody,
-} from '../../core/reply-frames.js';
+} from '../../protocol/index.js';
+import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
+import type { RateLimitOptions } from '../../realtime.options.js';
+import { requestContext, type RequestContext } from './request-context.js';
+import type { TextFramer } from './text-framer.js';
+import { TokenBucket } from './token-bucket.js';
+import { toErrorBody } from '../../core/error-body.js';
 import type { WriteCoalescer } from './write-coalescer.js';
 
 /** A user's `@SubscribeMessage` handler, as Nest hands it to the adapter. */

@@ -1,5 +1,6 @@
-import { BUILTIN_EVENT_PREFIX } from '../realtime.constants.js';
-import { ErrorCode, RealtimeError } from './realtime-error.js';
+import { ErrorCode } from './codes.js';
+import { BUILTIN_EVENT_PREFIX } from './events.js';
+import { RealtimeError } from './realtime-error.js';
 
 // C0 controls and DEL: invisible in logs and UIs, and a favourite of log injection.
 // oxlint-disable-next-line no-control-regex

@@ -1,4 +1,4 @@
-import type { StreamPosition } from '../../engines/realtime-engine.interface.js';
+import type { StreamPosition } from './stream-position.js';
 
 /** The longest event id read back: a client sends what it was given, no more. */
 const MAX_ID_LENGTH = 16_384;

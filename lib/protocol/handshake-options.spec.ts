@@ -1,13 +1,12 @@
-import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { protocolOptionsOf } from './protocol-options.js';
+import { protocolOptionsOf } from './handshake-options.js';
 
-const of = (url: string) => protocolOptionsOf({ url } as IncomingMessage);
+const of = (url: string) => protocolOptionsOf({ url });
 
 describe('protocolOptionsOf', () => {
   it('is all off without a query', () => {
     expect(of('/ws')).toEqual({ batch: false, ping: false, refuseWithClose: false });
-    expect(protocolOptionsOf({} as IncomingMessage).ping).toBe(false);
+    expect(protocolOptionsOf({}).ping).toBe(false);
   });
 
   it('reads each parameter with its one exact value, among others', () => {

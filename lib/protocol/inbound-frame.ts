@@ -1,5 +1,5 @@
-import { MAX_EVENT_LENGTH } from './frame.js';
-import { ErrorCode } from './realtime-error.js';
+import { ErrorCode } from './codes.js';
+import { MAX_EVENT_LENGTH, MAX_ID_LENGTH } from './limits.js';
 
 /** A request id as a client may send it. */
 export type FrameId = string | number;
@@ -28,9 +28,6 @@ export interface FrameRejection {
   readonly id?: FrameId;
   readonly event?: string;
 }
-
-/** Longest string id accepted. */
-export const MAX_ID_LENGTH = 64;
 
 function readId(value: unknown): FrameId | undefined | null {
   if (value === undefined) return undefined;

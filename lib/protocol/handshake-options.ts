@@ -1,5 +1,3 @@
-import type { IncomingMessage } from 'node:http';
-
 /**
  * What a client asked of the protocol with query parameters of its handshake URL.
  * Each is opt-in and takes one exact value; any other value is ignored, so other
@@ -41,7 +39,7 @@ const DEFAULTS: ProtocolOptions = Object.freeze({
  * const { refuseWithClose } = protocolOptionsOf(request);
  * ```
  */
-export function protocolOptionsOf(request: IncomingMessage): ProtocolOptions {
+export function protocolOptionsOf(request: { readonly url?: string }): ProtocolOptions {
   const url = request.url ?? '';
   const start = url.indexOf('?');
   if (start === -1) return DEFAULTS;

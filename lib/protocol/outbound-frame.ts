@@ -1,5 +1,7 @@
-import { BUILTIN_EVENT_PREFIX } from '../realtime.constants.js';
-import { ErrorCode, RealtimeError } from './realtime-error.js';
+import { ErrorCode } from './codes.js';
+import { BUILTIN_EVENT_PREFIX } from './events.js';
+import { MAX_EVENT_LENGTH } from './limits.js';
+import { RealtimeError } from './realtime-error.js';
 
 /**
  * A message as user code emits it: an event name and a JSON-serialisable payload.
@@ -28,9 +30,6 @@ export interface OutboundMessage {
 export function encodeFrame(frame: object): Buffer {
   return Buffer.from(JSON.stringify(frame));
 }
-
-/** Longest event name accepted, inbound or outbound. */
-export const MAX_EVENT_LENGTH = 200;
 
 /**
  * Checks an event name that user code emits: a non-empty string of at most

@@ -1,7 +1,10 @@
-import { CloseCode } from '../../core/realtime-error.js';
+import { CloseCode } from './codes.js';
+import { MAX_CLOSE_REASON_BYTES } from './limits.js';
 
-/** A close frame carries at most 123 bytes of reason (RFC 6455 5.5); ws throws on more. */
-export const MAX_CLOSE_REASON_BYTES = 123;
+/** The UTF-8 length of one code point. */
+function utf8Length(codePoint: number): number {
+  return codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
+}
 
 /**
  * `reason`, cut to at most 123 bytes of UTF-8 at a character boundary: a character
@@ -13,17 +16,18 @@ export const MAX_CLOSE_REASON_BYTES = 123;
  * ```
  */
 export function closeReason(reason: string): string {
-  if (Buffer.byteLength(reason) <= MAX_CLOSE_REASON_BYTES) return reason;
+  // At most 3 bytes per UTF-16 unit: a short reason needs no count.
+  if (reason.length * 3 <= MAX_CLOSE_REASON_BYTES) return reason;
   let bytes = 0;
   let end = 0;
   // for-of walks code points, so a surrogate pair is one character.
   for (const char of reason) {
-    const size = Buffer.byteLength(char);
-    if (bytes + size > MAX_CLOSE_REASON_BYTES) break;
+    const size = utf8Length(char.codePointAt(0)!);
+    if (bytes + size > MAX_CLOSE_REASON_BYTES) return reason.slice(0, end);
     bytes += size;
     end += char.length;
   }
-  return reason.slice(0, end);
+  return reason;
 }
 
 /** The close code and reason that stand for a refused handshake's HTTP status. */

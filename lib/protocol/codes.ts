@@ -115,25 +115,129 @@ export const CloseCode = {
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 /**
- * An error with a stable {@link ErrorCode}. The hub throws it; transports turn it
- * into an error frame, an error reply or a status of their own protocol.
+ * gRPC status codes, by the numbers of the gRPC specification (grpc-js's `status`
+ * enum has the same values). Here so that the protocol imports nothing from grpc-js.
  *
  * @example
  * ```ts
- * try {
- *   await hub.join(connection, name);
- * } catch (err) {
- *   if (err instanceof RealtimeError && err.code === ErrorCode.RoomLimitReached) { ... }
- * }
+ * if (error.code === GrpcStatus.ResourceExhausted) backOff();
  * ```
  */
-export class RealtimeError extends Error {
-  override readonly name = 'RealtimeError';
+export const GrpcStatus = {
+  Ok: 0,
+  Unknown: 2,
+  InvalidArgument: 3,
+  DeadlineExceeded: 4,
+  NotFound: 5,
+  PermissionDenied: 7,
+  ResourceExhausted: 8,
+  FailedPrecondition: 9,
+  Aborted: 10,
+  Unimplemented: 12,
+  Internal: 13,
+  Unavailable: 14,
+  Unauthenticated: 16,
+} as const;
 
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
+/** One of the values of {@link GrpcStatus}. */
+export type GrpcStatus = (typeof GrpcStatus)[keyof typeof GrpcStatus];
+
+/** How one error code shows on each transport. */
+export interface ErrorCodeMapping {
+  /** The HTTP status of an SSE request (or a handshake) refused with this code. */
+  readonly http: number;
+  /** The gRPC status of a call that fails with this code. */
+  readonly grpc: GrpcStatus;
+  /** The close code of a connection (or a handshake asked with `rt-refuse=close`) ended by it. */
+  readonly close: CloseCode;
+}
+
+const row = (http: number, grpc: GrpcStatus, close: CloseCode): ErrorCodeMapping => ({
+  http,
+  grpc,
+  close,
+});
+const G = GrpcStatus;
+const C = CloseCode;
+
+/**
+ * THE table of the protocol's error codes: each one's HTTP status, gRPC status and
+ * close code. Every transport reads it (docs/protocol.md, "Error codes", prints it);
+ * nothing else maps an error code to a status.
+ *
+ * @example
+ * ```ts
+ * response.statusCode = ERROR_CODES[error.code].http;
+ * ```
+ */
+export const ERROR_CODES: { readonly [Code in ErrorCode]: ErrorCodeMapping } = {
+  [ErrorCode.BadFrame]: row(400, G.InvalidArgument, C.Forbidden),
+  [ErrorCode.UnknownEvent]: row(400, G.Unimplemented, C.Forbidden),
+  [ErrorCode.InvalidData]: row(400, G.InvalidArgument, C.Forbidden),
+  [ErrorCode.RoomNameInvalid]: row(400, G.InvalidArgument, C.Forbidden),
+  [ErrorCode.RoomLimitReached]: row(400, G.ResourceExhausted, C.Forbidden),
+  [ErrorCode.NotInRoom]: row(403, G.FailedPrecondition, C.Forbidden),
+  [ErrorCode.RoomNotFound]: row(404, G.NotFound, C.Forbidden),
+  [ErrorCode.NotAuthenticated]: row(401, G.Unauthenticated, C.AuthenticationRefused),
+  [ErrorCode.Forbidden]: row(403, G.PermissionDenied, C.Forbidden),
+  [ErrorCode.UserOffline]: row(409, G.FailedPrecondition, C.Forbidden),
+  [ErrorCode.WatchLimitReached]: row(400, G.ResourceExhausted, C.Forbidden),
+  [ErrorCode.RpcUnknownMethod]: row(404, G.Unimplemented, C.Forbidden),
+  [ErrorCode.RpcTimeout]: row(504, G.DeadlineExceeded, C.InternalError),
+  [ErrorCode.ConnectionClosed]: row(503, G.Unavailable, C.ServerFull),
+  [ErrorCode.HandlerError]: row(400, G.Unknown, C.Forbidden),
+  [ErrorCode.QueueFull]: row(429, G.ResourceExhausted, C.ServerFull),
+  [ErrorCode.RateLimited]: row(429, G.ResourceExhausted, C.RateLimited),
+  [ErrorCode.TooManyRequests]: row(429, G.ResourceExhausted, C.RateLimited),
+  [ErrorCode.PeerNotFound]: row(404, G.NotFound, C.Forbidden),
+  [ErrorCode.PeerLimitReached]: row(429, G.ResourceExhausted, C.Forbidden),
+  [ErrorCode.NodeUnavailable]: row(503, G.Unavailable, C.ServerFull),
+  [ErrorCode.InternalError]: row(500, G.Internal, C.InternalError),
+};
+
+/** What a close code tells a client: how to come back, and the gRPC status of a stream ended so. */
+export interface CloseCodeMapping {
+  /** `backoff`: reconnect with backoff; `at-once`: with fresh credentials now; `never`: not on its own. */
+  readonly reconnect: 'backoff' | 'at-once' | 'never';
+  /** The status a gRPC stream ends with when the server ends it for this reason. */
+  readonly grpc: GrpcStatus;
+}
+
+/**
+ * The close codes, each with its reconnect rule and its gRPC status: the table the
+ * client's reconnect policy and the gRPC transport read.
+ *
+ * @example
+ * ```ts
+ * if (CLOSE_CODES[event.code as CloseCode]?.reconnect === 'never') stop();
+ * ```
+ */
+export const CLOSE_CODES: { readonly [Code in CloseCode]: CloseCodeMapping } = {
+  [C.GoingAway]: { reconnect: 'backoff', grpc: G.Unavailable },
+  [C.MessageTooBig]: { reconnect: 'backoff', grpc: G.ResourceExhausted },
+  [C.InternalError]: { reconnect: 'backoff', grpc: G.Internal },
+  [C.ServerFull]: { reconnect: 'backoff', grpc: G.Unavailable },
+  [C.UserConnectionLimit]: { reconnect: 'backoff', grpc: G.ResourceExhausted },
+  [C.SlowConsumer]: { reconnect: 'backoff', grpc: G.ResourceExhausted },
+  [C.RateLimited]: { reconnect: 'backoff', grpc: G.ResourceExhausted },
+  [C.TokenExpired]: { reconnect: 'at-once', grpc: G.Unauthenticated },
+  [C.Disconnected]: { reconnect: 'never', grpc: G.Aborted },
+  [C.AuthenticationRefused]: { reconnect: 'never', grpc: G.Unauthenticated },
+  [C.Forbidden]: { reconnect: 'never', grpc: G.PermissionDenied },
+};
+
+/**
+ * The mapping of an error code, or of INTERNAL_ERROR for a code the table does not
+ * know (a user's own code in a `WsException`, say).
+ *
+ * @example
+ * ```ts
+ * const { http } = errorCodeMapping(error.code);
+ * ```
+ */
+export function errorCodeMapping(code: string): ErrorCodeMapping {
+  return (
+    (ERROR_CODES as Partial<Record<string, ErrorCodeMapping>>)[code] ??
+    ERROR_CODES[ErrorCode.InternalError]
+  );
 }

@@ -1,13 +1,9 @@
-import { Logger } from '@nestjs/common';
-import { BuiltinEvent } from '../realtime.constants.js';
+import { ErrorCode } from './codes.js';
+import { BuiltinEvent } from './events.js';
 import type { FrameId } from './inbound-frame.js';
-import { ErrorCode, RealtimeError } from './realtime-error.js';
-import { RpcError } from './rpc/rpc-error.js';
 
 // The frames that answer a client's frame, for every transport that speaks the frame
 // protocol (WebSocket, WebRTC data channels).
-
-const logger = new Logger('RealtimeFrames');
 
 /** The body of an error reply or error frame. */
 export interface ErrorBody {
@@ -31,16 +27,4 @@ export function errorFrame(id: FrameId | undefined, error: ErrorBody, event?: st
   return id === undefined
     ? { event: BuiltinEvent.Error, data: { ...error, event } }
     : { event: BuiltinEvent.Reply, id, error };
-}
-
-/** A RealtimeError or RpcError keeps its code; anything else is an internal error (logged). */
-export function toErrorBody(error: unknown): ErrorBody {
-  if (error instanceof RealtimeError) return { code: error.code, message: error.message };
-  if (error instanceof RpcError) {
-    const body: ErrorBody = { code: error.code, message: error.message };
-    if (error.details) body.details = error.details;
-    return body;
-  }
-  logger.error('a built-in event failed', error instanceof Error ? error.stack : error);
-  return INTERNAL_ERROR;
 }

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  CLOSE_CODES,
+  CloseCode,
+  ERROR_CODES,
+  ErrorCode,
+  GrpcStatus,
+  errorCodeMapping,
+} from './codes.js';
+import { refusalClose } from './close-reason.js';
+
+const docs = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+const grpcName = (value: number) =>
+  Object.entries(GrpcStatus)
+    .find(([, number]) => number === value)![0]
+    .replace(/(?<!^)(?=[A-Z])/g, '_')
+    .toUpperCase();
+
+describe('the error code table', () => {
+  it('has a row for every error code and every close code', () => {
+    expect(Object.keys(ERROR_CODES).sort()).toEqual(Object.values(ErrorCode).sort());
+    expect(Object.keys(CLOSE_CODES).map(Number).sort()).toEqual(Object.values(CloseCode).sort());
+  });
+
+  it('is the table docs/protocol.md prints, row for row', () => {
+    const section = docs.slice(docs.indexOf('### Error codes'), docs.indexOf('### Close codes'));
+    const rows = [...section.matchAll(/^\| `([A-Z_]+)` +\| (\d+) +\| `([A-Z_]+)` +\| (\d+) +\|/gm)];
+    expect(rows.map(([, code]) => code).sort()).toEqual(Object.values(ErrorCode).sort());
+    for (const [, code, http, grpc, close] of rows) {
+      const mapping = ERROR_CODES[code as ErrorCode];
+      expect([code, Number(http), grpc, Number(close)]).toEqual([
+        code,
+        mapping.http,
+        grpcName(mapping.grpc),
+        mapping.close,
+      ]);
+    }
+  });
+
+  it('closes a refused handshake as its HTTP status says, but for the rate limits', () => {
+    for (const [code, { http, close }] of Object.entries(ERROR_CODES)) {
+      if (close === CloseCode.RateLimited) continue; // 4003: come back later, with backoff
+      if (http === 503 || http === 429) continue; // 1013: try again later
+      expect([code, refusalClose(http, '').code]).toEqual([code, close]);
+    }
+  });
+
+  it('treats a code of the application as an internal error', () => {
+    expect(errorCodeMapping('MY_APP_CODE')).toBe(ERROR_CODES[ErrorCode.InternalError]);
+  });
+
+  it('tells a client to come back only where the close codes allow it', () => {
+    for (const [code, { reconnect }] of Object.entries(CLOSE_CODES)) {
+      const n = Number(code);
+      const expected = n === CloseCode.TokenExpired ? 'at-once' : n >= 4500 ? 'never' : 'backoff';
+      expect([n, reconnect]).toEqual([n, expected]);
+    }
+  });
+});
