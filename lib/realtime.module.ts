@@ -1,4 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { BuiltinEventRegistry } from './core/events/builtin-event-registry.js';
+import { CoreEvents } from './core/events/core-events.js';
+import { FrameDispatcher } from './core/events/frame-dispatcher.js';
+import { PresenceEvents } from './core/presence/presence-events.js';
 import { PresenceService } from './core/presence/presence.service.js';
 import { RealtimeHub } from './core/realtime-hub.js';
 import { RpcService } from './core/rpc/rpc.service.js';
@@ -59,6 +63,10 @@ import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
     PresenceService,
     RpcService,
     DeliveryService,
+    BuiltinEventRegistry,
+    CoreEvents,
+    PresenceEvents,
+    FrameDispatcher,
     RealtimeWsServer,
     RealtimeSse,
     RealtimeSseEndpoint,
@@ -70,6 +78,8 @@ import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
     RpcService,
     DeliveryService,
     RealtimeEngine,
+    BuiltinEventRegistry,
+    FrameDispatcher,
     RealtimeWsServer,
     RealtimeSse,
     WebRtcSignalingService,

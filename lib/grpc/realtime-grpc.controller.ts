@@ -4,13 +4,11 @@ import {
   type ServerDuplexStream,
   type ServerWritableStream,
 } from '@grpc/grpc-js';
-import { performance } from 'node:perf_hooks';
 import { Controller, Inject, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { GrpcMethod, GrpcStreamCall, GrpcStreamMethod, RpcException } from '@nestjs/microservices';
 import { Observable, concatMap, map, tap, toArray, type Subscriber } from 'rxjs';
 import { assertCanJoin, assertCanPublish } from '../core/authorize.js';
-import { builtinHandlers, type BuiltinHandler } from '../core/builtin-events.js';
-import { DeliveryService } from '../core/delivery/delivery.service.js';
+import { BuiltinEventRegistry } from '../core/events/builtin-event-registry.js';
 import {
   assertUserEvent,
   encodeFrame,
@@ -28,7 +26,7 @@ import { RpcService } from '../core/rpc/rpc.service.js';
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
 import { REALTIME_OPTIONS } from '../realtime.constants.js';
 import type { GrpcOptions, PresenceOptions, ResolvedRealtimeOptions } from '../realtime.options.js';
-import { TokenBucket } from '../transports/websocket/token-bucket.js';
+import { RateLimiter } from '../core/limits/rate-limiter.js';
 import {
   StreamConnection,
   type ResumePoint,
@@ -86,7 +84,6 @@ const MAX_WAITING = 1_000;
 @Controller()
 export class RealtimeGrpcController implements BeforeApplicationShutdown {
   private readonly logger = new Logger('RealtimeGrpc');
-  private readonly builtins: ReadonlyMap<string, BuiltinHandler>;
   private readonly options: Readonly<Required<GrpcOptions>>;
   /** Open subscriptions and sessions, ended at shutdown. */
   private readonly streams = new Set<StreamConnection>();
@@ -96,10 +93,9 @@ export class RealtimeGrpcController implements BeforeApplicationShutdown {
     private readonly hub: RealtimeHub,
     private readonly presence: PresenceService,
     private readonly rpc: RpcService,
-    delivery: DeliveryService,
+    private readonly registry: BuiltinEventRegistry,
     @Inject(REALTIME_OPTIONS) private readonly realtime: ResolvedRealtimeOptions,
   ) {
-    this.builtins = builtinHandlers(hub, presence, rpc, delivery, realtime.authorize);
     this.options = realtime.grpc ?? { url: '', maxBufferedBytes: 4 << 20 };
   }
 
@@ -294,10 +290,7 @@ export class RealtimeGrpcController implements BeforeApplicationShutdown {
     call.once('cancelled', done);
     call.once('error', done);
     call.once('finish', done);
-    const limit = this.realtime.rateLimit;
-    const bucket = limit
-      ? new TokenBucket(limit.messagesPerSecond, limit.messageBurst, performance.now())
-      : undefined;
+    const limiter = RateLimiter.of(this.realtime.rateLimit);
     // Requests are handled one after the other, in order; at most MAX_WAITING wait.
     let queue = Promise.resolve();
     let waiting = 0;
@@ -306,7 +299,12 @@ export class RealtimeGrpcController implements BeforeApplicationShutdown {
         connection.close(CloseCode.SlowConsumer, `more than ${MAX_WAITING} requests waiting`);
         return;
       }
-      const admitted = !bucket || bucket.take(1, performance.now());
+      const verdict = limiter?.take(JSON.stringify(request).length) ?? 'admit';
+      if (verdict === 'close') {
+        connection.close(CloseCode.RateLimited, 'rate limit exceeded');
+        return;
+      }
+      const admitted = verdict === 'admit';
       queue = queue.then(async () => {
         await this.handleSession(connection, sink, request, admitted);
         waiting--;
@@ -343,7 +341,9 @@ export class RealtimeGrpcController implements BeforeApplicationShutdown {
     try {
       if (!admitted) throw new RealtimeError(ErrorCode.RateLimited, 'too many requests');
       const [event, data] = this.sessionRequest(request);
-      const result = await this.builtins.get(event)!(connection, data);
+      const result = await this.registry
+        .get(event, connection.transport)!
+        .handler(connection, data);
       reply = { id, data: JSON.stringify(result ?? null), code: '', message: '' };
     } catch (error) {
       const { code, message } =

@@ -1,10 +1,11 @@
 import { BuiltinEvent, ErrorCode, RealtimeError } from '../../protocol/index.js';
-import type { BuiltinHandler } from '../builtin-events.js';
-import { assertMember, fieldsOf, roomOf } from '../event-data.js';
+import { Injectable } from '@nestjs/common';
+import { BuiltinEventRegistry, type BuiltinHandler } from '../events/builtin-event-registry.js';
+import { assertMember, fieldsOf, roomOf } from '../events/event-data.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
-import type { RealtimeHub } from '../realtime-hub.js';
+import { RealtimeHub } from '../realtime-hub.js';
 import { assertChosenStatus, assertUserIds } from './presence-state.js';
-import type { PresenceService } from './presence.service.js';
+import { PresenceService } from './presence.service.js';
 
 /** The connection's user id, or NOT_AUTHENTICATED. */
 function userOf(connection: RealtimeConnection): string {
@@ -22,11 +23,26 @@ function usersOf(data: unknown): string[] {
   return users;
 }
 
-/** The presence events of the frame protocol (docs/protocol.md, "Presence"). */
-export function presenceHandlers(
-  hub: RealtimeHub,
-  presence: PresenceService,
-): [string, BuiltinHandler][] {
+/**
+ * The presence events of the frame protocol (docs/protocol.md, "Presence"),
+ * registered with the registry when presence is on.
+ *
+ * @example
+ * ```ts
+ * registry.get(BuiltinEvent.Status, 'websocket'); // undefined with `presence: false`
+ * ```
+ */
+@Injectable()
+export class PresenceEvents {
+  constructor(registry: BuiltinEventRegistry, hub: RealtimeHub, presence: PresenceService) {
+    if (!presence.enabled) return;
+    for (const [event, handler] of presenceHandlers(hub, presence)) {
+      registry.register(event, handler);
+    }
+  }
+}
+
+function presenceHandlers(hub: RealtimeHub, presence: PresenceService): [string, BuiltinHandler][] {
   return [
     [
       BuiltinEvent.Status,

@@ -2,20 +2,22 @@ import { HttpException, Inject, Injectable, Logger, type OnModuleInit } from '@n
 import { HttpAdapterHost } from '@nestjs/core';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
 import { assertCanJoin } from '../../core/authorize.js';
-import { builtinHandlers, type BuiltinHandler } from '../../core/builtin-events.js';
-import { DeliveryService } from '../../core/delivery/delivery.service.js';
-import { PresenceService } from '../../core/presence/presence.service.js';
+import { BuiltinEventRegistry } from '../../core/events/builtin-event-registry.js';
+import { RateLimiter } from '../../core/limits/rate-limiter.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
-import { ErrorCode, errorCodeMapping, RealtimeError, BuiltinEvent } from '../../protocol/index.js';
+import {
+  BuiltinEvent,
+  CloseCode,
+  ErrorCode,
+  errorCodeMapping,
+  RealtimeError,
+} from '../../protocol/index.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
-import { RpcService } from '../../core/rpc/rpc.service.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions, SseOptions } from '../../realtime.options.js';
 import { originAllowed } from '../origin-policy.js';
-import { TokenBucket } from '../websocket/token-bucket.js';
 import { RealtimeSse } from './realtime-sse.service.js';
 import type { StreamConnection, StreamSink } from '../stream-connection.js';
 
@@ -28,7 +30,7 @@ interface Stream {
   readonly connection: StreamConnection;
   /** Proves a publish comes from whoever reads the stream (it was sent in `rt:connected`). */
   readonly token: Buffer;
-  readonly bucket: TokenBucket | undefined;
+  readonly limiter: RateLimiter | undefined;
 }
 
 const NL2 = Buffer.from('\n\n');
@@ -52,21 +54,15 @@ export class RealtimeSseEndpoint implements OnModuleInit {
   private readonly options: Readonly<Required<SseOptions>> | false;
   private readonly streams = new Map<string, Stream>();
   private readonly perUser = new Map<string, number>();
-  private readonly publishHandler: BuiltinHandler;
 
   constructor(
     private readonly sse: RealtimeSse,
     private readonly hub: RealtimeHub,
-    presence: PresenceService,
-    rpc: RpcService,
-    delivery: DeliveryService,
+    private readonly registry: BuiltinEventRegistry,
     @Inject(REALTIME_OPTIONS) private readonly realtime: ResolvedRealtimeOptions,
     private readonly httpAdapterHost: HttpAdapterHost,
   ) {
     this.options = realtime.sse;
-    // The publish endpoint is rt:publish over HTTP: the same checks and answer.
-    const builtins = builtinHandlers(hub, presence, rpc, delivery, realtime.authorize);
-    this.publishHandler = builtins.get(BuiltinEvent.Publish)!;
   }
 
   /** The endpoint's streams open now. */
@@ -159,7 +155,11 @@ export class RealtimeSseEndpoint implements OnModuleInit {
       rooms,
       options.publish ? { publishToken: token.toString('base64url') } : {},
     );
-    this.streams.set(connection.id, { connection, token, bucket: this.bucket() });
+    this.streams.set(connection.id, {
+      connection,
+      token,
+      limiter: RateLimiter.of(this.realtime.rateLimit),
+    });
     if (userId !== undefined) this.perUser.set(userId, (this.perUser.get(userId) ?? 0) + 1);
     response.once('close', () => {
       this.streams.delete(connection.id);
@@ -224,12 +224,18 @@ export class RealtimeSseEndpoint implements OnModuleInit {
       answer(response, 403, ErrorCode.Forbidden, 'no such stream for these credentials');
       return;
     }
-    if (stream.bucket && !stream.bucket.take(1, performance.now())) {
+    const verdict = stream.limiter?.take(Number(request.headers['content-length']) || 0);
+    if (verdict !== undefined && verdict !== 'admit') {
       answer(response, 429, ErrorCode.RateLimited, 'publishing too fast');
+      // As a WebSocket is: a run of maxRefused refusals ends the stream.
+      if (verdict === 'close')
+        stream.connection.close(CloseCode.RateLimited, 'rate limit exceeded');
       return;
     }
     try {
-      const result = await this.publishHandler(stream.connection, message);
+      // rt:publish over HTTP: the same checks and answer.
+      const publish = this.registry.get(BuiltinEvent.Publish, stream.connection.transport)!;
+      const result = await publish.handler(stream.connection, message);
       answerJson(response, 200, result);
     } catch (error) {
       answerError(response, error);
@@ -254,14 +260,6 @@ export class RealtimeSseEndpoint implements OnModuleInit {
       answer(response, error.status, code, error.message);
       return undefined;
     }
-  }
-
-  /** The rate limit of a stream's publishes: the frames of `rateLimit`, as for a WebSocket. */
-  private bucket(): TokenBucket | undefined {
-    const limit = this.realtime.rateLimit;
-    return limit
-      ? new TokenBucket(limit.messagesPerSecond, limit.messageBurst, performance.now())
-      : undefined;
   }
 
   private crashed(response: ServerResponse, error: unknown): void {

@@ -1,30 +1,23 @@
 import { Logger } from '@nestjs/common';
 import type { RTCDataChannel } from 'werift';
-import type { BuiltinHandler } from '../../core/builtin-events.js';
-import {
-  encodeFrame,
-  parseInboundFrame,
-  type InboundFrame,
-  CloseCode,
-  ErrorCode,
-  errorFrame,
-  replyFrame,
-  BUILTIN_EVENT_PREFIX,
-  BuiltinEvent,
-} from '../../protocol/index.js';
+import type { FrameDispatcher } from '../../core/events/frame-dispatcher.js';
+import { InboundFrames } from '../../core/events/inbound-frames.js';
+import { RateLimiter, type RateLimitPolicy } from '../../core/limits/rate-limiter.js';
 import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
 import type { RealtimeHub } from '../../core/realtime-hub.js';
-import { toErrorBody } from '../../core/error-body.js';
-import type { RpcService } from '../../core/rpc/rpc.service.js';
-import type { RateLimitOptions } from '../../realtime.options.js';
-import { TokenBucket } from '../websocket/token-bucket.js';
+import {
+  BuiltinEvent,
+  CloseCode,
+  encodeFrame,
+  ErrorCode,
+  errorFrame,
+} from '../../protocol/index.js';
 
 /** What every data channel connection of a node shares. */
 export interface DataChannelShared {
   readonly hub: RealtimeHub;
-  readonly rpc: RpcService;
-  readonly builtins: ReadonlyMap<string, BuiltinHandler>;
-  readonly rateLimit: Readonly<Required<RateLimitOptions>> | false;
+  readonly dispatcher: FrameDispatcher;
+  readonly rateLimit: RateLimitPolicy | false;
   /** Past this many bytes waiting in a channel, the client reads too slowly: closed. */
   readonly maxBufferedBytes: number;
 }
@@ -53,9 +46,9 @@ const logger = new Logger('RealtimeWebRtc');
 export class DataChannelConnection extends RealtimeConnection {
   readonly transport = 'webrtc';
   private closed = false;
-  private waiting = 0;
-  private queue = Promise.resolve();
-  private readonly bucket: TokenBucket | undefined;
+  /** The client's frames, taking effect in the order sent. */
+  private readonly inbound: InboundFrames;
+  private readonly limiter: RateLimiter | undefined;
   private readonly closeListeners: (() => void)[] = [];
 
   constructor(
@@ -65,10 +58,13 @@ export class DataChannelConnection extends RealtimeConnection {
     private readonly shared: DataChannelShared,
   ) {
     super(id, principal);
-    const limit = shared.rateLimit;
-    this.bucket = limit
-      ? new TokenBucket(limit.messagesPerSecond, limit.messageBurst, performance.now())
-      : undefined;
+    this.limiter = RateLimiter.of(shared.rateLimit);
+    this.inbound = new InboundFrames(this, shared.dispatcher, {
+      bound: MAX_WAITING,
+      // A data channel cannot be paused: a client that piles up requests is cut.
+      overflow: () =>
+        this.close(CloseCode.SlowConsumer, `more than ${MAX_WAITING} requests waiting`),
+    });
     channel.onMessage.subscribe((message) => this.receive(message));
     channel.stateChanged.subscribe((state) => {
       if (state === 'closed') this.close(CloseCode.GoingAway, 'the channel closed');
@@ -112,6 +108,7 @@ export class DataChannelConnection extends RealtimeConnection {
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.inbound.clear();
     for (const listener of this.closeListeners.splice(0)) listener();
     logger.debug(`data channel ${this.id} closed (${code}: ${reason})`);
     if (this.channel.readyState === 'open' || this.channel.readyState === 'connecting') {
@@ -124,50 +121,22 @@ export class DataChannelConnection extends RealtimeConnection {
 
   private receive(message: string | Buffer): void {
     if (!this.isOpen) return;
+    const size = typeof message === 'string' ? Buffer.byteLength(message) : message.length;
+    const verdict = this.limiter?.take(size) ?? 'admit';
+    if (verdict === 'close') {
+      this.close(CloseCode.RateLimited, 'rate limit exceeded');
+      return;
+    }
+    if (verdict !== 'admit') {
+      if (verdict === 'refuse-and-tell')
+        this.send(encodeFrame(errorFrame(undefined, RATE_LIMITED)));
+      return;
+    }
     if (typeof message !== 'string') {
       this.send(encodeFrame(errorFrame(undefined, BINARY_REFUSED)));
       return;
     }
-    if (this.bucket && !this.bucket.take(1, performance.now())) {
-      this.send(encodeFrame(errorFrame(undefined, RATE_LIMITED)));
-      return;
-    }
-    const parsed = parseInboundFrame(message);
-    if ('rejected' in parsed) {
-      const { id, event, code, message: text } = parsed.rejected;
-      this.send(encodeFrame(errorFrame(id, { code, message: text }, event)));
-      return;
-    }
-    const { frame } = parsed;
-    if (frame.event === BuiltinEvent.Reply) {
-      this.shared.rpc.settle(this, frame.id, frame.data, frame.error);
-      return;
-    }
-    const builtin = frame.event.startsWith(BUILTIN_EVENT_PREFIX)
-      ? this.shared.builtins.get(frame.event)
-      : undefined;
-    if (!builtin) {
-      const error = { code: ErrorCode.UnknownEvent, message: `unknown event "${frame.event}"` };
-      this.send(encodeFrame(errorFrame(frame.id, error, frame.event)));
-      return;
-    }
-    if (++this.waiting > MAX_WAITING) {
-      this.close(CloseCode.SlowConsumer, `more than ${MAX_WAITING} requests waiting`);
-      return;
-    }
-    // One after the other, in order, as over a WebSocket.
-    this.queue = this.queue.then(() => this.run(builtin, frame));
-  }
-
-  private async run(builtin: BuiltinHandler, frame: InboundFrame): Promise<void> {
-    try {
-      const result = await builtin(this, frame.data);
-      if (frame.id !== undefined) this.send(encodeFrame(replyFrame(frame.id, result)));
-    } catch (error) {
-      this.send(encodeFrame(errorFrame(frame.id, toErrorBody(error), frame.event)));
-    } finally {
-      this.waiting--;
-    }
+    this.inbound.receive(message);
   }
 }
 

@@ -1,4 +1,4 @@
-import { fieldsOf } from '../../core/event-data.js';
+import { fieldsOf } from '../../core/events/event-data.js';
 import { encodeFrame, BuiltinEvent, ErrorCode, RealtimeError } from '../../protocol/index.js';
 
 /** The server's own peer, as `to` and `from` of a signal. */

@@ -6,12 +6,10 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { assertCanSignal } from '../../core/authorize.js';
-import { builtinHandlers, type BuiltinHandler } from '../../core/builtin-events.js';
-import { DeliveryService } from '../../core/delivery/delivery.service.js';
-import { PresenceService } from '../../core/presence/presence.service.js';
-import { RpcService } from '../../core/rpc/rpc.service.js';
+import { BuiltinEventRegistry } from '../../core/events/builtin-event-registry.js';
+import { FrameDispatcher } from '../../core/events/frame-dispatcher.js';
 import { peerChannel } from '../../core/channels.js';
-import { assertMember, roomOf } from '../../core/event-data.js';
+import { assertMember, roomOf } from '../../core/events/event-data.js';
 import { encodeFrame, ErrorCode, RealtimeError, BuiltinEvent } from '../../protocol/index.js';
 import type { RealtimeConnection } from '../../core/realtime-connection.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
@@ -51,12 +49,26 @@ export class WebRtcSignalingService implements OnModuleInit, OnApplicationShutdo
 
   constructor(
     private readonly hub: RealtimeHub,
-    private readonly presence: PresenceService,
-    private readonly rpc: RpcService,
-    private readonly delivery: DeliveryService,
+    private readonly dispatcher: FrameDispatcher,
+    registry: BuiltinEventRegistry,
     @Inject(REALTIME_OPTIONS) private readonly realtime: ResolvedRealtimeOptions,
   ) {
     this.options = realtime.webrtc;
+    if (!this.options) return;
+    // Signaling runs over the WebSocket only: a data channel is made by it.
+    const websocket = { transports: ['websocket'] };
+    registry.register(
+      BuiltinEvent.Ice,
+      async (connection) => ({ iceServers: this.iceServers(connection) }),
+      websocket,
+    );
+    registry.register(BuiltinEvent.PeerJoin, (c, data) => this.joinCall(c, data), websocket);
+    registry.register(
+      BuiltinEvent.PeerLeave,
+      async (c, data) => this.leaveCall(c, data),
+      websocket,
+    );
+    registry.register(BuiltinEvent.Signal, (c, data) => this.signal(c, data), websocket);
   }
 
   async onModuleInit(): Promise<void> {
@@ -65,11 +77,10 @@ export class WebRtcSignalingService implements OnModuleInit, OnApplicationShutdo
       roomLeft: (connection, room) => this.leftRoom(connection, room),
       connectionRemoved: (connection) => this.gone(connection),
     });
-    const { hub, presence, rpc, delivery, realtime } = this;
+    const { hub, dispatcher, realtime } = this;
     this.servers = await ServerPeers.load(this.options, {
       hub,
-      rpc,
-      builtins: builtinHandlers(hub, presence, rpc, delivery, realtime.authorize),
+      dispatcher,
       rateLimit: realtime.rateLimit,
       maxBufferedBytes: realtime.websocket ? realtime.websocket.maxBufferedBytes : 1 << 20,
     });
@@ -100,17 +111,6 @@ export class WebRtcSignalingService implements OnModuleInit, OnApplicationShutdo
     const { turn } = this.options;
     if (turn) servers.push(turnCredentials(turn, connection.userId ?? connection.id));
     return servers;
-  }
-
-  /** @internal The built-in events WebRTC adds to the WebSocket transport. */
-  handlers(): ReadonlyMap<string, BuiltinHandler> {
-    if (!this.options) return new Map();
-    return new Map<string, BuiltinHandler>([
-      [BuiltinEvent.Ice, async (connection) => ({ iceServers: this.iceServers(connection) })],
-      [BuiltinEvent.PeerJoin, (connection, data) => this.joinCall(connection, data)],
-      [BuiltinEvent.PeerLeave, async (connection, data) => this.leaveCall(connection, data)],
-      [BuiltinEvent.Signal, (connection, data) => this.signal(connection, data)],
-    ]);
   }
 
   private async joinCall(connection: RealtimeConnection, data: unknown): Promise<unknown> {

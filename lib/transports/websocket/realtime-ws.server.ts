@@ -11,12 +11,8 @@ import type { Duplex } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
-import { builtinHandlers } from '../../core/builtin-events.js';
-import { WebRtcSignalingService } from '../webrtc/webrtc-signaling.service.js';
+import { FrameDispatcher } from '../../core/events/frame-dispatcher.js';
 import { originAllowed } from '../origin-policy.js';
-import { PresenceService } from '../../core/presence/presence.service.js';
-import { RpcService } from '../../core/rpc/rpc.service.js';
-import { DeliveryService } from '../../core/delivery/delivery.service.js';
 import {
   encodeFrame,
   CloseCode,
@@ -88,10 +84,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
 
   constructor(
     private readonly hub: RealtimeHub,
-    presence: PresenceService,
-    rpc: RpcService,
-    delivery: DeliveryService,
-    webrtc: WebRtcSignalingService,
+    dispatcher: FrameDispatcher,
     @Inject(REALTIME_OPTIONS) private readonly realtimeOptions: ResolvedRealtimeOptions,
     private readonly httpAdapterHost: HttpAdapterHost,
     private readonly modules: ModulesContainer,
@@ -100,12 +93,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     const options = (this.options = realtimeOptions.websocket);
     this.path = options ? options.path : undefined;
     this.shared = {
-      // Signaling runs over the WebSocket only: its events join the built-in ones here.
-      builtins: new Map([
-        ...builtinHandlers(hub, presence, rpc, delivery, realtimeOptions.authorize),
-        ...webrtc.handlers(),
-      ]),
-      rpc,
+      dispatcher,
       maxBufferedBytes: options ? options.maxBufferedBytes : 0,
       maxPendingRequests: options ? options.maxPendingRequests : 0,
       closeTimeout: options ? options.closeTimeout : 0,

@@ -1,6 +1,6 @@
-import type { RealtimeConnection } from './realtime-connection.js';
-import { ErrorCode, RealtimeError, assertRoomName } from '../protocol/index.js';
-import type { RealtimeHub } from './realtime-hub.js';
+import type { RealtimeConnection } from '../realtime-connection.js';
+import { ErrorCode, RealtimeError, assertRoomName } from '../../protocol/index.js';
+import type { RealtimeHub } from '../realtime-hub.js';
 
 // Reading the `data` of built-in events: the checks every one of them shares.
 
