@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { BuiltinEventRegistry } from './core/events/builtin-event-registry.js';
 import { CoreEvents } from './core/events/core-events.js';
 import { FrameDispatcher } from './core/events/frame-dispatcher.js';
+import { ConnectionLifecycle } from './core/lifecycle/connection-lifecycle.js';
 import { PresenceEvents } from './core/presence/presence-events.js';
 import { PresenceService } from './core/presence/presence.service.js';
 import { RealtimeHub } from './core/realtime-hub.js';
@@ -67,6 +68,7 @@ import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
     CoreEvents,
     PresenceEvents,
     FrameDispatcher,
+    ConnectionLifecycle,
     RealtimeWsServer,
     RealtimeSse,
     RealtimeSseEndpoint,
@@ -80,6 +82,7 @@ import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
     RealtimeEngine,
     BuiltinEventRegistry,
     FrameDispatcher,
+    ConnectionLifecycle,
     RealtimeWsServer,
     RealtimeSse,
     WebRtcSignalingService,

@@ -22,6 +22,7 @@ import {
   BuiltinEvent,
   parseEventId,
 } from '../../protocol/index.js';
+import { ConnectionLifecycle } from '../../core/lifecycle/connection-lifecycle.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { PresenceOptions, ResolvedRealtimeOptions } from '../../realtime.options.js';
@@ -79,6 +80,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
   constructor(
     private readonly hub: RealtimeHub,
     private readonly presenceService: PresenceService,
+    private readonly lifecycle: ConnectionLifecycle,
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
   ) {
     const sse = options.sse || { keepAliveInterval: 15_000, maxBufferedBytes: 4 << 20 };
@@ -220,7 +222,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
     };
     this.streams.set(connection, live);
     this.add(live);
-    this.hub.addConnection(connection).catch((error: unknown) => this.failed(connection, error));
+    void this.lifecycle.attach(connection);
     return connection;
   }
 
@@ -231,12 +233,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
     if (!live) return;
     this.streams.delete(connection);
     this.remove(live);
-    this.hub.removeConnection(connection).catch((error: unknown) => {
-      this.logger.error(
-        'removing an SSE stream failed',
-        error instanceof Error ? error.stack : error,
-      );
-    });
+    this.lifecycle.detach(connection);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { RTCDataChannel } from 'werift';
 import type { FrameDispatcher } from '../../core/events/frame-dispatcher.js';
+import type { ConnectionLifecycle } from '../../core/lifecycle/connection-lifecycle.js';
 import { InboundFrames } from '../../core/events/inbound-frames.js';
 import { RateLimiter, type RateLimitPolicy } from '../../core/limits/rate-limiter.js';
 import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
@@ -16,6 +17,7 @@ import {
 /** What every data channel connection of a node shares. */
 export interface DataChannelShared {
   readonly hub: RealtimeHub;
+  readonly lifecycle: ConnectionLifecycle;
   readonly dispatcher: FrameDispatcher;
   readonly rateLimit: RateLimitPolicy | false;
   /** Past this many bytes waiting in a channel, the client reads too slowly: closed. */
@@ -114,9 +116,7 @@ export class DataChannelConnection extends RealtimeConnection {
     if (this.channel.readyState === 'open' || this.channel.readyState === 'connecting') {
       this.channel.close();
     }
-    this.shared.hub.removeConnection(this).catch((error: unknown) => {
-      logger.error('removing a data channel connection failed', String(error));
-    });
+    this.shared.lifecycle.detach(this);
   }
 
   private receive(message: string | Buffer): void {

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type * as Werift from 'werift';
 import type { RealtimeConnection } from '../../core/realtime-connection.js';
-import { CloseCode, ErrorCode, RealtimeError } from '../../protocol/index.js';
+import { ErrorCode, RealtimeError } from '../../protocol/index.js';
 import { DataChannelConnection, type DataChannelShared } from './data-channel-connection.js';
 import { RoomMedia } from './room-media.js';
 import { ServerPeer, type PeerHost } from './server-peer.js';
@@ -157,13 +157,9 @@ export class ServerPeers {
     if (!peer.adopt(connection, this.options.maxChannelsPerPeer)) return;
     const start = () => {
       if (!connection.isOpen) return;
-      hub.addConnection(connection).then(
-        () => connection.start(),
-        (error: unknown) => {
-          logger.error('a data channel could not join the hub', String(error));
-          connection.close(CloseCode.InternalError, 'the server could not register the channel');
-        },
-      );
+      void this.channels.lifecycle.attach(connection).then((attached) => {
+        if (attached) connection.start();
+      });
     };
     if (channel.readyState === 'open') start();
     else channel.stateChanged.subscribe((state) => state === 'open' && start());

@@ -8,6 +8,7 @@ import {
 import { assertCanSignal } from '../../core/authorize.js';
 import { BuiltinEventRegistry } from '../../core/events/builtin-event-registry.js';
 import { FrameDispatcher } from '../../core/events/frame-dispatcher.js';
+import { ConnectionLifecycle } from '../../core/lifecycle/connection-lifecycle.js';
 import { peerChannel } from '../../core/channels.js';
 import { assertMember, roomOf } from '../../core/events/event-data.js';
 import { encodeFrame, ErrorCode, RealtimeError, BuiltinEvent } from '../../protocol/index.js';
@@ -50,6 +51,7 @@ export class WebRtcSignalingService implements OnModuleInit, OnApplicationShutdo
   constructor(
     private readonly hub: RealtimeHub,
     private readonly dispatcher: FrameDispatcher,
+    private readonly lifecycle: ConnectionLifecycle,
     registry: BuiltinEventRegistry,
     @Inject(REALTIME_OPTIONS) private readonly realtime: ResolvedRealtimeOptions,
   ) {
@@ -77,10 +79,11 @@ export class WebRtcSignalingService implements OnModuleInit, OnApplicationShutdo
       roomLeft: (connection, room) => this.leftRoom(connection, room),
       connectionRemoved: (connection) => this.gone(connection),
     });
-    const { hub, dispatcher, realtime } = this;
+    const { hub, dispatcher, lifecycle, realtime } = this;
     this.servers = await ServerPeers.load(this.options, {
       hub,
       dispatcher,
+      lifecycle,
       rateLimit: realtime.rateLimit,
       maxBufferedBytes: realtime.websocket ? realtime.websocket.maxBufferedBytes : 1 << 20,
     });

@@ -12,6 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
 import { FrameDispatcher } from '../../core/events/frame-dispatcher.js';
+import { ConnectionLifecycle } from '../../core/lifecycle/connection-lifecycle.js';
 import { originAllowed } from '../origin-policy.js';
 import {
   encodeFrame,
@@ -73,7 +74,6 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
   private readonly shared: WsConnectionShared;
   private readonly heartbeat: WsHeartbeat | undefined;
   private readonly listeners: ConnectionListener[] = [];
-  private readonly removals = new Set<Promise<void>>();
   /** Handshakes being authenticated, until they are answered. */
   private readonly pending = new Map<Duplex, Handshake>();
   /** Sockets refused with a close code, until they are closed. */
@@ -85,6 +85,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
   constructor(
     private readonly hub: RealtimeHub,
     dispatcher: FrameDispatcher,
+    private readonly lifecycle: ConnectionLifecycle,
     @Inject(REALTIME_OPTIONS) private readonly realtimeOptions: ResolvedRealtimeOptions,
     private readonly httpAdapterHost: HttpAdapterHost,
     private readonly modules: ModulesContainer,
@@ -160,11 +161,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     for (const client of this.clients) client.socket.terminate();
     for (const ws of this.refused) ws.terminate();
     await this.untilClosed(this.options.closeTimeout);
-    // Bounded, as the hub's own wait: an engine that does not answer holds nothing.
-    await Promise.race([
-      Promise.allSettled(this.removals),
-      delay(this.realtimeOptions.shutdownTimeout, undefined, { ref: false }),
-    ]);
+    await this.lifecycle.drain();
   }
 
   private async untilClosed(timeout: number): Promise<void> {
@@ -233,7 +230,10 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       return;
     }
     const { userId } = principal;
-    if (userId !== undefined && this.countByUser(userId) >= options.maxConnectionsPerUser) {
+    if (
+      userId !== undefined &&
+      this.lifecycle.countOf(userId, 'websocket') >= options.maxConnectionsPerUser
+    ) {
       this.refuse(
         request,
         socket,
@@ -268,12 +268,6 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     if (socket.destroyed) return;
     const { code, reason } = refusalClose(status, message);
     this.refuse(request, socket, head, code, reason);
-  }
-
-  /** This user's WebSocket connections on this node. */
-  private countByUser(userId: string): number {
-    return this.hub.connections.listByUser(userId).filter((c) => c.transport === 'websocket')
-      .length;
   }
 
   /**
@@ -330,13 +324,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       }),
     );
     this.clients.add(connection);
-    this.hub.addConnection(connection).catch((error: unknown) => {
-      this.logger.error(
-        'engine refused a connection',
-        error instanceof Error ? error.stack : error,
-      );
-      connection.close(CloseCode.InternalError, 'engine unavailable');
-    });
+    void this.lifecycle.attach(connection);
     for (const listener of this.listeners) {
       try {
         listener(connection, request);
@@ -348,16 +336,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
 
   private onClosed(connection: WsConnection): void {
     this.clients.delete(connection);
-    const removal = this.hub
-      .removeConnection(connection)
-      .catch((error: unknown) => {
-        this.logger.error(
-          'engine failed to remove a connection',
-          error instanceof Error ? error.stack : error,
-        );
-      })
-      .finally(() => this.removals.delete(removal));
-    this.removals.add(removal);
+    this.lifecycle.detach(connection);
   }
 }
 

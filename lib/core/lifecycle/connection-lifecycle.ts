@@ -1,0 +1,87 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { setTimeout as delay } from 'node:timers/promises';
+import { CloseCode } from '../../protocol/index.js';
+import { REALTIME_OPTIONS } from '../../realtime.constants.js';
+import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
+import type { RealtimeConnection } from '../realtime-connection.js';
+import { RealtimeHub } from '../realtime-hub.js';
+
+/**
+ * The one connection lifecycle every transport calls (WebSocket, SSE, gRPC, data
+ * channels): the per-user count its limits are checked against, attaching a new
+ * connection to the hub (an engine that refuses it closes it with 1011), detaching a
+ * closed one (it leaves its rooms on every node), and, at shutdown, waiting for those
+ * removals, at most `shutdownTimeout`. Credentials that expire are the hub's: it
+ * closes the connection with 4401 then, and the transport's close comes back here.
+ *
+ * @example
+ * ```ts
+ * if (lifecycle.countOf(userId, 'websocket') >= max) return refuse(4001);
+ * lifecycle.attach(connection);
+ * socket.once('close', () => lifecycle.detach(connection));
+ * ```
+ */
+@Injectable()
+export class ConnectionLifecycle {
+  private readonly logger = new Logger('RealtimeConnections');
+  /** Removals under way, waited for at shutdown. */
+  private readonly removals = new Set<Promise<void>>();
+  private readonly shutdownTimeout: number;
+
+  constructor(
+    private readonly hub: RealtimeHub,
+    @Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions,
+  ) {
+    this.shutdownTimeout = options.shutdownTimeout;
+  }
+
+  /** This user's connections of one transport on this node: what per-user limits count. */
+  countOf(userId: string, transport: string): number {
+    let count = 0;
+    for (const connection of this.hub.connections.listByUser(userId)) {
+      if (connection.transport === transport) count++;
+    }
+    return count;
+  }
+
+  /**
+   * Registers a new connection with the hub, synchronously (limits checked just
+   * before cannot be raced). Resolves true once the engine knows it too; false when
+   * the engine refused it, which closes it with 1011.
+   */
+  attach(connection: RealtimeConnection): Promise<boolean> {
+    return this.hub.addConnection(connection).then(
+      () => true,
+      (error: unknown) => {
+        this.logger.error(
+          `the engine refused a ${connection.transport} connection`,
+          error instanceof Error ? error.stack : error,
+        );
+        connection.close(CloseCode.InternalError, 'engine unavailable');
+        return false;
+      },
+    );
+  }
+
+  /** A connection closed: it leaves its rooms and its user's channels, on every node. */
+  detach(connection: RealtimeConnection): void {
+    const removal = this.hub
+      .removeConnection(connection)
+      .catch((error: unknown) => {
+        this.logger.error(
+          `removing a ${connection.transport} connection failed`,
+          error instanceof Error ? error.stack : error,
+        );
+      })
+      .finally(() => this.removals.delete(removal));
+    this.removals.add(removal);
+  }
+
+  /** Waits for the removals under way, at most `shutdownTimeout`: an engine that does not answer holds nothing. */
+  async drain(): Promise<void> {
+    await Promise.race([
+      Promise.allSettled(this.removals),
+      delay(this.shutdownTimeout, undefined, { ref: false }),
+    ]);
+  }
+}
