@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RealtimeConfigError, resolveRealtimeOptions } from './realtime.options.js';
+import { RealtimeConfigError } from './options-check.js';
+import { resolveRealtimeOptions } from './realtime.options.js';
 
 describe('resolveRealtimeOptions', () => {
   it('fills every default', () => {

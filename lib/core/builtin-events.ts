@@ -1,6 +1,6 @@
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
 import { BuiltinEvent, assertUserEvent, ErrorCode, RealtimeError } from '../protocol/index.js';
-import type { AuthorizeOptions } from '../realtime.options.js';
+import type { AuthorizeOptions } from './authorize.options.js';
 import { assertCanJoin, assertCanPublish } from './authorize.js';
 import type { PresenceService } from './presence/presence.service.js';
 import { presenceHandlers } from './presence/presence-events.js';

@@ -13,7 +13,8 @@ import { ErrorCode, errorCodeMapping, RealtimeError, BuiltinEvent } from '../../
 import { RealtimeHub } from '../../core/realtime-hub.js';
 import { RpcService } from '../../core/rpc/rpc.service.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
-import type { ResolvedRealtimeOptions, SseOptions } from '../../realtime.options.js';
+import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
+import type { SseOptions } from './sse.options.js';
 import { originAllowed } from '../origin-policy.js';
 import { TokenBucket } from '../websocket/token-bucket.js';
 import { RealtimeSse } from './realtime-sse.service.js';

@@ -16,7 +16,7 @@ import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-
 import type { RealtimeHub } from '../../core/realtime-hub.js';
 import { toErrorBody } from '../../core/error-body.js';
 import type { RpcService } from '../../core/rpc/rpc.service.js';
-import type { RateLimitOptions } from '../../realtime.options.js';
+import type { RateLimitOptions } from '../../core/limits/rate-limit.options.js';
 import { TokenBucket } from '../websocket/token-bucket.js';
 
 /** What every data channel connection of a node shares. */

@@ -24,7 +24,7 @@ import {
   type ErrorBody,
 } from '../../protocol/index.js';
 import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
-import type { RateLimitOptions } from '../../realtime.options.js';
+import type { RateLimitOptions } from '../../core/limits/rate-limit.options.js';
 import { requestContext, type RequestContext } from './request-context.js';
 import type { TextFramer } from './text-framer.js';
 import { TokenBucket } from './token-bucket.js';
