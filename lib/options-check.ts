@@ -30,15 +30,39 @@ function describe(value: unknown): string {
   return String(value);
 }
 
-/** A check of one option's value. */
+/**
+ * A check of one option's value.
+ *
+ * @example
+ * ```ts
+ * const nonEmpty: Check = (v) => typeof v === 'string' && v !== '';
+ * ```
+ */
 export type Check = (value: unknown) => boolean;
 
-/** A plain object (not null, not an array). */
+/**
+ * A plain object (not null, not an array).
+ *
+ * @example
+ * ```ts
+ * isPlainObject({ path: '/ws' }); // true
+ * isPlainObject([]); // false
+ * ```
+ */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Checks one group of options against its table, refusing unknown keys too. */
+/**
+ * Checks one group of options against its rules, refusing unknown keys too, and fills
+ * in the defaults of what is not given (or given as undefined).
+ *
+ * @throws RealtimeConfigError naming the first wrong option, as `name.key`.
+ * @example
+ * ```ts
+ * resolveGroup('rpc', { timeout: 5_000 }, { timeout: ms }, { timeout: 10_000 }); // { timeout: 5000 }
+ * ```
+ */
 export function resolveGroup<T extends object>(
   name: string,
   given: unknown,

@@ -1,4 +1,11 @@
-import { RealtimeConfigError, resolveGroup, type Check } from '../../options-check.js';
+import {
+  bytes,
+  positiveInteger,
+  RealtimeConfigError,
+  resolveGroup,
+  type Check,
+  type Rule,
+} from '../../options-check.js';
 
 /**
  * One ICE server as browsers and werift take it.
@@ -84,7 +91,6 @@ export type ResolvedWebRtcOptions = Readonly<
   Required<Omit<WebRtcOptions, 'turn' | 'portRange'>> & Pick<WebRtcOptions, 'turn' | 'portRange'>
 >;
 
-const positiveInteger: Check = (v) => Number.isSafeInteger(v) && (v as number) > 0;
 const strings: Check = (v) =>
   Array.isArray(v) && v.every((item) => typeof item === 'string' && item.length > 0);
 const iceServer: Check = (v) => {
@@ -104,7 +110,7 @@ const oneOf =
   (v) =>
     Array.isArray(v) && v.every((item) => allowed.includes(item as string));
 
-const CHECKS: Record<keyof WebRtcOptions, [Check, string]> = {
+const CHECKS: Record<keyof WebRtcOptions, Rule> = {
   iceServers: [
     (v) => Array.isArray(v) && v.every(iceServer),
     'a list of { urls, username?, credential? }',
@@ -119,17 +125,17 @@ const CHECKS: Record<keyof WebRtcOptions, [Check, string]> = {
         (turn.urls as unknown[]).length > 0 &&
         typeof turn.secret === 'string' &&
         turn.secret.length > 0 &&
-        (turn.ttl === undefined || positiveInteger(turn.ttl)) &&
+        (turn.ttl === undefined || positiveInteger[0](turn.ttl)) &&
         Object.keys(turn).every((key) => ['urls', 'secret', 'ttl'].includes(key))
       );
     },
     '{ urls: string[], secret: non-empty string, ttl?: positive integer (s) }',
   ],
-  maxPeersPerUser: [positiveInteger, 'a positive integer'],
-  maxPeersPerRoom: [positiveInteger, 'a positive integer'],
-  maxPeersPerNode: [positiveInteger, 'a positive integer'],
-  maxChannelsPerPeer: [positiveInteger, 'a positive integer'],
-  connectTimeout: [positiveInteger, 'a positive integer (ms)'],
+  maxPeersPerUser: positiveInteger,
+  maxPeersPerRoom: positiveInteger,
+  maxPeersPerNode: positiveInteger,
+  maxChannelsPerPeer: positiveInteger,
+  connectTimeout: [positiveInteger[0], 'a positive integer (ms)'],
   videoCodecs: [oneOf('VP8', 'H264'), "a list of 'VP8', 'H264'"],
   audioCodecs: [oneOf('opus'), "a list of 'opus'"],
   hostAddresses: [strings, 'a list of IP addresses'],
@@ -141,7 +147,7 @@ const CHECKS: Record<keyof WebRtcOptions, [Check, string]> = {
       v[0] <= v[1],
     'a [min, max] pair of UDP ports',
   ],
-  maxSdpBytes: [positiveInteger, 'a positive integer (bytes)'],
+  maxSdpBytes: bytes,
 };
 
 const DEFAULTS: Omit<ResolvedWebRtcOptions, 'turn' | 'portRange'> = {
