@@ -72,7 +72,8 @@ export function resolveGroup<T extends object>(
   if (given === undefined) return { ...defaults };
   if (!isPlainObject(given)) throw new RealtimeConfigError(name, 'an object', given);
   for (const [key, value] of Object.entries(given)) {
-    const check = checks[key as keyof T];
+    // Own keys only: `constructor` or `toString` would find Object.prototype's.
+    const check = Object.hasOwn(checks, key) ? checks[key as keyof T] : undefined;
     if (!check) {
       const known = Object.keys(checks).join(', ');
       throw new RealtimeConfigError(`${name}.${key}`, `one of the known options (${known})`, value);

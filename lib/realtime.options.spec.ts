@@ -65,6 +65,10 @@ describe('resolveRealtimeOptions', () => {
     [{ webrtc: 'on' }, 'webrtc', 'an object, or false'],
     [{ origins: 3 }, 'origins', 'or a function, got 3'],
     [{ shutdownTimeout: 1.5 }, 'shutdownTimeout', 'a positive integer (ms, at most 2147483647)'],
+    // A key that Object.prototype has is no option either (it was a TypeError).
+    [{ websocket: { constructor: 1 } }, 'websocket.constructor', 'known options (path,'],
+    [{ engine: { type: 'memory', toString: 1 } }, 'engine.toString', 'known options (type,'],
+    [{ sse: JSON.parse('{"__proto__": 1}') }, 'sse.__proto__', 'known options (path,'],
     // The first wrong option is named, in the order the groups are resolved.
     [{ websocket: { pingInterval: -1 }, sse: { path: 'x' } }, 'websocket.pingInterval', 'got -1'],
     [{ rpc: { timeout: 0 }, rooms: { maxPerConnection: 0 } }, 'rooms.maxPerConnection', 'got 0'],

@@ -49,7 +49,7 @@ export function resolveEngineOptions(given: EngineOptions | undefined): EngineOp
   const rules = ENGINE_RULES[engine.type];
   for (const [key, value] of Object.entries(engine)) {
     if (key === 'type') continue;
-    const rule = rules[key];
+    const rule = Object.hasOwn(rules, key) ? rules[key] : undefined;
     if (!rule) {
       const names = ['type', ...Object.keys(rules)].join(', ');
       throw new RealtimeConfigError(`engine.${key}`, `one of the known options (${names})`, value);
