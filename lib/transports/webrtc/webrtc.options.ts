@@ -38,8 +38,23 @@ export interface TurnOptions {
   readonly ttl?: number;
 }
 
-/** The codecs a server peer negotiates. */
+/**
+ * The video codecs a server peer negotiates.
+ *
+ * @example
+ * ```ts
+ * webrtc: { videoCodecs: ['VP8', 'H264'] satisfies VideoCodec[] }
+ * ```
+ */
 export type VideoCodec = 'VP8' | 'H264';
+/**
+ * The audio codecs a server peer negotiates.
+ *
+ * @example
+ * ```ts
+ * webrtc: { audioCodecs: ['opus'] satisfies AudioCodec[] }
+ * ```
+ */
 export type AudioCodec = 'opus';
 
 /**
@@ -86,7 +101,14 @@ export interface WebRtcOptions {
   maxSdpBytes?: number;
 }
 
-/** The WebRTC options after defaults. */
+/**
+ * The WebRTC options after defaults and checks.
+ *
+ * @example
+ * ```ts
+ * const options: ResolvedWebRtcOptions | undefined = resolveWebRtcOptions({ maxPeersPerUser: 2 });
+ * ```
+ */
 export type ResolvedWebRtcOptions = Readonly<
   Required<Omit<WebRtcOptions, 'turn' | 'portRange'>> & Pick<WebRtcOptions, 'turn' | 'portRange'>
 >;
