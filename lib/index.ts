@@ -1,21 +1,21 @@
 export { RealtimeModule } from './realtime.module.js';
+export { RealtimeConfigError } from './options-check.js';
 export {
-  RealtimeConfigError,
   resolveRealtimeOptions,
-  type AuthenticateHook,
-  type AuthorizeOptions,
-  type EngineOptions,
-  type DeliveryOptions,
-  type HistoryOptions,
-  type PresenceOptions,
-  type RateLimitOptions,
-  type RpcOptions,
   type RealtimeModuleOptions,
   type ResolvedRealtimeOptions,
-  type RoomOptions,
-  type SseOptions,
-  type WebSocketOptions,
 } from './realtime.options.js';
+export type { WebSocketOptions } from './transports/websocket/websocket.options.js';
+export type { SseOptions } from './transports/sse/sse.options.js';
+export type { RoomOptions } from './core/room.options.js';
+export type { PresenceOptions } from './core/presence/presence.options.js';
+export type { HistoryOptions } from './core/history/history.options.js';
+export type { RpcOptions } from './core/rpc/rpc.options.js';
+export type { DeliveryOptions } from './core/delivery/delivery.options.js';
+export type { RateLimitOptions } from './core/limits/rate-limit.options.js';
+export type { AuthenticateHook } from './core/authenticate.options.js';
+export type { AuthorizeOptions } from './core/authorize.options.js';
+export type { EngineOptions } from './engines/engine.options.js';
 export { REALTIME_OPTIONS } from './realtime.constants.js';
 export {
   BUILTIN_EVENT_PREFIX,

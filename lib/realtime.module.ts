@@ -16,11 +16,8 @@ import {
   OPTIONS_TYPE,
   REALTIME_MODULE_OPTIONS,
 } from './realtime.module-definition.js';
-import {
-  RealtimeConfigError,
-  resolveRealtimeOptions,
-  type ResolvedRealtimeOptions,
-} from './realtime.options.js';
+import { RealtimeConfigError } from './options-check.js';
+import { resolveRealtimeOptions, type ResolvedRealtimeOptions } from './realtime.options.js';
 import { RealtimeSseEndpoint } from './transports/sse/realtime-sse.endpoint.js';
 import { RealtimeSse } from './transports/sse/realtime-sse.service.js';
 import { WebRtcSignalingService } from './transports/webrtc/webrtc-signaling.service.js';

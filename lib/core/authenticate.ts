@@ -1,6 +1,6 @@
 import { HttpException, Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
-import type { AuthenticateHook } from '../realtime.options.js';
+import type { AuthenticateHook } from './authenticate.options.js';
 import type { RealtimePrincipal } from './realtime-connection.js';
 
 /** A refused handshake, with the HTTP status to answer it with. */

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { AuthorizeOptions } from '../realtime.options.js';
+import type { AuthorizeOptions } from './authorize.options.js';
 import type { RealtimePrincipal } from './realtime-connection.js';
 import { ErrorCode, RealtimeError } from '../protocol/index.js';
 

@@ -1,5 +1,5 @@
 import type { RedisEngineOptions } from './redis/redis.engine.js';
-import type { EngineOptions } from '../realtime.options.js';
+import type { EngineOptions } from './engine.options.js';
 import { MemoryEngine } from './memory/memory.engine.js';
 import type { RealtimeEngine } from './realtime-engine.interface.js';
 

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { AuthenticationRefused, authenticateRequest } from '../core/authenticate.js';
 import type { RealtimePrincipal } from '../core/realtime-connection.js';
 import { CLOSE_CODES, ErrorCode, errorCodeMapping, RealtimeError } from '../protocol/index.js';
-import type { AuthenticateHook } from '../realtime.options.js';
+import type { AuthenticateHook } from '../core/authenticate.options.js';
 
 /** What a gRPC status error carries: grpc-js sends `code` and `details`. */
 export interface GrpcError {

@@ -25,7 +25,9 @@ import { RealtimeHub } from '../core/realtime-hub.js';
 import { RpcService } from '../core/rpc/rpc.service.js';
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
 import { REALTIME_OPTIONS } from '../realtime.constants.js';
-import type { GrpcOptions, PresenceOptions, ResolvedRealtimeOptions } from '../realtime.options.js';
+import type { PresenceOptions } from '../core/presence/presence.options.js';
+import type { ResolvedRealtimeOptions } from '../realtime.options.js';
+import type { GrpcOptions } from './grpc.options.js';
 import { RateLimiter } from '../core/limits/rate-limiter.js';
 import {
   StreamConnection,

@@ -15,7 +15,8 @@ import {
   RealtimeError,
 } from '../../protocol/index.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
-import type { DeliveryOptions, ResolvedRealtimeOptions } from '../../realtime.options.js';
+import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
+import type { DeliveryOptions } from './delivery.options.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
 import { RealtimeHub } from '../realtime-hub.js';
 import { deliveryChannel } from '../channels.js';

@@ -1,5 +1,5 @@
 import type { HistoryRetention } from '../../engines/realtime-engine.interface.js';
-import type { HistoryOptions } from '../../realtime.options.js';
+import type { HistoryOptions } from './history.options.js';
 
 /** `chat:*` -> /^chat:.*$/: `*` matches any run of characters, the rest is literal. */
 function patternToRegExp(pattern: string): RegExp {

@@ -1,4 +1,4 @@
-import type { RateLimitOptions } from '../../realtime.options.js';
+import type { RateLimitOptions } from './rate-limit.options.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** The rate limit as the options resolve it: every field set. */

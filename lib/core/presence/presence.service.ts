@@ -14,7 +14,8 @@ import {
 } from '../../engines/realtime-engine.interface.js';
 import { BuiltinEvent, encodeFrame, ErrorCode, RealtimeError } from '../../protocol/index.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
-import type { PresenceOptions, ResolvedRealtimeOptions } from '../../realtime.options.js';
+import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
+import type { PresenceOptions } from './presence.options.js';
 import { presenceChannel, roomPresenceChannel, userChannel } from '../channels.js';
 import type { ChannelSubscriber } from '../connection-registry.js';
 import type { RealtimeConnection } from '../realtime-connection.js';

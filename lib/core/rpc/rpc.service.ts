@@ -7,7 +7,8 @@ import {
   RealtimeError,
 } from '../../protocol/index.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
-import type { ResolvedRealtimeOptions, RpcOptions } from '../../realtime.options.js';
+import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
+import type { RpcOptions } from './rpc.options.js';
 import type { RealtimeConnection, RealtimePrincipal } from '../realtime-connection.js';
 import { RealtimeHub } from '../realtime-hub.js';
 import { RpcError } from './rpc-error.js';

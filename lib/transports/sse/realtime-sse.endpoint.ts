@@ -16,7 +16,8 @@ import {
 } from '../../protocol/index.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
-import type { ResolvedRealtimeOptions, SseOptions } from '../../realtime.options.js';
+import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
+import type { SseOptions } from './sse.options.js';
 import { originAllowed } from '../origin-policy.js';
 import { RealtimeSse } from './realtime-sse.service.js';
 import type { StreamConnection, StreamSink } from '../stream-connection.js';

@@ -25,7 +25,8 @@ import {
 import { ConnectionLifecycle } from '../../core/lifecycle/connection-lifecycle.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
-import type { PresenceOptions, ResolvedRealtimeOptions } from '../../realtime.options.js';
+import type { PresenceOptions } from '../../core/presence/presence.options.js';
+import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import { StreamConnection, type ResumePoint, type StreamSink } from '../stream-connection.js';
 
 /** What the service keeps alive and ends at shutdown: streams, and `stream()` helpers. */

@@ -1,4 +1,11 @@
-import { RealtimeConfigError, resolveGroup, type Check } from '../../options-check.js';
+import {
+  bytes,
+  positiveInteger,
+  RealtimeConfigError,
+  resolveGroup,
+  type Check,
+  type Rule,
+} from '../../options-check.js';
 
 /**
  * One ICE server as browsers and werift take it.
@@ -31,8 +38,23 @@ export interface TurnOptions {
   readonly ttl?: number;
 }
 
-/** The codecs a server peer negotiates. */
+/**
+ * The video codecs a server peer negotiates.
+ *
+ * @example
+ * ```ts
+ * webrtc: { videoCodecs: ['VP8', 'H264'] satisfies VideoCodec[] }
+ * ```
+ */
 export type VideoCodec = 'VP8' | 'H264';
+/**
+ * The audio codecs a server peer negotiates.
+ *
+ * @example
+ * ```ts
+ * webrtc: { audioCodecs: ['opus'] satisfies AudioCodec[] }
+ * ```
+ */
 export type AudioCodec = 'opus';
 
 /**
@@ -79,12 +101,18 @@ export interface WebRtcOptions {
   maxSdpBytes?: number;
 }
 
-/** The WebRTC options after defaults. */
+/**
+ * The WebRTC options after defaults and checks.
+ *
+ * @example
+ * ```ts
+ * const options: ResolvedWebRtcOptions | undefined = resolveWebRtcOptions({ maxPeersPerUser: 2 });
+ * ```
+ */
 export type ResolvedWebRtcOptions = Readonly<
   Required<Omit<WebRtcOptions, 'turn' | 'portRange'>> & Pick<WebRtcOptions, 'turn' | 'portRange'>
 >;
 
-const positiveInteger: Check = (v) => Number.isSafeInteger(v) && (v as number) > 0;
 const strings: Check = (v) =>
   Array.isArray(v) && v.every((item) => typeof item === 'string' && item.length > 0);
 const iceServer: Check = (v) => {
@@ -104,7 +132,7 @@ const oneOf =
   (v) =>
     Array.isArray(v) && v.every((item) => allowed.includes(item as string));
 
-const CHECKS: Record<keyof WebRtcOptions, [Check, string]> = {
+const CHECKS: Record<keyof WebRtcOptions, Rule> = {
   iceServers: [
     (v) => Array.isArray(v) && v.every(iceServer),
     'a list of { urls, username?, credential? }',
@@ -119,17 +147,17 @@ const CHECKS: Record<keyof WebRtcOptions, [Check, string]> = {
         (turn.urls as unknown[]).length > 0 &&
         typeof turn.secret === 'string' &&
         turn.secret.length > 0 &&
-        (turn.ttl === undefined || positiveInteger(turn.ttl)) &&
+        (turn.ttl === undefined || positiveInteger[0](turn.ttl)) &&
         Object.keys(turn).every((key) => ['urls', 'secret', 'ttl'].includes(key))
       );
     },
     '{ urls: string[], secret: non-empty string, ttl?: positive integer (s) }',
   ],
-  maxPeersPerUser: [positiveInteger, 'a positive integer'],
-  maxPeersPerRoom: [positiveInteger, 'a positive integer'],
-  maxPeersPerNode: [positiveInteger, 'a positive integer'],
-  maxChannelsPerPeer: [positiveInteger, 'a positive integer'],
-  connectTimeout: [positiveInteger, 'a positive integer (ms)'],
+  maxPeersPerUser: positiveInteger,
+  maxPeersPerRoom: positiveInteger,
+  maxPeersPerNode: positiveInteger,
+  maxChannelsPerPeer: positiveInteger,
+  connectTimeout: [positiveInteger[0], 'a positive integer (ms)'],
   videoCodecs: [oneOf('VP8', 'H264'), "a list of 'VP8', 'H264'"],
   audioCodecs: [oneOf('opus'), "a list of 'opus'"],
   hostAddresses: [strings, 'a list of IP addresses'],
@@ -141,7 +169,7 @@ const CHECKS: Record<keyof WebRtcOptions, [Check, string]> = {
       v[0] <= v[1],
     'a [min, max] pair of UDP ports',
   ],
-  maxSdpBytes: [positiveInteger, 'a positive integer (bytes)'],
+  maxSdpBytes: bytes,
 };
 
 const DEFAULTS: Omit<ResolvedWebRtcOptions, 'turn' | 'portRange'> = {

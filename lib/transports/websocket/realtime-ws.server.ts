@@ -26,7 +26,8 @@ import {
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
-import type { ResolvedRealtimeOptions, WebSocketOptions } from '../../realtime.options.js';
+import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
+import type { WebSocketOptions } from './websocket.options.js';
 import { guardGatewayHooks } from './gateway-hooks.js';
 import { installRealtimeWsAdapter } from './realtime-ws.adapter.js';
 import { rejectUpgrade } from './upgrade-response.js';
