@@ -8,9 +8,9 @@ import { performance } from 'node:perf_hooks';
 import { Controller, Inject, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { GrpcMethod, GrpcStreamCall, GrpcStreamMethod, RpcException } from '@nestjs/microservices';
 import { Observable, concatMap, map, tap, toArray, type Subscriber } from 'rxjs';
-import { assertCanJoin, assertCanPublish } from '../core/authorize.js';
-import { builtinHandlers, type BuiltinHandler } from '../core/builtin-events.js';
-import { DeliveryService } from '../core/delivery/delivery.service.js';
+import { assertCanJoin, assertCanPublish } from '../../core/authorize.js';
+import { builtinHandlers, type BuiltinHandler } from '../../core/builtin-events.js';
+import { DeliveryService } from '../../core/delivery/delivery.service.js';
 import {
   assertUserEvent,
   encodeFrame,
@@ -19,21 +19,21 @@ import {
   RealtimeError,
   assertRoomName,
   BuiltinEvent,
-} from '../protocol/index.js';
-import { assertUserIds, type PresenceState } from '../core/presence/presence-state.js';
-import { PresenceService } from '../core/presence/presence.service.js';
-import type { RealtimePrincipal } from '../core/realtime-connection.js';
-import { RealtimeHub } from '../core/realtime-hub.js';
-import { RpcService } from '../core/rpc/rpc.service.js';
-import type { StreamPosition } from '../engines/realtime-engine.interface.js';
-import { REALTIME_OPTIONS } from '../realtime.constants.js';
-import type { GrpcOptions, PresenceOptions, ResolvedRealtimeOptions } from '../realtime.options.js';
-import { TokenBucket } from '../transports/websocket/token-bucket.js';
-import {
-  StreamConnection,
-  type ResumePoint,
-  type StreamSink,
-} from '../transports/stream-connection.js';
+} from '../../protocol/index.js';
+import { assertUserIds, type PresenceState } from '../../core/presence/presence-state.js';
+import { PresenceService } from '../../core/presence/presence.service.js';
+import type { RealtimePrincipal } from '../../core/realtime-connection.js';
+import { RealtimeHub } from '../../core/realtime-hub.js';
+import { RpcService } from '../../core/rpc/rpc.service.js';
+import type { StreamPosition } from '../../engines/realtime-engine.interface.js';
+import { REALTIME_OPTIONS } from '../../realtime.constants.js';
+import type {
+  GrpcOptions,
+  PresenceOptions,
+  ResolvedRealtimeOptions,
+} from '../../realtime.options.js';
+import { TokenBucket } from '../websocket/token-bucket.js';
+import { StreamConnection, type ResumePoint, type StreamSink } from '../stream-connection.js';
 import { callSink, type CallSink, type EventMessage } from './grpc-sink.js';
 import {
   authenticateCall,

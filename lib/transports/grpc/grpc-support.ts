@@ -1,10 +1,10 @@
 import { status, type Metadata } from '@grpc/grpc-js';
 import { RpcException } from '@nestjs/microservices';
 import type { IncomingMessage } from 'node:http';
-import { AuthenticationRefused, authenticateRequest } from '../core/authenticate.js';
-import type { RealtimePrincipal } from '../core/realtime-connection.js';
-import { CLOSE_CODES, ErrorCode, errorCodeMapping, RealtimeError } from '../protocol/index.js';
-import type { AuthenticateHook } from '../realtime.options.js';
+import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
+import type { RealtimePrincipal } from '../../core/realtime-connection.js';
+import { CLOSE_CODES, ErrorCode, errorCodeMapping, RealtimeError } from '../../protocol/index.js';
+import type { AuthenticateHook } from '../../realtime.options.js';
 
 /** What a gRPC status error carries: grpc-js sends `code` and `details`. */
 export interface GrpcError {
