@@ -77,6 +77,19 @@ export async function authenticateCall(
   }
 }
 
+/** {@link authenticateCall} for Nest's handlers: a refusal is the RpcException Nest hands to grpc-js. */
+export async function authenticateRpc(
+  hook: AuthenticateHook | undefined,
+  metadata: Metadata,
+  method: string,
+): Promise<RealtimePrincipal> {
+  try {
+    return await authenticateCall(hook, metadata, method);
+  } catch (error) {
+    throw rpcException(error);
+  }
+}
+
 /** A JSON text field: empty is null; anything else must parse. */
 export function parseJson(text: string | undefined, field: string): unknown {
   if (text === undefined || text === '') return null;
