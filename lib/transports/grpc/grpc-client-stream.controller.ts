@@ -2,13 +2,15 @@ import type { Metadata } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcStreamMethod } from '@nestjs/microservices';
 import { Observable, concatMap, map, tap, toArray } from 'rxjs';
+import { toErrorBody } from '../../core/error-body.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
 import { ErrorCode, RealtimeError } from '../../protocol/index.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import { MAX_WAITING, REALTIME_SERVICE, type PublishRequest } from './grpc-messages.js';
 import { publishOne } from './grpc-publish.js';
-import { authenticateRpc, rpcException, toGrpcError, type GrpcError } from './grpc-support.js';
+import { rpcException } from './grpc-errors.js';
+import { authenticateRpc } from './grpc-support.js';
 
 /**
  * The client-streaming call of realtime.v1.Realtime (docs/grpc.md): PublishStream,
@@ -39,15 +41,16 @@ export class RealtimeGrpcClientStreamController {
           );
         }
       }),
-      concatMap(async (message, index) => {
+      concatMap(async (request, index) => {
         const caller = await principal;
         try {
           return {
-            index,
-            published: await publishOne(this.hub, this.realtime.authorize, caller, message),
+            published: await publishOne(this.hub, this.realtime.authorize, caller, request),
           };
         } catch (error) {
-          return { index, error: toGrpcError(error) };
+          // Made of the error itself, its code and message (unexpected ones: INTERNAL_ERROR).
+          const { code, message } = toErrorBody(error);
+          return { rejected: { index, code, message } };
         } finally {
           waiting--;
         }
@@ -57,18 +60,9 @@ export class RealtimeGrpcClientStreamController {
       concatMap(async (outcomes) => (await principal, outcomes)),
       map((outcomes) => {
         const published = outcomes.flatMap((o) => ('published' in o ? [o.published!] : []));
-        const rejected = outcomes.flatMap((o) =>
-          o.error ? [{ index: o.index, ...rejection(o.error) }] : [],
-        );
+        const rejected = outcomes.flatMap((o) => ('rejected' in o ? [o.rejected!] : []));
         return { count: published.length, published, rejected };
       }),
     );
   }
-}
-
-function rejection(error: GrpcError): { code: string; message: string } {
-  const [code, ...rest] = error.details.split(': ');
-  return rest.length > 0
-    ? { code: code!, message: rest.join(': ') }
-    : { code: 'INTERNAL_ERROR', message: error.details };
 }

@@ -22,13 +22,13 @@ import {
 import { callSink, type EventMessage } from './grpc-sink.js';
 import { RealtimeGrpcStreams } from './grpc-streams.service.js';
 import {
-  authenticateRpc,
   closeStatus,
   grpcError,
   rpcException,
   toGrpcError,
   type GrpcError,
-} from './grpc-support.js';
+} from './grpc-errors.js';
+import { authenticateRpc } from './grpc-support.js';
 
 /**
  * The server-streaming calls of realtime.v1.Realtime (docs/grpc.md): Subscribe (the

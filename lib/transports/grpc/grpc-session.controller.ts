@@ -16,14 +16,8 @@ import { TokenBucket } from '../websocket/token-bucket.js';
 import { MAX_WAITING, REALTIME_SERVICE, type SessionRequest } from './grpc-messages.js';
 import { callSink, type CallSink } from './grpc-sink.js';
 import { RealtimeGrpcStreams } from './grpc-streams.service.js';
-import {
-  authenticateCall,
-  closeStatus,
-  grpcError,
-  parseJson,
-  toGrpcError,
-  type GrpcError,
-} from './grpc-support.js';
+import { closeStatus, grpcError, toGrpcError, type GrpcError } from './grpc-errors.js';
+import { authenticateCall, parseJson } from './grpc-support.js';
 
 /**
  * The bidirectional call of realtime.v1.Realtime (docs/grpc.md): Session, a full

@@ -1,50 +1,10 @@
 import { status, type Metadata } from '@grpc/grpc-js';
-import { RpcException } from '@nestjs/microservices';
 import type { IncomingMessage } from 'node:http';
 import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
-import { CLOSE_CODES, ErrorCode, errorCodeMapping, RealtimeError } from '../../protocol/index.js';
+import { ErrorCode, RealtimeError } from '../../protocol/index.js';
 import type { AuthenticateHook } from '../../realtime.options.js';
-
-/** What a gRPC status error carries: grpc-js sends `code` and `details`. */
-export interface GrpcError {
-  readonly code: status;
-  readonly details: string;
-  readonly message: string;
-}
-
-/** A status error, with `details` (grpc-js) and `message` (Nest) alike. */
-export function grpcError(code: status, details: string): GrpcError {
-  return { code, details, message: details };
-}
-
-/**
- * The core's error (or any other) as a gRPC status error; anything unexpected is
- * INTERNAL without its text.
- */
-export function toGrpcError(error: unknown): GrpcError {
-  if (isGrpcError(error)) return error;
-  if (error instanceof RealtimeError) {
-    return grpcError(errorCodeMapping(error.code).grpc, `${error.code}: ${error.message}`);
-  }
-  return grpcError(status.INTERNAL, 'Internal server error');
-}
-
-function isGrpcError(error: unknown): error is GrpcError {
-  const { code, details } = (error ?? {}) as Partial<GrpcError>;
-  return typeof code === 'number' && typeof details === 'string';
-}
-
-/** For Nest's handlers: a status error Nest hands to grpc-js as it is. */
-export function rpcException(error: unknown): RpcException {
-  return new RpcException(toGrpcError(error));
-}
-
-/** A stream's end, as the gRPC status a client sees (OK for an end on purpose, or an unknown code). */
-export function closeStatus(code: number, reason: string): GrpcError | undefined {
-  const mapping = (CLOSE_CODES as Partial<Record<number, { grpc: status }>>)[code];
-  return mapping ? grpcError(mapping.grpc, reason) : undefined;
-}
+import { grpcError, rpcException } from './grpc-errors.js';
 
 /**
  * Runs the app's `authenticate` hook for a call: it gets the call's metadata as the

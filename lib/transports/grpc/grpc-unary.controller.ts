@@ -18,7 +18,8 @@ import {
 } from './grpc-messages.js';
 import { publishOne } from './grpc-publish.js';
 import { RealtimeGrpcStreams } from './grpc-streams.service.js';
-import { authenticateRpc, parseJson, rpcException } from './grpc-support.js';
+import { rpcException } from './grpc-errors.js';
+import { authenticateRpc, parseJson } from './grpc-support.js';
 
 /** The sink of a connection that sends nothing (an RPC caller). */
 const NO_SINK: StreamSink = {
