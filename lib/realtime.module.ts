@@ -96,9 +96,11 @@ export class RealtimeModule extends ConfigurableModuleClass {
       throw new RealtimeConfigError('isGlobal', 'true (the default) with the grpc option', false);
     }
     // Loaded only when asked for: @nestjs/microservices and @grpc/grpc-js are optional.
-    const grpc = import('./grpc/realtime-grpc.module.js').then(({ RealtimeGrpcModule }) => ({
-      module: RealtimeGrpcModule,
-    }));
+    const grpc = import('./transports/grpc/realtime-grpc.module.js').then(
+      ({ RealtimeGrpcModule }) => ({
+        module: RealtimeGrpcModule,
+      }),
+    );
     return { ...module, imports: [...(module.imports ?? []), grpc] };
   }
 }

@@ -39,7 +39,7 @@ import {
   resolveGrpcOptions,
   type GrpcOptions,
   type ResolvedGrpcOptions,
-} from './grpc/grpc.options.js';
+} from './transports/grpc/grpc.options.js';
 import { isPlainObject, ms, RealtimeConfigError } from './options-check.js';
 import { resolveOriginPolicy } from './transports/origin.options.js';
 import type { OriginPolicy } from './transports/origin-policy.js';

@@ -3,7 +3,11 @@
 // It gets a token from the sample's /token (as the page does), and sends it as metadata.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { PROTO_LOADER_OPTIONS, REALTIME_PROTO_PATH } from 'nest-realtime/grpc';
+import {
+  ERROR_CODE_METADATA_KEY,
+  PROTO_LOADER_OPTIONS,
+  REALTIME_PROTO_PATH,
+} from 'nest-realtime/grpc';
 
 const [
   httpUrl = 'http://localhost:3000',
@@ -19,7 +23,9 @@ const metadata = new grpc.Metadata();
 metadata.set('authorization', `Bearer ${token}`);
 const message = { from: 'grpc', text, at: Date.now() };
 client.Publish({ room, event: 'chat', data: JSON.stringify(message) }, metadata, (error, reply) => {
-  if (error) console.error(`gRPC error ${error.code}: ${error.details}`);
+  // Why a call failed: its status, its error code (docs/protocol.md) in the trailers, a message.
+  const [code = ''] = error?.metadata.get(ERROR_CODE_METADATA_KEY) ?? [];
+  if (error) console.error(`gRPC error ${error.code} ${code}: ${error.details}`);
   else console.log(`published to "${reply.room}" at offset ${reply.offset}`);
   client.close();
   process.exitCode = error ? 1 : 0;

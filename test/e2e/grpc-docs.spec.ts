@@ -4,7 +4,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
-import { PROTO_LOADER_OPTIONS, REALTIME_PROTO_PATH } from '../../lib/grpc/index.js';
+import { PROTO_LOADER_OPTIONS, REALTIME_PROTO_PATH } from '../../lib/transports/grpc/index.js';
 import { resolveRealtimeOptions } from '../../lib/index.js';
 import { until } from '../support/fixtures.js';
 import { startGrpcApp, type GrpcApp } from '../support/grpc.js';

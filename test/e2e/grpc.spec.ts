@@ -90,7 +90,10 @@ describe('gRPC: unary calls', () => {
     for (const [method, request, expected] of cases) {
       const error = await client.unary(method, request).catch((e: grpc.ServiceError) => e);
       expect([method, request, code(error)]).toEqual([method, request, expected]);
-      expect((error as grpc.ServiceError).details).toMatch(/^[A-Z_]+: .+/);
+      // The message in details, its code in the trailers (not "CODE: message").
+      const { details, metadata } = error as grpc.ServiceError;
+      expect(details).toMatch(/^(?![A-Z_]+: )./);
+      expect(metadata.get('rt-error-code')).toEqual([expect.stringMatching(/^[A-Z_]+$/)]);
     }
   });
 

@@ -5,7 +5,7 @@ import {
   PROTO_LOADER_OPTIONS,
   REALTIME_PROTO_PATH,
   connectRealtimeGrpc,
-} from '../../lib/grpc/index.js';
+} from '../../lib/transports/grpc/index.js';
 import type { RealtimeModuleOptions } from '../../lib/index.js';
 import { startApp, type StartOptions, type TestApp } from './app.js';
 import { freePort } from './processes.js';

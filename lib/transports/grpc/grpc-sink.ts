@@ -1,4 +1,4 @@
-import type { StreamSink } from '../transports/stream-connection.js';
+import type { StreamSink } from '../stream-connection.js';
 
 /** An `Event` message of protos/realtime/v1/realtime.proto. */
 export interface EventMessage {

@@ -1,17 +1,17 @@
 import type { INestApplication } from '@nestjs/common';
 import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { fileURLToPath } from 'node:url';
-import { REALTIME_OPTIONS } from '../realtime.constants.js';
-import type { ResolvedRealtimeOptions } from '../realtime.options.js';
+import { REALTIME_OPTIONS } from '../../realtime.constants.js';
+import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 
 /** The path of protos/realtime/v1/realtime.proto, to load it in clients (and servers). */
 export const REALTIME_PROTO_PATH = fileURLToPath(
-  new URL('../../protos/realtime/v1/realtime.proto', import.meta.url),
+  new URL('../../../protos/realtime/v1/realtime.proto', import.meta.url),
 );
 
 /** The path of the standard health service's proto (`grpc.health.v1`). */
 export const HEALTH_PROTO_PATH = fileURLToPath(
-  new URL('../../protos/grpc/health/v1/health.proto', import.meta.url),
+  new URL('../../../protos/grpc/health/v1/health.proto', import.meta.url),
 );
 
 /**

@@ -2,7 +2,7 @@ import { Controller, type BeforeApplicationShutdown } from '@nestjs/common';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { GrpcMethod, RpcException } from '@nestjs/microservices';
 import { BehaviorSubject, Observable, distinctUntilChanged, map, of } from 'rxjs';
-import { grpcError } from './grpc-support.js';
+import { grpcError } from './grpc-errors.js';
 
 /** `grpc.health.v1.HealthCheckResponse.ServingStatus`. */
 export const ServingStatus = { SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;

@@ -5,5 +5,5 @@ export {
   connectRealtimeGrpc,
 } from './connect.js';
 export { RealtimeHealthController, ServingStatus } from './health.controller.js';
-export { RealtimeGrpcController } from './realtime-grpc.controller.js';
 export { RealtimeGrpcModule } from './realtime-grpc.module.js';
+export { ERROR_CODE_METADATA_KEY } from './grpc-errors.js';

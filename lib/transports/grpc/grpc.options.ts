@@ -1,4 +1,4 @@
-import { bytes, RealtimeConfigError, resolveGroup, type Rule } from '../options-check.js';
+import { bytes, RealtimeConfigError, resolveGroup, type Rule } from '../../options-check.js';
 
 /**
  * The gRPC API (`nest-realtime/grpc`, docs/grpc.md): a gRPC server beside the HTTP

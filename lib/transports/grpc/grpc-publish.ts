@@ -1,0 +1,28 @@
+import { assertCanPublish } from '../../core/authorize.js';
+import type { RealtimePrincipal } from '../../core/realtime-connection.js';
+import type { RealtimeHub } from '../../core/realtime-hub.js';
+import { assertUserEvent } from '../../protocol/index.js';
+import type { AuthorizeOptions } from '../../core/authorize.options.js';
+import { roomName, type PublishRequest } from './grpc-messages.js';
+import { parseJson } from './grpc-support.js';
+
+/**
+ * One message to a room (a Publish, or one of a PublishStream), checked like any
+ * client's; answers the proto's `PublishReply`.
+ *
+ * @throws RealtimeError ROOM_NAME_INVALID, INVALID_DATA, FORBIDDEN, ...
+ */
+export async function publishOne(
+  hub: RealtimeHub,
+  authorize: AuthorizeOptions,
+  principal: RealtimePrincipal,
+  request: PublishRequest,
+) {
+  const room = roomName(request.room, hub.maxRoomNameLength);
+  const event = request.event ?? '';
+  assertUserEvent(event);
+  const data = parseJson(request.data, 'data');
+  await assertCanPublish(authorize, principal, room, { event, data });
+  const position = (await hub.to(room).emit(event, data))!;
+  return { room, epoch: position.epoch, offset: position.offset };
+}
