@@ -7,6 +7,7 @@ import {
   ErrorCode,
   GrpcStatus,
   errorCodeMapping,
+  refusalCode,
 } from './codes.js';
 import { refusalClose } from './close-reason.js';
 
@@ -58,5 +59,19 @@ describe('the error code table', () => {
       const expected = n === CloseCode.TokenExpired ? 'at-once' : n >= 4500 ? 'never' : 'backoff';
       expect([n, reconnect]).toEqual([n, expected]);
     }
+  });
+});
+
+describe('refusalCode', () => {
+  it('names the code of a refusal by its HTTP status, as the table maps it back', () => {
+    expect([401, 403, 404, 429, 500, 503].map(refusalCode)).toEqual([
+      'NOT_AUTHENTICATED',
+      'FORBIDDEN',
+      'FORBIDDEN',
+      'FORBIDDEN',
+      'INTERNAL_ERROR',
+      'INTERNAL_ERROR',
+    ]);
+    expect(ERROR_CODES[refusalCode(401)].grpc).toBe(GrpcStatus.Unauthenticated);
   });
 });

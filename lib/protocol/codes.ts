@@ -227,6 +227,20 @@ export const CLOSE_CODES: { readonly [Code in CloseCode]: CloseCodeMapping } = {
 };
 
 /**
+ * The error code of a refusal that has only an HTTP status (an `authenticate` hook's
+ * `HttpException`): 401 is NOT_AUTHENTICATED, 5xx INTERNAL_ERROR, any other FORBIDDEN.
+ *
+ * @example
+ * ```ts
+ * refusalCode(403); // 'FORBIDDEN'
+ * ```
+ */
+export function refusalCode(status: number): ErrorCode {
+  if (status === 401) return ErrorCode.NotAuthenticated;
+  return status >= 500 ? ErrorCode.InternalError : ErrorCode.Forbidden;
+}
+
+/**
  * The mapping of an error code, or of INTERNAL_ERROR for a code the table does not
  * know (a user's own code in a `WsException`, say).
  *

@@ -9,6 +9,7 @@ export {
   ErrorCode,
   GrpcStatus,
   errorCodeMapping,
+  refusalCode,
   type CloseCodeMapping,
   type ErrorCodeMapping,
 } from './codes.js';

@@ -1,8 +1,8 @@
-import { status, type Metadata } from '@grpc/grpc-js';
+import type { Metadata } from '@grpc/grpc-js';
 import type { IncomingMessage } from 'node:http';
 import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
-import { ErrorCode, RealtimeError } from '../../protocol/index.js';
+import { ERROR_CODES, ErrorCode, RealtimeError, refusalCode } from '../../protocol/index.js';
 import type { AuthenticateHook } from '../../core/authenticate.options.js';
 import { grpcError, rpcException } from './grpc-errors.js';
 
@@ -27,13 +27,7 @@ export async function authenticateCall(
     return await authenticateRequest(hook, request as unknown as IncomingMessage);
   } catch (error) {
     if (!(error instanceof AuthenticationRefused)) throw error;
-    const code =
-      error.status === 401
-        ? status.UNAUTHENTICATED
-        : error.status >= 500
-          ? status.INTERNAL
-          : status.PERMISSION_DENIED;
-    throw grpcError(code, error.message);
+    throw grpcError(ERROR_CODES[refusalCode(error.status)].grpc, error.message);
   }
 }
 

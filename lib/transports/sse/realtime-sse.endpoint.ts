@@ -12,6 +12,7 @@ import {
   CloseCode,
   ErrorCode,
   errorCodeMapping,
+  refusalCode,
   RealtimeError,
 } from '../../protocol/index.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
@@ -252,13 +253,7 @@ export class RealtimeSseEndpoint implements OnModuleInit {
       return await authenticateRequest(this.realtime.authenticate, request);
     } catch (error) {
       if (!(error instanceof AuthenticationRefused)) throw error;
-      const code =
-        error.status === 401
-          ? ErrorCode.NotAuthenticated
-          : error.status >= 500
-            ? ErrorCode.InternalError
-            : ErrorCode.Forbidden;
-      answer(response, error.status, code, error.message);
+      answer(response, error.status, refusalCode(error.status), error.message);
       return undefined;
     }
   }
