@@ -45,7 +45,11 @@ describe('resolveRealtimeOptions', () => {
     [{ websocket: { pingIntreval: 5 } }, 'websocket.pingIntreval', 'known options'],
     [{ websocket: 'on' }, 'websocket', 'an object'],
     [{ rooms: { maxPerConnection: 0 } }, 'rooms.maxPerConnection', 'positive integer'],
-    [{ engine: { type: 'mongo' } }, 'engine.type', 'one of "memory", "redis", got "mongo"'],
+    [
+      { engine: { type: 'mongo' } },
+      'engine.type',
+      'one of "memory", "redis", "custom", got "mongo"',
+    ],
     [{ engine: { type: 'redis', url: 'http://x' } }, 'engine.url', 'a redis:// or rediss:// URL'],
     [{ engine: { type: 'redis', shared: 'x' } }, 'engine.shared', 'known options (type, url'],
     [{ engine: 'memory' }, 'engine', 'an object'],

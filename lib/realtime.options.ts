@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { RealtimePrincipal } from './core/realtime-connection.js';
+import type { RealtimeEngine } from './engines/realtime-engine.interface.js';
 import { isPlainObject, RealtimeConfigError, resolveGroup, type Check } from './options-check.js';
 import { MAX_TIMER_DELAY } from './protocol/index.js';
 import {
@@ -286,6 +287,8 @@ export interface RpcOptions {
  * options in `redis`, or ioredis clients of your own (`client`, `subscriber`: see
  * `RedisEngineOptions`), a `prefix` for its keys and channels (default `rt:`), and
  * `shardedPubSub` (`'auto'`: sharded pub/sub where the server is Redis 7 or later).
+ * `custom` runs on an engine of your own (a {@link RealtimeEngine}: see docs/engines.md),
+ * which the module starts and closes with the app.
  *
  * @example
  * ```ts
@@ -293,6 +296,7 @@ export interface RpcOptions {
  * engine: { type: 'memory', shared: 'cluster-a' }
  * engine: { type: 'redis', url: 'redis://redis:6379', prefix: 'chat:' }
  * engine: { type: 'redis', client: new Redis(url, { enableOfflineQueue: false }) }
+ * engine: { type: 'custom', engine: new MyEngine() }
  * ```
  */
 export type EngineOptions =
@@ -307,7 +311,8 @@ export type EngineOptions =
       /** An ioredis `Redis` client to subscribe on. */
       subscriber?: object;
       shardedPubSub?: boolean | 'auto';
-    };
+    }
+  | { type: 'custom'; engine: RealtimeEngine };
 
 /**
  * Everything `RealtimeModule.forRoot` takes. Every field is optional; defaults are
@@ -444,7 +449,7 @@ const RATE_LIMIT_DEFAULTS: Required<RateLimitOptions> = {
   maxRefused: 100,
 };
 
-const ENGINE_TYPES = ['memory', 'redis'] as const;
+const ENGINE_TYPES = ['memory', 'redis', 'custom'] as const;
 
 /** What the Redis engine needs of a client it is given (an ioredis `Redis`). */
 function isRedisClient(value: unknown): boolean {
@@ -468,7 +473,22 @@ const ENGINE_CHECKS: Record<string, Record<string, [Check, string]>> = {
     subscriber: [isRedisClient, 'an ioredis client'],
     shardedPubSub: [(v) => typeof v === 'boolean' || v === 'auto', "true, false or 'auto'"],
   },
+  custom: { engine: [isEngine, 'a RealtimeEngine (broker, rooms, presence, controller, start)'] },
 };
+
+/** What a custom engine must have: its four parts, start and close (checked shallowly). */
+function isEngine(value: unknown): boolean {
+  const engine = value as Record<string, unknown> | null;
+  return (
+    typeof engine === 'object' &&
+    engine !== null &&
+    typeof engine.start === 'function' &&
+    typeof engine.close === 'function' &&
+    ['broker', 'rooms', 'presence', 'controller'].every(
+      (part) => typeof engine[part] === 'object' && engine[part] !== null,
+    )
+  );
+}
 
 const positiveInteger: [Check, string] = [
   (v) => Number.isSafeInteger(v) && (v as number) > 0,
@@ -651,6 +671,9 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
       throw new RealtimeConfigError(`engine.${key}`, `one of the known options (${names})`, value);
     }
     if (!check[0](value)) throw new RealtimeConfigError(`engine.${key}`, check[1], value);
+  }
+  if (engine.type === 'custom' && engine.engine === undefined) {
+    throw new RealtimeConfigError('engine.engine', checks.engine![1], undefined);
   }
 
   if (given.authenticate !== undefined && typeof given.authenticate !== 'function') {

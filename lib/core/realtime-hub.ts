@@ -7,13 +7,9 @@ import {
 } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  RealtimeEngine,
-  type EnginePublication,
-  type RoomMember,
-  type RoomRecord,
-  type StreamPosition,
-} from '../engines/realtime-engine.interface.js';
+import type { EnginePublication, RoomPublication } from '../engines/broker.interface.js';
+import { RealtimeEngine, type StreamPosition } from '../engines/realtime-engine.interface.js';
+import type { RoomMember, RoomRecord } from '../engines/room-store.interface.js';
 import {
   BuiltinEvent,
   MAX_TIMER_DELAY,
@@ -27,22 +23,13 @@ import {
 import { REALTIME_OPTIONS } from '../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../realtime.options.js';
 import { BroadcastOperator } from './broadcast-operator.js';
-import {
-  ALL_NODES_CHANNEL,
-  BROADCAST_CHANNEL,
-  nodeChannel,
-  roomChannel,
-  userChannel,
-} from './channels.js';
+import { BROADCAST_CHANNEL, roomChannel, userChannel } from './channels.js';
 import { ConnectionRegistry, type ChannelSubscriber } from './connection-registry.js';
 import { NodeLink, nodeOf } from './node-link.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 import { RetentionPolicy } from './history/retention-policy.js';
 
 const NO_RECIPIENTS: readonly ChannelSubscriber[] = [];
-
-/** The namespace of node channels: orders between hubs, never delivered to connections. */
-const NODE_PREFIX = nodeChannel('');
 
 /** How long a request to the node of another node's connection may take, in ms. */
 const NODE_TIMEOUT = 5_000;
@@ -178,20 +165,19 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     this.retention = new RetentionPolicy(options.history);
     this.recoveryLimit = options.history.recoveryLimit;
     this.everyone = new BroadcastOperator(this);
-    this.link = new NodeLink(engine, this.nodeId);
+    this.link = new NodeLink(engine.controller, this.nodeId);
   }
 
   async onModuleInit(): Promise<void> {
     this.obeyOtherNodes();
     // The engine gets a handler of its own, not the hub: deliver is not public.
-    await this.engine.start({
+    // Orders of other nodes' hubs (to this node, and to all) come through `control`.
+    await this.engine.start(this.nodeId, {
       deliver: (publication) => this.deliver(publication),
       lost: (channel, room, position) => this.lost(channel, room, position),
+      control: (order) => this.link.receive(order),
     });
-    await this.engine.subscribe(BROADCAST_CHANNEL);
-    // Orders of other nodes' hubs: to this node, and to all.
-    await this.engine.subscribe(nodeChannel(this.nodeId));
-    await this.engine.subscribe(ALL_NODES_CHANNEL);
+    await this.engine.broker.subscribe(BROADCAST_CHANNEL);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -256,27 +242,29 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     except: readonly string[],
     volatile = false,
   ): Promise<void> {
-    return this.engine.publish({ channels, frame, except, volatile });
+    return this.engine.broker.publish({ channels, frame, except, volatile });
   }
 
   /** @internal The way out for a message to exactly one room: numbered, maybe kept. */
-  async publishToRoom(
-    room: string,
-    body: Buffer,
-    except: readonly string[],
-    volatile = false,
-  ): Promise<StreamPosition> {
-    const channel = roomChannel(room);
-    const retention = this.retention.for(room);
-    return this.engine.publishToRoom(room, channel, body, except, retention, Date.now(), volatile);
+  publishToRoom({
+    room,
+    body,
+    except,
+    volatile,
+  }: Pick<RoomPublication, 'room' | 'body' | 'except' | 'volatile'>): Promise<StreamPosition> {
+    return this.engine.broker.publishToRoom({
+      room,
+      channel: roomChannel(room),
+      body,
+      except,
+      retention: this.retention.for(room),
+      now: Date.now(),
+      volatile,
+    });
   }
 
   /** Local fan-out of a publication, called by the engine. */
   private deliver({ channels, frame, except, position, volatile }: EnginePublication): void {
-    if (channels.length === 1 && channels[0]!.startsWith(NODE_PREFIX)) {
-      this.link.receive(channels[0]!, frame);
-      return;
-    }
     if (channels.length === 1) {
       for (const connection of this.recipientsOf(channels[0]!)) {
         if (except.length > 0 && except.includes(connection.id)) continue;
@@ -528,15 +516,15 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     };
     try {
       await this.subscribeChannel(roomChannel(room), connection, room);
-      const { room: record, firstOfUser } = await this.engine.addMember(room, member);
+      const { room: record, firstOfUser } = await this.engine.rooms.addMember(room, member);
       // The connection may have closed or left while the engine worked: undo.
       if (!this.connections.has(connection) || !connection.rooms.has(room)) {
-        await this.engine.removeMember(room, connection.id);
+        await this.engine.rooms.removeMember(room, connection.id);
       } else {
         this.notify((listener) => listener.roomJoined?.(connection, room, firstOfUser));
       }
       const limit = since ? this.recoveryLimit : latest;
-      const read = await this.engine.readRoom(room, since, limit, Date.now());
+      const read = await this.engine.broker.readRoom(room, since, limit, Date.now());
       if (!held) {
         const joined = { ...record, epoch: read.epoch, offset: read.offset };
         // A member asking again: it got the live messages; nothing is replayed to it.
@@ -575,7 +563,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     room: string,
     { since, limit = this.recoveryLimit }: { since?: StreamPosition; limit?: number } = {},
   ): Promise<RoomHistory> {
-    const read = await this.engine.readRoom(room, since, limit, Date.now());
+    const read = await this.engine.broker.readRoom(room, since, limit, Date.now());
     const messages = read.messages.map(({ offset, frame }) => {
       const { event, data } = JSON.parse(frame.toString()) as { event: string; data?: unknown };
       return { offset, event, data };
@@ -602,7 +590,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   /** Creates a room that stays when empty (rooms made by a join go with their last member). */
   createRoom(room: string): Promise<RoomInfo> {
     assertRoomName(room, this.maxRoomNameLength);
-    return this.engine.createRoom(room, Date.now());
+    return this.engine.rooms.create(room, Date.now());
   }
 
   /**
@@ -610,9 +598,9 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
    * Resolves false if there was no such room.
    */
   async deleteRoom(room: string): Promise<boolean> {
-    const existed = (await this.engine.getRoom(room)) !== undefined;
+    const existed = (await this.engine.rooms.get(room)) !== undefined;
     await this.dropLocalMembers(room);
-    await this.engine.deleteRoom(room);
+    await this.engine.rooms.delete(room);
     // The members on other nodes leave too.
     this.link.tell(undefined, 'room-deleted', { room });
     return existed;
@@ -630,17 +618,17 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
 
   /** The room's record, or undefined if there is no such room. */
   roomInfo(room: string): Promise<RoomInfo | undefined> {
-    return this.engine.getRoom(room);
+    return this.engine.rooms.get(room);
   }
 
   /** Every member connection of a room, on every node, in join order. */
   roomMembers(room: string): Promise<RoomMember[]> {
-    return this.engine.getMembers(room);
+    return this.engine.rooms.members(room);
   }
 
   /** The distinct user ids among a room's members (anonymous members are not listed). */
   async roomUsers(room: string): Promise<string[]> {
-    const members = await this.engine.getMembers(room);
+    const members = await this.engine.rooms.members(room);
     const users = new Set<string>();
     for (const { userId } of members) if (userId !== undefined) users.add(userId);
     return [...users];
@@ -669,7 +657,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     connection.roomSet.delete(room);
     const [, { removed, lastOfUser }] = await Promise.all([
       this.unsubscribeChannel(roomChannel(room), connection),
-      this.engine.removeMember(room, connection.id),
+      this.engine.rooms.removeMember(room, connection.id),
     ]);
     // A deleted room is gone from the engine before other nodes hear of it: their
     // members left all the same.
@@ -690,7 +678,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   /** @internal Adds a local subscriber; the first one on this node subscribes the node. */
   subscribeChannel(channel: string, subscriber: ChannelSubscriber, room?: string): Promise<void> {
     if (this.connections.subscribe(channel, subscriber)) {
-      const subscribed = this.engine.subscribe(channel, room);
+      const subscribed = this.engine.broker.subscribe(channel, room);
       this.subscriptions.set(channel, subscribed);
       // A failed subscription must not fail the channel's later subscribers too.
       subscribed.catch(() => {
@@ -705,7 +693,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   async unsubscribeChannel(channel: string, subscriber: ChannelSubscriber): Promise<void> {
     if (!this.connections.unsubscribe(channel, subscriber)) return;
     this.subscriptions.delete(channel);
-    await this.engine.unsubscribe(channel).catch((error: unknown) => {
+    await this.engine.broker.unsubscribe(channel).catch((error: unknown) => {
       this.logger.warn(`engine could not unsubscribe ${channel}: ${String(error)}`);
     });
   }
