@@ -35,13 +35,9 @@ export {
   type OutboundMessage,
 } from './protocol/index.js';
 
-export {
-  RealtimeHub,
-  type RoomHistory,
-  type RoomInfo,
-  type JoinOptions,
-  type RoomJoin,
-} from './core/realtime-hub.js';
+export { RealtimeHub } from './core/realtime-hub.js';
+export type { RoomHistory } from './core/history/room-history.js';
+export type { JoinOptions, RoomInfo, RoomJoin } from './core/hub/room-joins.js';
 export { PresenceService, type PresenceViewOptions } from './core/presence/presence.service.js';
 export { type PresenceState, type PresenceStatus } from './core/presence/presence-state.js';
 export { RpcService, type RpcContext, type RpcHandler } from './core/rpc/rpc.service.js';

@@ -18,7 +18,8 @@ import type { PresenceOptions, ResolvedRealtimeOptions } from '../../realtime.op
 import { presenceChannel, roomPresenceChannel, userChannel } from '../channels.js';
 import type { ChannelSubscriber } from '../connection-registry.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
-import { RealtimeHub, type LeaveCause } from '../realtime-hub.js';
+import type { LeaveCause } from '../hub/hub-listeners.js';
+import { RealtimeHub } from '../realtime-hub.js';
 import {
   assertChosenStatus,
   assertMeta,
