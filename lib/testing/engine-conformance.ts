@@ -3,7 +3,14 @@ import type { RealtimeEngine } from '../engines/realtime-engine.interface.js';
 import type { RoomMember } from '../engines/room-store.interface.js';
 import { encodeFrame } from '../protocol/outbound-frame.js';
 
-/** The matchers the suite uses: vitest's and jest's `expect` have them all. */
+/**
+ * The matchers the suite uses: vitest's and jest's `expect` have them all.
+ *
+ * @example
+ * ```ts
+ * const matchers: ConformanceMatchers = expect(1); // vitest's expect
+ * ```
+ */
 export interface ConformanceMatchers {
   toBe(expected: unknown): void;
   toEqual(expected: unknown): void;

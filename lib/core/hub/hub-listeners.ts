@@ -1,12 +1,24 @@
 import { Logger } from '@nestjs/common';
 import type { RealtimeConnection } from '../realtime-connection.js';
 
-/** Why a connection left a room. */
+/**
+ * Why a connection left a room.
+ *
+ * @example
+ * ```ts
+ * roomLeft(connection, room, lastOfUser, cause: LeaveCause) { if (cause === 'delete') ... }
+ * ```
+ */
 export type LeaveCause = 'leave' | 'disconnect' | 'delete';
 
 /**
  * What a core service (presence) hears from the hub, after the engine has the
  * change. Calls are synchronous; a listener starts its own async work.
+ *
+ * @example
+ * ```ts
+ * hub.addListener({ connectionAdded: (connection) => console.log(connection.id) });
+ * ```
  */
 export interface HubListener {
   connectionAdded?(connection: RealtimeConnection): void;

@@ -4,7 +4,14 @@ import type { JoinOptions, RoomJoin } from './room-joins.js';
 /** How long a request to the node of another node's connection may take, in ms. */
 const NODE_TIMEOUT = 5_000;
 
-/** What this node does when another node's hub orders it (each on its own connections). */
+/**
+ * What this node does when another node's hub orders it (each on its own connections).
+ *
+ * @example
+ * ```ts
+ * orders.obey({ disconnect: (id, reason) => connections.get(id)?.close(4500, reason), ... });
+ * ```
+ */
 export interface LocalOrders {
   disconnect(connectionId: string, reason: string): void;
   disconnectUser(userId: string, reason: string): void;

@@ -46,7 +46,14 @@ export interface RoomJoin extends RoomInfo, StreamPosition {
   readonly recovered?: boolean;
 }
 
-/** The room limits a join checks. */
+/**
+ * The room limits a join checks.
+ *
+ * @example
+ * ```ts
+ * const limits: RoomLimits = { maxNameLength: 200, maxPerConnection: 100, recoveryLimit: 1_000 };
+ * ```
+ */
 export interface RoomLimits {
   readonly maxNameLength: number;
   readonly maxPerConnection: number;

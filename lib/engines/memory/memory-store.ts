@@ -4,7 +4,15 @@ import { MemoryPresenceStore } from './memory.presence-store.js';
 import { MemoryRoomStore } from './memory.room-store.js';
 import { MemoryStreams } from './memory-streams.js';
 
-/** One node attached to a store: its id, its handler and the channels it listens to. */
+/**
+ * One node attached to a store: its id, its handler and the channels it listens to.
+ *
+ * @example
+ * ```ts
+ * const node: MemoryNode = store.attach('k3Jx9a_-', handler);
+ * node.channels.add('r:lobby');
+ * ```
+ */
 export interface MemoryNode {
   readonly id: string;
   readonly handler: EngineHandler;
@@ -19,6 +27,11 @@ const named = new Map<string, MemoryStore>();
  * (engines) attached to it. A store of its own serves one app; a store shared by
  * name lets several apps of one process act as the nodes of one cluster. The store
  * lives while an engine is attached, and is cleared when the last one goes.
+ *
+ * @example
+ * ```ts
+ * const store = MemoryStore.open('demo'); // the same store for every engine naming 'demo'
+ * ```
  */
 export class MemoryStore {
   readonly rooms = new MemoryRoomStore();

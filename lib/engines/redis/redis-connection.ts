@@ -6,7 +6,14 @@ import type { RedisEngineOptions } from './redis.engine.js';
 /** How long close() waits for Redis to answer QUIT before it cuts the connection, in ms. */
 const CLOSE_TIMEOUT = 1_000;
 
-/** What the parts of the engine hear from its connection. */
+/**
+ * What the parts of the engine hear from its connection.
+ *
+ * @example
+ * ```ts
+ * await connection.start({ message: (channel, payload) => route(channel, payload), cutOff, back });
+ * ```
+ */
 export interface RedisConnectionEvents {
   /** A message on a channel the engine subscribed to (or another of a user's subscriber). */
   message(channel: string, payload: Buffer): void;

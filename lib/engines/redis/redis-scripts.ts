@@ -267,7 +267,14 @@ const SCRIPTS = {
 type ScriptName = keyof typeof SCRIPTS;
 type ScriptArgument = string | number | Buffer;
 
-/** A client with the scripts as commands (keys first, then arguments). */
+/**
+ * A client with the scripts as commands (keys first, then arguments).
+ *
+ * @example
+ * ```ts
+ * const [epoch, offset] = (await redis.rtPublishToRoom(meta, kept, channel, ...args)) as [string, number];
+ * ```
+ */
 export type ScriptedRedis = Redis & {
   [Name in ScriptName]: (...args: ScriptArgument[]) => Promise<unknown>;
 } & {
@@ -275,7 +282,16 @@ export type ScriptedRedis = Redis & {
   [Name in ScriptName as `${Name}Buffer`]: (...args: ScriptArgument[]) => Promise<unknown>;
 };
 
-/** A pipeline of a {@link ScriptedRedis}, with the scripts. */
+/**
+ * A pipeline of a {@link ScriptedRedis}, with the scripts.
+ *
+ * @example
+ * ```ts
+ * const pipeline = redis.pipeline() as ScriptedPipeline;
+ * pipeline.rtRefreshPresence(key, connectionId, expiresAt);
+ * await pipeline.exec();
+ * ```
+ */
 export type ScriptedPipeline = ChainableCommander & {
   [Name in ScriptName]: (...args: ScriptArgument[]) => ScriptedPipeline;
 };
