@@ -473,7 +473,9 @@ const ENGINE_CHECKS: Record<string, Record<string, [Check, string]>> = {
     subscriber: [isRedisClient, 'an ioredis client'],
     shardedPubSub: [(v) => typeof v === 'boolean' || v === 'auto', "true, false or 'auto'"],
   },
-  custom: { engine: [isEngine, 'a RealtimeEngine (broker, rooms, presence, controller, start)'] },
+  custom: {
+    engine: [isEngine, 'a RealtimeEngine (broker, rooms, presence, controller, start, close)'],
+  },
 };
 
 /** What a custom engine must have: its four parts, start and close (checked shallowly). */

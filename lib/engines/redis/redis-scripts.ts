@@ -3,8 +3,8 @@ import type { ChainableCommander, Redis } from 'ioredis';
 // The Redis engine's atomic steps, as Lua: each runs alone on the server, so that
 // numbering and publishing a room message, or joining and leaving, cannot interleave
 // between nodes. Keys are passed in KEYS (so that they are declared), values in ARGV.
-// They are defined on each client with defineCommand: ioredis sends EVALSHA, and the
-// script's text only when the server does not know it yet.
+// They are defined on each client with defineCommand: ioredis sends a script's text on
+// its first call on a connection, and EVALSHA after that.
 
 /**
  * A room stream: KEYS[1] its hash {epoch, offset, maxAge}, KEYS[2] the list of its kept
