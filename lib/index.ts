@@ -35,13 +35,9 @@ export {
   type OutboundMessage,
 } from './protocol/index.js';
 
-export {
-  RealtimeHub,
-  type RoomHistory,
-  type RoomInfo,
-  type JoinOptions,
-  type RoomJoin,
-} from './core/realtime-hub.js';
+export { RealtimeHub } from './core/realtime-hub.js';
+export type { RoomHistory } from './core/history/room-history.js';
+export type { JoinOptions, RoomInfo, RoomJoin } from './core/hub/room-joins.js';
 export { PresenceService, type PresenceViewOptions } from './core/presence/presence.service.js';
 export { type PresenceState, type PresenceStatus } from './core/presence/presence-state.js';
 export { RpcService, type RpcContext, type RpcHandler } from './core/rpc/rpc.service.js';
@@ -57,18 +53,26 @@ export { RealtimeConnection, type RealtimePrincipal } from './core/realtime-conn
 
 export {
   RealtimeEngine,
-  type ChosenStatus,
   type EngineHandler,
-  type EnginePublication,
-  type HistoryRetention,
-  type RoomRead,
   type StreamPosition,
-  type PresenceEntry,
-  type PresenceMeta,
-  type PresenceRecord,
-  type RoomMember,
-  type RoomRecord,
 } from './engines/realtime-engine.interface.js';
+export type {
+  Broker,
+  BrokerHandler,
+  EnginePublication,
+  HistoryRetention,
+  RoomPublication,
+  RoomRead,
+} from './engines/broker.interface.js';
+export type { RoomMember, RoomRecord, RoomStore } from './engines/room-store.interface.js';
+export type {
+  ChosenStatus,
+  PresenceEntry,
+  PresenceMeta,
+  PresenceRecord,
+  PresenceStore,
+} from './engines/presence-store.interface.js';
+export type { ControlHandler, NodeController } from './engines/node-controller.interface.js';
 export { MemoryEngine } from './engines/memory/memory.engine.js';
 
 export { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';

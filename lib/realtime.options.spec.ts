@@ -50,7 +50,11 @@ describe('resolveRealtimeOptions', () => {
       'websocket.pongTimeout (20000), got 16000',
     ],
     [{ history: { rooms: { 'a*': 3 } } }, 'history.rooms["a*"]', 'an object, got 3'],
-    [{ engine: { type: 'mongo' } }, 'engine.type', 'one of "memory", "redis", got "mongo"'],
+    [
+      { engine: { type: 'mongo' } },
+      'engine.type',
+      'one of "memory", "redis", "custom", got "mongo"',
+    ],
     [{ authenticate: 'x' }, 'authenticate', 'a function'],
     [{ rpc: { timeout: 0 } }, 'rpc.timeout', 'got 0'],
     [{ delivery: { ttl: 0 } }, 'delivery.ttl', 'got 0'],

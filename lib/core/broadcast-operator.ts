@@ -8,6 +8,7 @@ import {
   assertRoomName,
 } from '../protocol/index.js';
 import { BROADCAST_CHANNEL, roomChannel, userChannel } from './channels.js';
+import type { RoomPublication } from '../engines/broker.interface.js';
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 
@@ -21,10 +22,7 @@ export interface BroadcastTarget {
     volatile: boolean,
   ): Promise<void>;
   publishToRoom(
-    room: string,
-    body: Buffer,
-    except: readonly string[],
-    volatile: boolean,
+    message: Pick<RoomPublication, 'room' | 'body' | 'except' | 'volatile'>,
   ): Promise<StreamPosition>;
 }
 
@@ -172,7 +170,12 @@ export class BroadcastOperator {
     }
     // One room: the engine numbers it, so the object is left open for its offset and epoch.
     const body = bytes.subarray(0, -1);
-    return this.target.publishToRoom(this.room, body, this.excluded, this.isVolatile);
+    return this.target.publishToRoom({
+      room: this.room,
+      body,
+      except: this.excluded,
+      volatile: this.isVolatile,
+    });
   }
 
   /** `channels` given (even empty): the operator narrows to targets; undefined: it keeps its own. */

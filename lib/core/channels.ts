@@ -32,10 +32,3 @@ export function deliveryChannel(userId: string): string {
 export function peerChannel(room: string): string {
   return `pe:${room}`;
 }
-
-/** Orders to one node (`n:<nodeId>`), or to every node (`n:*`): cross-node hub calls. */
-export function nodeChannel(nodeId: string): string {
-  return `n:${nodeId}`;
-}
-
-export const ALL_NODES_CHANNEL = nodeChannel('*');

@@ -1,6 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { RealtimeEngine } from '../engines/realtime-engine.interface.js';
-import { ALL_NODES_CHANNEL, nodeChannel } from './channels.js';
+import type { NodeController } from '../engines/node-controller.interface.js';
 import { ErrorCode, RealtimeError } from '../protocol/index.js';
 import { RpcError } from './rpc/rpc-error.js';
 
@@ -8,7 +7,7 @@ import { RpcError } from './rpc/rpc-error.js';
 const MAX_ASKING = 10_000;
 const ANSWER = '~answer';
 
-/** What travels between hubs on node channels. */
+/** What travels between hubs, through the engine's node controller. */
 interface NodeMessage {
   /** the kind (a registered handler's name, or the answer) */
   k: string;
@@ -54,7 +53,7 @@ export function isNodeId(value: string): boolean {
 }
 
 /**
- * How the hubs of a cluster talk to each other, through the engine's node channels:
+ * How the hubs of a cluster talk to each other, through the engine's node controller:
  * one-way orders (`tell`) and requests that another node answers (`ask`), each kind
  * run by a handler registered with `handle`. An answer's error comes back as the same
  * class and code (RealtimeError, RpcError); a node that does not answer in time is
@@ -73,7 +72,7 @@ export class NodeLink {
   private readonly logger = new Logger('RealtimeHub');
 
   constructor(
-    private readonly engine: RealtimeEngine,
+    private readonly controller: NodeController,
     private readonly nodeId: string,
   ) {}
 
@@ -121,11 +120,10 @@ export class NodeLink {
   }
 
   /**
-   * A message on a node channel. Only this node's and all nodes' count (an engine may
-   * hand a node its own publications), and never this node's own: it acted already.
+   * An order from the controller (to this node, or to all), never run when it is this
+   * node's own (an order to all reaches its sender too): it acted already.
    */
-  receive(channel: string, frame: Buffer): void {
-    if (channel !== ALL_NODES_CHANNEL && channel !== nodeChannel(this.nodeId)) return;
+  receive(frame: Buffer): void {
     let message: NodeMessage;
     try {
       message = JSON.parse(frame.toString('utf8')) as NodeMessage;
@@ -185,8 +183,7 @@ export class NodeLink {
   }
 
   private publish(node: string | undefined, frame: Buffer): Promise<void> {
-    const channel = node === undefined ? ALL_NODES_CHANNEL : nodeChannel(node);
-    return this.engine.publish({ channels: [channel], frame, except: [] });
+    return this.controller.send(node, frame);
   }
 }
 

@@ -7,17 +7,10 @@ import {
 } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { RoomPublication } from '../engines/broker.interface.js';
+import { RealtimeEngine, type StreamPosition } from '../engines/realtime-engine.interface.js';
+import type { RoomMember } from '../engines/room-store.interface.js';
 import {
-  RealtimeEngine,
-  type EnginePublication,
-  type RoomMember,
-  type RoomRecord,
-  type StreamPosition,
-} from '../engines/realtime-engine.interface.js';
-import {
-  BuiltinEvent,
-  MAX_TIMER_DELAY,
-  encodeFrame,
   type OutboundMessage,
   CloseCode,
   ErrorCode,
@@ -27,103 +20,17 @@ import {
 import { REALTIME_OPTIONS } from '../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../realtime.options.js';
 import { BroadcastOperator } from './broadcast-operator.js';
-import {
-  ALL_NODES_CHANNEL,
-  BROADCAST_CHANNEL,
-  nodeChannel,
-  roomChannel,
-  userChannel,
-} from './channels.js';
+import { BROADCAST_CHANNEL, roomChannel, userChannel } from './channels.js';
 import { ConnectionRegistry, type ChannelSubscriber } from './connection-registry.js';
+import { CredentialExpiry } from './hub/credential-expiry.js';
+import { HubListeners, type HubListener } from './hub/hub-listeners.js';
+import { LocalFanOut } from './hub/local-fan-out.js';
+import { NodeOrders } from './hub/node-orders.js';
+import { RoomJoins, type JoinOptions, type RoomInfo, type RoomJoin } from './hub/room-joins.js';
 import { NodeLink, nodeOf } from './node-link.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 import { RetentionPolicy } from './history/retention-policy.js';
-
-const NO_RECIPIENTS: readonly ChannelSubscriber[] = [];
-
-/** The namespace of node channels: orders between hubs, never delivered to connections. */
-const NODE_PREFIX = nodeChannel('');
-
-/** How long a request to the node of another node's connection may take, in ms. */
-const NODE_TIMEOUT = 5_000;
-
-/**
- * How {@link RealtimeHub.join} replays: from `since`, or the `latest` kept messages.
- *
- * @example
- * ```ts
- * await hub.join(connectionId, 'lobby', { latest: 20 });
- * ```
- */
-export interface JoinOptions {
-  readonly since?: StreamPosition;
-  readonly latest?: number;
-}
-
-/** Why a connection left a room. */
-export type LeaveCause = 'leave' | 'disconnect' | 'delete';
-
-/**
- * What a core service (presence) hears from the hub, after the engine has the
- * change. Calls are synchronous; a listener starts its own async work.
- */
-export interface HubListener {
-  connectionAdded?(connection: RealtimeConnection): void;
-  connectionRemoved?(connection: RealtimeConnection): void;
-  /** `firstOfUser`: the user had no other connection in the room. */
-  roomJoined?(connection: RealtimeConnection, room: string, firstOfUser: boolean): void;
-  /** `lastOfUser`: it was the user's last connection in the room. */
-  roomLeft?(
-    connection: RealtimeConnection,
-    room: string,
-    lastOfUser: boolean,
-    cause: LeaveCause,
-  ): void;
-}
-
-/**
- * A room as the hub reports it.
- *
- * @example
- * ```ts
- * const info: RoomInfo = await hub.join(client, 'lobby');
- * console.log(info.size, new Date(info.created));
- * ```
- */
-export type RoomInfo = RoomRecord;
-
-/**
- * What joining a room says: the room, where its stream stands (the offset of its
- * last message), and with `since`, whether every missed message was replayed.
- *
- * @example
- * ```ts
- * const joined = await hub.join(client, 'lobby', { since: { epoch: 'k3Jx', offset: 41 } });
- * if (joined.recovered === false) client.emit('resync', { room: 'lobby' });
- * ```
- */
-export interface RoomJoin extends RoomInfo, StreamPosition {
-  /** Only with `since`: true when the missed messages were all sent, in order. */
-  readonly recovered?: boolean;
-}
-
-/**
- * A room's kept messages, as server code reads them.
- *
- * @example
- * ```ts
- * const { messages } = await hub.roomHistory('lobby');
- * for (const { offset, event, data } of messages) console.log(offset, event, data);
- * ```
- */
-export interface RoomHistory extends StreamPosition {
-  readonly recovered: boolean;
-  readonly messages: readonly {
-    readonly offset: number;
-    readonly event: string;
-    readonly data?: unknown;
-  }[];
-}
+import { historyOf, type RoomHistory } from './history/room-history.js';
 
 /**
  * The core: rooms, membership and broadcast, for every transport. Inject it anywhere.
@@ -152,20 +59,19 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   readonly maxRoomNameLength: number;
 
   private readonly logger = new Logger('RealtimeHub');
-  private readonly maxRoomsPerConnection: number;
   private readonly retention: RetentionPolicy;
   private readonly recoveryLimit: number;
   private readonly everyone: BroadcastOperator;
-  /** Engine subscriptions of this node, settled or in flight, by channel. */
-  private readonly subscriptions = new Map<string, Promise<void>>();
   private readonly shutdownTimeout: number;
-  /** Per connection whose principal expires, the timer that closes it then. */
-  private readonly expiries = new Map<RealtimeConnection, NodeJS.Timeout>();
   /** Removals of connections still under way (awaited before the engine closes). */
   private readonly removals = new Set<Promise<void>>();
   /** @internal Requests and orders between this hub and the other nodes' hubs. */
   readonly link: NodeLink;
-  private readonly listeners: HubListener[] = [];
+  private readonly orders: NodeOrders;
+  private readonly listeners = new HubListeners();
+  private readonly fanOut: LocalFanOut;
+  private readonly joins: RoomJoins;
+  private readonly expiry = new CredentialExpiry();
   private sequence = 0;
 
   constructor(
@@ -174,24 +80,29 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.maxRoomNameLength = options.rooms.maxNameLength;
     this.shutdownTimeout = options.shutdownTimeout;
-    this.maxRoomsPerConnection = options.rooms.maxPerConnection;
     this.retention = new RetentionPolicy(options.history);
     this.recoveryLimit = options.history.recoveryLimit;
     this.everyone = new BroadcastOperator(this);
-    this.link = new NodeLink(engine, this.nodeId);
+    this.link = new NodeLink(engine.controller, this.nodeId);
+    this.orders = new NodeOrders(this.link);
+    this.fanOut = new LocalFanOut(this.connections, engine.broker);
+    this.joins = new RoomJoins(this.nodeId, this.connections, engine, this.fanOut, this.listeners, {
+      maxNameLength: options.rooms.maxNameLength,
+      maxPerConnection: options.rooms.maxPerConnection,
+      recoveryLimit: this.recoveryLimit,
+    });
   }
 
   async onModuleInit(): Promise<void> {
     this.obeyOtherNodes();
-    // The engine gets a handler of its own, not the hub: deliver is not public.
-    await this.engine.start({
-      deliver: (publication) => this.deliver(publication),
-      lost: (channel, room, position) => this.lost(channel, room, position),
+    // The engine gets a handler of its own, not the hub: fan-out is not public. Orders
+    // of other nodes' hubs (to this node, and to all) come through `control`.
+    await this.engine.start(this.nodeId, {
+      deliver: (publication) => this.fanOut.deliver(publication),
+      lost: (channel, room, position) => this.fanOut.lost(channel, room, position),
+      control: (order) => this.link.receive(order),
     });
-    await this.engine.subscribe(BROADCAST_CHANNEL);
-    // Orders of other nodes' hubs: to this node, and to all.
-    await this.engine.subscribe(nodeChannel(this.nodeId));
-    await this.engine.subscribe(ALL_NODES_CHANNEL);
+    await this.engine.broker.subscribe(BROADCAST_CHANNEL);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -256,63 +167,25 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     except: readonly string[],
     volatile = false,
   ): Promise<void> {
-    return this.engine.publish({ channels, frame, except, volatile });
+    return this.engine.broker.publish({ channels, frame, except, volatile });
   }
 
   /** @internal The way out for a message to exactly one room: numbered, maybe kept. */
-  async publishToRoom(
-    room: string,
-    body: Buffer,
-    except: readonly string[],
-    volatile = false,
-  ): Promise<StreamPosition> {
-    const channel = roomChannel(room);
-    const retention = this.retention.for(room);
-    return this.engine.publishToRoom(room, channel, body, except, retention, Date.now(), volatile);
-  }
-
-  /** Local fan-out of a publication, called by the engine. */
-  private deliver({ channels, frame, except, position, volatile }: EnginePublication): void {
-    if (channels.length === 1 && channels[0]!.startsWith(NODE_PREFIX)) {
-      this.link.receive(channels[0]!, frame);
-      return;
-    }
-    if (channels.length === 1) {
-      for (const connection of this.recipientsOf(channels[0]!)) {
-        if (except.length > 0 && except.includes(connection.id)) continue;
-        if (volatile && (connection as RealtimeConnection).congested) continue;
-        // A connection replaying this room's history gets live frames after it.
-        const held = position && (connection as RealtimeConnection).recovering?.get(position.room);
-        if (held) held.push({ offset: position.offset, frame });
-        else connection.send(frame);
-      }
-      return;
-    }
-    // Several channels: a connection in two of them must get the frame once.
-    const sent = new Set<ChannelSubscriber>();
-    for (const channel of channels) {
-      for (const connection of this.recipientsOf(channel)) {
-        if (sent.has(connection) || except.includes(connection.id)) continue;
-        if (volatile && (connection as RealtimeConnection).congested) continue;
-        sent.add(connection);
-        connection.send(frame);
-      }
-    }
-  }
-
-  /**
-   * The engine lost messages of a room for this node (its link to the other nodes
-   * dropped, and they are no longer kept): each local member is told where the room
-   * goes on from, with `rt:resync`, before any later message of the room.
-   */
-  private lost(channel: string, room: string, { epoch, offset }: StreamPosition): void {
-    const frame = encodeFrame({ event: BuiltinEvent.Resync, data: { room, epoch, offset } });
-    for (const connection of this.recipientsOf(channel)) connection.send(frame);
-  }
-
-  private recipientsOf(channel: string): Iterable<ChannelSubscriber> {
-    if (channel === BROADCAST_CHANNEL) return this.connections.list();
-    return this.connections.subscribers(channel) ?? NO_RECIPIENTS;
+  publishToRoom({
+    room,
+    body,
+    except,
+    volatile,
+  }: Pick<RoomPublication, 'room' | 'body' | 'except' | 'volatile'>): Promise<StreamPosition> {
+    return this.engine.broker.publishToRoom({
+      room,
+      channel: roomChannel(room),
+      body,
+      except,
+      retention: this.retention.for(room),
+      now: Date.now(),
+      volatile,
+    });
   }
 
   // -- connections --------------------------------------------------------------
@@ -329,14 +202,14 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
    */
   addConnection(connection: RealtimeConnection): Promise<void> {
     this.connections.add(connection);
-    this.expireWithItsCredentials(connection);
+    this.expiry.watch(connection);
     const { userId } = connection;
     // Listed under its user before anyone hears of it (delivery sends to the user's connections).
     const subscribed =
       userId === undefined
         ? Promise.resolve()
-        : this.subscribeChannel(userChannel(userId), connection);
-    this.notify((listener) => listener.connectionAdded?.(connection));
+        : this.fanOut.subscribe(userChannel(userId), connection);
+    this.listeners.notify((listener) => listener.connectionAdded?.(connection));
     return subscribed;
   }
 
@@ -349,46 +222,20 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     return removal;
   }
 
-  /**
-   * A principal with an `exp` claim (seconds since the epoch, a JWT's) holds only until
-   * then: the connection is closed with 4401 (a transport's own way for SSE and gRPC),
-   * and the client comes back with fresh credentials.
-   */
-  private expireWithItsCredentials(connection: RealtimeConnection): void {
-    const { exp } = connection.principal;
-    if (typeof exp !== 'number' || !Number.isFinite(exp)) return;
-    // Always from a timer, even when it has passed already: never inside addConnection.
-    const arm = () => {
-      const left = Math.max(0, exp * 1_000 - Date.now());
-      // setTimeout holds at most ~24.8 days: a longer wait looks again then.
-      const timer = setTimeout(
-        () => {
-          if (exp * 1_000 > Date.now()) return arm();
-          this.expiries.delete(connection);
-          connection.close(CloseCode.TokenExpired, 'the credentials expired');
-        },
-        Math.min(left, MAX_TIMER_DELAY),
-      );
-      this.expiries.set(connection, timer.unref());
-    };
-    arm();
-  }
-
   /** Takes a removed connection out of its rooms and channels, then tells the services. */
   private async forget(connection: RealtimeConnection): Promise<void> {
-    clearTimeout(this.expiries.get(connection));
-    this.expiries.delete(connection);
+    this.expiry.forget(connection);
     const { userId } = connection;
     const rooms = [...connection.rooms];
-    const work = rooms.map((room) => this.leaveRoom(connection, room, 'disconnect'));
-    if (userId !== undefined) work.push(this.unsubscribeChannel(userChannel(userId), connection));
+    const work = rooms.map((room) => this.joins.leave(connection, room, 'disconnect'));
+    if (userId !== undefined) work.push(this.fanOut.unsubscribe(userChannel(userId), connection));
     await Promise.all(work);
-    this.notify((listener) => listener.connectionRemoved?.(connection));
+    this.listeners.notify((listener) => listener.connectionRemoved?.(connection));
   }
 
   /** @internal Lets a core service (presence) follow connections and rooms. */
   addListener(listener: HubListener): void {
-    this.listeners.push(listener);
+    this.listeners.add(listener);
   }
 
   /**
@@ -402,13 +249,13 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     const node = this.remoteNode(target);
-    if (node) this.link.tell(node, 'disconnect', { id: target, reason });
+    if (node) this.orders.disconnect(node, target as string, reason);
   }
 
   /** Closes every connection of a user, on every node, as {@link disconnect} does. */
   disconnectUser(userId: string, reason = 'disconnected'): void {
     this.closeUser(userId, reason);
-    this.link.tell(undefined, 'disconnect-user', { userId, reason });
+    this.orders.disconnectUser(userId, reason);
   }
 
   /**
@@ -422,7 +269,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     const node = this.remoteNode(connectionId);
-    if (node) this.link.tell(node, 'send', { to: connectionId, frame: frame.toString('utf8') });
+    if (node) this.orders.send(node, connectionId, frame);
   }
 
   /** @internal Whether other nodes may share the engine (false for a memory engine of its own). */
@@ -448,27 +295,16 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** What this hub does for the hubs of other nodes (see {@link NodeLink}). */
+  /** What this hub does for the hubs of other nodes, each on its own connections. */
   private obeyOtherNodes(): void {
-    const link = this.link;
-    link.handle('disconnect', ({ id, reason }: { id: string; reason: string }) => {
-      this.connections.get(id)?.close(CloseCode.Disconnected, reason);
+    this.orders.obey({
+      disconnect: (id, reason) => this.connections.get(id)?.close(CloseCode.Disconnected, reason),
+      disconnectUser: (userId, reason) => this.closeUser(userId, reason),
+      roomDeleted: (room) => this.joins.dropLocalMembers(room),
+      join: (id, room, options) => this.join(this.resolve(id), room, options),
+      leave: (id, room) => this.leave(this.resolve(id), room),
+      send: (to, frame) => this.connections.get(to)?.send(frame),
     });
-    link.handle('disconnect-user', ({ userId, reason }: { userId: string; reason: string }) => {
-      this.closeUser(userId, reason);
-    });
-    link.handle('room-deleted', ({ room }: { room: string }) => this.dropLocalMembers(room));
-    link.handle(
-      'join',
-      ({ id, room, options }: { id: string; room: string; options: JoinOptions }) =>
-        this.join(this.resolve(id), room, options),
-    );
-    link.handle('send', ({ to, frame }: { to: string; frame: string }) => {
-      this.connections.get(to)?.send(Buffer.from(frame));
-    });
-    link.handle('leave', ({ id, room }: { id: string; room: string }) =>
-      this.leave(this.resolve(id), room),
-    );
   }
 
   // -- rooms --------------------------------------------------------------------
@@ -490,81 +326,8 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     options: JoinOptions = {},
   ): Promise<RoomJoin> {
     const node = this.remoteNode(target);
-    if (node) {
-      const payload = { id: target, room, options };
-      return (await this.link.ask(node, 'join', payload, NODE_TIMEOUT)) as RoomJoin;
-    }
-    const { since, latest = 0 } = options;
-    const connection = this.resolve(target);
-    assertRoomName(room, this.maxRoomNameLength);
-    if (!Number.isSafeInteger(latest) || latest < 0 || latest > this.recoveryLimit) {
-      throw new RealtimeError(
-        ErrorCode.InvalidData,
-        `latest must be an integer from 0 to ${this.recoveryLimit}`,
-      );
-    }
-    const replay = since !== undefined || latest > 0;
-    if (!connection.rooms.has(room) && connection.rooms.size >= this.maxRoomsPerConnection) {
-      throw new RealtimeError(
-        ErrorCode.RoomLimitReached,
-        `a connection may be in ${this.maxRoomsPerConnection} rooms at most`,
-      );
-    }
-    if (replay && connection.recovering?.has(room)) {
-      throw new RealtimeError(ErrorCode.InvalidData, `room "${room}" is being recovered already`);
-    }
-    const already = connection.rooms.has(room);
-    connection.roomSet.add(room);
-    // From the subscription on, live frames wait until the missed ones are sent.
-    // (A member already receives live frames: nothing to hold, nothing to replay.)
-    const held: { offset: number; frame: Buffer }[] | undefined =
-      replay && !already ? [] : undefined;
-    if (held) (connection.recovering ??= new Map()).set(room, held);
-    const member: RoomMember = {
-      connectionId: connection.id,
-      userId: connection.userId,
-      nodeId: this.nodeId,
-      joinedAt: Date.now(),
-    };
-    try {
-      await this.subscribeChannel(roomChannel(room), connection, room);
-      const { room: record, firstOfUser } = await this.engine.addMember(room, member);
-      // The connection may have closed or left while the engine worked: undo.
-      if (!this.connections.has(connection) || !connection.rooms.has(room)) {
-        await this.engine.removeMember(room, connection.id);
-      } else {
-        this.notify((listener) => listener.roomJoined?.(connection, room, firstOfUser));
-      }
-      const limit = since ? this.recoveryLimit : latest;
-      const read = await this.engine.readRoom(room, since, limit, Date.now());
-      if (!held) {
-        const joined = { ...record, epoch: read.epoch, offset: read.offset };
-        // A member asking again: it got the live messages; nothing is replayed to it.
-        return since
-          ? { ...joined, recovered: read.recovered && read.messages.length === 0 }
-          : joined;
-      }
-      this.stopHolding(connection, room);
-      if (read.recovered) {
-        for (const { frame } of read.messages) connection.send(frame);
-        // Live frames the read already covered are not sent twice.
-        for (const { offset, frame } of held) if (offset > read.offset) connection.send(frame);
-      } else {
-        for (const { frame } of held) connection.send(frame); // live ones flow regardless
-      }
-      const joined = { ...record, epoch: read.epoch, offset: read.offset };
-      return since ? { ...joined, recovered: read.recovered } : joined;
-    } catch (error) {
-      if (held) this.stopHolding(connection, room);
-      // Undo this join only: a membership from an earlier join stays.
-      if (!already) await this.leaveRoom(connection, room, 'leave').catch(() => undefined);
-      throw error;
-    }
-  }
-
-  private stopHolding(connection: RealtimeConnection, room: string): void {
-    connection.recovering?.delete(room);
-    if (connection.recovering?.size === 0) connection.recovering = undefined;
+    if (node) return this.orders.join(node, target as string, room, options);
+    return this.joins.join(this.resolve(target), room, options);
   }
 
   /**
@@ -575,12 +338,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     room: string,
     { since, limit = this.recoveryLimit }: { since?: StreamPosition; limit?: number } = {},
   ): Promise<RoomHistory> {
-    const read = await this.engine.readRoom(room, since, limit, Date.now());
-    const messages = read.messages.map(({ offset, frame }) => {
-      const { event, data } = JSON.parse(frame.toString()) as { event: string; data?: unknown };
-      return { offset, event, data };
-    });
-    return { epoch: read.epoch, offset: read.offset, recovered: read.recovered, messages };
+    return historyOf(await this.engine.broker.readRoom(room, since, limit, Date.now()));
   }
 
   /**
@@ -591,18 +349,17 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
    */
   async leave(target: RealtimeConnection | string, room: string): Promise<boolean> {
     const node = this.remoteNode(target);
-    if (node)
-      return (await this.link.ask(node, 'leave', { id: target, room }, NODE_TIMEOUT)) as boolean;
+    if (node) return this.orders.leave(node, target as string, room);
     const connection = this.resolve(target);
     if (!connection.rooms.has(room)) return false;
-    await this.leaveRoom(connection, room, 'leave');
+    await this.joins.leave(connection, room, 'leave');
     return true;
   }
 
   /** Creates a room that stays when empty (rooms made by a join go with their last member). */
   createRoom(room: string): Promise<RoomInfo> {
     assertRoomName(room, this.maxRoomNameLength);
-    return this.engine.createRoom(room, Date.now());
+    return this.engine.rooms.create(room, Date.now());
   }
 
   /**
@@ -610,37 +367,27 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
    * Resolves false if there was no such room.
    */
   async deleteRoom(room: string): Promise<boolean> {
-    const existed = (await this.engine.getRoom(room)) !== undefined;
-    await this.dropLocalMembers(room);
-    await this.engine.deleteRoom(room);
+    const existed = (await this.engine.rooms.get(room)) !== undefined;
+    await this.joins.dropLocalMembers(room);
+    await this.engine.rooms.delete(room);
     // The members on other nodes leave too.
-    this.link.tell(undefined, 'room-deleted', { room });
+    this.orders.roomDeleted(room);
     return existed;
-  }
-
-  /** This node's members of a room leave it (the room was deleted). */
-  private async dropLocalMembers(room: string): Promise<void> {
-    const local = this.connections.subscribers(roomChannel(room));
-    await Promise.all(
-      [...(local ?? [])].map((subscriber) =>
-        this.leaveRoom(subscriber as RealtimeConnection, room, 'delete'),
-      ),
-    );
   }
 
   /** The room's record, or undefined if there is no such room. */
   roomInfo(room: string): Promise<RoomInfo | undefined> {
-    return this.engine.getRoom(room);
+    return this.engine.rooms.get(room);
   }
 
   /** Every member connection of a room, on every node, in join order. */
   roomMembers(room: string): Promise<RoomMember[]> {
-    return this.engine.getMembers(room);
+    return this.engine.rooms.members(room);
   }
 
   /** The distinct user ids among a room's members (anonymous members are not listed). */
   async roomUsers(room: string): Promise<string[]> {
-    const members = await this.engine.getMembers(room);
+    const members = await this.engine.rooms.members(room);
     const users = new Set<string>();
     for (const { userId } of members) if (userId !== undefined) users.add(userId);
     return [...users];
@@ -661,52 +408,13 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     return connection;
   }
 
-  private async leaveRoom(
-    connection: RealtimeConnection,
-    room: string,
-    cause: LeaveCause,
-  ): Promise<void> {
-    connection.roomSet.delete(room);
-    const [, { removed, lastOfUser }] = await Promise.all([
-      this.unsubscribeChannel(roomChannel(room), connection),
-      this.engine.removeMember(room, connection.id),
-    ]);
-    // A deleted room is gone from the engine before other nodes hear of it: their
-    // members left all the same.
-    if (removed || cause === 'delete')
-      this.notify((listener) => listener.roomLeft?.(connection, room, lastOfUser, cause));
-  }
-
-  private notify(call: (listener: HubListener) => void): void {
-    for (const listener of this.listeners) {
-      try {
-        call(listener);
-      } catch (error) {
-        this.logger.error('a hub listener failed', error instanceof Error ? error.stack : error);
-      }
-    }
-  }
-
   /** @internal Adds a local subscriber; the first one on this node subscribes the node. */
   subscribeChannel(channel: string, subscriber: ChannelSubscriber, room?: string): Promise<void> {
-    if (this.connections.subscribe(channel, subscriber)) {
-      const subscribed = this.engine.subscribe(channel, room);
-      this.subscriptions.set(channel, subscribed);
-      // A failed subscription must not fail the channel's later subscribers too.
-      subscribed.catch(() => {
-        if (this.subscriptions.get(channel) === subscribed) this.subscriptions.delete(channel);
-      });
-      return subscribed;
-    }
-    return this.subscriptions.get(channel) ?? Promise.resolve();
+    return this.fanOut.subscribe(channel, subscriber, room);
   }
 
   /** @internal Removes a local subscriber; the last one on this node unsubscribes the node. */
-  async unsubscribeChannel(channel: string, subscriber: ChannelSubscriber): Promise<void> {
-    if (!this.connections.unsubscribe(channel, subscriber)) return;
-    this.subscriptions.delete(channel);
-    await this.engine.unsubscribe(channel).catch((error: unknown) => {
-      this.logger.warn(`engine could not unsubscribe ${channel}: ${String(error)}`);
-    });
+  unsubscribeChannel(channel: string, subscriber: ChannelSubscriber): Promise<void> {
+    return this.fanOut.unsubscribe(channel, subscriber);
   }
 }

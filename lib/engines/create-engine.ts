@@ -4,8 +4,8 @@ import { MemoryEngine } from './memory/memory.engine.js';
 import type { RealtimeEngine } from './realtime-engine.interface.js';
 
 /**
- * Builds the engine the (already checked) options name. The Redis engine is loaded
- * only when asked for: ioredis is an optional peer dependency.
+ * Builds the engine the (already checked) options name, or hands over the user's own.
+ * The Redis engine is loaded only when asked for: ioredis is an optional peer dependency.
  */
 export async function createEngine(options: EngineOptions): Promise<RealtimeEngine> {
   switch (options.type) {
@@ -17,5 +17,7 @@ export async function createEngine(options: EngineOptions): Promise<RealtimeEngi
       // only so that the options do not need ioredis.
       return new RedisEngine(options as RedisEngineOptions);
     }
+    case 'custom':
+      return options.engine;
   }
 }

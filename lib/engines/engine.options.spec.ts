@@ -24,7 +24,7 @@ describe('resolveEngineOptions', () => {
   });
 
   it.each([
-    [{ type: 'mongo' }, '"engine.type": expected one of "memory", "redis", got "mongo"'],
+    [{ type: 'mongo' }, '"engine.type": expected one of "memory", "redis", "custom", got "mongo"'],
     [{}, '"engine.type": expected one of "memory", "redis", got undefined'],
     ['memory', '"engine": expected an object, got "memory"'],
     [{ type: 'memory', shared: '' }, '"engine.shared": expected a non-empty string, got ""'],

@@ -1,5 +1,6 @@
 import { isPlainObject, RealtimeConfigError, type Rule } from '../options-check.js';
 import { MEMORY_ENGINE_RULES, type MemoryEngineConfig } from './memory/memory.options.js';
+import type { RealtimeEngine } from './realtime-engine.interface.js';
 import { REDIS_ENGINE_RULES, type RedisEngineConfig } from './redis/redis.options.js';
 
 /**
@@ -10,6 +11,8 @@ import { REDIS_ENGINE_RULES, type RedisEngineConfig } from './redis/redis.option
  * options in `redis`, or ioredis clients of your own (`client`, `subscriber`: see
  * `RedisEngineOptions`), a `prefix` for its keys and channels (default `rt:`), and
  * `shardedPubSub` (`'auto'`: sharded pub/sub where the server is Redis 7 or later).
+ * `custom` runs on an engine of your own (a {@link RealtimeEngine}: see docs/engines.md),
+ * which the module starts and closes with the app.
  *
  * @example
  * ```ts
@@ -17,14 +20,35 @@ import { REDIS_ENGINE_RULES, type RedisEngineConfig } from './redis/redis.option
  * engine: { type: 'memory', shared: 'cluster-a' }
  * engine: { type: 'redis', url: 'redis://redis:6379', prefix: 'chat:' }
  * engine: { type: 'redis', client: new Redis(url, { enableOfflineQueue: false }) }
+ * engine: { type: 'custom', engine: new MyEngine() }
  * ```
  */
-export type EngineOptions = MemoryEngineConfig | RedisEngineConfig;
+export type EngineOptions =
+  MemoryEngineConfig | RedisEngineConfig | { type: 'custom'; engine: RealtimeEngine };
+
+/** What a custom engine must have: its four parts, start and close (checked shallowly). */
+function isEngine(value: unknown): boolean {
+  const engine = value as Record<string, unknown> | null;
+  return (
+    typeof engine === 'object' &&
+    engine !== null &&
+    typeof engine.start === 'function' &&
+    typeof engine.close === 'function' &&
+    ['broker', 'rooms', 'presence', 'controller'].every(
+      (part) => typeof engine[part] === 'object' && engine[part] !== null,
+    )
+  );
+}
+
+const CUSTOM_ENGINE_RULES: Record<string, Rule> = {
+  engine: [isEngine, 'a RealtimeEngine (broker, rooms, presence, controller, start, close)'],
+};
 
 /** The options of each engine, and their checks. */
 const ENGINE_RULES: Record<EngineOptions['type'], Record<string, Rule>> = {
   memory: MEMORY_ENGINE_RULES,
   redis: REDIS_ENGINE_RULES,
+  custom: CUSTOM_ENGINE_RULES,
 };
 const ENGINE_TYPES = Object.keys(ENGINE_RULES);
 
@@ -55,6 +79,9 @@ export function resolveEngineOptions(given: EngineOptions | undefined): EngineOp
       throw new RealtimeConfigError(`engine.${key}`, `one of the known options (${names})`, value);
     }
     if (!rule[0](value)) throw new RealtimeConfigError(`engine.${key}`, rule[1], value);
+  }
+  if (engine.type === 'custom' && engine.engine === undefined) {
+    throw new RealtimeConfigError('engine.engine', CUSTOM_ENGINE_RULES.engine![1], undefined);
   }
   return engine;
 }

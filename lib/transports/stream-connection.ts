@@ -1,4 +1,5 @@
-import type { RealtimeHub, RoomJoin } from '../core/realtime-hub.js';
+import type { RoomJoin } from '../core/hub/room-joins.js';
+import type { RealtimeHub } from '../core/realtime-hub.js';
 import { RealtimeConnection, type RealtimePrincipal } from '../core/realtime-connection.js';
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
 import { CloseCode, BuiltinEvent, eventIdFormat } from '../protocol/index.js';

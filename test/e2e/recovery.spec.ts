@@ -213,7 +213,7 @@ describe('recovery', () => {
     // event-loop turns before and after it reads, while messages keep coming. Those
     // before the read are in it and held live too (sent once); those after it are
     // held and sent after it.
-    const engine = rt.app.app.get<RealtimeEngine>(RealtimeEngine);
+    const engine = rt.app.app.get<RealtimeEngine>(RealtimeEngine).broker;
     const read = engine.readRoom.bind(engine);
     let last = 8;
     const emitted: Promise<unknown>[] = [];

@@ -348,9 +348,9 @@ describe.runIf(redisAvailable())(
       });
       const heard: string[] = [];
       listener.on('message', (_channel: string, message: string) => heard.push(message));
-      await listener.subscribe('acks:ch:n:*');
+      await listener.subscribe('acks:nodes:');
       const mallory = await harness.connect(`${app.wsUrl}?user=mallory`);
-      // An id "<node>.<random>" whose node is "*": the ack is forwarded to nodeChannel('*').
+      // An id "<node>.<random>" whose node is "*": the ack would be forwarded to all nodes.
       await mallory.request('rt:ack', { id: '*.forged' });
       await sleep(200);
       expect(heard).toEqual([]);

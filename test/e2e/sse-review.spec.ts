@@ -79,7 +79,7 @@ describe('SSE review: resume', () => {
   it('says rt:resync for an unreadable id before a live event that arrives while the room is joined', async () => {
     const app = await started();
     // A networked engine answers readRoom after a while; meanwhile the room is live.
-    const engine = app.app.get<RealtimeEngine>(RealtimeEngine);
+    const engine = app.app.get<RealtimeEngine>(RealtimeEngine).broker;
     const readRoom = engine.readRoom.bind(engine);
     let release = noop;
     const gate = new Promise<void>((resolve) => (release = resolve));

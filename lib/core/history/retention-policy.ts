@@ -1,4 +1,4 @@
-import type { HistoryRetention } from '../../engines/realtime-engine.interface.js';
+import type { HistoryRetention } from '../../engines/broker.interface.js';
 import type { HistoryOptions } from './history.options.js';
 
 /** `chat:*` -> /^chat:.*$/: `*` matches any run of characters, the rest is literal. */

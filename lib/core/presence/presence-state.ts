@@ -2,7 +2,7 @@ import type {
   ChosenStatus,
   PresenceMeta,
   PresenceRecord,
-} from '../../engines/realtime-engine.interface.js';
+} from '../../engines/presence-store.interface.js';
 import { ErrorCode, RealtimeError } from '../../protocol/index.js';
 
 /** A user's status as others see it: a chosen one, or `offline`. */

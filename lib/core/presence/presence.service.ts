@@ -6,12 +6,12 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { Observable } from 'rxjs';
-import {
-  RealtimeEngine,
-  type ChosenStatus,
-  type PresenceMeta,
-  type PresenceRecord,
-} from '../../engines/realtime-engine.interface.js';
+import type {
+  ChosenStatus,
+  PresenceMeta,
+  PresenceRecord,
+} from '../../engines/presence-store.interface.js';
+import { RealtimeEngine } from '../../engines/realtime-engine.interface.js';
 import { BuiltinEvent, encodeFrame, ErrorCode, RealtimeError } from '../../protocol/index.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
@@ -19,7 +19,8 @@ import type { PresenceOptions } from './presence.options.js';
 import { presenceChannel, roomPresenceChannel, userChannel } from '../channels.js';
 import type { ChannelSubscriber } from '../connection-registry.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
-import { RealtimeHub, type LeaveCause } from '../realtime-hub.js';
+import type { LeaveCause } from '../hub/hub-listeners.js';
+import { RealtimeHub } from '../realtime-hub.js';
 import {
   assertChosenStatus,
   assertMeta,
@@ -124,7 +125,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     const options = this.require();
     assertChosenStatus(status);
     assertMeta(meta, options.maxMetaBytes);
-    const changed = await this.engine.setPresenceStatus(userId, status, meta, Date.now());
+    const changed = await this.engine.presence.setStatus(userId, status, meta, Date.now());
     if (!changed) throw new RealtimeError(ErrorCode.UserOffline, `user "${userId}" is offline`);
     await this.announce(userId, changed.previous, changed.record);
     const own = viewOf(userId, changed.record, userId);
@@ -144,7 +145,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     { viewer }: PresenceViewOptions = {},
   ): Promise<PresenceState[]> {
     this.require();
-    const records = await this.engine.getPresence(userIds);
+    const records = await this.engine.presence.get(userIds);
     return userIds.map((userId, i) => viewOf(userId, records[i], viewer));
   }
 
@@ -155,7 +156,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
   async roomMembers(room: string, { viewer }: PresenceViewOptions = {}): Promise<PresenceState[]> {
     this.require();
     const users = await this.hub.roomUsers(room);
-    const records = await this.engine.getPresence(users);
+    const records = await this.engine.presence.get(users);
     return users
       .map((userId, i) => viewOf(userId, records[i], viewer))
       .filter((state) => isVisible(state));
@@ -238,8 +239,8 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     const { userId } = connection;
     if (userId === undefined) return;
     const now = Date.now();
-    this.engine
-      .addPresence(this.entryOf(connection, userId, now), now)
+    this.engine.presence
+      .add(this.entryOf(connection, userId, now), now)
       .then(({ record, cameOnline }) =>
         cameOnline ? this.announce(userId, undefined, record) : undefined,
       )
@@ -252,8 +253,8 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     if (watched) void this.unwatchFor(connection, [...watched]);
     const { userId } = connection;
     if (userId === undefined) return;
-    this.engine
-      .removePresence(userId, connection.id, Date.now())
+    this.engine.presence
+      .remove(userId, connection.id, Date.now())
       .catch((error: unknown) => this.report('disconnect', error));
   }
 
@@ -278,8 +279,8 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     if (userId === undefined || !lastOfUser) return;
     const options = this.options as Required<PresenceOptions>;
     // Whether the others saw the user is decided now: a hidden user's leaving is not news.
-    this.engine
-      .getPresence([userId])
+    this.engine.presence
+      .get([userId])
       .then(([record]) => {
         if (!isVisible(viewOf(userId, record))) return;
         if (cause === 'disconnect' && options.offlineDelay > 0) {
@@ -317,7 +318,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
             ? 'left'
             : undefined;
     if (!change) return;
-    for (const room of await this.engine.getUserRooms(userId))
+    for (const room of await this.engine.rooms.roomsOf(userId))
       this.batcher!.record(room, userId, change);
   }
 
@@ -329,7 +330,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       for (const [userId, change] of users) if (change !== 'left') shown.add(userId);
     }
     const ids = [...shown];
-    const records = await this.engine.getPresence(ids);
+    const records = await this.engine.presence.get(ids);
     const states = new Map(ids.map((userId, i) => [userId, viewOf(userId, records[i])]));
     for (const [room, users] of changes) {
       const diff = {
@@ -359,20 +360,20 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       const { userId } = connection;
       if (userId !== undefined) entries.push(this.entryOf(connection, userId, now));
     }
-    if (entries.length > 0) await this.engine.refreshPresence(entries);
+    if (entries.length > 0) await this.engine.presence.refresh(entries);
   }
 
   /** Announces users gone offline, and departures whose delay has run out. */
   private async sweep(): Promise<void> {
     const options = this.options as Required<PresenceOptions>;
     const now = Date.now();
-    for (const record of await this.engine.expirePresence(now, options.offlineDelay)) {
+    for (const record of await this.engine.presence.expire(now, options.offlineDelay)) {
       await this.announce(record.userId, record, undefined);
     }
     for (const [key, { room, userId, due }] of this.pendingLeaves) {
       if (due > now) continue;
       this.pendingLeaves.delete(key);
-      if (!(await this.engine.getUserRooms(userId)).includes(room)) {
+      if (!(await this.engine.rooms.roomsOf(userId)).includes(room)) {
         this.batcher!.record(room, userId, 'left');
       }
     }

@@ -1,10 +1,20 @@
-import type { EngineHandler, EnginePublication } from '../realtime-engine.interface.js';
-import { MemoryPresence } from './memory-presence.js';
-import { MemoryRooms } from './memory-rooms.js';
+import type { EnginePublication } from '../broker.interface.js';
+import type { EngineHandler } from '../realtime-engine.interface.js';
+import { MemoryPresenceStore } from './memory.presence-store.js';
+import { MemoryRoomStore } from './memory.room-store.js';
 import { MemoryStreams } from './memory-streams.js';
 
-/** One node attached to a store: its handler and the channels it listens to. */
-interface MemoryNode {
+/**
+ * One node attached to a store: its id, its handler and the channels it listens to.
+ *
+ * @example
+ * ```ts
+ * const node: MemoryNode = store.attach('k3Jx9a_-', handler);
+ * node.channels.add('r:lobby');
+ * ```
+ */
+export interface MemoryNode {
+  readonly id: string;
   readonly handler: EngineHandler;
   readonly channels: Set<string>;
 }
@@ -17,10 +27,15 @@ const named = new Map<string, MemoryStore>();
  * (engines) attached to it. A store of its own serves one app; a store shared by
  * name lets several apps of one process act as the nodes of one cluster. The store
  * lives while an engine is attached, and is cleared when the last one goes.
+ *
+ * @example
+ * ```ts
+ * const store = MemoryStore.open('demo'); // the same store for every engine naming 'demo'
+ * ```
  */
 export class MemoryStore {
-  readonly rooms = new MemoryRooms();
-  readonly presence = new MemoryPresence();
+  readonly rooms = new MemoryRoomStore();
+  readonly presence = new MemoryPresenceStore();
   readonly streams = new MemoryStreams();
   private readonly nodes = new Set<MemoryNode>();
   /** Trims aged history and forgets idle streams, once per store. */
@@ -36,8 +51,8 @@ export class MemoryStore {
     return store;
   }
 
-  attach(handler: EngineHandler): MemoryNode {
-    const node: MemoryNode = { handler, channels: new Set() };
+  attach(id: string, handler: EngineHandler): MemoryNode {
+    const node: MemoryNode = { id, handler, channels: new Set(['*']) };
     this.nodes.add(node);
     this.sweeper ??= setInterval(() => this.streams.sweep(Date.now()), 1_000).unref();
     return node;
@@ -66,6 +81,11 @@ export class MemoryStore {
       }
     }
   }
-}
 
-export type { MemoryNode };
+  /** Hands an order synchronously to the node `to` (by id), or to every node. */
+  control(to: string | undefined, order: Buffer): void {
+    for (const node of this.nodes) {
+      if (to === undefined || node.id === to) node.handler.control(order);
+    }
+  }
+}

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { HistoryRetention, RoomRead, StreamPosition } from '../realtime-engine.interface.js';
+import type { StreamPosition } from '../../protocol/stream-position.js';
+import type { HistoryRetention, RoomRead } from '../broker.interface.js';
 
 interface Entry {
   readonly offset: number;

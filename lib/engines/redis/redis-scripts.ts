@@ -1,6 +1,10 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+
 // The Redis engine's atomic steps, as Lua: each runs alone on the server, so that
 // numbering and publishing a room message, or joining and leaving, cannot interleave
 // between nodes. Keys are passed in KEYS (so that they are declared), values in ARGV.
+// They are defined on each client with defineCommand: ioredis sends a script's text on
+// its first call on a connection, and EVALSHA after that.
 
 /**
  * A room stream: KEYS[1] its hash {epoch, offset, maxAge}, KEYS[2] the list of its kept
@@ -33,12 +37,13 @@ end
 
 /**
  * Numbers a room message, keeps it, and publishes it, atomically.
- * KEYS: meta, kept, channel. ARGV: body, header JSON, maxCount, maxAge, now, newEpoch,
- * idle, the publish command (PUBLISH, or SPUBLISH for sharded pub/sub). The published
- * payload is the header (with `o` and `p`, the offset and epoch) + "\n" + the closed
- * frame; returns {epoch, offset}.
+ * KEYS: meta, kept, channel. ARGV: body, the published header up to its offset (JSON
+ * ending in `"o":`, built by the caller: Lua decodes and encodes no JSON on this path),
+ * maxCount, maxAge, now, newEpoch, idle, the publish command (PUBLISH, or SPUBLISH for
+ * sharded pub/sub). The published payload is the header closed with the offset and
+ * `"p"` (the epoch) + "\n" + the closed frame; returns {epoch, offset}.
  */
-export const PUBLISH_TO_ROOM = `${STREAM}
+const PUBLISH_TO_ROOM = `${STREAM}
 local meta, kept, channel = KEYS[1], KEYS[2], KEYS[3]
 local body, header = ARGV[1], ARGV[2]
 local maxCount, maxAge, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -51,10 +56,7 @@ if maxCount > 0 then
   redis.call('LTRIM', kept, -maxCount, -1)
   redis.call('PEXPIRE', kept, tonumber(ARGV[7]))
 end
-local head = cjson.decode(header)
-head.o = offset
-head.p = epoch
-redis.call(ARGV[8], channel, cjson.encode(head) .. '\\n' .. frame)
+redis.call(ARGV[8], channel, header .. offset .. ',"p":"' .. epoch .. '"}\\n' .. frame)
 return {epoch, offset}
 `;
 
@@ -63,7 +65,7 @@ return {epoch, offset}
  * KEYS: meta, kept. ARGV: sinceEpoch ("" for none), sinceOffset, limit, now, newEpoch, idle.
  * Returns {epoch, offset, recovered (0/1), entry...}.
  */
-export const READ_ROOM = `${STREAM}
+const READ_ROOM = `${STREAM}
 local meta, kept = KEYS[1], KEYS[2]
 local sinceEpoch, sinceOffset, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local epoch, offset = stream(meta, kept, tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]))
@@ -92,7 +94,7 @@ return result
  * ("" key when anonymous), sequence counter. ARGV: room, connectionId, member JSON,
  * userId ("" when anonymous), now. Returns {created, persistent, size, firstOfUser}.
  */
-export const ADD_MEMBER = `
+const ADD_MEMBER = `
 local roomKey, order, members, users, userRooms, sequence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local room, connectionId, member, userId, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if redis.call('EXISTS', roomKey) == 0 then
@@ -117,7 +119,7 @@ return {tonumber(record[1]), tonumber(record[2]), redis.call('HLEN', members), f
  * ADD_MEMBER (the user's key from the stored member). ARGV: room, connectionId, prefix.
  * Returns {removed, lastOfUser}.
  */
-export const REMOVE_MEMBER = `
+const REMOVE_MEMBER = `
 local roomKey, order, members, users = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local room, connectionId, prefix = ARGV[1], ARGV[2], ARGV[3]
 local member = redis.call('HGET', members, connectionId)
@@ -140,7 +142,7 @@ return {1, last}
 `;
 
 /** Deletes a room with its members. KEYS as REMOVE_MEMBER. ARGV: room, prefix. Returns 0/1. */
-export const DELETE_ROOM = `
+const DELETE_ROOM = `
 local roomKey, order, members, users = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local room, prefix = ARGV[1], ARGV[2]
 local existed = redis.call('EXISTS', roomKey)
@@ -155,7 +157,7 @@ return existed
  * Records a live connection. KEYS: user hash, connections hash, sweep zset.
  * ARGV: userId, connectionId, expiresAt, now. Returns {cameOnline, status, meta, since, connections}.
  */
-export const ADD_PRESENCE = `
+const ADD_PRESENCE = `
 local user, connections, sweep = KEYS[1], KEYS[2], KEYS[3]
 local userId, connectionId, expiresAt, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local came = 0
@@ -170,8 +172,17 @@ local record = redis.call('HMGET', user, 'status', 'meta', 'since')
 return {came, record[1], record[2], tonumber(record[3]), redis.call('HLEN', connections)}
 `;
 
+/**
+ * Pushes back a connection's expiry, only while it is recorded (HSET alone would bring
+ * back a removed one). KEYS: connections hash. ARGV: connectionId, expiresAt.
+ */
+const REFRESH_PRESENCE = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 0
+`;
+
 /** Forgets one connection. KEYS: user hash, connections hash, sweep zset. ARGV: userId, connectionId, now. */
-export const REMOVE_PRESENCE = `
+const REMOVE_PRESENCE = `
 local user, connections, sweep = KEYS[1], KEYS[2], KEYS[3]
 if redis.call('HDEL', connections, ARGV[2]) == 1 and redis.call('HLEN', connections) == 0 then
   redis.call('HSET', user, 'emptySince', ARGV[3])
@@ -184,7 +195,7 @@ return 0
  * Sets a chosen status. KEYS: user hash, connections hash. ARGV: status, meta JSON, now.
  * Returns {} when offline, else {old status, old meta, old since, new since, connections}.
  */
-export const SET_STATUS = `
+const SET_STATUS = `
 local user, connections = KEYS[1], KEYS[2]
 if redis.call('EXISTS', user) == 0 then return {} end
 local old = redis.call('HMGET', user, 'status', 'meta', 'since')
@@ -197,7 +208,7 @@ return {old[1], old[2], tonumber(old[3]), tonumber(ARGV[3]), redis.call('HLEN', 
  * returned to exactly one caller. KEYS: sweep zset. ARGV: now, offlineDelay, prefix.
  * Returns the gone users' {userId, status, meta, since} as a flat list.
  */
-export const EXPIRE_PRESENCE = `
+const EXPIRE_PRESENCE = `
 local sweep = KEYS[1]
 local now, delay, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local gone = {}
@@ -238,3 +249,66 @@ for _, userId in ipairs(redis.call('ZRANGEBYSCORE', sweep, '-inf', now)) do
 end
 return gone
 `;
+
+/** Each script, by the name of the command it becomes, with its number of keys. */
+const SCRIPTS = {
+  rtPublishToRoom: [3, PUBLISH_TO_ROOM],
+  rtReadRoom: [2, READ_ROOM],
+  rtAddMember: [6, ADD_MEMBER],
+  rtRemoveMember: [4, REMOVE_MEMBER],
+  rtDeleteRoom: [4, DELETE_ROOM],
+  rtAddPresence: [3, ADD_PRESENCE],
+  rtRefreshPresence: [1, REFRESH_PRESENCE],
+  rtRemovePresence: [3, REMOVE_PRESENCE],
+  rtSetStatus: [2, SET_STATUS],
+  rtExpirePresence: [1, EXPIRE_PRESENCE],
+} as const satisfies Record<string, readonly [number, string]>;
+
+type ScriptName = keyof typeof SCRIPTS;
+type ScriptArgument = string | number | Buffer;
+
+/**
+ * A client with the scripts as commands (keys first, then arguments).
+ *
+ * @example
+ * ```ts
+ * const [epoch, offset] = (await redis.rtPublishToRoom(meta, kept, channel, ...args)) as [string, number];
+ * ```
+ */
+export type ScriptedRedis = Redis & {
+  [Name in ScriptName]: (...args: ScriptArgument[]) => Promise<unknown>;
+} & {
+  /** The same, answering with buffers. */
+  [Name in ScriptName as `${Name}Buffer`]: (...args: ScriptArgument[]) => Promise<unknown>;
+};
+
+/**
+ * A pipeline of a {@link ScriptedRedis}, with the scripts.
+ *
+ * @example
+ * ```ts
+ * const pipeline = redis.pipeline() as ScriptedPipeline;
+ * pipeline.rtRefreshPresence(key, connectionId, expiresAt);
+ * await pipeline.exec();
+ * ```
+ */
+export type ScriptedPipeline = ChainableCommander & {
+  [Name in ScriptName]: (...args: ScriptArgument[]) => ScriptedPipeline;
+};
+
+/**
+ * Defines the scripts as commands of a client (a user's own client too: the commands
+ * are named `rt...`, and defining them twice is harmless).
+ *
+ * @example
+ * ```ts
+ * const redis = withScripts(new Redis(url));
+ * await redis.rtRefreshPresence(key, connectionId, expiresAt);
+ * ```
+ */
+export function withScripts(redis: Redis): ScriptedRedis {
+  for (const [name, [numberOfKeys, lua]] of Object.entries(SCRIPTS)) {
+    redis.defineCommand(name, { numberOfKeys, lua });
+  }
+  return redis as ScriptedRedis;
+}

@@ -1,4 +1,5 @@
-import type { EnginePublication, RoomRead, StreamPosition } from '../realtime-engine.interface.js';
+import type { StreamPosition } from '../../protocol/stream-position.js';
+import type { EnginePublication, RoomRead } from '../broker.interface.js';
 
 /** Live messages a feed holds while it is refilled, at most (the oldest go first). */
 const MAX_HELD = 10_000;

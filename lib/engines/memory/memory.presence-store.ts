@@ -3,7 +3,8 @@ import type {
   PresenceEntry,
   PresenceMeta,
   PresenceRecord,
-} from '../realtime-engine.interface.js';
+  PresenceStore,
+} from '../presence-store.interface.js';
 
 interface MemoryUser {
   status: ChosenStatus;
@@ -15,8 +16,16 @@ interface MemoryUser {
   emptySince: number | undefined;
 }
 
-/** The presence store of the memory engine. */
-export class MemoryPresence {
+/**
+ * The presence store of the memory engine, in this process (shared by the nodes of
+ * one named store).
+ *
+ * @example
+ * ```ts
+ * const [record] = await new MemoryEngine().presence.get(['u1']);
+ * ```
+ */
+export class MemoryPresenceStore implements PresenceStore {
   private readonly users = new Map<string, MemoryUser>();
   /** Users with no connection left, waiting for offlineDelay. */
   private readonly empty = new Set<string>();
@@ -32,7 +41,10 @@ export class MemoryPresence {
     this.earliestExpiry = Infinity;
   }
 
-  add(entry: PresenceEntry, now: number): { record: PresenceRecord; cameOnline: boolean } {
+  async add(
+    entry: PresenceEntry,
+    now: number,
+  ): Promise<{ record: PresenceRecord; cameOnline: boolean }> {
     let user = this.users.get(entry.userId);
     const cameOnline = !user;
     if (!user) {
@@ -52,7 +64,7 @@ export class MemoryPresence {
     return { record: toRecord(entry.userId, user), cameOnline };
   }
 
-  remove(userId: string, connectionId: string, now: number): void {
+  async remove(userId: string, connectionId: string, now: number): Promise<void> {
     const user = this.users.get(userId);
     if (user?.connections.delete(connectionId) && user.connections.size === 0) {
       user.emptySince = now;
@@ -60,19 +72,19 @@ export class MemoryPresence {
     }
   }
 
-  refresh(entries: readonly PresenceEntry[]): void {
+  async refresh(entries: readonly PresenceEntry[]): Promise<void> {
     for (const { userId, connectionId, expiresAt } of entries) {
       const connections = this.users.get(userId)?.connections;
       if (connections?.has(connectionId)) connections.set(connectionId, expiresAt);
     }
   }
 
-  setStatus(
+  async setStatus(
     userId: string,
     status: ChosenStatus,
     meta: PresenceMeta | null,
     now: number,
-  ): { previous: PresenceRecord; record: PresenceRecord } | undefined {
+  ): Promise<{ previous: PresenceRecord; record: PresenceRecord } | undefined> {
     const user = this.users.get(userId);
     if (!user) return undefined;
     const previous = toRecord(userId, user);
@@ -82,14 +94,14 @@ export class MemoryPresence {
     return { previous, record: toRecord(userId, user) };
   }
 
-  get(userIds: readonly string[]): (PresenceRecord | undefined)[] {
+  async get(userIds: readonly string[]): Promise<(PresenceRecord | undefined)[]> {
     return userIds.map((userId) => {
       const user = this.users.get(userId);
       return user && toRecord(userId, user);
     });
   }
 
-  expire(now: number, offlineDelay: number): PresenceRecord[] {
+  async expire(now: number, offlineDelay: number): Promise<PresenceRecord[]> {
     if (now >= this.earliestExpiry) this.dropExpiredConnections(now);
     const gone: PresenceRecord[] = [];
     for (const userId of this.empty) {

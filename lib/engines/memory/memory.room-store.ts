@@ -1,4 +1,4 @@
-import type { RoomMember, RoomRecord } from '../realtime-engine.interface.js';
+import type { RoomMember, RoomRecord, RoomStore } from '../room-store.interface.js';
 
 interface MemoryRoom {
   readonly created: number;
@@ -7,8 +7,16 @@ interface MemoryRoom {
   readonly members: Map<string, RoomMember>;
 }
 
-/** The room store of the memory engine: rooms, members, and each user's rooms. */
-export class MemoryRooms {
+/**
+ * The room store of the memory engine: rooms, members, and each user's rooms, in
+ * this process (shared by the nodes of one named store).
+ *
+ * @example
+ * ```ts
+ * const { firstOfUser } = await new MemoryEngine().rooms.addMember('lobby', member);
+ * ```
+ */
+export class MemoryRoomStore implements RoomStore {
   private readonly rooms = new Map<string, MemoryRoom>();
   /** userId -> room -> that user's member connections in the room. */
   private readonly userRooms = new Map<string, Map<string, number>>();
@@ -18,7 +26,7 @@ export class MemoryRooms {
     this.userRooms.clear();
   }
 
-  create(room: string, now: number): RoomRecord {
+  async create(room: string, now: number): Promise<RoomRecord> {
     const existing = this.rooms.get(room);
     if (existing) {
       existing.persistent = true;
@@ -29,14 +37,17 @@ export class MemoryRooms {
     return toRecord(room, created);
   }
 
-  delete(room: string): boolean {
+  async delete(room: string): Promise<boolean> {
     const entry = this.rooms.get(room);
     if (!entry) return false;
     for (const member of entry.members.values()) this.countUser(member.userId, room, -1);
     return this.rooms.delete(room);
   }
 
-  add(room: string, member: RoomMember): { room: RoomRecord; firstOfUser: boolean } {
+  async addMember(
+    room: string,
+    member: RoomMember,
+  ): Promise<{ room: RoomRecord; firstOfUser: boolean }> {
     let entry = this.rooms.get(room);
     if (!entry) {
       entry = { created: member.joinedAt, persistent: false, members: new Map() };
@@ -50,7 +61,10 @@ export class MemoryRooms {
     return { room: toRecord(room, entry), firstOfUser };
   }
 
-  remove(room: string, connectionId: string): { removed: boolean; lastOfUser: boolean } {
+  async removeMember(
+    room: string,
+    connectionId: string,
+  ): Promise<{ removed: boolean; lastOfUser: boolean }> {
     const entry = this.rooms.get(room);
     const member = entry?.members.get(connectionId);
     if (!entry || !member) return { removed: false, lastOfUser: false };
@@ -60,16 +74,16 @@ export class MemoryRooms {
     return { removed: true, lastOfUser };
   }
 
-  get(room: string): RoomRecord | undefined {
+  async get(room: string): Promise<RoomRecord | undefined> {
     const entry = this.rooms.get(room);
     return entry && toRecord(room, entry);
   }
 
-  members(room: string): RoomMember[] {
+  async members(room: string): Promise<RoomMember[]> {
     return [...(this.rooms.get(room)?.members.values() ?? [])];
   }
 
-  roomsOf(userId: string): string[] {
+  async roomsOf(userId: string): Promise<string[]> {
     return [...(this.userRooms.get(userId)?.keys() ?? [])];
   }
 

@@ -1,0 +1,94 @@
+import { Logger } from '@nestjs/common';
+import type { Broker, EnginePublication } from '../../engines/broker.interface.js';
+import type { StreamPosition } from '../../engines/realtime-engine.interface.js';
+import { BuiltinEvent, encodeFrame } from '../../protocol/index.js';
+import { BROADCAST_CHANNEL } from '../channels.js';
+import type { ChannelSubscriber, ConnectionRegistry } from '../connection-registry.js';
+import type { RealtimeConnection } from '../realtime-connection.js';
+
+const NO_RECIPIENTS: readonly ChannelSubscriber[] = [];
+
+/**
+ * This node's side of the broker: which local subscribers each channel has (the first
+ * one subscribes the node, the last one unsubscribes it), and the delivery of what the
+ * broker hands over to them, the same bytes to each.
+ *
+ * @example
+ * ```ts
+ * await fanOut.subscribe(roomChannel('lobby'), connection, 'lobby');
+ * fanOut.deliver(publication); // called by the engine
+ * ```
+ */
+export class LocalFanOut {
+  /** Engine subscriptions of this node, settled or in flight, by channel. */
+  private readonly subscriptions = new Map<string, Promise<void>>();
+  private readonly logger = new Logger('RealtimeHub');
+
+  constructor(
+    private readonly connections: ConnectionRegistry,
+    private readonly broker: Broker,
+  ) {}
+
+  /** Local fan-out of a publication, called by the engine. */
+  deliver({ channels, frame, except, position, volatile }: EnginePublication): void {
+    if (channels.length === 1) {
+      for (const connection of this.recipientsOf(channels[0]!)) {
+        if (except.length > 0 && except.includes(connection.id)) continue;
+        if (volatile && (connection as RealtimeConnection).congested) continue;
+        // A connection replaying this room's history gets live frames after it.
+        const held = position && (connection as RealtimeConnection).recovering?.get(position.room);
+        if (held) held.push({ offset: position.offset, frame });
+        else connection.send(frame);
+      }
+      return;
+    }
+    // Several channels: a connection in two of them must get the frame once.
+    const sent = new Set<ChannelSubscriber>();
+    for (const channel of channels) {
+      for (const connection of this.recipientsOf(channel)) {
+        if (sent.has(connection) || except.includes(connection.id)) continue;
+        if (volatile && (connection as RealtimeConnection).congested) continue;
+        sent.add(connection);
+        connection.send(frame);
+      }
+    }
+  }
+
+  /**
+   * The engine lost messages of a room for this node (its link to the other nodes
+   * dropped, and they are no longer kept): each local member is told where the room
+   * goes on from, with `rt:resync`, before any later message of the room.
+   */
+  lost(channel: string, room: string, { epoch, offset }: StreamPosition): void {
+    const frame = encodeFrame({ event: BuiltinEvent.Resync, data: { room, epoch, offset } });
+    for (const connection of this.recipientsOf(channel)) connection.send(frame);
+  }
+
+  /** Adds a local subscriber; the first one on this node subscribes the node. */
+  subscribe(channel: string, subscriber: ChannelSubscriber, room?: string): Promise<void> {
+    if (this.connections.subscribe(channel, subscriber)) {
+      const subscribed = this.broker.subscribe(channel, room);
+      this.subscriptions.set(channel, subscribed);
+      // A failed subscription must not fail the channel's later subscribers too.
+      subscribed.catch(() => {
+        if (this.subscriptions.get(channel) === subscribed) this.subscriptions.delete(channel);
+      });
+      return subscribed;
+    }
+    return this.subscriptions.get(channel) ?? Promise.resolve();
+  }
+
+  /** Removes a local subscriber; the last one on this node unsubscribes the node. */
+  async unsubscribe(channel: string, subscriber: ChannelSubscriber): Promise<void> {
+    if (!this.connections.unsubscribe(channel, subscriber)) return;
+    this.subscriptions.delete(channel);
+    await this.broker.unsubscribe(channel).catch((error: unknown) => {
+      this.logger.warn(`engine could not unsubscribe ${channel}: ${String(error)}`);
+    });
+  }
+
+  private recipientsOf(channel: string): Iterable<ChannelSubscriber> {
+    if (channel === BROADCAST_CHANNEL) return this.connections.list();
+    return this.connections.subscribers(channel) ?? NO_RECIPIENTS;
+  }
+}

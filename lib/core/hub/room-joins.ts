@@ -1,0 +1,188 @@
+import type { RealtimeEngine, StreamPosition } from '../../engines/realtime-engine.interface.js';
+import type { RoomMember, RoomRecord } from '../../engines/room-store.interface.js';
+import { assertRoomName, ErrorCode, RealtimeError } from '../../protocol/index.js';
+import { roomChannel } from '../channels.js';
+import type { ConnectionRegistry } from '../connection-registry.js';
+import type { RealtimeConnection } from '../realtime-connection.js';
+import type { HubListeners, LeaveCause } from './hub-listeners.js';
+import type { LocalFanOut } from './local-fan-out.js';
+
+/**
+ * How {@link RealtimeHub.join} replays: from `since`, or the `latest` kept messages.
+ *
+ * @example
+ * ```ts
+ * await hub.join(connectionId, 'lobby', { latest: 20 });
+ * ```
+ */
+export interface JoinOptions {
+  readonly since?: StreamPosition;
+  readonly latest?: number;
+}
+
+/**
+ * A room as the hub reports it.
+ *
+ * @example
+ * ```ts
+ * const info: RoomInfo = await hub.join(client, 'lobby');
+ * console.log(info.size, new Date(info.created));
+ * ```
+ */
+export type RoomInfo = RoomRecord;
+
+/**
+ * What joining a room says: the room, where its stream stands (the offset of its
+ * last message), and with `since`, whether every missed message was replayed.
+ *
+ * @example
+ * ```ts
+ * const joined = await hub.join(client, 'lobby', { since: { epoch: 'k3Jx', offset: 41 } });
+ * if (joined.recovered === false) client.emit('resync', { room: 'lobby' });
+ * ```
+ */
+export interface RoomJoin extends RoomInfo, StreamPosition {
+  /** Only with `since`: true when the missed messages were all sent, in order. */
+  readonly recovered?: boolean;
+}
+
+/**
+ * The room limits a join checks.
+ *
+ * @example
+ * ```ts
+ * const limits: RoomLimits = { maxNameLength: 200, maxPerConnection: 100, recoveryLimit: 1_000 };
+ * ```
+ */
+export interface RoomLimits {
+  readonly maxNameLength: number;
+  readonly maxPerConnection: number;
+  /** The most messages a join replays. */
+  readonly recoveryLimit: number;
+}
+
+/**
+ * This node's connections joining and leaving rooms: the room store's member, the
+ * node's subscription to the room's channel, and a replay of what a joining
+ * connection missed, with the live messages that come meanwhile held until it is
+ * done (no gap, no duplicate).
+ *
+ * @example
+ * ```ts
+ * const joined = await joins.join(connection, 'lobby', { since });
+ * await joins.leave(connection, 'lobby', 'leave');
+ * ```
+ */
+export class RoomJoins {
+  constructor(
+    private readonly nodeId: string,
+    private readonly connections: ConnectionRegistry,
+    private readonly engine: RealtimeEngine,
+    private readonly fanOut: LocalFanOut,
+    private readonly listeners: HubListeners,
+    private readonly limits: RoomLimits,
+  ) {}
+
+  /** Joins a connection of this node (see {@link RealtimeHub.join}). */
+  async join(
+    connection: RealtimeConnection,
+    room: string,
+    options: JoinOptions,
+  ): Promise<RoomJoin> {
+    const { since, latest = 0 } = options;
+    const { maxNameLength, maxPerConnection, recoveryLimit } = this.limits;
+    assertRoomName(room, maxNameLength);
+    if (!Number.isSafeInteger(latest) || latest < 0 || latest > recoveryLimit) {
+      throw new RealtimeError(
+        ErrorCode.InvalidData,
+        `latest must be an integer from 0 to ${recoveryLimit}`,
+      );
+    }
+    const replay = since !== undefined || latest > 0;
+    if (!connection.rooms.has(room) && connection.rooms.size >= maxPerConnection) {
+      throw new RealtimeError(
+        ErrorCode.RoomLimitReached,
+        `a connection may be in ${maxPerConnection} rooms at most`,
+      );
+    }
+    if (replay && connection.recovering?.has(room)) {
+      throw new RealtimeError(ErrorCode.InvalidData, `room "${room}" is being recovered already`);
+    }
+    const already = connection.rooms.has(room);
+    connection.roomSet.add(room);
+    // From the subscription on, live frames wait until the missed ones are sent.
+    // (A member already receives live frames: nothing to hold, nothing to replay.)
+    const held: { offset: number; frame: Buffer }[] | undefined =
+      replay && !already ? [] : undefined;
+    if (held) (connection.recovering ??= new Map()).set(room, held);
+    const member: RoomMember = {
+      connectionId: connection.id,
+      userId: connection.userId,
+      nodeId: this.nodeId,
+      joinedAt: Date.now(),
+    };
+    try {
+      await this.fanOut.subscribe(roomChannel(room), connection, room);
+      const { room: record, firstOfUser } = await this.engine.rooms.addMember(room, member);
+      // The connection may have closed or left while the engine worked: undo.
+      if (!this.connections.has(connection) || !connection.rooms.has(room)) {
+        await this.engine.rooms.removeMember(room, connection.id);
+      } else {
+        this.listeners.notify((listener) => listener.roomJoined?.(connection, room, firstOfUser));
+      }
+      const limit = since ? recoveryLimit : latest;
+      const read = await this.engine.broker.readRoom(room, since, limit, Date.now());
+      if (!held) {
+        const joined = { ...record, epoch: read.epoch, offset: read.offset };
+        // A member asking again: it got the live messages; nothing is replayed to it.
+        return since
+          ? { ...joined, recovered: read.recovered && read.messages.length === 0 }
+          : joined;
+      }
+      stopHolding(connection, room);
+      if (read.recovered) {
+        for (const { frame } of read.messages) connection.send(frame);
+        // Live frames the read already covered are not sent twice.
+        for (const { offset, frame } of held) if (offset > read.offset) connection.send(frame);
+      } else {
+        for (const { frame } of held) connection.send(frame); // live ones flow regardless
+      }
+      const joined = { ...record, epoch: read.epoch, offset: read.offset };
+      return since ? { ...joined, recovered: read.recovered } : joined;
+    } catch (error) {
+      if (held) stopHolding(connection, room);
+      // Undo this join only: a membership from an earlier join stays.
+      if (!already) await this.leave(connection, room, 'leave').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Takes a connection of this node out of a room. */
+  async leave(connection: RealtimeConnection, room: string, cause: LeaveCause): Promise<void> {
+    connection.roomSet.delete(room);
+    const [, { removed, lastOfUser }] = await Promise.all([
+      this.fanOut.unsubscribe(roomChannel(room), connection),
+      this.engine.rooms.removeMember(room, connection.id),
+    ]);
+    // A deleted room is gone from the engine before other nodes hear of it: their
+    // members left all the same.
+    if (removed || cause === 'delete') {
+      this.listeners.notify((listener) => listener.roomLeft?.(connection, room, lastOfUser, cause));
+    }
+  }
+
+  /** This node's members of a room leave it (the room was deleted). */
+  async dropLocalMembers(room: string): Promise<void> {
+    const local = this.connections.subscribers(roomChannel(room));
+    await Promise.all(
+      [...(local ?? [])].map((subscriber) =>
+        this.leave(subscriber as RealtimeConnection, room, 'delete'),
+      ),
+    );
+  }
+}
+
+function stopHolding(connection: RealtimeConnection, room: string): void {
+  connection.recovering?.delete(room);
+  if (connection.recovering?.size === 0) connection.recovering = undefined;
+}

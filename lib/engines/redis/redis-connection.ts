@@ -1,0 +1,217 @@
+import { Logger } from '@nestjs/common';
+import { Redis, type RedisOptions } from 'ioredis';
+import { withScripts, type ScriptedRedis } from './redis-scripts.js';
+import type { RedisEngineOptions } from './redis.engine.js';
+
+/** How long close() waits for Redis to answer QUIT before it cuts the connection, in ms. */
+const CLOSE_TIMEOUT = 1_000;
+
+/**
+ * What the parts of the engine hear from its connection.
+ *
+ * @example
+ * ```ts
+ * await connection.start({ message: (channel, payload) => route(channel, payload), cutOff, back });
+ * ```
+ */
+export interface RedisConnectionEvents {
+  /** A message on a channel the engine subscribed to (or another of a user's subscriber). */
+  message(channel: string, payload: Buffer): void;
+  /** The subscriber lost its link: pub/sub keeps nothing for it meanwhile. */
+  cutOff(): void;
+  /** The subscriber is back (ioredis subscribes its channels again). */
+  back(): void;
+}
+
+/**
+ * The Redis engine's two clients (commands, and a subscriber) and their outages,
+ * shared by its parts: which clients it made (and quits) and which a user gave it,
+ * whether Redis answers now, and which pub/sub (sharded or classic) it uses.
+ *
+ * @example
+ * ```ts
+ * const connection = new RedisConnection({ url: 'redis://localhost:6379' });
+ * await connection.start({ message, cutOff, back });
+ * await connection.publish(connection.key('ch', 'r:lobby'), payload);
+ * ```
+ */
+export class RedisConnection {
+  readonly prefix: string;
+  private commands: ScriptedRedis | undefined;
+  private listener: Redis | undefined;
+  private readonly logger = new Logger('RealtimeRedis');
+  private up = false;
+  private wasStarted = false;
+  /** The clients the engine made (and quits); a user's own ones are left as they are. */
+  private readonly owned: Redis[] = [];
+  /** Removes the engine's listeners from the clients. */
+  private readonly detach: (() => void)[] = [];
+  /** Whether publications go through sharded pub/sub. */
+  private sharded = false;
+
+  constructor(private readonly options: RedisEngineOptions = {}) {
+    this.prefix = options.prefix ?? 'rt:';
+  }
+
+  /**
+   * Whether Redis answers now. While it does not, the node keeps its clients, every
+   * call fails at once (and is reported: an error reply, a log line), and ioredis
+   * reconnects with backoff; subscriptions come back with the connection.
+   */
+  get available(): boolean {
+    return this.up;
+  }
+
+  /** The commands client; throws before start and after close. */
+  redis(): ScriptedRedis {
+    if (!this.commands) throw new Error('the Redis engine is not started');
+    return this.commands;
+  }
+
+  /** Whether the subscriber is connected and subscribed now. */
+  get subscribed(): boolean {
+    return this.listener?.status === 'ready';
+  }
+
+  key(kind: string, name: string): string {
+    return `${this.prefix}${kind}:${name}`;
+  }
+
+  async start(events: RedisConnectionEvents): Promise<void> {
+    const { client, subscriber } = this.options;
+    const commands = withScripts(client ?? this.own(this.create()));
+    const listener = subscriber ?? this.own(client ? client.duplicate() : this.create());
+    this.commands = commands;
+    this.listener = listener;
+    for (const redis of [commands, listener]) {
+      this.listen(redis, 'error', (error: Error) => this.down(error));
+      this.listen(redis, 'ready', () => this.ready());
+    }
+    const receive = (channel: Buffer, payload: Buffer) =>
+      events.message(channel.toString('utf8'), payload);
+    this.listen(listener, 'messageBuffer', receive);
+    this.listen(listener, 'smessageBuffer', receive);
+    this.listen(listener, 'close', () => events.cutOff());
+    this.listen(listener, 'ready', () => events.back());
+    try {
+      await Promise.all([connected(commands), connected(listener)]);
+      this.ready();
+      this.sharded = await this.useSharded(commands);
+    } catch (error) {
+      // Nest shuts nothing down after a failed start: no client of ours may go on
+      // reconnecting (and keep the process alive).
+      await this.close();
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.up = false;
+    for (const undo of this.detach.splice(0)) undo();
+    this.commands = this.listener = undefined;
+    const owned = this.owned.splice(0);
+    // QUIT waits for what is in flight; a Redis that does not answer gets cut.
+    await Promise.all(
+      owned.map((redis) => within(redis.quit(), CLOSE_TIMEOUT).catch(() => redis.disconnect())),
+    );
+  }
+
+  /** Publishes a payload on a channel key, through the pub/sub in use. */
+  publish(key: string, payload: Buffer): Promise<unknown> {
+    const redis = this.redis();
+    return this.sharded ? redis.spublish(key, payload) : redis.publish(key, payload);
+  }
+
+  /** The command that publishes, for a script: PUBLISH or SPUBLISH. */
+  get publishCommand(): string {
+    return this.sharded ? 'SPUBLISH' : 'PUBLISH';
+  }
+
+  async subscribe(key: string): Promise<void> {
+    await (this.sharded ? this.listener?.ssubscribe(key) : this.listener?.subscribe(key));
+  }
+
+  async unsubscribe(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await (this.sharded
+      ? this.listener?.sunsubscribe(...keys)
+      : this.listener?.unsubscribe(...keys));
+  }
+
+  /** Resolves once the subscriber answers (after the subscriptions it sent before). */
+  async ping(): Promise<void> {
+    await this.listener?.ping();
+  }
+
+  /** A client of the engine's own, from `url`/`redis`: no offline queue, capped backoff. */
+  private create(): Redis {
+    // No offline queue: during an outage calls fail at once instead of piling up.
+    const settings: RedisOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+      ...this.options.redis,
+    };
+    return this.options.url ? new Redis(this.options.url, settings) : new Redis(settings);
+  }
+
+  private own(redis: Redis): Redis {
+    this.owned.push(redis);
+    return redis;
+  }
+
+  private listen(redis: Redis, event: string, listener: (...args: any[]) => void): void {
+    redis.on(event, listener);
+    this.detach.push(() => redis.off(event, listener));
+  }
+
+  /** Whether to use sharded pub/sub, as `shardedPubSub` says and the server allows. */
+  private async useSharded(redis: Redis): Promise<boolean> {
+    const wanted = this.options.shardedPubSub ?? 'auto';
+    if (wanted === false) return false;
+    const version = /redis_version:(\d+)/.exec(await redis.info('server'))?.[1];
+    const has = Number(version) >= 7;
+    if (wanted === true && !has) {
+      throw new Error(
+        `nest-realtime: shardedPubSub needs Redis 7 or later; this server is ${version ?? 'unknown'}`,
+      );
+    }
+    return has;
+  }
+
+  private down(error: Error): void {
+    if (!this.up) return;
+    this.up = false;
+    this.logger.warn(`Redis is unreachable (${error.message}): reconnecting`);
+  }
+
+  private ready(): void {
+    if (this.up || !this.commands || this.commands.status !== 'ready') return;
+    if (this.listener?.status !== 'ready') return;
+    this.up = true;
+    if (this.wasStarted) this.logger.log('Redis is back');
+    this.wasStarted = true;
+  }
+}
+
+/**
+ * `work`, or a rejection after `ms`.
+ *
+ * @example
+ * ```ts
+ * await within(redis.quit(), 1_000);
+ * ```
+ */
+export function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves once the client is ready, connecting it if nobody did yet. */
+async function connected(redis: Redis): Promise<void> {
+  if (redis.status === 'wait') await redis.connect();
+  else if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+}
