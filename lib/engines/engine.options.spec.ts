@@ -25,7 +25,7 @@ describe('resolveEngineOptions', () => {
 
   it.each([
     [{ type: 'mongo' }, '"engine.type": expected one of "memory", "redis", "custom", got "mongo"'],
-    [{}, '"engine.type": expected one of "memory", "redis", got undefined'],
+    [{}, '"engine.type": expected one of "memory", "redis", "custom", got undefined'],
     ['memory', '"engine": expected an object, got "memory"'],
     [{ type: 'memory', shared: '' }, '"engine.shared": expected a non-empty string, got ""'],
     [{ type: 'memory', shared: 3 }, '"engine.shared": expected a non-empty string, got 3'],
