@@ -27,11 +27,13 @@ export {
   GrpcStatus,
   RealtimeError,
   encodeFrame,
+  OutboundFrame,
   errorCodeMapping,
   formatEventId,
   parseEventId,
   type CloseCodeMapping,
   type ErrorCodeMapping,
+  type FrameFacts,
   type OutboundMessage,
 } from './protocol/index.js';
 

@@ -6,6 +6,7 @@ import {
   ErrorCode,
   RealtimeError,
   assertRoomName,
+  type OutboundFrame,
 } from '../protocol/index.js';
 import { BROADCAST_CHANNEL, roomChannel, userChannel } from './channels.js';
 import type { RoomPublication } from '../engines/broker.interface.js';
@@ -17,12 +18,12 @@ export interface BroadcastTarget {
   readonly maxRoomNameLength: number;
   publish(
     channels: readonly string[],
-    frame: Buffer,
+    frame: OutboundFrame,
     except: readonly string[],
     volatile: boolean,
   ): Promise<void>;
   publishToRoom(
-    message: Pick<RoomPublication, 'room' | 'body' | 'except' | 'volatile'>,
+    message: Pick<RoomPublication, 'room' | 'body' | 'except' | 'volatile' | 'facts'>,
   ): Promise<StreamPosition>;
 }
 
@@ -163,18 +164,20 @@ export class BroadcastOperator {
 
   private async send(frame: object): Promise<StreamPosition | undefined> {
     if (this.publishTo.length === 0) return undefined; // addressed to an empty list: nobody
-    const bytes = encodeFrame(frame);
+    const encoded = encodeFrame(frame);
     if (this.room === undefined) {
-      await this.target.publish(this.publishTo, bytes, this.excluded, this.isVolatile);
+      await this.target.publish(this.publishTo, encoded, this.excluded, this.isVolatile);
       return undefined;
     }
     // One room: the engine numbers it, so the object is left open for its offset and epoch.
-    const body = bytes.subarray(0, -1);
+    const body = encoded.bytes.subarray(0, -1);
+    const facts = encoded.facts ?? undefined;
     return this.target.publishToRoom({
       room: this.room,
       body,
       except: this.excluded,
       volatile: this.isVolatile,
+      facts,
     });
   }
 

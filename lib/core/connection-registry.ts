@@ -1,3 +1,4 @@
+import type { OutboundFrame } from '../protocol/index.js';
 import { userChannel } from './channels.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 
@@ -7,7 +8,7 @@ import type { RealtimeConnection } from './realtime-connection.js';
  */
 export interface ChannelSubscriber {
   readonly id: string;
-  send(frame: Buffer): void;
+  send(frame: OutboundFrame): void;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { OutboundFrame } from '../protocol/index.js';
+
 /**
  * Who a connection belongs to, as the `authenticate` hook returned it. `userId` ties
  * several connections (tabs, devices) to one user; the other fields are the app's own
@@ -30,7 +32,7 @@ export abstract class RealtimeConnection {
   readonly roomSet = new Set<string>();
 
   /** @internal Live frames held per room while the room's missed messages are replayed. */
-  recovering: Map<string, { offset: number; frame: Buffer }[]> | undefined;
+  recovering: Map<string, { offset: number; frame: OutboundFrame }[]> | undefined;
 
   /** The rooms this connection is in (on this node; the hub keeps the list). */
   get rooms(): ReadonlySet<string> {
@@ -71,7 +73,7 @@ export abstract class RealtimeConnection {
    * Sends one encoded frame. The same buffer may be handed to many connections, so
    * an implementation must not change it. Sending on a closed connection does nothing.
    */
-  abstract send(frame: Buffer): void;
+  abstract send(frame: OutboundFrame): void;
 
   /** Closes the connection with a code from {@link CloseCode} and a short reason. */
   abstract close(code: number, reason: string): void;

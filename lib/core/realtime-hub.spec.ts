@@ -3,7 +3,7 @@ import { inRoom } from '../../test/support/room-frames.js';
 import { MemoryEngine } from '../engines/memory/memory.engine.js';
 import { resolveRealtimeOptions } from '../realtime.options.js';
 import { RealtimeConnection, type RealtimePrincipal } from './realtime-connection.js';
-import { CloseCode, ErrorCode, RealtimeError } from '../protocol/index.js';
+import { CloseCode, ErrorCode, RealtimeError, type OutboundFrame } from '../protocol/index.js';
 import { RealtimeHub } from './realtime-hub.js';
 
 /** A transport that records what it is sent: the core's contract, without sockets. */
@@ -20,8 +20,8 @@ class RecordingConnection extends RealtimeConnection {
     return this.closedWith === undefined;
   }
 
-  send(frame: Buffer): void {
-    this.sent.push(frame);
+  send(frame: OutboundFrame): void {
+    this.sent.push(frame.bytes);
   }
 
   close(code: number): void {

@@ -16,6 +16,7 @@ import {
   ErrorCode,
   RealtimeError,
   assertRoomName,
+  type OutboundFrame,
 } from '../protocol/index.js';
 import { REALTIME_OPTIONS } from '../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../realtime.options.js';
@@ -163,11 +164,12 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   /** @internal The way out of every operator. */
   publish(
     channels: readonly string[],
-    frame: Buffer,
+    frame: OutboundFrame,
     except: readonly string[],
     volatile = false,
   ): Promise<void> {
-    return this.engine.broker.publish({ channels, frame, except, volatile });
+    const facts = frame.facts ?? undefined;
+    return this.engine.broker.publish({ channels, frame: frame.bytes, except, volatile, facts });
   }
 
   /** @internal The way out for a message to exactly one room: numbered, maybe kept. */
@@ -176,7 +178,11 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     body,
     except,
     volatile,
-  }: Pick<RoomPublication, 'room' | 'body' | 'except' | 'volatile'>): Promise<StreamPosition> {
+    facts,
+  }: Pick<
+    RoomPublication,
+    'room' | 'body' | 'except' | 'volatile' | 'facts'
+  >): Promise<StreamPosition> {
     return this.engine.broker.publishToRoom({
       room,
       channel: roomChannel(room),
@@ -185,6 +191,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
       retention: this.retention.for(room),
       now: Date.now(),
       volatile,
+      facts,
     });
   }
 
@@ -262,7 +269,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
    * @internal Sends a frame to one connection, of this node or, by id, of another
    * (fire and forget: a connection that is gone gets nothing).
    */
-  sendTo(connectionId: string, frame: Buffer): void {
+  sendTo(connectionId: string, frame: OutboundFrame): void {
     const here = this.connections.get(connectionId);
     if (here) {
       here.send(frame);

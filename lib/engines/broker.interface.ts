@@ -1,3 +1,4 @@
+import type { FrameFacts } from '../protocol/outbound-frame.js';
 import type { StreamPosition } from '../protocol/stream-position.js';
 
 /**
@@ -105,6 +106,13 @@ export interface EnginePublication {
   readonly volatile?: boolean;
   /** For a room message (`publishToRoom`): its room, offset and epoch. */
   readonly position?: { readonly room: string; readonly offset: number; readonly epoch?: string };
+  /**
+   * What the publishing node knows of the frame (its event and data), so that its own
+   * transports need not read the bytes back. An engine may hand it back with the
+   * publication to nodes of its own process, and never sends it elsewhere: a node
+   * without it reads the bytes.
+   */
+  readonly facts?: FrameFacts;
 }
 
 /**
@@ -136,6 +144,8 @@ export interface RoomPublication {
   readonly now: number;
   /** As for {@link EnginePublication.volatile}. */
   readonly volatile?: boolean;
+  /** As for {@link EnginePublication.facts}; a local delivery adds the offset and epoch. */
+  readonly facts?: FrameFacts;
 }
 
 /**

@@ -26,7 +26,13 @@ export {
   type FrameRejection,
   type InboundFrame,
 } from './inbound-frame.js';
-export { assertUserEvent, encodeFrame, type OutboundMessage } from './outbound-frame.js';
+export {
+  assertUserEvent,
+  encodeFrame,
+  OutboundFrame,
+  type FrameFacts,
+  type OutboundMessage,
+} from './outbound-frame.js';
 export { errorFrame, INTERNAL_ERROR, replyFrame, type ErrorBody } from './reply-frames.js';
 export { closeReason, refusalClose, type RefusalClose } from './close-reason.js';
 export { protocolOptionsOf, type ProtocolOptions } from './handshake-options.js';

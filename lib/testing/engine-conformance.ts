@@ -74,7 +74,7 @@ export function describeEngineConformance(
     it('delivers a publication to a subscribed channel once, with its bytes and exceptions intact', async () => {
       await engine.broker.subscribe('r:a');
       await engine.broker.subscribe('r:b');
-      const frame = encodeFrame({ event: 'x', data: 1 });
+      const { bytes: frame } = encodeFrame({ event: 'x', data: 1 });
       await engine.broker.publish({ channels: ['r:a', 'r:b'], frame, except: ['c1'] });
       await until(() => delivered.length > 0);
       expect(delivered).toHaveLength(1);
@@ -88,7 +88,7 @@ export function describeEngineConformance(
       for (let i = 0; i < 50; i++) {
         await engine.broker.publish({
           channels: ['r:a'],
-          frame: encodeFrame({ event: 'n', data: i }),
+          frame: encodeFrame({ event: 'n', data: i }).bytes,
           except: [],
         });
       }

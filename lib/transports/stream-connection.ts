@@ -2,13 +2,10 @@ import type { RoomJoin } from '../core/hub/room-joins.js';
 import type { RealtimeHub } from '../core/realtime-hub.js';
 import { RealtimeConnection, type RealtimePrincipal } from '../core/realtime-connection.js';
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
-import { CloseCode, BuiltinEvent, eventIdFormat } from '../protocol/index.js';
-import { frameInfo } from './sse/sse-frames.js';
+import { CloseCode, BuiltinEvent, eventIdFormat, type OutboundFrame } from '../protocol/index.js';
 
-/** The hub's `rt:resync` frame: a room's messages were lost to this node. */
-interface ResyncFrame {
-  readonly data: { readonly room: string } & StreamPosition;
-}
+/** The data of the hub's `rt:resync` frame: a room's messages were lost to this node. */
+type ResyncData = { readonly room: string } & StreamPosition;
 
 /**
  * Where a client resumes from: its position in each room, `'unreadable'` for an id
@@ -28,8 +25,8 @@ export type ResumePoint = ReadonlyMap<string, StreamPosition> | 'unreadable' | u
 export interface StreamSink {
   /** Whether events carry their SSE id (the stream's place in every room); gRPC's do not. */
   readonly ids: boolean;
-  /** One event; `data` is one line of JSON. */
-  event(id: string | undefined, event: string, data: Buffer | string): void;
+  /** One event: a frame of the hub, or the JSON text of the stream's own (`rt:joined`, `rt:resync`). */
+  event(id: string | undefined, event: string, data: OutboundFrame | string): void;
   /** A comment line, which clients ignore: the keep-alive. */
   comment(text: string): void;
   /** Bytes written but not yet sent to the client (0 when the sink cannot tell). */
@@ -142,13 +139,15 @@ export class StreamConnection extends RealtimeConnection {
     }
   }
 
-  send(frame: Buffer): void {
+  send(frame: OutboundFrame): void {
     if (!this.open) return;
-    const info = frameInfo(frame);
-    if (!info || info.call || (info.ack !== undefined && !this.acknowledges)) return;
+    const info = frame.facts;
+    // A one-way stream cannot answer a server call.
+    if (!info || info.event === BuiltinEvent.Call) return;
+    if (info.ack !== undefined && !this.acknowledges) return;
     if (info.event === BuiltinEvent.Resync) {
       // The node lost messages of a room (see the hub): the stream goes on from there.
-      const { room, epoch, offset } = (JSON.parse(frame.toString('utf8')) as ResyncFrame).data;
+      const { room, epoch, offset } = info.data as ResyncData;
       if (!this.rooms.has(room)) return;
       this.resuming.delete(room); // told already: its next event needs no other resync
       this.resync(room, { epoch, offset });
@@ -168,7 +167,9 @@ export class StreamConnection extends RealtimeConnection {
       this.place(room, { epoch: epoch!, offset });
       id = this.placeId();
     }
-    this.sink.event(id, info.event, frame);
+    // An SSE event's name is one line.
+    const event = /[\r\n]/.test(info.event) ? info.event.replace(/[\r\n]/g, '') : info.event;
+    this.sink.event(id, event, frame);
     if (this.sink.buffered > this.maxBufferedBytes) {
       this.close(CloseCode.SlowConsumer, 'the client reads too slowly');
     }

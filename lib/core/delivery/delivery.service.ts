@@ -13,6 +13,7 @@ import {
   encodeFrame,
   ErrorCode,
   RealtimeError,
+  OutboundFrame,
 } from '../../protocol/index.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
@@ -52,13 +53,13 @@ interface RemoteAttempt {
 }
 
 /** What a wake channel carries: nothing but the news. */
-const WAKE = Buffer.from('{}');
+const WAKE = new OutboundFrame(Buffer.from('{}'), null);
 
 interface Pending {
   readonly id: string;
   readonly event: string;
   readonly data: unknown;
-  readonly frame: Buffer;
+  readonly frame: OutboundFrame;
   readonly userId?: string;
   readonly connection?: RealtimeConnection;
   readonly expiresAt: number;
@@ -119,8 +120,8 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     link.handle('deliver', ({ id, userId, frame }: RemoteAttempt, from: string) => {
       const here = this.hub.connections.listByUser(userId).filter((c) => c.answers);
       if (here.length === 0) return;
-      const bytes = Buffer.from(frame);
-      for (const connection of here) connection.send(bytes);
+      const encoded = new OutboundFrame(Buffer.from(frame));
+      for (const connection of here) connection.send(encoded);
       link.tell(from, 'delivered', { id });
     });
     link.handle('delivered', ({ id }: { id: string }) => {
@@ -240,7 +241,7 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     for (const connection of here) connection.send(pending.frame);
     if (this.hub.clustered) {
       // The other nodes' connections of the user; a node that hands it over says so.
-      const attempt: RemoteAttempt = { id: pending.id, userId, frame: pending.frame.toString() };
+      const attempt: RemoteAttempt = { id: pending.id, userId, frame: pending.frame.text };
       this.hub.link.tell(undefined, 'deliver', attempt);
     }
     // Nobody here: it waits, and counts as sent once another node reports a handover.

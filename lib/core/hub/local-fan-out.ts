@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Broker, EnginePublication } from '../../engines/broker.interface.js';
 import type { StreamPosition } from '../../engines/realtime-engine.interface.js';
-import { BuiltinEvent, encodeFrame } from '../../protocol/index.js';
+import { BuiltinEvent, encodeFrame, OutboundFrame } from '../../protocol/index.js';
 import { BROADCAST_CHANNEL } from '../channels.js';
 import type { ChannelSubscriber, ConnectionRegistry } from '../connection-registry.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
@@ -30,7 +30,9 @@ export class LocalFanOut {
   ) {}
 
   /** Local fan-out of a publication, called by the engine. */
-  deliver({ channels, frame, except, position, volatile }: EnginePublication): void {
+  deliver({ channels, frame: bytes, except, position, volatile, facts }: EnginePublication): void {
+    // One value for every recipient: what a transport needs of it is read at most once.
+    const frame = new OutboundFrame(bytes, facts);
     if (channels.length === 1) {
       for (const connection of this.recipientsOf(channels[0]!)) {
         if (except.length > 0 && except.includes(connection.id)) continue;

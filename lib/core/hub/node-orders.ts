@@ -1,3 +1,4 @@
+import { OutboundFrame } from '../../protocol/index.js';
 import type { NodeLink } from '../node-link.js';
 import type { JoinOptions, RoomJoin } from './room-joins.js';
 
@@ -19,7 +20,7 @@ export interface LocalOrders {
   roomDeleted(room: string): Promise<void>;
   join(connectionId: string, room: string, options: JoinOptions): Promise<RoomJoin>;
   leave(connectionId: string, room: string): Promise<boolean>;
-  send(connectionId: string, frame: Buffer): void;
+  send(connectionId: string, frame: OutboundFrame): void;
 }
 
 /**
@@ -53,7 +54,7 @@ export class NodeOrders {
         local.join(id, room, options),
     );
     link.handle('send', ({ to, frame }: { to: string; frame: string }) =>
-      local.send(to, Buffer.from(frame)),
+      local.send(to, new OutboundFrame(Buffer.from(frame))),
     );
     link.handle('leave', ({ id, room }: { id: string; room: string }) => local.leave(id, room));
   }
@@ -87,7 +88,7 @@ export class NodeOrders {
     return (await this.link.ask(node, 'leave', payload, NODE_TIMEOUT)) as boolean;
   }
 
-  send(node: string, connectionId: string, frame: Buffer): void {
-    this.link.tell(node, 'send', { to: connectionId, frame: frame.toString('utf8') });
+  send(node: string, connectionId: string, frame: OutboundFrame): void {
+    this.link.tell(node, 'send', { to: connectionId, frame: frame.text });
   }
 }

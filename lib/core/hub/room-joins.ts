@@ -1,6 +1,6 @@
 import type { RealtimeEngine, StreamPosition } from '../../engines/realtime-engine.interface.js';
 import type { RoomMember, RoomRecord } from '../../engines/room-store.interface.js';
-import { assertRoomName, ErrorCode, RealtimeError } from '../../protocol/index.js';
+import { assertRoomName, ErrorCode, OutboundFrame, RealtimeError } from '../../protocol/index.js';
 import { roomChannel } from '../channels.js';
 import type { ConnectionRegistry } from '../connection-registry.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
@@ -112,7 +112,7 @@ export class RoomJoins {
     connection.roomSet.add(room);
     // From the subscription on, live frames wait until the missed ones are sent.
     // (A member already receives live frames: nothing to hold, nothing to replay.)
-    const held: { offset: number; frame: Buffer }[] | undefined =
+    const held: { offset: number; frame: OutboundFrame }[] | undefined =
       replay && !already ? [] : undefined;
     if (held) (connection.recovering ??= new Map()).set(room, held);
     const member: RoomMember = {
@@ -141,7 +141,8 @@ export class RoomJoins {
       }
       stopHolding(connection, room);
       if (read.recovered) {
-        for (const { frame } of read.messages) connection.send(frame);
+        // Read from the engine: the transports that need its fields read them once.
+        for (const { frame } of read.messages) connection.send(new OutboundFrame(frame));
         // Live frames the read already covered are not sent twice.
         for (const { offset, frame } of held) if (offset > read.offset) connection.send(frame);
       } else {

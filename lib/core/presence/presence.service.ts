@@ -12,7 +12,13 @@ import type {
   PresenceRecord,
 } from '../../engines/presence-store.interface.js';
 import { RealtimeEngine } from '../../engines/realtime-engine.interface.js';
-import { BuiltinEvent, encodeFrame, ErrorCode, RealtimeError } from '../../protocol/index.js';
+import {
+  BuiltinEvent,
+  encodeFrame,
+  ErrorCode,
+  RealtimeError,
+  type OutboundFrame,
+} from '../../protocol/index.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import type { PresenceOptions } from './presence.options.js';
@@ -176,7 +182,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     const changes = new Observable<PresenceState>((subscriber) => {
       const watcher: ChannelSubscriber = {
         id: `watcher.${++this.watchers}`,
-        send: (frame) => subscriber.next(JSON.parse(frame.toString()).data as PresenceState),
+        send: (frame) => subscriber.next(frame.facts!.data as PresenceState),
       };
       for (const userId of users) void this.hub.subscribeChannel(presenceChannel(userId), watcher);
       return () => {
@@ -400,7 +406,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-function presenceFrame(state: PresenceState): Buffer {
+function presenceFrame(state: PresenceState): OutboundFrame {
   return encodeFrame({ event: BuiltinEvent.Presence, data: state });
 }
 

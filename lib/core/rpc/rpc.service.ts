@@ -5,6 +5,7 @@ import {
   BuiltinEvent,
   ErrorCode,
   RealtimeError,
+  type OutboundFrame,
 } from '../../protocol/index.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
@@ -176,7 +177,7 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
       );
     }
     const id = `s${++this.sequence}`;
-    let frame: Buffer;
+    let frame: OutboundFrame;
     try {
       frame = encodeFrame({ event: BuiltinEvent.Call, id, data: { method, params } });
     } catch {

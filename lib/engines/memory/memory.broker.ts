@@ -39,6 +39,7 @@ export class MemoryBroker implements Broker {
     retention,
     now,
     volatile = false,
+    facts,
   }: RoomPublication): Promise<StreamPosition> {
     const { position, frame } = this.store.streams.append(room, body, retention, now);
     this.store.deliver(this.node(), {
@@ -47,6 +48,7 @@ export class MemoryBroker implements Broker {
       except,
       volatile,
       position: { room, offset: position.offset },
+      facts: facts && { ...facts, room, offset: position.offset, epoch: position.epoch },
     });
     return position;
   }

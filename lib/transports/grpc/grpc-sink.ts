@@ -1,3 +1,4 @@
+import type { OutboundFrame } from '../../protocol/index.js';
 import type { StreamSink } from '../stream-connection.js';
 
 /** An `Event` message of protos/realtime/v1/realtime.proto. */
@@ -21,37 +22,33 @@ export interface CallSink extends StreamSink {
   send(message: object, size: number): void;
 }
 
-/** The fields of a frame, read once however many streams it goes to. */
-const read = new WeakMap<Buffer, Omit<EventMessage, 'event'>>();
-
-/** A string field of a parsed object, or empty. */
-function text(value: unknown): string {
-  return typeof value === 'string' ? value : '';
-}
-
 /**
- * A frame (the hub's encoded message), or the JSON of one of the stream's own
- * events (`rt:joined`, `rt:resync`, which carries its room's place), as an Event.
+ * A frame of the hub (its fields as the frame value carries them), or the JSON of one
+ * of the stream's own events (`rt:joined`, `rt:resync`, which carries its room's
+ * place), as an Event.
  */
-function eventOf(event: string, data: Buffer | string): EventMessage {
+function eventOf(event: string, data: OutboundFrame | string): EventMessage {
   if (typeof data === 'string') {
     const { room, epoch, offset } = JSON.parse(data) as Record<string, unknown>;
     const place = typeof offset === 'number' ? offset : 0;
-    return { event, room: text(room), offset: place, epoch: text(epoch), data, ack: '' };
-  }
-  let fields = read.get(data);
-  if (!fields) {
-    const frame = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
-    fields = {
-      room: text(frame.room),
-      offset: typeof frame.offset === 'number' ? frame.offset : 0,
-      epoch: text(frame.epoch),
-      data: JSON.stringify(frame.data ?? null),
-      ack: text(frame.ack),
+    return {
+      event,
+      room: typeof room === 'string' ? room : '',
+      offset: place,
+      epoch: typeof epoch === 'string' ? epoch : '',
+      data,
+      ack: '',
     };
-    read.set(data, fields);
   }
-  return { event, ...fields };
+  const facts = data.facts!;
+  return {
+    event,
+    room: facts.room ?? '',
+    offset: facts.offset ?? 0,
+    epoch: facts.epoch ?? '',
+    data: data.dataJson,
+    ack: facts.ack ?? '',
+  };
 }
 
 /**
@@ -74,7 +71,7 @@ export function callSink(
   return {
     event(_id, event, data) {
       const message = wrap(eventOf(event, data));
-      if (message) send(message, data.length + 64);
+      if (message) send(message, (typeof data === 'string' ? data : data.bytes).length + 64);
     },
     send,
     ids: false, // an Event carries its room, offset and epoch itself

@@ -272,7 +272,7 @@ function responseSink(response: ServerResponse): StreamSink {
     ids: true,
     event(id, event, data) {
       const head = `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: `;
-      const body = typeof data === 'string' ? Buffer.from(data) : data;
+      const body = typeof data === 'string' ? Buffer.from(data) : data.bytes;
       response.write(Buffer.concat([Buffer.from(head), body, NL2]));
     },
     comment(text) {

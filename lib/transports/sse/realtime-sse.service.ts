@@ -323,7 +323,11 @@ export class RealtimeSse implements BeforeApplicationShutdown {
 function subscriberSink(subscriber: Subscriber<MessageEvent>): StreamSink {
   return {
     event: (id, type, data) =>
-      subscriber.next({ ...(id !== undefined && { id }), type, data: data.toString() }),
+      subscriber.next({
+        ...(id !== undefined && { id }),
+        type,
+        data: typeof data === 'string' ? data : data.text,
+      }),
     ids: true,
     comment: (text) => subscriber.next({ comment: text }),
     buffered: 0,

@@ -12,6 +12,7 @@ import {
   encodeFrame,
   ErrorCode,
   errorFrame,
+  type OutboundFrame,
 } from '../../protocol/index.js';
 
 /** What every data channel connection of a node shares. */
@@ -26,8 +27,6 @@ export interface DataChannelShared {
 
 /** Requests of one channel waiting for their answer, at most. */
 const MAX_WAITING = 100;
-/** Each frame's text, decoded once however many channels it goes to (the hub hands them the same buffer). */
-const texts = new WeakMap<Buffer, string>();
 const logger = new Logger('RealtimeWebRtc');
 
 /**
@@ -91,11 +90,9 @@ export class DataChannelConnection extends RealtimeConnection {
     );
   }
 
-  send(frame: Buffer): void {
+  send(frame: OutboundFrame): void {
     if (!this.isOpen) return;
-    let text = texts.get(frame);
-    if (text === undefined) texts.set(frame, (text = frame.toString('utf8')));
-    this.channel.send(text);
+    this.channel.send(frame.text); // decoded once, however many channels it goes to
     if (this.channel.bufferedAmount > this.shared.maxBufferedBytes) {
       this.close(CloseCode.SlowConsumer, 'the client reads too slowly');
     }

@@ -1,5 +1,11 @@
 import { fieldsOf } from '../../core/events/event-data.js';
-import { encodeFrame, BuiltinEvent, ErrorCode, RealtimeError } from '../../protocol/index.js';
+import {
+  encodeFrame,
+  BuiltinEvent,
+  ErrorCode,
+  RealtimeError,
+  type OutboundFrame,
+} from '../../protocol/index.js';
 
 /** The server's own peer, as `to` and `from` of a signal. */
 export const SERVER_PEER = 'server';
@@ -102,7 +108,11 @@ function candidateOf(value: unknown): SignalCandidate | null {
 }
 
 /** The frame a signal reaches its peer as. */
-export function signalFrame(signal: Signal, from: string, fromUser: string | undefined): Buffer {
+export function signalFrame(
+  signal: Signal,
+  from: string,
+  fromUser: string | undefined,
+): OutboundFrame {
   const { room, description, candidate } = signal;
   const data: Record<string, unknown> = { room, from, fromUser: fromUser ?? null };
   if (description) data.description = description;
@@ -111,6 +121,9 @@ export function signalFrame(signal: Signal, from: string, fromUser: string | und
 }
 
 /** @internal For the server peers: a `rt:signal` frame from the server's peer. */
-export function fromServer(room: string, part: Pick<Signal, 'description' | 'candidate'>): Buffer {
+export function fromServer(
+  room: string,
+  part: Pick<Signal, 'description' | 'candidate'>,
+): OutboundFrame {
   return signalFrame({ room, to: '', ...part }, SERVER_PEER, undefined);
 }

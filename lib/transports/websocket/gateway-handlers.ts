@@ -9,6 +9,7 @@ import {
   type ErrorBody,
   type FrameId,
   type InboundFrame,
+  type OutboundFrame,
 } from '../../protocol/index.js';
 import type { RealtimeConnection } from '../../core/realtime-connection.js';
 import { requestContext, type RequestContext } from './request-context.js';
@@ -168,7 +169,7 @@ export class GatewayHandlers {
     if (context.answered || (context.id === undefined && (value === undefined || value === null))) {
       return;
     }
-    let frame: Buffer;
+    let frame: OutboundFrame;
     try {
       frame = encodeFrame(
         context.id !== undefined

@@ -16,6 +16,7 @@ import {
   errorFrame,
   protocolOptionsOf,
   type ErrorBody,
+  type OutboundFrame,
   type ProtocolOptions,
 } from '../../protocol/index.js';
 import { GatewayHandlers, type MessageHandler, type ResultTransform } from './gateway-handlers.js';
@@ -140,7 +141,7 @@ export class WsConnection extends RealtimeConnection {
     return this.socket.bufferedAmount + this.queuedBytes > this.shared.maxBufferedBytes / 2;
   }
 
-  send(frame: Buffer): void {
+  send({ bytes }: OutboundFrame): void {
     const { socket } = this;
     if (socket.readyState !== WebSocket.OPEN) return;
     if (socket.bufferedAmount + this.queuedBytes > this.shared.maxBufferedBytes) {
@@ -153,13 +154,13 @@ export class WsConnection extends RealtimeConnection {
       this.shared.coalescer.hold(this);
     }
     if (this.batching) {
-      this.queue.push(frame);
-      this.queuedBytes += frame.length;
+      this.queue.push(bytes);
+      this.queuedBytes += bytes.length;
     } else if (this.compressed) {
-      socket.send(frame, TEXT); // deflated per socket, by ws
+      socket.send(bytes, TEXT); // deflated per socket, by ws
     } else {
       // Framed once per broadcast, written as is: nothing allocated per recipient.
-      this.tcp.write(this.shared.framer.frame(frame));
+      this.tcp.write(this.shared.framer.frame(bytes));
     }
   }
 
