@@ -19,14 +19,16 @@ const grpcName = (value: number) =>
 
 describe('the error code table', () => {
   it('has a row for every error code and every close code', () => {
-    expect(Object.keys(ERROR_CODES).sort()).toEqual(Object.values(ErrorCode).sort());
-    expect(Object.keys(CLOSE_CODES).map(Number).sort()).toEqual(Object.values(CloseCode).sort());
+    expect(Object.keys(ERROR_CODES).toSorted()).toEqual(Object.values(ErrorCode).toSorted());
+    expect(Object.keys(CLOSE_CODES).map(Number).toSorted()).toEqual(
+      Object.values(CloseCode).toSorted(),
+    );
   });
 
   it('is the table docs/protocol.md prints, row for row', () => {
     const section = docs.slice(docs.indexOf('### Error codes'), docs.indexOf('### Close codes'));
     const rows = [...section.matchAll(/^\| `([A-Z_]+)` +\| (\d+) +\| `([A-Z_]+)` +\| (\d+) +\|/gm)];
-    expect(rows.map(([, code]) => code).sort()).toEqual(Object.values(ErrorCode).sort());
+    expect(rows.map(([, code]) => code).toSorted()).toEqual(Object.values(ErrorCode).toSorted());
     for (const [, code, http, grpc, close] of rows) {
       const mapping = ERROR_CODES[code as ErrorCode];
       expect([code, Number(http), grpc, Number(close)]).toEqual([
