@@ -8,6 +8,7 @@ export {
   ERROR_CODES,
   ErrorCode,
   GrpcStatus,
+  closeCodeReconnect,
   errorCodeMapping,
   type CloseCodeMapping,
   type ErrorCodeMapping,
