@@ -49,6 +49,15 @@ type Part<S, K extends keyof RealtimeSchema, Fallback> = S extends { [P in K]-?:
   Record<string, { params: any; result: any }>
 >;
 
+/** The built-in events a listener may follow with `on`, beside the app's. */
+interface BuiltinServerEvents {
+  'rt:error': { code: string; message: string; event?: string };
+  'rt:presence': PresenceState;
+  'rt:room-presence': { joined: PresenceState[]; changed: PresenceState[]; left: string[] };
+}
+
+/** @internal */ export type ServerEvents<S> = EventsOf<S> & BuiltinServerEvents;
+
 /**
  * Where the client is: `connecting` (the first attempt), `connected` (rooms
  * re-joined, queue flushed), `reconnecting` (between attempts, or re-joining),
