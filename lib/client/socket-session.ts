@@ -39,9 +39,8 @@ export interface SessionEvents {
  * ```
  */
 export class SocketSession {
-  /** `rt:connected` of this connection, once it came. */
-  info: ConnectedInfo | undefined;
   private readonly socket: WebSocketLike;
+  private connectedInfo: ConnectedInfo | undefined;
   private ended = false;
   private connectedAt = 0;
   private lastMessageAt = 0;
@@ -72,6 +71,11 @@ export class SocketSession {
     this.socket.addEventListener('error', () => undefined);
   }
 
+  /** `rt:connected` of this connection, once it came. */
+  get info(): ConnectedInfo | undefined {
+    return this.connectedInfo;
+  }
+
   /** Whether frames sent now go out: the session has not ended and its socket is open. */
   get live(): boolean {
     return !this.ended && this.socket.readyState === 1;
@@ -79,7 +83,7 @@ export class SocketSession {
 
   /** How long the connection has been up since `rt:connected`, in ms; `undefined` before. */
   get lasted(): number | undefined {
-    return this.info === undefined ? undefined : Date.now() - this.connectedAt;
+    return this.connectedInfo === undefined ? undefined : Date.now() - this.connectedAt;
   }
 
   /**
@@ -87,9 +91,9 @@ export class SocketSession {
    * for it and starts the liveness check. Returns whether it was taken.
    */
   handshake(info: unknown): boolean {
-    if (this.info || !isConnectedInfo(info)) return false;
+    if (this.connectedInfo || !isConnectedInfo(info)) return false;
     clearTimeout(this.connectTimer);
-    this.info = info;
+    this.connectedInfo = info;
     this.connectedAt = Date.now();
     this.watchLiveness(info.pingInterval + info.pongTimeout);
     return true;
