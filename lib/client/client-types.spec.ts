@@ -1,6 +1,7 @@
 // Compile-time checks of the typed client (`npm run typecheck` fails on a wrong
 // line; a @ts-expect-error that no longer errs fails too), run as a test as well.
-import { describe, expectTypeOf, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { PresenceState } from './client-types.js';
 import { RealtimeClient } from './realtime-client.js';
 
@@ -46,5 +47,19 @@ describe('the typed client', () => {
   it('compiles the typed and untyped uses above', () => {
     expectTypeOf(typed).toBeFunction();
     expectTypeOf(untyped).toBeFunction();
+  });
+
+  it('keeps in the declarations every type they name (stripInternal drops what is @internal)', () => {
+    const folder = new URL('./', import.meta.url);
+    const exported =
+      /\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*export (?:type|interface|const|function|class) (\w+)/g;
+    const stripped = readdirSync(folder)
+      .filter((name) => name.endsWith('.ts') && !name.endsWith('.spec.ts'))
+      .flatMap((name) =>
+        [...readFileSync(new URL(name, folder), 'utf8').matchAll(exported)]
+          .filter(([, doc]) => doc!.includes('@internal'))
+          .map(([, , symbol]) => `${name}: ${symbol}`),
+      );
+    expect(stripped).toEqual([]);
   });
 });

@@ -32,22 +32,64 @@ type Part<S, K extends keyof RealtimeSchema, Fallback> = S extends { [P in K]-?:
     : Fallback
   : Fallback;
 
-/** @internal */ export type EventsOf<S> = Part<S, 'events', Record<string, any>>;
-/** @internal */ export type RequestsOf<S> = Part<
-  S,
-  'requests',
-  Record<string, { data: any; result: any }>
->;
-/** @internal */ export type CallsOf<S> = Part<
-  S,
-  'calls',
-  Record<string, { params: any; result: any }>
->;
-/** @internal */ export type AnswersOf<S> = Part<
-  S,
-  'answers',
-  Record<string, { params: any; result: any }>
->;
+/**
+ * The events part of a schema (what the server sends: name -> payload), or any.
+ * Public like the other parts: the declarations of the client's methods name them,
+ * and `stripInternal` would drop an internal one from the published .d.ts.
+ *
+ * @example
+ * ```ts
+ * type Chat = EventsOf<ChatSchema>['chat']; // { from: string; text: string }
+ * ```
+ */
+export type EventsOf<S> = Part<S, 'events', Record<string, any>>;
+
+/**
+ * The requests part of a schema (name -> data and result), or any.
+ *
+ * @example
+ * ```ts
+ * type Sent = RequestsOf<ChatSchema>['send']['result']; // { id: number }
+ * ```
+ */
+export type RequestsOf<S> = Part<S, 'requests', Record<string, { data: any; result: any }>>;
+
+/**
+ * The calls part of a schema (the server's RPC methods: name -> params and result), or any.
+ *
+ * @example
+ * ```ts
+ * type Sum = CallsOf<ChatSchema>['sum']['result']; // number
+ * ```
+ */
+export type CallsOf<S> = Part<S, 'calls', Record<string, { params: any; result: any }>>;
+
+/**
+ * The answers part of a schema (methods the client answers: name -> params and result), or any.
+ *
+ * @example
+ * ```ts
+ * type Confirm = AnswersOf<ChatSchema>['confirm']['params']; // { text: string }
+ * ```
+ */
+export type AnswersOf<S> = Part<S, 'answers', Record<string, { params: any; result: any }>>;
+
+/** The built-in events a listener may follow with `on`, beside the app's. */
+interface BuiltinServerEvents {
+  'rt:error': { code: string; message: string; event?: string };
+  'rt:presence': PresenceState;
+  'rt:room-presence': { joined: PresenceState[]; changed: PresenceState[]; left: string[] };
+}
+
+/**
+ * What a client of schema `S` may listen to: the schema's events and the built-in ones.
+ *
+ * @example
+ * ```ts
+ * type Presence = ServerEvents<ChatSchema>['rt:presence']; // PresenceState
+ * ```
+ */
+export type ServerEvents<S> = EventsOf<S> & BuiltinServerEvents;
 
 /**
  * Where the client is: `connecting` (the first attempt), `connected` (rooms

@@ -18,6 +18,7 @@ export {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './client-types.js';
-export { RealtimeClient, type RealtimeClientOptions } from './realtime-client.js';
+export { type RealtimeClientOptions } from './client-options.js';
+export { RealtimeClient } from './realtime-client.js';
 export { RoomSubscription, type JoinOptions } from './room-subscription.js';
 export { RoomCall, type CallOptions, type CallPeer, type CallSignaling } from './room-call.js';

@@ -6,6 +6,7 @@ import {
   ERROR_CODES,
   ErrorCode,
   GrpcStatus,
+  closeCodeReconnect,
   errorCodeMapping,
   refusalCode,
 } from './codes.js';
@@ -58,7 +59,15 @@ describe('the error code table', () => {
       const n = Number(code);
       const expected = n === CloseCode.TokenExpired ? 'at-once' : n >= 4500 ? 'never' : 'backoff';
       expect([n, reconnect]).toEqual([n, expected]);
+      expect(closeCodeReconnect(n)).toBe(reconnect);
     }
+  });
+
+  it('gives a code the table does not list the rule of its range', () => {
+    const never = [1000, 1002, 1003, 1007, 1008, 1010, 4500, 4502, 4999];
+    const backoff = [1005, 1006, 1012, 1014, 4000, 4100, 4499];
+    expect(never.filter((code) => closeCodeReconnect(code) !== 'never')).toEqual([]);
+    expect(backoff.filter((code) => closeCodeReconnect(code) !== 'backoff')).toEqual([]);
   });
 });
 

@@ -226,6 +226,28 @@ export const CLOSE_CODES: { readonly [Code in CloseCode]: CloseCodeMapping } = {
   [C.Forbidden]: { reconnect: 'never', grpc: G.PermissionDenied },
 };
 
+/** The WebSocket standard's codes (RFC 6455) that a new attempt would meet again, or that end on purpose. */
+const FINAL_STANDARD_CODES: ReadonlySet<number> = new Set([1000, 1002, 1003, 1007, 1008, 1010]);
+
+/**
+ * How a client comes back after a close code: the rule of {@link CLOSE_CODES} for the
+ * server's codes; for a code the table does not list, `never` for 4500-4999 (the range
+ * docs/protocol.md keeps for "do not reconnect") and for the WebSocket standard's
+ * 1000, 1002, 1003, 1007, 1008 and 1010, `backoff` for any other (1006, 1012, 4000-4499...).
+ *
+ * @example
+ * ```ts
+ * closeCodeReconnect(4401); // 'at-once'
+ * closeCodeReconnect(1006); // 'backoff'
+ * closeCodeReconnect(4599); // 'never'
+ * ```
+ */
+export function closeCodeReconnect(code: number): CloseCodeMapping['reconnect'] {
+  const known = (CLOSE_CODES as Partial<Record<number, CloseCodeMapping>>)[code];
+  if (known) return known.reconnect;
+  return FINAL_STANDARD_CODES.has(code) || code >= 4500 ? 'never' : 'backoff';
+}
+
 /**
  * The error code of a refusal that has only an HTTP status (an `authenticate` hook's
  * `HttpException`): 401 is NOT_AUTHENTICATED, 5xx INTERNAL_ERROR, any other FORBIDDEN.

@@ -8,6 +8,7 @@ export {
   ERROR_CODES,
   ErrorCode,
   GrpcStatus,
+  closeCodeReconnect,
   errorCodeMapping,
   refusalCode,
   type CloseCodeMapping,
