@@ -343,11 +343,13 @@ export class RealtimeClient<S extends RealtimeSchema = RealtimeSchema> {
     }
   }
 
-  /** `rt:connected`: join the rooms again, watch again, then flush the queue. */
+  /** `rt:connected`: set the status and watch again, join the rooms again, then flush the queue. */
   private async connected(session: SocketSession, info: unknown): Promise<void> {
     if (!session.handshake(info)) return; // once per connection, and well formed
     this.authRetried = false;
-    const steps = [...this.rooms.resume(), ...this.presence.resume()];
+    // The server runs a connection's frames in order: the status goes first, so that
+    // the members each re-join answers with show it.
+    const steps = [...this.presence.resume(), ...this.rooms.resume()];
     const outcomes = await Promise.allSettled(steps);
     if (session !== this.socket || this.stopped) return;
     // A step without an answer leaves the connection's state unknown: start again.
