@@ -38,7 +38,16 @@ export function formatEventId(
   return eventIdFormat(rooms)(positions);
 }
 
-/** @internal {@link formatEventId} for one stream's rooms, their digest made once. */
+/**
+ * {@link formatEventId} for one stream's rooms, their digest made once: what a stream
+ * that writes many ids keeps.
+ *
+ * @example
+ * ```ts
+ * const idOf = eventIdFormat(['lobby']);
+ * idOf(new Map([['lobby', { epoch: 'Zk3x9aQe', offset: 42 }]])); // '<digest>.Zk3x9aQe:42'
+ * ```
+ */
 export function eventIdFormat(
   rooms: readonly string[],
 ): (positions: ReadonlyMap<string, StreamPosition>) => string {
