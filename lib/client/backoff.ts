@@ -22,7 +22,14 @@ export interface ReconnectOptions {
   maxAttempts?: number;
 }
 
-/** The options with their defaults. */
+/**
+ * The options with their defaults.
+ *
+ * @example
+ * ```ts
+ * const options: ResolvedReconnectOptions = resolveReconnectOptions({ maxDelay: 10_000 });
+ * ```
+ */
 export type ResolvedReconnectOptions = Required<ReconnectOptions>;
 
 /**

@@ -3,7 +3,14 @@ import { Listeners } from './listeners.js';
 /** The server's own peer, as signals name it. */
 const SERVER = 'server';
 
-/** A peer of a call, as the app sees it: who, and the connection to it. */
+/**
+ * A peer of a call, as the app sees it: who, and the connection to it.
+ *
+ * @example
+ * ```ts
+ * call.onPeer((peer: CallPeer) => attach(peer.userId, peer.stream));
+ * ```
+ */
 export interface CallPeer {
   /** The peer's connection id, or `"server"` for the server's own peer. */
   readonly id: string;
@@ -11,7 +18,14 @@ export interface CallPeer {
   readonly pc: RTCPeerConnection;
 }
 
-/** What a call needs of the client: requests, and the server's frames. */
+/**
+ * What a call needs of the client: requests, and the server's frames.
+ *
+ * @example
+ * ```ts
+ * const signaling: CallSignaling = client; // a RealtimeClient is one
+ * ```
+ */
 export interface CallSignaling {
   readonly state: string;
   request(event: string, data?: unknown): Promise<unknown>;

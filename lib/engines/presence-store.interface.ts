@@ -53,10 +53,24 @@ export interface PresenceStore {
   expire(now: number, offlineDelay: number): Promise<PresenceRecord[]>;
 }
 
-/** A status a user can choose; `offline` is what a user without a record is. */
+/**
+ * A status a user can choose; `offline` is what a user without a record is.
+ *
+ * @example
+ * ```ts
+ * const status: ChosenStatus = 'away';
+ * ```
+ */
 export type ChosenStatus = 'online' | 'away' | 'busy' | 'invisible';
 
-/** Free-form details a user attaches to their status (`{ activity: 'in a call' }`). */
+/**
+ * Free-form details a user attaches to their status (`{ activity: 'in a call' }`).
+ *
+ * @example
+ * ```ts
+ * const meta: PresenceMeta = { activity: 'in a call' };
+ * ```
+ */
 export type PresenceMeta = Readonly<Record<string, unknown>>;
 
 /**

@@ -122,6 +122,11 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
  * ```ts
  * if (error.code === GrpcStatus.ResourceExhausted) backOff();
  * ```
+ *
+ * @example
+ * ```ts
+ * if (error.code === GrpcStatus.ResourceExhausted) backOff();
+ * ```
  */
 export const GrpcStatus = {
   Ok: 0,
@@ -142,7 +147,14 @@ export const GrpcStatus = {
 /** One of the values of {@link GrpcStatus}. */
 export type GrpcStatus = (typeof GrpcStatus)[keyof typeof GrpcStatus];
 
-/** How one error code shows on each transport. */
+/**
+ * How one error code shows on each transport.
+ *
+ * @example
+ * ```ts
+ * const { http, grpc, close }: ErrorCodeMapping = ERROR_CODES.ROOM_NOT_FOUND; // 404, 5, 4503
+ * ```
+ */
 export interface ErrorCodeMapping {
   /** The HTTP status of an SSE request (or a handshake) refused with this code. */
   readonly http: number;
@@ -195,7 +207,14 @@ export const ERROR_CODES: { readonly [Code in ErrorCode]: ErrorCodeMapping } = {
   [ErrorCode.InternalError]: row(500, G.Internal, C.InternalError),
 };
 
-/** What a close code tells a client: how to come back, and the gRPC status of a stream ended so. */
+/**
+ * What a close code tells a client: how to come back, and the gRPC status of a stream ended so.
+ *
+ * @example
+ * ```ts
+ * const { reconnect }: CloseCodeMapping = CLOSE_CODES[4401]; // 'at-once'
+ * ```
+ */
 export interface CloseCodeMapping {
   /** `backoff`: reconnect with backoff; `at-once`: with fresh credentials now; `never`: not on its own. */
   readonly reconnect: 'backoff' | 'at-once' | 'never';

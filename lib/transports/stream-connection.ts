@@ -21,6 +21,11 @@ export type ResumePoint = ReadonlyMap<string, StreamPosition> | 'unreadable' | u
 /**
  * Where a stream's events go: an HTTP response (the SSE endpoint), an Observable
  * that Nest's `@Sse()` writes (the SSE helpers), or a gRPC call.
+ *
+ * @example
+ * ```ts
+ * const sink: StreamSink = { ids: true, event: (id, event, data) => write(id, event, data), comment: () => {}, buffered: 0, end: () => response.end() };
+ * ```
  */
 export interface StreamSink {
   /** Whether events carry their SSE id (the stream's place in every room); gRPC's do not. */

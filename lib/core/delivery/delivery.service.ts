@@ -23,7 +23,14 @@ import { RealtimeHub } from '../realtime-hub.js';
 import { deliveryChannel } from '../channels.js';
 import type { ChannelSubscriber } from '../connection-registry.js';
 
-/** Who an acknowledged message is for: every connection of a user, or one connection. */
+/**
+ * Who an acknowledged message is for: every connection of a user, or one connection.
+ *
+ * @example
+ * ```ts
+ * const target: DeliveryTarget = { userId: 'alice' }; // or a connection
+ * ```
+ */
 export type DeliveryTarget = { readonly userId: string } | RealtimeConnection;
 
 /**

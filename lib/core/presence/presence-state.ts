@@ -5,7 +5,14 @@ import type {
 } from '../../engines/presence-store.interface.js';
 import { ErrorCode, RealtimeError } from '../../protocol/index.js';
 
-/** A user's status as others see it: a chosen one, or `offline`. */
+/**
+ * A user's status as others see it: a chosen one, or `offline`.
+ *
+ * @example
+ * ```ts
+ * const shown: PresenceStatus = state.status; // 'online', 'away', 'busy' or 'offline'
+ * ```
+ */
 export type PresenceStatus = ChosenStatus | 'offline';
 
 /**

@@ -38,7 +38,14 @@ import {
 } from './presence-state.js';
 import { RoomPresenceBatcher, type MemberChange } from './room-presence-batcher.js';
 
-/** Whose eyes a state is seen through: the user themself sees `invisible`. */
+/**
+ * Whose eyes a state is seen through: the user themself sees `invisible`.
+ *
+ * @example
+ * ```ts
+ * await presence.getStatuses(['bob'], { viewer: client.userId } satisfies PresenceViewOptions);
+ * ```
+ */
 export interface PresenceViewOptions {
   /** The user looking; defaults to nobody in particular (the public view). */
   readonly viewer?: string;

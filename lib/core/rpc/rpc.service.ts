@@ -27,7 +27,14 @@ export interface RpcContext {
   readonly principal: RealtimePrincipal;
 }
 
-/** A method clients may call: its result (or a promise of it) is the reply. */
+/**
+ * A method clients may call: its result (or a promise of it) is the reply.
+ *
+ * @example
+ * ```ts
+ * const sum: RpcHandler = (params) => (params as number[]).reduce((a, b) => a + b, 0);
+ * ```
+ */
 export type RpcHandler = (params: unknown, context: RpcContext) => unknown;
 
 /** A call to a connection of another node, as that node gets it. */

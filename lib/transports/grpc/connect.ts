@@ -4,12 +4,26 @@ import { fileURLToPath } from 'node:url';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 
-/** The path of protos/realtime/v1/realtime.proto, to load it in clients (and servers). */
+/**
+ * The path of protos/realtime/v1/realtime.proto, to load it in clients (and servers).
+ *
+ * @example
+ * ```ts
+ * const definition = protoLoader.loadSync(REALTIME_PROTO_PATH, PROTO_LOADER_OPTIONS);
+ * ```
+ */
 export const REALTIME_PROTO_PATH = fileURLToPath(
   new URL('../../../protos/realtime/v1/realtime.proto', import.meta.url),
 );
 
-/** The path of the standard health service's proto (`grpc.health.v1`). */
+/**
+ * The path of the standard health service's proto (`grpc.health.v1`).
+ *
+ * @example
+ * ```ts
+ * const health = protoLoader.loadSync(HEALTH_PROTO_PATH, PROTO_LOADER_OPTIONS);
+ * ```
+ */
 export const HEALTH_PROTO_PATH = fileURLToPath(
   new URL('../../../protos/grpc/health/v1/health.proto', import.meta.url),
 );
@@ -17,6 +31,11 @@ export const HEALTH_PROTO_PATH = fileURLToPath(
 /**
  * proto-loader's options for both protos, on the server and in clients: camelCase
  * fields, 64-bit integers as numbers, defaults filled in, oneofs named.
+ *
+ * @example
+ * ```ts
+ * const definition = protoLoader.loadSync(REALTIME_PROTO_PATH, PROTO_LOADER_OPTIONS);
+ * ```
  */
 export const PROTO_LOADER_OPTIONS = {
   keepCase: false,

@@ -4,7 +4,14 @@ import { GrpcMethod, RpcException } from '@nestjs/microservices';
 import { BehaviorSubject, Observable, distinctUntilChanged, map, of } from 'rxjs';
 import { grpcError } from './grpc-errors.js';
 
-/** `grpc.health.v1.HealthCheckResponse.ServingStatus`. */
+/**
+ * `grpc.health.v1.HealthCheckResponse.ServingStatus`.
+ *
+ * @example
+ * ```ts
+ * if (reply.status === ServingStatus.SERVING) markHealthy();
+ * ```
+ */
 export const ServingStatus = { SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
 
 /** The services this server reports on: the whole server (""), and the realtime API. */

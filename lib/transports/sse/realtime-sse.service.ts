@@ -35,7 +35,14 @@ interface LiveStream {
   shutdown(): void;
 }
 
-/** What `rooms()` and `presence()` take. */
+/**
+ * What `rooms()` and `presence()` take.
+ *
+ * @example
+ * ```ts
+ * return this.sse.rooms(request, ['lobby'], { principal: { userId: 'u1' } } satisfies SseHelperOptions);
+ * ```
+ */
 export interface SseHelperOptions {
   /** Who the stream is for (its user counts as present); anonymous by default. */
   readonly principal?: RealtimePrincipal;
