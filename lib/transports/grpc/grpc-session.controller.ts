@@ -1,7 +1,8 @@
 import { status, type ServerDuplexStream } from '@grpc/grpc-js';
-import { Controller, Inject, Logger } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
 import { GrpcStreamCall } from '@nestjs/microservices';
 import { BuiltinEventRegistry } from '../../core/events/builtin-event-registry.js';
+import { toErrorBody } from '../../core/error-body.js';
 import { RateLimiter } from '../../core/limits/rate-limiter.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
 import { BuiltinEvent, CloseCode, ErrorCode, RealtimeError } from '../../protocol/index.js';
@@ -21,8 +22,6 @@ import { authenticateCall, parseJson } from './grpc-support.js';
  */
 @Controller()
 export class RealtimeGrpcSessionController {
-  private readonly logger = new Logger('RealtimeGrpc');
-
   constructor(
     private readonly registry: BuiltinEventRegistry,
     private readonly streams: RealtimeGrpcStreams,
@@ -103,13 +102,7 @@ export class RealtimeGrpcSessionController {
         .handler(connection, data);
       reply = { id, data: JSON.stringify(result ?? null), code: '', message: '' };
     } catch (error) {
-      const { code, message } =
-        error instanceof RealtimeError
-          ? error
-          : { code: ErrorCode.InternalError, message: 'Internal server error' };
-      if (!(error instanceof RealtimeError)) {
-        this.logger.error('a session request failed', error instanceof Error ? error.stack : error);
-      }
+      const { code, message } = toErrorBody(error); // anything unexpected is logged there
       reply = { id, data: '', code, message };
     }
     if (!connection.isOpen) return;
