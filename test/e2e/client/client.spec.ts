@@ -1,13 +1,14 @@
 import { MessageBody, SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { RealtimeClient, RealtimeClientError } from '../../../lib/client/index.js';
 import { RealtimeHub } from '../../../lib/index.js';
-import { reconnected } from '../../support/client.js';
 import { startApp, type TestApp } from '../../support/app.js';
-import { userFromQuery } from '../../support/fixtures.js';
+import { reconnected } from '../../support/client.js';
+import { appForEachTest, recordUncaught, until, userFromQuery } from '../../support/fixtures.js';
 
 @WebSocketGateway()
 class EchoGateway {
@@ -323,5 +324,44 @@ describe('nest-realtime/client against bad input', () => {
     expect(room.members.size).toBe(0);
     await client.close();
     server.close();
+  });
+});
+
+describe('regressions', () => {
+  describe('client listeners that throw', () => {
+    const fixture = appForEachTest();
+
+    it('do not stop the other listeners, nor the rest of a batch', async () => {
+      const uncaught = recordUncaught(fixture.harness);
+      const consoleError = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+      fixture.harness.defer(() => consoleError.mockRestore());
+      const client = new RealtimeClient(fixture.app.wsUrl, { WebSocket });
+      fixture.harness.defer(() => client.close());
+      await client.ready;
+      await client.join('batch');
+
+      const thrown = new Error('listener a failed');
+      const seen: string[] = [];
+      client.on('a', () => {
+        seen.push('a1');
+        throw thrown;
+      });
+      client.on('a', (data) => seen.push(`a2:${String(data)}`));
+      client.on('b', (data) => seen.push(`b:${String(data)}`));
+
+      await fixture.hub.to('batch').emitBatch([
+        { event: 'a', data: 1 },
+        { event: 'b', data: 2 },
+      ]);
+      await until(() => seen.includes('b:2'));
+      expect(seen).toEqual(['a1', 'a2:1', 'b:2']);
+      expect(consoleError).toHaveBeenCalledTimes(1);
+      expect(consoleError).toHaveBeenCalledWith(thrown);
+
+      // The client goes on working.
+      expect((await client.join('after')).info).toMatchObject({ name: 'after', size: 1 });
+      await delay(50);
+      expect(uncaught).toEqual([]);
+    });
   });
 });

@@ -5,8 +5,8 @@ import {
   WebSocketGateway,
 } from '@nestjs/websockets';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { RealtimeError, RealtimeHub, type WsConnection } from '../../../lib/index.js';
-import { appForEachTest, join, until, userFromQuery } from '../../support/fixtures.js';
+import { CloseCode, RealtimeError, RealtimeHub, type WsConnection } from '../../../lib/index.js';
+import { appForEachTest, join, leftovers, until, userFromQuery } from '../../support/fixtures.js';
 import { inRoom } from '../../support/room-frames.js';
 import { eventIs, type Frame, type TestClient } from '../../support/ws-client.js';
 
@@ -291,5 +291,46 @@ describe('bad arguments from server code', () => {
     await hub.toUser([]).emit('nobody', 2);
     await hub.to([]).except(a.connectionId).emit('nobody', 3);
     expect(await a.collect(eventIs('nobody'))).toStrictEqual([]);
+  });
+});
+
+describe('regressions', () => {
+  describe('closing', () => {
+    const fixture = appForEachTest({
+      authenticate: userFromQuery,
+      websocket: { maxBufferedBytes: 64 * 1024 },
+    });
+
+    it('cuts a long disconnect reason to what a close frame carries', async () => {
+      const client = await fixture.connect('u1');
+      fixture.hub.disconnect(client.connectionId, 'é'.repeat(500));
+      expect(await client.closed).toBe(CloseCode.Disconnected);
+      expect(Buffer.byteLength(client.closeReason)).toBeLessThanOrEqual(123);
+      expect(client.closeReason).toMatch(/^é+$/);
+    });
+  });
+
+  const fixture = appForEachTest({ authenticate: userFromQuery });
+
+  it('hub.to([]) and hub.toUser([]) deliver to nobody', async () => {
+    const { hub } = fixture;
+    const client = await fixture.connect('u1');
+    await join(client, 'lobby');
+
+    await hub.to([]).emit('nobody', 1);
+    await hub.toUser([]).emit('nobody', 2);
+    await hub.to([]).emitBatch([{ event: 'nobody', data: 3 }]);
+    await hub.toUser([]).except('someone-else').emit('nobody', 4);
+    expect(await leftovers(client)).toEqual([]);
+
+    // The same client does get what is addressed to it.
+    await hub.to('lobby').emit('somebody', 5);
+    await hub.toUser('u1').emit('somebody', 6);
+    // The empty targets numbered nothing: this is the room's first message.
+    expect(await client.next(eventIs('somebody'))).toEqual(
+      inRoom({ event: 'somebody', data: 5, room: 'lobby' }, 1),
+    );
+    expect(await client.next(eventIs('somebody'))).toEqual({ event: 'somebody', data: 6 });
+    expect(await leftovers(client)).toEqual([]);
   });
 });

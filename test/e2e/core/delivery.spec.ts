@@ -9,7 +9,7 @@ import {
   until,
   userFromQuery,
 } from '../../support/fixtures.js';
-import { type Frame } from '../../support/ws-client.js';
+import { eventIs, TestClient, type Frame } from '../../support/ws-client.js';
 
 const rt = appForEachTest({
   authenticate: userFromQuery,
@@ -113,5 +113,62 @@ describe('acknowledged delivery', () => {
     expect((await client.request('rt:ack', { id: 'nope' })).data).toBeNull();
     expect((await client.request('rt:ack', 'nope')).error?.code).toBe('INVALID_DATA');
     await expectAlive(client);
+  });
+});
+
+describe('regressions', () => {
+  // Regressions found by review: each test fails on the code before its fix.
+
+  const rt = appForEachTest({
+    authenticate: userFromQuery,
+    delivery: { ackTimeout: 200, maxAttempts: 3, ttl: 5_000 },
+    rpc: { timeout: 500, maxPendingCalls: 2 },
+  });
+
+  const deliveryOf = () => rt.app.app.get(DeliveryService);
+
+  function failures(): Undeliverable[] {
+    const failed: Undeliverable[] = [];
+    rt.harness.defer(deliveryOf().onUndeliverable((f) => failed.push(f)));
+    return failed;
+  }
+
+  it('sends waiting messages after rt:connected, never before', async () => {
+    await deliveryOf().send({ userId: 'zed' }, 'invoice', 1);
+    const client = await TestClient.open(`${rt.app.wsUrl}?user=zed`);
+    rt.harness.defer(() => client.close());
+    const first = await client.next();
+    const second = await client.next();
+    expect([first.event, second.event]).toEqual(['rt:connected', 'invoice']);
+  });
+
+  it('does not spend attempts when the user opens more connections', async () => {
+    const failed = failures();
+    await rt.connect('yan');
+    await deliveryOf().send({ userId: 'yan' }, 'invoice', 1);
+    const tabs = [await rt.connect('yan'), await rt.connect('yan'), await rt.connect('yan')];
+    for (const tab of tabs) expect((await tab.next(eventIs('invoice'))).data).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(failed).toEqual([]);
+  });
+
+  it('keeps a long time to live for an absent user (longer than a timer can wait)', async () => {
+    const failed = failures();
+    await deliveryOf().send({ userId: 'away' }, 'invoice', 1, { ttl: 30 * 24 * 3_600_000 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(failed).toEqual([]);
+  });
+
+  it('the library client acknowledges only what a listener took', async () => {
+    const client = new RealtimeClient(`${rt.app.wsUrl}?user=xia`, { WebSocket });
+    rt.harness.defer(() => client.close());
+    await client.ready;
+    await deliveryOf().send({ userId: 'xia' }, 'invoice', 'late listener');
+    await new Promise((resolve) => setTimeout(resolve, 50)); // it came, nobody took it
+    const seen: unknown[] = [];
+    client.on('invoice', (data) => seen.push(data));
+    await until(() => seen.length === 1, 2_000); // it came again, and was taken
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(seen).toEqual(['late listener']);
   });
 });

@@ -467,6 +467,30 @@ async function startFixture(options: RealtimeModuleOptions): Promise<AppFixture>
   };
 }
 
+describe('latest on join', () => {
+  it('gives a new member the last kept messages first, then live ones, with no gap', async () => {
+    await emitRange('h:latest', 1, 8);
+    const client = await rt.connect('late');
+    const log = record(client);
+    const reply = await client.request('rt:join', { room: 'h:latest', latest: 3 });
+    await rt.hub.to('h:latest').emit('m', 9);
+    await until(() => offsetsOf(log).length === 4);
+    expect(offsetsOf(log)).toEqual([6, 7, 8, 9]);
+    expect(reply.data).toMatchObject({ offset: 8 });
+    expect(reply.data.recovered).toBeUndefined();
+  });
+
+  it('refuses a latest that is not an integer from 0 to recoveryLimit', async () => {
+    const client = await rt.connect('bad');
+    for (const latest of [-1, 1.5, 'x', 21]) {
+      expect((await client.request('rt:join', { room: 'h:x', latest })).error?.code).toBe(
+        'INVALID_DATA',
+      );
+    }
+    await expectAlive(client);
+  });
+});
+
 describe('regressions', () => {
   const patterned = appForEachTest({
     authenticate: userFromQuery,
@@ -494,28 +518,25 @@ describe('regressions', () => {
     });
     await expect(first).resolves.toMatchObject({ recovered: true });
   });
-});
 
-describe('latest on join', () => {
-  it('gives a new member the last kept messages first, then live ones, with no gap', async () => {
-    await emitRange('h:latest', 1, 8);
-    const client = await rt.connect('late');
-    const log = record(client);
-    const reply = await client.request('rt:join', { room: 'h:latest', latest: 3 });
-    await rt.hub.to('h:latest').emit('m', 9);
-    await until(() => offsetsOf(log).length === 4);
-    expect(offsetsOf(log)).toEqual([6, 7, 8, 9]);
-    expect(reply.data).toMatchObject({ offset: 8 });
-    expect(reply.data.recovered).toBeUndefined();
+  it('a member re-joining with a stale since keeps getting live messages', async () => {
+    const member = await rt.connect('m');
+    await join(member, 'r1');
+    const connection = rt.hub.connections.get(member.connectionId)!;
+    const joining = rt.hub.join(connection, 'r1', { since: { epoch: 'stale', offset: 0 } });
+    await rt.hub.to('r1').emit('x', 1);
+    expect(await joining).toMatchObject({ recovered: false });
+    expect((await member.next(eventIs('x'))).data).toBe(1);
   });
 
-  it('refuses a latest that is not an integer from 0 to recoveryLimit', async () => {
-    const client = await rt.connect('bad');
-    for (const latest of [-1, 1.5, 'x', 21]) {
-      expect((await client.request('rt:join', { room: 'h:x', latest })).error?.code).toBe(
-        'INVALID_DATA',
-      );
-    }
-    await expectAlive(client);
+  it('a join that cannot recover still passes on the live messages that came meanwhile', async () => {
+    const other = await rt.connect('o');
+    await join(other, 'r2');
+    const late = await rt.connect('l');
+    const connection = rt.hub.connections.get(late.connectionId)!;
+    const joining = rt.hub.join(connection, 'r2', { since: { epoch: 'stale', offset: 0 } });
+    await rt.hub.to('r2').emit('x', 2);
+    expect(await joining).toMatchObject({ recovered: false });
+    expect((await late.next(eventIs('x'))).data).toBe(2);
   });
 });

@@ -140,3 +140,26 @@ describe('RPC, server to client', () => {
     await expect(rpcOf().call('nope.1', 'x')).rejects.toMatchObject({ code: 'INVALID_DATA' });
   });
 });
+
+describe('regressions', () => {
+  // Regressions found by review: each test fails on the code before its fix.
+
+  const rt = appForEachTest({
+    authenticate: userFromQuery,
+    delivery: { ackTimeout: 200, maxAttempts: 3, ttl: 5_000 },
+    rpc: { timeout: 500, maxPendingCalls: 2 },
+  });
+
+  it('a call whose params are not JSON fails at once and holds no slot', async () => {
+    const client = await rt.connect('r');
+    const rpc = rt.app.app.get(RpcService);
+    await expect(rpc.call(client.connectionId, 'm', { n: 1n })).rejects.toMatchObject({
+      code: 'INVALID_DATA',
+    });
+    const both = [rpc.call(client.connectionId, 'a'), rpc.call(client.connectionId, 'b')];
+    const calls = [await client.next(eventIs('rt:call')), await client.next(eventIs('rt:call'))];
+    for (const call of calls)
+      client.send({ event: 'rt:reply', id: call.id, data: null, error: null });
+    await expect(Promise.all(both)).resolves.toEqual([null, null]);
+  });
+});

@@ -1,12 +1,29 @@
-import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import {
+  MessageBody,
+  SubscribeMessage,
+  WebSocketGateway,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+} from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
+import { Observable, interval, map } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
-import { WsConnection } from '../../../lib/index.js';
+import { RealtimeError, WsConnection } from '../../../lib/index.js';
 import { startApp } from '../../support/app.js';
-import { appForAllTests, leftovers } from '../../support/fixtures.js';
+import {
+  appForAllTests,
+  appForEachTest,
+  errorReply,
+  expectAlive,
+  leftovers,
+  recordUncaught,
+  until,
+  withHarness,
+} from '../../support/fixtures.js';
 import { HandlersGateway, SecondGateway, type HookCall } from '../../support/handlers-gateways.js';
 import type { Frame, TestClient } from '../../support/ws-client.js';
+import { eventIs } from '../../support/ws-client.js';
 
 @WebSocketGateway({ path: '/other' })
 class OtherPathGateway {
@@ -185,6 +202,190 @@ describe('application handlers', () => {
       );
       expect(slowStats.calls).toBe(200);
       expect(slowStats.max).toBeLessThanOrEqual(4);
+    });
+  });
+});
+
+describe('regressions', () => {
+  @WebSocketGateway()
+  class RecordingGateway implements OnGatewayConnection, OnGatewayDisconnect {
+    readonly connections: WsConnection[] = [];
+    readonly disconnects: { id: string; info: unknown }[] = [];
+
+    handleConnection(client: WsConnection): void {
+      this.connections.push(client);
+    }
+
+    handleDisconnect(client: WsConnection, info: unknown): void {
+      this.disconnects.push({ id: client.id, info });
+    }
+  }
+
+  @WebSocketGateway()
+  class ThrowingConnectGateway implements OnGatewayConnection {
+    handleConnection(): void {
+      throw new Error('handleConnection boom');
+    }
+
+    @SubscribeMessage('echo')
+    echo() {
+      return 'echoed';
+    }
+  }
+
+  describe('gateway hooks and closed connections', () => {
+    const fixture = appForEachTest({}, { providers: [RecordingGateway] });
+    const gateway = () => fixture.app.app.get(RecordingGateway);
+
+    it('rejects hub.join of a connection that closed, and leaves no trace of it', async () => {
+      const { hub } = fixture;
+      const baseline = hub.connections.count();
+      const client = await fixture.connect();
+      const stored = gateway().connections.find((c) => c.id === client.connectionId)!;
+      expect(stored).toBeInstanceOf(WsConnection);
+
+      await client.close();
+      await until(() => hub.connections.count() === baseline);
+
+      const error = await hub.join(stored, 'late').then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
+      expect(error).toBeInstanceOf(RealtimeError);
+      expect(error).toMatchObject({ code: 'INVALID_DATA' });
+      await expect(hub.join(stored.id, 'late')).rejects.toMatchObject({ code: 'INVALID_DATA' });
+      expect(hub.connections.subscribers('r:late')).toBeUndefined();
+      expect(await hub.roomMembers('late')).toEqual([]);
+      expect(await hub.roomInfo('late')).toBeUndefined();
+      expect([...stored.rooms]).toEqual([]);
+    });
+
+    it('passes handleDisconnect the close code and reason the client sent', async () => {
+      const client = await fixture.connect();
+      client.socket.close(4100, 'bye');
+      expect(await client.closed).toBe(4100);
+      await until(() => gateway().disconnects.length === 1);
+      expect(gateway().disconnects).toEqual([
+        { id: client.connectionId, info: { code: 4100, reason: 'bye' } },
+      ]);
+    });
+  });
+
+  describe('a gateway whose handleConnection throws', () => {
+    const fixture = appForEachTest({}, { providers: [ThrowingConnectGateway] });
+
+    it('still connects the client and answers its requests, and the process survives', async () => {
+      const uncaught = recordUncaught(fixture.harness);
+      const client = await fixture.connect();
+      expect(client.connected).toEqual({
+        event: 'rt:connected',
+        data: {
+          connectionId: expect.any(String),
+          userId: null,
+          pingInterval: 25_000,
+          pongTimeout: 10_000,
+        },
+      });
+      const reply = await client.request('echo');
+      expect(reply).toEqual({ event: 'rt:reply', id: reply.id, data: 'echoed' });
+      await expectAlive(client);
+      await delay(50); // errors rethrown on a timer surface by now
+      // Without a listener, an uncaught exception ends a Node process.
+      expect(uncaught).toEqual([]);
+    });
+  });
+
+  /** What a loaded machine may add to a timer before it fires. */
+  const SLACK = 1_000;
+
+  const SLOW_MS = 1_500;
+
+  @WebSocketGateway()
+  class FlowGateway {
+    @SubscribeMessage('slow')
+    async slow(@MessageBody() data: unknown) {
+      await delay(SLOW_MS);
+      return { slow: data };
+    }
+
+    /** A stream that goes on emitting `{ label, i }` every 20 ms. */
+    @SubscribeMessage('ticks')
+    ticks(@MessageBody() label: string) {
+      return interval(20).pipe(map((i) => ({ event: 'tick', data: { label, i } })));
+    }
+
+    /** Never emits; unsubscribing it throws. */
+    @SubscribeMessage('fragile')
+    fragile() {
+      return new Observable<never>(() => () => {
+        throw new Error('teardown boom');
+      });
+    }
+  }
+
+  describe('stream slots', () => {
+    const fixture = appForEachTest(
+      { websocket: { maxPendingRequests: 2 } },
+      { providers: [FlowGateway] },
+    );
+
+    it('gives a stream its slot back after its first value, and refuses one stream too many', async () => {
+      const client = await fixture.connect();
+      const ticksOf = (label: string) =>
+        client.frames.filter((frame: Frame) => frame.event === 'tick' && frame.data.label === label)
+          .length;
+      client.send({ event: 'ticks', data: 'a' });
+      client.send({ event: 'ticks', data: 'b' });
+
+      // Two streams open, as many as slots: requests are still read and answered.
+      const started = Date.now();
+      const joined = await client.request('rt:join', { room: 'streams' });
+      expect(joined).toEqual({
+        event: 'rt:reply',
+        id: joined.id,
+        data: expect.objectContaining({ name: 'streams', size: 1 }),
+      });
+      expect(Date.now() - started).toBeLessThan(SLACK);
+
+      client.send({ event: 'ticks', data: 'c' });
+      expect(await client.next(eventIs('rt:error'))).toEqual({
+        event: 'rt:error',
+        data: { code: 'TOO_MANY_REQUESTS', message: expect.any(String), event: 'ticks' },
+      });
+      const refused = await client.request('ticks', 'd');
+      expect(refused).toEqual(errorReply(refused.id!, 'TOO_MANY_REQUESTS'));
+
+      const [a, b] = [ticksOf('a'), ticksOf('b')];
+      await delay(300);
+      expect(ticksOf('a')).toBeGreaterThanOrEqual(a + 5);
+      expect(ticksOf('b')).toBeGreaterThanOrEqual(b + 5);
+      expect(ticksOf('c')).toBe(0);
+      expect(ticksOf('d')).toBe(0);
+      await expectAlive(client);
+    });
+  });
+
+  describe('handler teardowns', () => {
+    const harness = withHarness();
+
+    it('survive a teardown that throws when the client disconnects', async () => {
+      const uncaught = recordUncaught(harness);
+      const app = await harness.start({}, { providers: [FlowGateway] });
+      const baseline = app.hub.connections.count();
+      const client = await harness.connect(app.wsUrl);
+      client.send({ event: 'fragile' });
+      await expectAlive(client); // frames are handled in order: 'fragile' is subscribed
+      expect(app.hub.connections.count()).toBe(baseline + 1);
+
+      await client.close();
+      await until(() => app.hub.connections.count() === baseline);
+
+      harness.forget(app);
+      const closing = app.close().then(() => 'closed');
+      const outcome = await Promise.race([closing, delay(2_000, 'still closing')]);
+      expect(outcome).toBe('closed');
+      await delay(50); // let deferred throws surface
+      expect(uncaught).toEqual([]);
     });
   });
 });

@@ -1,6 +1,8 @@
+import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { describe, expect, it } from 'vitest';
-import { appForAllTests, leftovers } from '../../support/fixtures.js';
+import { appForAllTests, appForEachTest, expectAlive, leftovers } from '../../support/fixtures.js';
 import { HandlersGateway, SecondGateway } from '../../support/handlers-gateways.js';
+import { eventIs } from '../../support/ws-client.js';
 
 describe('application handlers', () => {
   const { connect } = appForAllTests({}, { providers: [HandlersGateway, SecondGateway] });
@@ -234,6 +236,40 @@ describe('application handlers', () => {
         error: { code: 'HANDLER_ERROR', message: 'expected a positive integer' },
       });
       expect(await leftovers(client)).toEqual([]);
+    });
+  });
+});
+
+describe('regressions', () => {
+  @WebSocketGateway()
+  class OddGateway {
+    @SubscribeMessage('cycle')
+    cycle() {
+      const value: Record<string, unknown> = {};
+      value.self = value;
+      return value;
+    }
+
+    @SubscribeMessage('bigint')
+    bigint(@MessageBody() data: unknown) {
+      return { data, big: 10n };
+    }
+  }
+
+  describe('results JSON cannot carry', () => {
+    const fixture = appForEachTest({}, { providers: [OddGateway] });
+
+    it('answers a cyclic result with INTERNAL_ERROR and keeps serving', async () => {
+      const client = await fixture.connect();
+      const reply = await client.request('cycle');
+      expect(reply.error).toEqual({ code: 'INTERNAL_ERROR', message: 'Internal server error' });
+      client.send({ event: 'bigint', data: 1 });
+      expect((await client.next(eventIs('rt:error'))).data).toEqual({
+        code: 'INTERNAL_ERROR',
+        message: 'Internal server error',
+        event: 'bigint',
+      });
+      await expectAlive(client);
     });
   });
 });
