@@ -1,14 +1,20 @@
 // Video calls on the sample page in Chromium (fake camera): peer to peer, then through
 // the server's peer. Each page decodes the other's video (getStats: framesDecoded).
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ARTIFACTS,
+  callView,
   chromiumAvailable,
-  openChat,
-  sampleForAllTests,
-  recordPeerConnections,
   framesDecoded,
+  launchBrowser,
+  openChat,
+  pageState,
+  recordPeerConnections,
+  sampleForAllTests,
+  serverCallUsable,
+  startSample,
 } from '../support/browser.js';
 import { withHarness } from '../support/fixtures.js';
 
@@ -38,4 +44,65 @@ describe.runIf(chromiumAvailable())('the sample page: video calls', () => {
     }
     expect(pages.flatMap((chat) => chat.errors)).toEqual([]);
   }, 60_000);
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('regressions', () => {
+  describe.runIf(chromiumAvailable())('review of the sample page: losing the server', () => {
+    let browser: Browser;
+    const harness = withHarness();
+    beforeAll(async () => {
+      browser = await launchBrowser();
+    });
+    afterAll(async () => {
+      await browser?.close();
+    });
+
+    it('a call through the server works again after a restart, or can be started again', async () => {
+      let app = await startSample();
+      harness.defer(() => app.stop());
+      const pages = [];
+      for (const name of ['sfa', 'sfb']) {
+        const chat = await openChat(browser, app, name, 'call', recordPeerConnections);
+        harness.defer(() => chat.close());
+        pages.push(chat);
+      }
+      for (const { page } of pages) await page.click('#sfu');
+      for (const { page } of pages) {
+        await expect.poll(() => framesDecoded(page), { timeout: 15_000 }).toBeGreaterThan(10);
+      }
+      await app.stop('SIGKILL');
+      app = await startSample({ GRPC_PORT: String(app.grpcPort) }, app.port);
+      for (const { page } of pages) await pageState(page, 'connected');
+      // Now: "in a call through the server", Hang up on, both call buttons off, the
+      // videos frozen, and every peer connection closed.
+      for (const { page } of pages) {
+        await expect.poll(() => serverCallUsable(page), { timeout: 10_000 }).toBe(true);
+      }
+    }, 60_000);
+
+    it('Hang up ends the call at once, even while the connection is down', async () => {
+      const app = await startSample();
+      harness.defer(() => app.stop());
+      const pages = [];
+      for (const name of ['hua', 'hub']) {
+        const chat = await openChat(browser, app, name, 'call', recordPeerConnections);
+        harness.defer(() => chat.close());
+        pages.push(chat);
+      }
+      for (const { page } of pages) await page.click('#p2p');
+      for (const { page } of pages) {
+        await expect.poll(() => framesDecoded(page), { timeout: 15_000 }).toBeGreaterThan(10);
+      }
+      await app.stop('SIGKILL');
+      const { page } = pages[0]!;
+      await pageState(page, 'reconnecting');
+      await page.click('#hangup');
+      await sleep(1_000);
+      // Now: still "in a peer-to-peer call", the camera's own video on, Hang up on (for
+      // the 10 s the queued rt:peer-leave waits for its reply).
+      expect(await callView(page)).toEqual({ videos: 0, callState: '', hangupDisabled: true });
+    }, 60_000);
+  });
 });

@@ -9,7 +9,9 @@ import {
   ARTIFACTS,
   chatLines,
   chromiumAvailable,
+  joinWithForm,
   openChat,
+  sampleClient,
   sampleForAllTests,
 } from '../support/browser.js';
 import { withHarness } from '../support/fixtures.js';
@@ -79,5 +81,47 @@ describe.runIf(chromiumAvailable())('the sample page: chat and presence', () => 
     await ben.page.waitForFunction(() => document.querySelector('#typing')?.textContent === '');
     await ann.page.screenshot({ path: join(ARTIFACTS, 'chat.png') });
     expect([...ann.errors, ...ben.errors]).toEqual([]);
+  });
+});
+
+describe('regressions', () => {
+  describe.runIf(chromiumAvailable())('review of the sample page', () => {
+    const sample = sampleForAllTests();
+    const harness = withHarness();
+
+    it('shows no one typing from the room it left', async () => {
+      const { browser, app } = sample;
+      const ann = await openChat(browser, app, 'tya', 'typing-a');
+      const ben = await openChat(browser, app, 'tyb', 'typing-a');
+      harness.defer(() => ann.close());
+      harness.defer(() => ben.close());
+      await ben.page.type('#text', 'hel', { delay: 50 });
+      await ann.page.waitForFunction(
+        () => document.querySelector('#typing')?.textContent === 'tyb is typing…',
+      );
+      // ann moves to a room ben is not in: his typing is no news there.
+      await joinWithForm(ann.page, 'typing-b');
+      expect(await ann.page.textContent('#typing')).toBe('');
+    });
+
+    it('shows in the chat only what the chat handler let through', async () => {
+      const { browser, app } = sample;
+      const ann = await openChat(browser, app, 'fra', 'forgery');
+      harness.defer(() => ann.close());
+      const mal = sampleClient(app, 'frm');
+      harness.defer(() => mal.close());
+      await mal.subscribe('forgery').ready;
+      // Straight to the room with the built-in rt:publish, past ChatGateway.chat: any
+      // `from`, any text (none of its checks).
+      const forged = await mal
+        .publish('forgery', 'chat', { from: 'fra', text: 'I quit', at: Date.now() })
+        .catch((error: unknown) => error);
+      expect(forged).toMatchObject({ code: 'FORBIDDEN' }); // the sample's canPublish
+      await mal.request('chat', { room: 'forgery', text: 'marker' });
+      await ann.page.waitForFunction(() =>
+        [...document.querySelectorAll('#log li')].some((li) => li.textContent === 'frm: marker'),
+      );
+      expect(await chatLines(ann.page)).toEqual(['frm: marker']);
+    });
   });
 });

@@ -1,10 +1,20 @@
 // The page's live panel (an EventSource) outlives its token: when the stream ends with
 // the token, the page comes back with a new one from its last event, and the panel
 // misses nothing.
-import { describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
-import { chromiumAvailable, openChat, sampleForAllTests } from '../support/browser.js';
+import {
+  activity,
+  chromiumAvailable,
+  joinWithForm,
+  launchBrowser,
+  openChat,
+  sampleClient,
+  sampleForAllTests,
+  startSample,
+} from '../support/browser.js';
 import { withHarness } from '../support/fixtures.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -52,4 +62,65 @@ describe.runIf(chromiumAvailable())('the sample page: the live panel', () => {
     expect(ids.length).toBeGreaterThanOrEqual(3); // and the Node client its own
     expect(chat.errors).toEqual([]);
   }, 40_000);
+});
+
+describe('regressions', () => {
+  describe.runIf(chromiumAvailable())('review of the sample page', () => {
+    const sample = sampleForAllTests();
+    const harness = withHarness();
+
+    it('a join that fails leaves no live panel of the room it came from', async () => {
+      const { browser, app } = sample;
+      const chat = await openChat(browser, app, 'fja', 'stale-a');
+      harness.defer(() => chat.close());
+      // A room the server refuses (reserved prefix): the page says it could not join.
+      await chat.page.fill('#room', 'rt:nope');
+      await chat.page.click('#connect button');
+      await chat.page.waitForFunction(() =>
+        [...document.querySelectorAll('#log li')].some((li) =>
+          li.textContent?.startsWith('could not join'),
+        ),
+      );
+      const nia = sampleClient(app, 'nia');
+      harness.defer(() => nia.close());
+      await nia.subscribe('stale-a').ready;
+      await nia.request('chat', { room: 'stale-a', text: 'still here?' });
+      await sleep(1_000);
+      expect(await activity(chat.page)).toEqual([]);
+    });
+  });
+
+  describe.runIf(chromiumAvailable())('review of the sample page: losing the server', () => {
+    let browser: Browser;
+    const harness = withHarness();
+    beforeAll(async () => {
+      browser = await launchBrowser();
+    });
+    afterAll(async () => {
+      await browser?.close();
+    });
+
+    it('the live panel follows the room joined last, even right after its stream renewed', async () => {
+      const app = await startSample({ TOKEN_TTL: '3' });
+      harness.defer(() => app.stop());
+      const chat = await openChat(browser, app, 'rnw', 'renew-a');
+      harness.defer(() => chat.close());
+      // The stream ends with its token; the browser comes back with it and gets 401, and
+      // the page renews the stream a second later. Meanwhile, the person joins another room.
+      await chat.page.waitForResponse(
+        (response) => response.url().includes('/realtime/events') && response.status() === 401,
+        { timeout: 15_000 },
+      );
+      await joinWithForm(chat.page, 'renew-b');
+      await sleep(1_500);
+      const nia = sampleClient(app, 'nia');
+      harness.defer(() => nia.close());
+      await nia.subscribe('renew-a').ready;
+      await nia.subscribe('renew-b').ready;
+      await nia.request('chat', { room: 'renew-a', text: 'in a' });
+      await nia.request('chat', { room: 'renew-b', text: 'in b' });
+      await expect.poll(() => activity(chat.page), { timeout: 5_000 }).toContain('nia: in b');
+      expect(await activity(chat.page)).not.toContain('nia: in a');
+    }, 40_000);
+  });
 });

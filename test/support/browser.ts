@@ -195,3 +195,49 @@ export function framesDecoded(page: Page): Promise<number> {
     return frames;
   });
 }
+
+// -- what a person sees on the page ------------------------------------------------
+
+/** Joins another room with the page's own form, as a person does; resolves once joined. */
+export async function joinWithForm(page: Page, room: string): Promise<void> {
+  await page.fill('#room', room);
+  await page.click('#connect button');
+  await page.waitForFunction(
+    (name) =>
+      [...document.querySelectorAll('#log li')].some((li) =>
+        li.textContent?.startsWith(`joined ${name} `),
+      ),
+    room,
+  );
+}
+
+/** Resolves once the page's badge says `state`. */
+export async function pageState(page: Page, state: string): Promise<void> {
+  await page.waitForFunction(
+    (wanted) => document.querySelector('#state')?.getAttribute('data-state') === wanted,
+    state,
+    { timeout: 15_000 },
+  );
+}
+
+/** The live panel's entries. */
+export function activity(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('#activity li')].map((li) => li.textContent ?? ''),
+  );
+}
+
+/** Whether the page's call through the server works, or the page lets a new one start. */
+export async function serverCallUsable(page: Page): Promise<boolean> {
+  if (await page.isEnabled('#sfu')) return true;
+  return (await framesDecoded(page)) > 10;
+}
+
+/** What the call section shows. */
+export function callView(page: Page) {
+  return page.evaluate(() => ({
+    videos: document.querySelectorAll('#videos figure').length,
+    callState: document.querySelector('#call-state')?.textContent,
+    hangupDisabled: (document.querySelector('#hangup') as HTMLButtonElement).disabled,
+  }));
+}

@@ -4,11 +4,23 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { RealtimeClient, RealtimeClientError } from '../../../lib/client/index.js';
+import {
+  RealtimeClient,
+  RealtimeClientError,
+  type RealtimeClientOptions,
+  type WebSocketConstructor,
+} from '../../../lib/client/index.js';
+import type { RealtimeModuleOptions } from '../../../lib/index.js';
 import { RealtimeHub } from '../../../lib/index.js';
 import { startApp, type TestApp } from '../../support/app.js';
 import { reconnected } from '../../support/client.js';
-import { appForEachTest, recordUncaught, until, userFromQuery } from '../../support/fixtures.js';
+import {
+  appForEachTest,
+  recordUncaught,
+  until,
+  userFromQuery,
+  withHarness,
+} from '../../support/fixtures.js';
 
 @WebSocketGateway()
 class EchoGateway {
@@ -327,6 +339,25 @@ describe('nest-realtime/client against bad input', () => {
   });
 });
 
+/** Closes every connection of the app with 1012 (restart): the client reconnects. */
+function restartConnections(app: TestApp): void {
+  for (const connection of app.hub.connections.list()) connection.close(1012, 'restart');
+}
+
+/** A WebSocket constructor that records what every socket it makes sends. */
+function recordingWebSocket(): { WebSocket: WebSocketConstructor; sent: string[] } {
+  const sent: string[] = [];
+  class Recording extends WebSocket {
+    override send(data: any, ...rest: any[]): void {
+      sent.push(String(data));
+      (super.send as (...args: any[]) => void)(data, ...rest);
+    }
+  }
+  return { WebSocket: Recording, sent };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe('regressions', () => {
   describe('client listeners that throw', () => {
     const fixture = appForEachTest();
@@ -362,6 +393,129 @@ describe('regressions', () => {
       expect((await client.join('after')).info).toMatchObject({ name: 'after', size: 1 });
       await delay(50);
       expect(uncaught).toEqual([]);
+    });
+  });
+
+  /** Retries fast, so that tests do not wait on backoff. */
+  const FAST: RealtimeClientOptions = {
+    WebSocket,
+    reconnect: { initialDelay: 20, maxDelay: 50 },
+  };
+
+  // Apps, clients and timers of a test, closed after it (clients and timers first).
+  const harness = withHarness();
+
+  function fastClient(
+    url: string | (() => string | Promise<string>),
+    options: RealtimeClientOptions = {},
+  ): RealtimeClient {
+    const created = new RealtimeClient(url, { ...FAST, ...options });
+    harness.defer(() => created.close());
+    return created;
+  }
+
+  const started = (options: RealtimeModuleOptions, providers: any[] = []): Promise<TestApp> =>
+    harness.start(options, { providers });
+
+  @WebSocketGateway()
+  class NotesGateway {
+    readonly notes: unknown[] = [];
+
+    @SubscribeMessage('note')
+    note(@MessageBody() data: unknown) {
+      this.notes.push(data);
+      return { noted: data };
+    }
+  }
+
+  const options: RealtimeModuleOptions = { authenticate: userFromQuery };
+
+  describe('closing the client', () => {
+    it('close() with a reason longer than a close frame holds neither throws nor leaves the socket open', async () => {
+      const app = await started(options);
+      // Not the helper's client: its cleanup would wait on `closed`, which the bug holds up.
+      const c = new RealtimeClient(`${app.wsUrl}?user=u1`, FAST);
+      await c.ready;
+      // An app passing an error message as the reason: more than 123 bytes.
+      let thrown: unknown;
+      try {
+        void c.close(1000, 'x'.repeat(200));
+      } catch (error) {
+        thrown = error;
+      }
+      expect.soft(thrown).toBeUndefined();
+      expect(c.state).toBe('disconnected');
+      // The server still holds the connection, which the client no longer reads.
+      await until(() => app.hub.connections.count() === 0, 2_000);
+    });
+
+    it('close() called from an onState listener while reconnecting leaves no retry behind', async () => {
+      const app = await started(options);
+      let urls = 0;
+      const c = fastClient(() => {
+        urls++;
+        return `${app.wsUrl}?user=u1`;
+      });
+      await c.ready;
+      c.onState((state) => {
+        if (state === 'reconnecting') void c.close();
+      });
+      restartConnections(app);
+      expect(await c.closed).toBe(1000);
+      await sleep(200); // past reconnect.maxDelay: a retry left behind has run by now
+      expect(urls).toBe(1);
+      expect(c.state).toBe('disconnected');
+    });
+  });
+
+  describe('the offline queue', () => {
+    it("frames sent from a 'connected' listener go after the ones queued before", async () => {
+      const app = await started(options, [NotesGateway]);
+      const c = fastClient(`${app.wsUrl}?user=u1`, {
+        reconnect: { initialDelay: 100, maxDelay: 100 },
+      });
+      await c.ready;
+      let queued = false;
+      c.onState((state) => {
+        if (state === 'reconnecting' && !queued) {
+          queued = true;
+          c.emit('note', 'queued while offline');
+        } else if (state === 'connected' && queued) {
+          c.emit('note', 'sent once connected');
+        }
+      });
+      restartConnections(app);
+      const gateway = app.app.get(NotesGateway);
+      await until(() => gateway.notes.length === 2);
+      expect(gateway.notes).toEqual(['queued while offline', 'sent once connected']);
+    });
+
+    it('a watch or status refused with OFFLINE_QUEUE_FULL is not applied at the next reconnect', async () => {
+      const app = await started(options);
+      const recording = recordingWebSocket();
+      const c = fastClient(`${app.wsUrl}?user=u1`, {
+        WebSocket: recording.WebSocket,
+        offlineQueue: 0,
+        reconnect: { initialDelay: 100, maxDelay: 100 },
+      });
+      await c.ready;
+      const refusals: Promise<unknown>[] = [];
+      c.onState((state) => {
+        if (state !== 'reconnecting' || refusals.length > 0) return;
+        refusals.push(
+          c.watch(['bob']).catch((e: RealtimeClientError) => e.code),
+          c.setStatus('away').catch((e: RealtimeClientError) => e.code),
+        );
+      });
+      restartConnections(app);
+      await until(() => refusals.length === 2);
+      expect(await Promise.all(refusals)).toEqual(['OFFLINE_QUEUE_FULL', 'OFFLINE_QUEUE_FULL']);
+      recording.sent.length = 0;
+      await until(() => c.state === 'connected');
+      // The app was told both failed: the client must not do them behind its back.
+      const events = recording.sent.map((text) => (JSON.parse(text) as { event: string }).event);
+      expect(events).not.toContain('rt:watch');
+      expect(events).not.toContain('rt:status');
     });
   });
 });

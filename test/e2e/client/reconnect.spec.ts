@@ -2,7 +2,12 @@
 // nodes that die while another publishes, refusals that must not loop, the offline
 // queue, and rooms, watches and statuses carried over to the next connection.
 import { Injectable } from '@nestjs/common';
-import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import {
+  MessageBody,
+  SubscribeMessage,
+  WebSocketGateway,
+  type OnGatewayConnection,
+} from '@nestjs/websockets';
 import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import {
@@ -14,8 +19,9 @@ import {
   type WebSocketConstructor,
 } from '../../../lib/client/index.js';
 import { RpcService, type RealtimeModuleOptions } from '../../../lib/index.js';
-import { reconnected } from '../../support/client.js';
+import type { WsConnection } from '../../../lib/transports/websocket/ws-connection.js';
 import { startApp, trackSockets, type TestApp } from '../../support/app.js';
+import { reconnected } from '../../support/client.js';
 import { until, userFromQuery, withHarness } from '../../support/fixtures.js';
 import { freePort, startServerProcess, type ServerProcess } from '../../support/processes.js';
 
@@ -411,5 +417,121 @@ describe('backoff between attempts', () => {
       expect(counting.count()).toBe(attempt + 1);
     }
     expect(delays).toEqual([500, 1_000, 2_000, 4_000, 4_000, 4_000]);
+  });
+});
+
+/** Closes every connection of the app with 1012 (restart): the client reconnects. */
+function restartConnections(app: TestApp): void {
+  for (const connection of app.hub.connections.list()) connection.close(1012, 'restart');
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Retries fast, so that tests do not wait on backoff. */
+const QUICK: RealtimeClientOptions = {
+  WebSocket,
+  reconnect: { initialDelay: 20, maxDelay: 50 },
+};
+
+function quickClient(
+  url: string | (() => string | Promise<string>),
+  options: RealtimeClientOptions = {},
+): RealtimeClient {
+  const created = new RealtimeClient(url, { ...QUICK, ...options });
+  harness.defer(() => created.close());
+  return created;
+}
+
+describe('regressions', () => {
+  /** A node whose engine is down: it says rt:connected, then closes with 1011 (realtime-ws.server.ts). */
+  @WebSocketGateway()
+  class BrokenEngineGateway implements OnGatewayConnection {
+    handleConnection(connection: WsConnection): void {
+      connection.close(1011, 'engine unavailable');
+    }
+  }
+
+  const options: RealtimeModuleOptions = { authenticate: userFromQuery };
+
+  describe('backoff', () => {
+    it('backs off against a node that closes every connection right after rt:connected', async () => {
+      vi.spyOn(Math, 'random').mockReturnValue(0.5);
+      harness.defer(() => vi.restoreAllMocks());
+      const app = await started(options, [BrokenEngineGateway]);
+      let sockets = 0;
+      const c = quickClient(
+        () => {
+          sockets++;
+          return app.wsUrl;
+        },
+        {
+          reconnect: { initialDelay: 100, maxDelay: 2_000 },
+        },
+      );
+      await sleep(2_000);
+      // Waits of 50, 100, 200, 400, 800 ms: about 6 attempts in 2 s, not one every 50 ms.
+      expect(c.state).not.toBe('disconnected');
+      expect(sockets).toBeLessThanOrEqual(8);
+    });
+  });
+
+  describe('rooms that survive', () => {
+    it('a re-join the client itself refuses (TOO_MANY_REQUESTS) does not end the subscription', async () => {
+      const app = await started(options);
+      const c = quickClient(`${app.wsUrl}?user=u1`, { maxPendingRequests: 2 });
+      const rooms = [await c.join('a'), await c.join('b'), await c.join('c')];
+      const ends: unknown[] = [];
+      for (const room of rooms) room.onEnd((error) => ends.push([room.name, error?.code]));
+      const back = reconnected(c);
+      restartConnections(app);
+      await back;
+      // The server refused nothing: every room is kept, and joined on the new connection.
+      expect(ends).toEqual([]);
+      expect(rooms.map((room) => room.joined)).toEqual([true, true, true]);
+      await until(() => {
+        const [connection] = app.hub.connections.list();
+        return connection !== undefined && app.hub.connectionRooms(connection).length === 3;
+      });
+    });
+
+    it('a re-join that times out does not end the subscription: the client starts the connection again', async () => {
+      // One frame per second: the second re-join of a reconnect is dropped (RATE_LIMITED).
+      const app = await started({
+        ...options,
+        rateLimit: { messagesPerSecond: 1, messageBurst: 1, maxRefused: 100 },
+      });
+      const c = quickClient(`${app.wsUrl}?user=u1`, { requestTimeout: 300 });
+      const a = await c.join('a');
+      await sleep(1_100);
+      const b = await c.join('b');
+      const ends: unknown[] = [];
+      for (const room of [a, b]) room.onEnd((error) => ends.push([room.name, error?.code]));
+      const reasons: (string | undefined)[] = [];
+      c.onState((state, change) => state === 'reconnecting' && reasons.push(change.reason));
+      restartConnections(app);
+      // No reply is not a refusal: the rooms are kept, and the unknown connection dropped.
+      await until(() => reasons.some((reason) => reason?.startsWith('no answer while resuming')));
+      expect(ends).toEqual([]);
+      expect(b.joined).toBe(true);
+      expect(c.room('b')).toBe(b);
+      expect(c.state).not.toBe('disconnected');
+    });
+  });
+
+  describe('recovery', () => {
+    it('does not hand the sender its own unechoed message after a reconnect', async () => {
+      const app = await started({ ...options, history: { maxCount: 100 } });
+      const c = quickClient(`${app.wsUrl}?user=alice`);
+      const chat = await c.join('chat', { recover: true });
+      const seen: unknown[] = [];
+      chat.on('chat', (data) => seen.push(data));
+      await c.publish('chat', 'chat', 'mine'); // echo false: alice does not get it
+      const back = reconnected(c);
+      restartConnections(app);
+      await back;
+      await c.publish('chat', 'chat', 'probe', { echo: true }); // a round trip after the re-join
+      await until(() => seen.includes('probe'));
+      expect(seen).toEqual(['probe']);
+    });
   });
 });

@@ -1,6 +1,7 @@
 // Hub calls that reach other nodes' connections: two apps on one engine store.
 import { describe, expect, it } from 'vitest';
 import { RealtimeClientError } from '../../../lib/client/index.js';
+import { roomPresenceChannel } from '../../../lib/core/channels.js';
 import {
   DeliveryService,
   RpcError,
@@ -8,9 +9,9 @@ import {
   type RealtimeModuleOptions,
   type Undeliverable,
 } from '../../../lib/index.js';
-import { roomPresenceChannel } from '../../../lib/core/channels.js';
 import { libraryClient } from '../../support/client.js';
 import { expectAlive, join, until, userFromQuery, withHarness } from '../../support/fixtures.js';
+import { openStream } from '../../support/sse-client.js';
 
 describe('hub calls across nodes', () => {
   const harness = withHarness();
@@ -165,5 +166,90 @@ describe('hub calls across nodes', () => {
     await until(() => got.length === 1, 5_000);
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(got).toEqual(['waited']);
+  });
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('regressions', () => {
+  describe('cross-node link and delivery (two nodes on one shared memory store)', () => {
+    const harness = withHarness();
+    let cluster = 0;
+    const nodes = async () => {
+      const options: RealtimeModuleOptions = {
+        authenticate: userFromQuery,
+        engine: { type: 'memory', shared: `review-${process.pid}-${++cluster}` },
+      };
+      return [await harness.start(options), await harness.start(options)] as const;
+    };
+
+    it('a waiting message reaches a user who comes back on another node within presence.offlineDelay', async () => {
+      const [a, b] = await nodes();
+      // Erin was on node A and left: presence keeps her record, with no connection, for
+      // offlineDelay (5 s by default), so her coming back is not "online" news.
+      const first = await harness.connect(`${a.wsUrl}?user=erin`);
+      await first.close();
+      await until(async () => a.hub.connections.count() === 0);
+      const delivery = b.app.get(DeliveryService);
+      const failed: Undeliverable[] = [];
+      delivery.onUndeliverable((u) => failed.push(u));
+      await delivery.send({ userId: 'erin' }, 'hello', 'waited', { ttl: 4_000 });
+      await sleep(100); // node B found nobody and waits
+      const erin = libraryClient(harness, a, 'erin');
+      const got: unknown[] = [];
+      erin.on('hello', (data) => got.push(data));
+      await erin.ready;
+      // She is connected (on node A) for the whole time to live: the message must reach her.
+      await until(() => got.length === 1 || failed.length > 0, 4_500);
+      expect(failed).toEqual([]);
+      expect(got).toEqual(['waited']);
+    }, 10_000);
+
+    it('an SSE stream on another node is not counted as a recipient that can acknowledge', async () => {
+      const options: RealtimeModuleOptions = {
+        authenticate: userFromQuery,
+        engine: { type: 'memory', shared: `review-${process.pid}-${++cluster}` },
+        delivery: { ackTimeout: 100 },
+      };
+      const a = await harness.start(options);
+      const b = await harness.start(options);
+      await openStream(harness, a, 'user=sam&room=news');
+      await until(() => a.hub.connections.count() === 1);
+      const delivery = b.app.get(DeliveryService);
+      const failed: Undeliverable[] = [];
+      delivery.onUndeliverable((u) => failed.push(u));
+      await delivery.send({ userId: 'sam' }, 'hello', 'for a socket', {
+        ttl: 10_000,
+        maxAttempts: 2,
+      });
+      // Node B counts the stream as a recipient: it sends twice to nobody that can
+      // acknowledge, and gives up ("attempts") instead of waiting for a connection.
+      await sleep(800);
+      const sam = libraryClient(harness, a, 'sam');
+      const got: unknown[] = [];
+      sam.on('hello', (data) => got.push(data));
+      await sam.ready;
+      await until(() => got.length === 1 || failed.length > 0, 3_000);
+      expect(failed).toEqual([]);
+      expect(got).toEqual(['for a socket']);
+    }, 10_000);
+
+    it("RpcService.call(id) of another node's connection with params that are not JSON fails with INVALID_DATA, as a local call does", async () => {
+      const [a, b] = await nodes();
+      const alice = libraryClient(harness, a, 'alice');
+      alice.answer('echo', (params) => params);
+      const { connectionId } = await alice.ready;
+      const params = { n: 1n };
+      // The same call on the connection's own node:
+      await expect(a.app.get(RpcService).call(connectionId, 'echo', params)).rejects.toMatchObject({
+        name: 'RealtimeError',
+        code: 'INVALID_DATA',
+      });
+      // Through node B: a TypeError from JSON.stringify instead.
+      await expect(b.app.get(RpcService).call(connectionId, 'echo', params)).rejects.toMatchObject({
+        name: 'RealtimeError',
+        code: 'INVALID_DATA',
+      });
+    });
   });
 });

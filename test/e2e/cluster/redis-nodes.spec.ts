@@ -1,12 +1,13 @@
 // Two app nodes on one real redis-server: messages, presence and recovery cross
 // them, and a client that loses its node recovers on the other.
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../../lib/client/index.js';
 import { DeliveryService, RpcService, type RealtimeModuleOptions } from '../../../lib/index.js';
 import { startApp, trackSockets, type TestApp } from '../../support/app.js';
 import { reconnected } from '../../support/client.js';
-import { until, userFromQuery, withHarness } from '../../support/fixtures.js';
+import { recordUncaught, until, userFromQuery, withHarness } from '../../support/fixtures.js';
 import { redisAvailable, startRedis, type RedisServer } from '../../support/redis.js';
 
 describe.runIf(redisAvailable())('two nodes on one Redis', () => {
@@ -97,4 +98,85 @@ describe.runIf(redisAvailable())('two nodes on one Redis', () => {
     expect(await b.hub.leave(connectionId, 'ops')).toBe(true);
     expect(await a.hub.roomMembers('ops')).toEqual([]);
   });
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('regressions', () => {
+  describe.runIf(redisAvailable())(
+    'Redis engine: clients of the user’s own, and node channels',
+    () => {
+      let redis: RedisServer;
+      const harness = withHarness();
+      beforeAll(async () => {
+        redis = await startRedis();
+      });
+      afterAll(() => redis.stop());
+
+      it('two apps with their own prefixes on one pair of the user’s clients do not get each other’s room messages', async () => {
+        const client = new Redis(redis.url, { enableOfflineQueue: false });
+        const subscriber = new Redis(redis.url, { enableOfflineQueue: false });
+        harness.defer(() => {
+          client.disconnect();
+          subscriber.disconnect();
+        });
+        const engine = (prefix: string) => ({ type: 'redis' as const, client, subscriber, prefix });
+        const a = await harness.start({ authenticate: userFromQuery, engine: engine('appA:') });
+        const b = await harness.start({ authenticate: userFromQuery, engine: engine('appB:') });
+        const onA = await harness.connect(`${a.wsUrl}?user=ann`);
+        const onB = await harness.connect(`${b.wsUrl}?user=bob`);
+        await onA.request('rt:join', { room: 'lobby' });
+        await onB.request('rt:join', { room: 'lobby' });
+        await b.hub.to('lobby').emit('secret', 'for app B only');
+        expect((await onB.next((f) => f.event === 'secret')).data).toBe('for app B only');
+        // "prefix keeps apps apart on one instance": app A's member must not get it.
+        expect(await onA.collect((f) => f.event === 'secret', 300)).toEqual([]);
+      });
+
+      it('a message of the user’s own on their subscriber (another channel) is not taken for the engine’s', async () => {
+        const uncaught = recordUncaught(harness);
+        const client = new Redis(redis.url, { enableOfflineQueue: false });
+        const subscriber = new Redis(redis.url, { enableOfflineQueue: false });
+        const publisher = new Redis(redis.url);
+        harness.defer(() => {
+          client.disconnect();
+          subscriber.disconnect();
+          publisher.disconnect();
+        });
+        const app = await harness.start({
+          authenticate: userFromQuery,
+          engine: { type: 'redis', client, subscriber, shardedPubSub: false },
+        });
+        const mine: string[] = [];
+        subscriber.on('message', (_channel: string, message: string) => mine.push(message));
+        await subscriber.subscribe('news');
+        await publisher.publish('news', 'headline\nbody');
+        await until(() => mine.length === 1);
+        const member = await harness.connect(`${app.wsUrl}?user=ann`);
+        await member.request('rt:join', { room: 'lobby' });
+        await app.hub.to('lobby').emit('still', 'served');
+        expect((await member.next((f) => f.event === 'still')).data).toBe('served');
+        // The engine parsed "headline" as its JSON header: a SyntaxError thrown out of
+        // ioredis's socket handler, an uncaught exception.
+        expect(uncaught.map(String)).toEqual([]);
+      });
+
+      it('a client’s rt:ack cannot make its node publish to the all-nodes channel', async () => {
+        const listener = new Redis(redis.url);
+        harness.defer(() => listener.disconnect());
+        const app = await harness.start({
+          authenticate: userFromQuery,
+          engine: { type: 'redis', url: redis.url, prefix: 'acks:', shardedPubSub: false },
+        });
+        const heard: string[] = [];
+        listener.on('message', (_channel: string, message: string) => heard.push(message));
+        await listener.subscribe('acks:ch:n:*');
+        const mallory = await harness.connect(`${app.wsUrl}?user=mallory`);
+        // An id "<node>.<random>" whose node is "*": the ack is forwarded to nodeChannel('*').
+        await mallory.request('rt:ack', { id: '*.forged' });
+        await sleep(200);
+        expect(heard).toEqual([]);
+      });
+    },
+  );
 });

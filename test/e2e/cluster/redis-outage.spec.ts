@@ -1,11 +1,13 @@
 // Redis going away and coming back under a running node: the node keeps its
 // clients, reports the outage (health, errors, logs), and recovers by itself.
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient, RealtimeClientError } from '../../../lib/client/index.js';
 import { startApp, type TestApp } from '../../support/app.js';
-import { until, userFromQuery } from '../../support/fixtures.js';
+import { until, userFromQuery, withHarness } from '../../support/fixtures.js';
 import { redisAvailable, startRedis, type RedisServer } from '../../support/redis.js';
+import { SseTestClient, httpBase } from '../../support/sse-client.js';
 
 describe.runIf(redisAvailable())('a Redis outage', () => {
   let redis: RedisServer;
@@ -51,4 +53,39 @@ describe.runIf(redisAvailable())('a Redis outage', () => {
     expect(resyncs).toMatchObject([{ name: 'r', recovered: false }]);
     await client.close();
   }, 30_000);
+});
+
+describe('regressions', () => {
+  describe.runIf(redisAvailable())('graceful shutdown', () => {
+    const harness = withHarness();
+
+    it('a Redis that stops answering does not hang app.close() forever', async () => {
+      const redis = await startRedis();
+      let closing: Promise<unknown> = Promise.resolve();
+      // Cleanup: Redis answers again (the hung close can finish), then it stops.
+      harness.defer(async () => {
+        redis.child.kill('SIGCONT');
+        await closing;
+      });
+      harness.defer(() => redis.stop());
+      const app = await harness.start({
+        authenticate: userFromQuery,
+        engine: { type: 'redis', url: redis.url, prefix: 'security-review:' },
+        shutdownTimeout: 1_000, // the deadline that bounds the wait for the engine
+      });
+      harness.forget(app);
+      const stream = await SseTestClient.open(`${httpBase(app)}/realtime/events?room=r&user=sia`);
+      harness.defer(() => stream.close());
+      await until(() => app.hub.connections.count() === 1);
+      redis.child.kill('SIGSTOP'); // frozen: its socket is open, nothing is answered
+      closing = app.close();
+      const settled = await Promise.race([
+        closing.then(() => 'closed'),
+        delay(5_000).then(() => 'still closing'),
+      ]);
+      // Found: the hub awaits the stream's removal (a Redis command that never settles)
+      // without a deadline, before engine.close(): shutdown never ends.
+      expect(settled).toBe('closed');
+    }, 20_000);
+  });
 });

@@ -3,6 +3,7 @@ import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../../lib/client/index.js';
 import { DeliveryService, type Undeliverable } from '../../../lib/index.js';
 import {
+  type AppFixture,
   appForEachTest,
   expectAlive,
   leftovers,
@@ -15,12 +16,12 @@ const rt = appForEachTest({
   authenticate: userFromQuery,
   delivery: { ackTimeout: 50, maxBackoff: 200, maxAttempts: 4, ttl: 5_000, maxPendingPerUser: 2 },
 });
-const deliveryOf = () => rt.app.app.get(DeliveryService);
+const deliveryOf = (fixture: AppFixture = rt) => fixture.app.app.get(DeliveryService);
 
 /** Everything given up on during the test. */
-function failures(): Undeliverable[] {
+function failures(fixture: AppFixture = rt): Undeliverable[] {
   const failed: Undeliverable[] = [];
-  rt.harness.defer(deliveryOf().onUndeliverable((f) => failed.push(f)));
+  fixture.harness.defer(deliveryOf(fixture).onUndeliverable((f) => failed.push(f)));
   return failed;
 }
 
@@ -117,53 +118,47 @@ describe('acknowledged delivery', () => {
 });
 
 describe('regressions', () => {
-  // Regressions found by review: each test fails on the code before its fix.
-
-  const rt = appForEachTest({
+  // Slower acknowledgements than the suite's: no attempt runs out while a test looks.
+  const patient = appForEachTest({
     authenticate: userFromQuery,
     delivery: { ackTimeout: 200, maxAttempts: 3, ttl: 5_000 },
-    rpc: { timeout: 500, maxPendingCalls: 2 },
   });
 
-  const deliveryOf = () => rt.app.app.get(DeliveryService);
-
-  function failures(): Undeliverable[] {
-    const failed: Undeliverable[] = [];
-    rt.harness.defer(deliveryOf().onUndeliverable((f) => failed.push(f)));
-    return failed;
-  }
-
   it('sends waiting messages after rt:connected, never before', async () => {
-    await deliveryOf().send({ userId: 'zed' }, 'invoice', 1);
-    const client = await TestClient.open(`${rt.app.wsUrl}?user=zed`);
-    rt.harness.defer(() => client.close());
+    await deliveryOf(patient).send({ userId: 'zed' }, 'invoice', 1);
+    const client = await TestClient.open(`${patient.app.wsUrl}?user=zed`);
+    patient.harness.defer(() => client.close());
     const first = await client.next();
     const second = await client.next();
     expect([first.event, second.event]).toEqual(['rt:connected', 'invoice']);
   });
 
   it('does not spend attempts when the user opens more connections', async () => {
-    const failed = failures();
-    await rt.connect('yan');
-    await deliveryOf().send({ userId: 'yan' }, 'invoice', 1);
-    const tabs = [await rt.connect('yan'), await rt.connect('yan'), await rt.connect('yan')];
+    const failed = failures(patient);
+    await patient.connect('yan');
+    await deliveryOf(patient).send({ userId: 'yan' }, 'invoice', 1);
+    const tabs = [
+      await patient.connect('yan'),
+      await patient.connect('yan'),
+      await patient.connect('yan'),
+    ];
     for (const tab of tabs) expect((await tab.next(eventIs('invoice'))).data).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(failed).toEqual([]);
   });
 
   it('keeps a long time to live for an absent user (longer than a timer can wait)', async () => {
-    const failed = failures();
-    await deliveryOf().send({ userId: 'away' }, 'invoice', 1, { ttl: 30 * 24 * 3_600_000 });
+    const failed = failures(patient);
+    await deliveryOf(patient).send({ userId: 'away' }, 'invoice', 1, { ttl: 30 * 24 * 3_600_000 });
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(failed).toEqual([]);
   });
 
   it('the library client acknowledges only what a listener took', async () => {
-    const client = new RealtimeClient(`${rt.app.wsUrl}?user=xia`, { WebSocket });
-    rt.harness.defer(() => client.close());
+    const client = new RealtimeClient(`${patient.app.wsUrl}?user=xia`, { WebSocket });
+    patient.harness.defer(() => client.close());
     await client.ready;
-    await deliveryOf().send({ userId: 'xia' }, 'invoice', 'late listener');
+    await deliveryOf(patient).send({ userId: 'xia' }, 'invoice', 'late listener');
     await new Promise((resolve) => setTimeout(resolve, 50)); // it came, nobody took it
     const seen: unknown[] = [];
     client.on('invoice', (data) => seen.push(data));

@@ -142,14 +142,6 @@ describe('RPC, server to client', () => {
 });
 
 describe('regressions', () => {
-  // Regressions found by review: each test fails on the code before its fix.
-
-  const rt = appForEachTest({
-    authenticate: userFromQuery,
-    delivery: { ackTimeout: 200, maxAttempts: 3, ttl: 5_000 },
-    rpc: { timeout: 500, maxPendingCalls: 2 },
-  });
-
   it('a call whose params are not JSON fails at once and holds no slot', async () => {
     const client = await rt.connect('r');
     const rpc = rt.app.app.get(RpcService);

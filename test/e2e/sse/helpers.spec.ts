@@ -2,13 +2,14 @@
 // presence watch, any Observable; ids, keep-alive, refusals and cleanup.
 import { Controller, Query, Req, Sse } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { interval, map, take } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { PresenceService, RealtimeSse, type RealtimeModuleOptions } from '../../../lib/index.js';
 import { startApp, type TestApp } from '../../support/app.js';
 import { libraryClient } from '../../support/client.js';
 import { until, userFromQuery, withHarness } from '../../support/fixtures.js';
-import { dataOf, SseTestClient } from '../../support/sse-client.js';
+import { dataOf, httpBase, SseTestClient } from '../../support/sse-client.js';
 
 @Controller('live')
 class LiveController {
@@ -133,5 +134,65 @@ describe('RealtimeSse helpers in @Sse() handlers', () => {
     await Promise.race([app.close(), timeout]);
     await until(() => client.closed);
     expect(sse.size).toBe(0);
+  });
+});
+
+const noop = (): void => undefined;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('regressions', () => {
+  /** Lets a test hold a handler until the app is shutting down. */
+  const late = { arrived: false, release: noop };
+
+  @Controller('review')
+  class ReviewController {
+    constructor(private readonly sse: RealtimeSse) {}
+
+    @Sse('late')
+    async late() {
+      late.arrived = true;
+      await new Promise<void>((resolve) => (late.release = resolve));
+      return this.sse.stream(interval(60_000));
+    }
+
+    @Sse('watch')
+    watch(@Query('users') users: string) {
+      return this.sse.presence(users.split(','));
+    }
+  }
+
+  const startedWithReview = (options: RealtimeModuleOptions = {}): Promise<TestApp> =>
+    harness.start({ authenticate: userFromQuery, ...options }, { controllers: [ReviewController] });
+
+  describe('helpers', () => {
+    it('ends a stream() helper that starts while the app shuts down, so that close() does not hang', async () => {
+      late.arrived = false;
+      const app = await startApp({}, { controllers: [ReviewController] });
+      const request = httpRequest(`${httpBase(app)}/review/late`, {
+        headers: { accept: 'text/event-stream' },
+      });
+      request.on('error', () => undefined).end();
+      await until(() => late.arrived);
+      const closing = app.close();
+      harness.defer(() => closing);
+      harness.defer(() => request.destroy());
+      await until(() => app.app.get(RealtimeSse).shuttingDown);
+      late.release(); // the handler's stream() is subscribed now, after the streams were ended
+      // Past the HTTP server's keep-alive timeout (5 s), which a helper that ended does wait for.
+      const outcome = await Promise.race([
+        closing.then(() => 'closed'),
+        sleep(7_000).then(() => 'hung'),
+      ]);
+      expect(outcome).toBe('closed');
+    });
+
+    it('refuses a presence() watch over presence.maxWatchedPerConnection before the stream starts', async () => {
+      const app = await startedWithReview({ presence: { maxWatchedPerConnection: 1 } });
+      const client = await SseTestClient.open(`${httpBase(app)}/review/watch?users=alice,bob`);
+      harness.defer(() => client.close());
+      // A 200 that ends at once makes an EventSource reconnect every `retry` ms, forever.
+      expect(client.status).toBe(400);
+    });
   });
 });

@@ -1,4 +1,4 @@
-// Regression tests of the review's hardening, for the handshake: sockets refused with
+// The WebSocket handshake: sockets refused with
 // a close code, requests that are not WebSocket handshakes, and authentication that
 // never ends. Everything here speaks raw TCP, to send what a real client would not.
 import type { IncomingMessage } from 'node:http';

@@ -3,12 +3,14 @@
 // UNAUTHENTICATED), and the library's client comes straight back with fresh ones,
 // recovering its rooms on the way.
 import type { IncomingMessage } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient, type StateChange } from '../../../lib/client/index.js';
 import { queryParam, until, withHarness } from '../../support/fixtures.js';
 import { collect, grpc, startGrpcApp } from '../../support/grpc.js';
 import { SseTestClient, httpBase } from '../../support/sse-client.js';
+import { muteClient } from '../../support/ws-client.js';
 
 /** `?user=` and `?exp=` (seconds) from the URL, or from gRPC metadata. */
 function expiring(request: IncomingMessage) {
@@ -80,5 +82,66 @@ describe('credentials that expire', () => {
     const client = await harness.connect(`${app.wsUrl}?user=eve`);
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     expect(client.closeCode).toBeUndefined();
+  });
+});
+
+/** The grpc-js status code of a failed unary call, or 'OK'. */
+function outcome(call: Promise<unknown>): Promise<number | 'OK'> {
+  return call.then(
+    () => 'OK' as const,
+    (error: { code: number }) => error.code,
+  );
+}
+
+describe('regressions', () => {
+  describe('credentials that expire', () => {
+    const harness = withHarness();
+
+    it('a client whose URL function keeps minting already-expired tokens does not reconnect at full speed', async () => {
+      let handshakes = 0;
+      const app = await harness.start({
+        authenticate: (request) => {
+          handshakes++;
+          return expiring(request);
+        },
+      });
+      // A token service whose clock is a minute behind (or a token cached past its life).
+      const client = new RealtimeClient(async () => `${app.wsUrl}?user=kim&exp=${inSeconds(-60)}`, {
+        WebSocket,
+      });
+      harness.defer(() => client.close());
+      await delay(1_000);
+      // Found: ~500 handshakes a second, forever (4401 retries at once, never counted).
+      expect(handshakes).toBeLessThanOrEqual(10);
+    });
+
+    it('a principal whose exp has already passed is refused at the handshake, not admitted', async () => {
+      const app = await harness.start({ authenticate: expiring });
+      const result = await harness.handshake(`${app.wsUrl}?user=kim&exp=${inSeconds(-60)}`);
+      // Found: 101 and rt:connected (presence online, handleConnection), then 4401.
+      expect(result.status).toBe(401);
+    });
+
+    it('a gRPC unary call with a principal whose exp has passed is refused', async () => {
+      const app = await startGrpcApp({ authenticate: expiring });
+      harness.track(app);
+      const client = app.realtime({ user: 'gus', exp: String(inSeconds(-60)) });
+      const published = outcome(
+        client.unary('Publish', { room: 'lobby', event: 'chat', data: '{"text":"late"}' }),
+      );
+      // Found: OK, the message is published with credentials that expired a minute ago.
+      expect(await published).toBe(grpc.status.UNAUTHENTICATED);
+    });
+
+    it('an expired connection whose client never answers the close leaves within closeTimeout', async () => {
+      const app = await harness.start({ authenticate: expiring, websocket: { closeTimeout: 200 } });
+      const mute = await muteClient(app.port, `/ws?user=mallory&exp=${inSeconds(1)}`);
+      harness.defer(() => mute.destroy());
+      await until(() => app.hub.connections.count() === 1);
+      // exp is at most 1 s away; the close is answered within closeTimeout or cut.
+      // Found: the connection stays registered (online, in its rooms, counted against the
+      // limits) for ws's own 30 s close timer after its credentials expired.
+      await expect(until(() => app.hub.connections.count() === 0, 3_000)).resolves.toBeUndefined();
+    });
   });
 });
