@@ -9,6 +9,7 @@ import {
 import { NestFactory } from '@nestjs/core';
 import type { AddressInfo, Socket } from 'node:net';
 import { RealtimeHub, RealtimeModule, type RealtimeModuleOptions } from '../../lib/index.js';
+import { testLogger } from './logger.js';
 
 /** A running Nest app on a free port, and where its WebSocket endpoint is. */
 export interface TestApp {
@@ -23,7 +24,10 @@ export interface TestApp {
 
 /** How Nest creates a test app. */
 export interface StartOptions {
-  /** Nest's log levels; errors and warnings by default (false: none, for a start-up meant to fail). */
+  /**
+   * Nest's logger: by default the test logger, which records instead of printing
+   * (support/logger.ts); false logs nothing at all.
+   */
   readonly logger?: NestApplicationOptions['logger'];
   /** The port to listen on; 0 (a free one) by default. */
   readonly port?: number;
@@ -59,7 +63,7 @@ export async function startApp(
 export async function listen(
   root: Type,
   path = '/ws',
-  { logger = ['error', 'warn'], port: wanted = 0 }: StartOptions = {},
+  { logger = testLogger, port: wanted = 0 }: StartOptions = {},
 ): Promise<TestApp> {
   // abortOnError: false, so that a start-up failure rejects instead of exiting the process.
   const app = await NestFactory.create(root, { logger, abortOnError: false });
