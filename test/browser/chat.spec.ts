@@ -11,6 +11,7 @@ import {
   chromiumAvailable,
   joinWithForm,
   openChat,
+  PATIENCE,
   sampleClient,
   sampleForAllTests,
 } from '../support/browser.js';
@@ -50,11 +51,11 @@ describe.runIf(chromiumAvailable())('the sample page: chat and presence', () => 
     // ben goes busy: ann's member list says so.
     await ben.page.selectOption('#status', 'busy');
     await expect
-      .poll(() => ann.page.getAttribute(member('ben'), 'data-status'), { timeout: 5_000 })
+      .poll(() => ann.page.getAttribute(member('ben'), 'data-status'), { timeout: PATIENCE })
       .toBe('busy');
     await ann.page.selectOption('#status', 'away');
     await expect
-      .poll(() => ben.page.getAttribute(member('ann'), 'data-status'), { timeout: 5_000 })
+      .poll(() => ben.page.getAttribute(member('ann'), 'data-status'), { timeout: PATIENCE })
       .toBe('away');
     // ann types: ben sees it, until her message comes.
     // (Typed as a person does: the page says so at most once a second.)

@@ -7,10 +7,12 @@ import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
 import {
   activity,
+  BROWSER_TEST_TIMEOUT,
   chromiumAvailable,
   joinWithForm,
   launchBrowser,
   openChat,
+  PATIENCE,
   sampleClient,
   sampleForAllTests,
   startSample,
@@ -24,44 +26,48 @@ describe.runIf(chromiumAvailable())('the sample page: the live panel', () => {
   const sample = sampleForAllTests({ TOKEN_TTL: '2' });
   const harness = withHarness();
 
-  it('resumes its stream with a new token, from its last event, and misses nothing', async () => {
-    const { browser, app } = sample;
-    const chat = await openChat(browser, app, 'liv');
-    harness.defer(() => chat.close());
-    // The page's own streams: it opens a new one each time its token ran out.
-    let streams = 0;
-    chat.page.on('request', (request) => {
-      if (request.url().includes('/realtime/events?')) streams++;
-    });
-    const ids: string[] = [];
-    const nia = new RealtimeClient(
-      async () => {
-        const { token } = await (await fetch(`${app.url}/token?name=nia`)).json();
-        ids.push(token);
-        return `ws://127.0.0.1:${app.port}/ws?token=${token}`;
-      },
-      { WebSocket },
-    );
-    harness.defer(() => nia.close());
-    await nia.subscribe('lobby').ready;
-    for (let n = 1; n <= 12; n++) {
-      await nia.request('chat', { room: 'lobby', text: `tick ${n}` });
-      await sleep(500); // six seconds: the page's tokens expire twice or thrice
-    }
-    const expected = Array.from({ length: 12 }, (_, i) => `nia: tick ${i + 1}`);
-    await expect
-      .poll(
-        () =>
-          chat.page.evaluate(() =>
-            [...document.querySelectorAll('#activity li')].map((li) => li.textContent),
-          ),
-        { timeout: 15_000 },
-      )
-      .toEqual(expected);
-    expect(streams).toBeGreaterThanOrEqual(2); // the page renewed its stream's token
-    expect(ids.length).toBeGreaterThanOrEqual(3); // and the Node client its own
-    expect(chat.errors).toEqual([]);
-  }, 40_000);
+  it(
+    'resumes its stream with a new token, from its last event, and misses nothing',
+    async () => {
+      const { browser, app } = sample;
+      const chat = await openChat(browser, app, 'liv');
+      harness.defer(() => chat.close());
+      // The page's own streams: it opens a new one each time its token ran out.
+      let streams = 0;
+      chat.page.on('request', (request) => {
+        if (request.url().includes('/realtime/events?')) streams++;
+      });
+      const ids: string[] = [];
+      const nia = new RealtimeClient(
+        async () => {
+          const { token } = await (await fetch(`${app.url}/token?name=nia`)).json();
+          ids.push(token);
+          return `ws://127.0.0.1:${app.port}/ws?token=${token}`;
+        },
+        { WebSocket },
+      );
+      harness.defer(() => nia.close());
+      await nia.subscribe('lobby').ready;
+      for (let n = 1; n <= 12; n++) {
+        await nia.request('chat', { room: 'lobby', text: `tick ${n}` });
+        await sleep(500); // six seconds: the page's tokens expire twice or thrice
+      }
+      const expected = Array.from({ length: 12 }, (_, i) => `nia: tick ${i + 1}`);
+      await expect
+        .poll(
+          () =>
+            chat.page.evaluate(() =>
+              [...document.querySelectorAll('#activity li')].map((li) => li.textContent),
+            ),
+          { timeout: PATIENCE },
+        )
+        .toEqual(expected);
+      expect(streams).toBeGreaterThanOrEqual(2); // the page renewed its stream's token
+      expect(ids.length).toBeGreaterThanOrEqual(3); // and the Node client its own
+      expect(chat.errors).toEqual([]);
+    },
+    BROWSER_TEST_TIMEOUT,
+  );
 });
 
 describe('regressions', () => {
@@ -95,32 +101,36 @@ describe('regressions', () => {
     const harness = withHarness();
     beforeAll(async () => {
       browser = await launchBrowser();
-    });
+    }, BROWSER_TEST_TIMEOUT);
     afterAll(async () => {
       await browser?.close();
     });
 
-    it('the live panel follows the room joined last, even right after its stream renewed', async () => {
-      const app = await startSample({ TOKEN_TTL: '3' });
-      harness.defer(() => app.stop());
-      const chat = await openChat(browser, app, 'rnw', 'renew-a');
-      harness.defer(() => chat.close());
-      // The stream ends with its token; the browser comes back with it and gets 401, and
-      // the page renews the stream a second later. Meanwhile, the person joins another room.
-      await chat.page.waitForResponse(
-        (response) => response.url().includes('/realtime/events') && response.status() === 401,
-        { timeout: 15_000 },
-      );
-      await joinWithForm(chat.page, 'renew-b');
-      await sleep(1_500);
-      const nia = sampleClient(app, 'nia');
-      harness.defer(() => nia.close());
-      await nia.subscribe('renew-a').ready;
-      await nia.subscribe('renew-b').ready;
-      await nia.request('chat', { room: 'renew-a', text: 'in a' });
-      await nia.request('chat', { room: 'renew-b', text: 'in b' });
-      await expect.poll(() => activity(chat.page), { timeout: 5_000 }).toContain('nia: in b');
-      expect(await activity(chat.page)).not.toContain('nia: in a');
-    }, 40_000);
+    it(
+      'the live panel follows the room joined last, even right after its stream renewed',
+      async () => {
+        const app = await startSample({ TOKEN_TTL: '3' });
+        harness.defer(() => app.stop());
+        const chat = await openChat(browser, app, 'rnw', 'renew-a');
+        harness.defer(() => chat.close());
+        // The stream ends with its token; the browser comes back with it and gets 401, and
+        // the page renews the stream a second later. Meanwhile, the person joins another room.
+        await chat.page.waitForResponse(
+          (response) => response.url().includes('/realtime/events') && response.status() === 401,
+          { timeout: PATIENCE },
+        );
+        await joinWithForm(chat.page, 'renew-b');
+        await sleep(1_500);
+        const nia = sampleClient(app, 'nia');
+        harness.defer(() => nia.close());
+        await nia.subscribe('renew-a').ready;
+        await nia.subscribe('renew-b').ready;
+        await nia.request('chat', { room: 'renew-a', text: 'in a' });
+        await nia.request('chat', { room: 'renew-b', text: 'in b' });
+        await expect.poll(() => activity(chat.page), { timeout: PATIENCE }).toContain('nia: in b');
+        expect(await activity(chat.page)).not.toContain('nia: in a');
+      },
+      BROWSER_TEST_TIMEOUT,
+    );
   });
 });

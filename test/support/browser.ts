@@ -18,6 +18,16 @@ const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) 
 );
 
 /** Where the browser tests leave their screenshots. */
+/**
+ * How long a browser test waits for what must happen (a page state, decoded frames, a
+ * message): long enough for a loaded machine, since a wait is no measure of speed here;
+ * the test's own timeout ({@link BROWSER_TEST_TIMEOUT}) is the only other bound.
+ */
+export const PATIENCE = 120_000;
+
+/** The timeout of a browser test, and of the hooks that start Chromium and the sample. */
+export const BROWSER_TEST_TIMEOUT = 300_000;
+
 export const ARTIFACTS = join(root, 'test-results', 'browser');
 
 /**
@@ -111,6 +121,7 @@ export async function openChat(
   const context = await browser.newContext();
   await context.grantPermissions(['camera', 'microphone'], { origin: app.url });
   const page = await context.newPage();
+  page.setDefaultTimeout(PATIENCE);
   if (before) await page.addInitScript(before);
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
@@ -143,7 +154,7 @@ export function sampleForAllTests(env: Record<string, string> = {}): SampleFixtu
   const fixture = {} as SampleFixture;
   beforeAll(async () => {
     [fixture.browser, fixture.app] = await Promise.all([launchBrowser(), startSample(env)]);
-  });
+  }, BROWSER_TEST_TIMEOUT);
   afterAll(async () => {
     await fixture.browser?.close();
     await fixture.app?.stop();
@@ -216,7 +227,7 @@ export async function pageState(page: Page, state: string): Promise<void> {
   await page.waitForFunction(
     (wanted) => document.querySelector('#state')?.getAttribute('data-state') === wanted,
     state,
-    { timeout: 15_000 },
+    { timeout: PATIENCE },
   );
 }
 

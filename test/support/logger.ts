@@ -88,7 +88,9 @@ export function captureLogs(): void {
     onTestFailed(() => {
       const problems = testLogger.problems();
       if (problems.length === 0) return;
-      const lines = problems.map((entry) => `[${entry.level}] ${entry.context ?? ''} ${entry.text}`);
+      const lines = problems.map(
+        (entry) => `[${entry.level}] ${entry.context ?? ''} ${entry.text}`,
+      );
       console.error(`What the app logged during the failed test:\n${lines.join('\n')}`);
     });
   });
