@@ -6,7 +6,8 @@ import {
 } from '@nestjs/websockets';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CloseCode, RealtimeError, RealtimeHub, type WsConnection } from '../../../lib/index.js';
-import { appForEachTest, join, leftovers, until, userFromQuery } from '../../support/fixtures.js';
+import { join, leftovers, until, userFromQuery } from '../../support/fixtures.js';
+import { ENGINES, engineFixture } from '../../support/engines.js';
 import { inRoom } from '../../support/room-frames.js';
 import { eventIs, type Frame, type TestClient } from '../../support/ws-client.js';
 
@@ -24,14 +25,6 @@ class RelayGateway {
 }
 
 // -- helpers (local to this file) ----------------------------------------------
-
-const rt = appForEachTest({ authenticate: userFromQuery }, { providers: [RelayGateway] });
-const { connect } = rt;
-let hub: RealtimeHub;
-
-beforeEach(() => {
-  hub = rt.hub;
-});
 
 const isBatchPart = (frame: Frame): boolean => frame.event === 'x' || frame.event === 'y';
 
@@ -75,252 +68,262 @@ function codeThrown(fn: () => unknown): string {
 
 // -- tests ----------------------------------------------------------------------
 
-describe('broadcast from server code', () => {
-  it('hub.emit reaches every connection, without room', async () => {
-    const a = await connect('u1');
-    const b = await connect('u2');
-    const anon = await connect();
-    await join(a, 'lobby');
-    await hub.emit('news', { n: 1 });
-    const frame = { event: 'news', data: { n: 1 } };
-    expect(await deliveries('news', [a, b, anon])).toStrictEqual([[frame], [frame], [frame]]);
+describe.each(ENGINES)('on $name', (engine) => {
+  const rt = engineFixture(engine, { authenticate: userFromQuery }, { providers: [RelayGateway] });
+  const { connect } = rt;
+  let hub: RealtimeHub;
+
+  beforeEach(() => {
+    hub = rt.hub;
   });
 
-  it('hub.to(room).emit reaches the members only, with room', async () => {
-    const a = await connect('u1');
-    const b = await connect();
-    const outsider = await connect('u1');
-    const elsewhere = await connect('u3');
-    await join(a, 'lobby');
-    await join(b, 'lobby');
-    await join(elsewhere, 'other');
-    await hub.to('lobby').emit('news', 'x');
-    const frame = inRoom({ event: 'news', data: 'x', room: 'lobby' }, 1);
-    expect(await deliveries('news', [a, b], [outsider, elsewhere])).toStrictEqual([
-      [frame],
-      [frame],
-      [],
-      [],
-    ]);
-  });
-
-  it('hub.to([r1, r2]).emit reaches each member once, without room', async () => {
-    const both = await connect('u1');
-    const only1 = await connect('u2');
-    const only2 = await connect('u3');
-    const outsider = await connect('u4');
-    await join(both, 'r1');
-    await join(both, 'r2');
-    await join(only1, 'r1');
-    await join(only2, 'r2');
-    await join(outsider, 'r3');
-    await hub.to(['r1', 'r2']).emit('news', 7);
-    const frame = { event: 'news', data: 7 };
-    expect(await deliveries('news', [both, only1, only2], [outsider])).toStrictEqual([
-      [frame],
-      [frame],
-      [frame],
-      [],
-    ]);
-    // Chained to() is the same as an array.
-    await hub.to('r1').to('r2').emit('news', 8);
-    const chained = { event: 'news', data: 8 };
-    expect(await deliveries('news', [both, only1, only2], [outsider])).toStrictEqual([
-      [chained],
-      [chained],
-      [chained],
-      [],
-    ]);
-  });
-
-  it("hub.toUser('u1') reaches all of u1's connections and nobody else", async () => {
-    const tabs = [await connect('u1'), await connect('u1'), await connect('u1')];
-    const other = await connect('u2');
-    const anon = await connect();
-    await join(tabs[0]!, 'lobby');
-    await join(other, 'lobby');
-    await hub.toUser('u1').emit('notice', { unread: 3 });
-    const frame = { event: 'notice', data: { unread: 3 } };
-    expect(await deliveries('notice', tabs, [other, anon])).toStrictEqual([
-      [frame],
-      [frame],
-      [frame],
-      [],
-      [],
-    ]);
-  });
-
-  it('hub.except(connection).emit reaches everyone else', async () => {
-    const a = await connect('u1');
-    const a2 = await connect('u1');
-    const b = await connect('u2');
-    const anon = await connect();
-    await hub.except(hub.connections.get(a.connectionId)!).emit('news', 1);
-    const one = { event: 'news', data: 1 };
-    expect(await deliveries('news', [a2, b, anon], [a])).toStrictEqual([[one], [one], [one], []]);
-    await hub.except([a.connectionId, b.connectionId]).emit('news', 2);
-    const two = { event: 'news', data: 2 };
-    expect(await deliveries('news', [a2, anon], [a, b])).toStrictEqual([[two], [two], [], []]);
-  });
-
-  it('hub.to(room).except(connectionId).emit skips that member only', async () => {
-    const a = await connect('u1');
-    const b = await connect('u2');
-    const c = await connect();
-    const outsider = await connect('u4');
-    for (const client of [a, b, c]) await join(client, 'lobby');
-    await hub.to('lobby').except(b.connectionId).emit('news', null);
-    const frame = inRoom({ event: 'news', data: null, room: 'lobby' }, 1);
-    expect(await deliveries('news', [a, c], [b, outsider])).toStrictEqual([
-      [frame],
-      [frame],
-      [],
-      [],
-    ]);
-  });
-
-  it('a gateway handler emitting to(room).except(client) skips the sender', async () => {
-    const a = await connect('u1');
-    const b = await connect('u2');
-    const c = await connect();
-    const outsider = await connect('u4');
-    for (const client of [a, b, c]) await join(client, 'lobby');
-    const body = { room: 'lobby', text: 'hi' };
-    const reply = await a.request('relay', body);
-    // The handler returns what emit resolves with: the message's place in the room.
-    expect(reply).toStrictEqual({
-      event: 'rt:reply',
-      id: reply.id,
-      data: { epoch: expect.any(String), offset: 1 },
+  describe('broadcast from server code', () => {
+    it('hub.emit reaches every connection, without room', async () => {
+      const a = await connect('u1');
+      const b = await connect('u2');
+      const anon = await connect();
+      await join(a, 'lobby');
+      await rt.publish.emit('news', { n: 1 });
+      const frame = { event: 'news', data: { n: 1 } };
+      expect(await deliveries('news', [a, b, anon])).toStrictEqual([[frame], [frame], [frame]]);
     });
-    const frame = inRoom({ event: 'relay', data: body, room: 'lobby' }, 1);
-    expect(await deliveries('relay', [b, c], [a, outsider])).toStrictEqual([
-      [frame],
-      [frame],
-      [],
-      [],
-    ]);
-  });
 
-  it('emitBatch sends one rt:batch frame holding the ordered messages', async () => {
-    const a = await connect('u1');
-    const b = await connect('u2');
-    const outsider = await connect('u3');
-    await join(a, 'r1');
-    await join(b, 'r2');
-    const messages = [
-      { event: 'x', data: 1 },
-      { event: 'y', data: { z: true } },
-      { event: 'x', data: 3 },
-    ];
+    it('hub.to(room).emit reaches the members only, with room', async () => {
+      const a = await connect('u1');
+      const b = await connect();
+      const outsider = await connect('u1');
+      const elsewhere = await connect('u3');
+      await join(a, 'lobby');
+      await join(b, 'lobby');
+      await join(elsewhere, 'other');
+      await rt.publish.to('lobby').emit('news', 'x');
+      const frame = inRoom({ event: 'news', data: 'x', room: 'lobby' }, 1);
+      expect(await deliveries('news', [a, b], [outsider, elsewhere])).toStrictEqual([
+        [frame],
+        [frame],
+        [],
+        [],
+      ]);
+    });
 
-    await hub.to('r1').emitBatch(messages);
-    const toRoom = inRoom({ event: 'rt:batch', data: messages, room: 'r1' }, 1);
-    expect(await deliveries('rt:batch', [a], [b, outsider])).toStrictEqual([[toRoom], [], []]);
+    it('hub.to([r1, r2]).emit reaches each member once, without room', async () => {
+      const both = await connect('u1');
+      const only1 = await connect('u2');
+      const only2 = await connect('u3');
+      const outsider = await connect('u4');
+      await join(both, 'r1');
+      await join(both, 'r2');
+      await join(only1, 'r1');
+      await join(only2, 'r2');
+      await join(outsider, 'r3');
+      await rt.publish.to(['r1', 'r2']).emit('news', 7);
+      const frame = { event: 'news', data: 7 };
+      expect(await deliveries('news', [both, only1, only2], [outsider])).toStrictEqual([
+        [frame],
+        [frame],
+        [frame],
+        [],
+      ]);
+      // Chained to() is the same as an array.
+      await rt.publish.to('r1').to('r2').emit('news', 8);
+      const chained = { event: 'news', data: 8 };
+      expect(await deliveries('news', [both, only1, only2], [outsider])).toStrictEqual([
+        [chained],
+        [chained],
+        [chained],
+        [],
+      ]);
+    });
 
-    await hub.to(['r1', 'r2']).emitBatch(messages);
-    const toRooms = { event: 'rt:batch', data: messages };
-    expect(await deliveries('rt:batch', [a, b], [outsider])).toStrictEqual([
-      [toRooms],
-      [toRooms],
-      [],
-    ]);
+    it("hub.toUser('u1') reaches all of u1's connections and nobody else", async () => {
+      const tabs = [await connect('u1'), await connect('u1'), await connect('u1')];
+      const other = await connect('u2');
+      const anon = await connect();
+      await join(tabs[0]!, 'lobby');
+      await join(other, 'lobby');
+      await rt.publish.toUser('u1').emit('notice', { unread: 3 });
+      const frame = { event: 'notice', data: { unread: 3 } };
+      expect(await deliveries('notice', tabs, [other, anon])).toStrictEqual([
+        [frame],
+        [frame],
+        [frame],
+        [],
+        [],
+      ]);
+    });
 
-    await hub.emitBatch(messages);
-    expect(await deliveries('rt:batch', [a, b, outsider])).toStrictEqual([
-      [toRooms],
-      [toRooms],
-      [toRooms],
-    ]);
+    it('hub.except(connection).emit reaches everyone else', async () => {
+      const a = await connect('u1');
+      const a2 = await connect('u1');
+      const b = await connect('u2');
+      const anon = await connect();
+      await hub.except(hub.connections.get(a.connectionId)!).emit('news', 1);
+      const one = { event: 'news', data: 1 };
+      expect(await deliveries('news', [a2, b, anon], [a])).toStrictEqual([[one], [one], [one], []]);
+      await hub.except([a.connectionId, b.connectionId]).emit('news', 2);
+      const two = { event: 'news', data: 2 };
+      expect(await deliveries('news', [a2, anon], [a, b])).toStrictEqual([[two], [two], [], []]);
+    });
 
-    // The messages came only inside the batches, never as frames of their own.
-    expect([a, b, outsider].map((client) => client.frames.filter(isBatchPart))).toStrictEqual([
-      [],
-      [],
-      [],
-    ]);
-  });
-});
+    it('hub.to(room).except(connectionId).emit skips that member only', async () => {
+      const a = await connect('u1');
+      const b = await connect('u2');
+      const c = await connect();
+      const outsider = await connect('u4');
+      for (const client of [a, b, c]) await join(client, 'lobby');
+      await rt.publish.to('lobby').except(b.connectionId).emit('news', null);
+      const frame = inRoom({ event: 'news', data: null, room: 'lobby' }, 1);
+      expect(await deliveries('news', [a, c], [b, outsider])).toStrictEqual([
+        [frame],
+        [frame],
+        [],
+        [],
+      ]);
+    });
 
-describe('disconnect', () => {
-  it('hub.disconnect(connectionId) closes that connection with 4500', async () => {
-    const a = await connect('u1');
-    const a2 = await connect('u1');
-    const id = a.connectionId;
-    hub.disconnect(id);
-    expect(await a.closed).toBe(4500);
-    await until(() => hub.connections.get(id) === undefined);
-    expect(hub.connections.count()).toBe(1);
-    expect(a2.closeCode).toBeUndefined();
-    expect((await a2.request('rt:join', { room: 'still-here' })).data.size).toBe(1);
-  });
+    it('a gateway handler emitting to(room).except(client) skips the sender', async () => {
+      const a = await connect('u1');
+      const b = await connect('u2');
+      const c = await connect();
+      const outsider = await connect('u4');
+      for (const client of [a, b, c]) await join(client, 'lobby');
+      const body = { room: 'lobby', text: 'hi' };
+      const reply = await a.request('relay', body);
+      // The handler returns what emit resolves with: the message's place in the room.
+      expect(reply).toStrictEqual({
+        event: 'rt:reply',
+        id: reply.id,
+        data: { epoch: expect.any(String), offset: 1 },
+      });
+      const frame = inRoom({ event: 'relay', data: body, room: 'lobby' }, 1);
+      expect(await deliveries('relay', [b, c], [a, outsider])).toStrictEqual([
+        [frame],
+        [frame],
+        [],
+        [],
+      ]);
+    });
 
-  it("hub.disconnectUser closes all of a user's connections with 4500", async () => {
-    const tabs = [await connect('u1'), await connect('u1'), await connect('u1')];
-    const other = await connect('u2');
-    const anon = await connect();
-    hub.disconnectUser('u1');
-    expect(await Promise.all(tabs.map((tab) => tab.closed))).toStrictEqual([4500, 4500, 4500]);
-    await until(() => hub.connections.countByUser('u1') === 0);
-    expect(hub.connections.count()).toBe(2);
-    await hub.emit('ping-all', 1);
-    const frame = { event: 'ping-all', data: 1 };
-    expect(await deliveries('ping-all', [other, anon])).toStrictEqual([[frame], [frame]]);
-    expect(other.closeCode).toBeUndefined();
-    expect(anon.closeCode).toBeUndefined();
-  });
-});
+    it('emitBatch sends one rt:batch frame holding the ordered messages', async () => {
+      const a = await connect('u1');
+      const b = await connect('u2');
+      const outsider = await connect('u3');
+      await join(a, 'r1');
+      await join(b, 'r2');
+      const messages = [
+        { event: 'x', data: 1 },
+        { event: 'y', data: { z: true } },
+        { event: 'x', data: 3 },
+      ];
 
-describe('bad arguments from server code', () => {
-  it('throw a RealtimeError when addressing, and reject when emitting', async () => {
-    expect(codeThrown(() => hub.to(''))).toBe('ROOM_NAME_INVALID');
-    expect(codeThrown(() => hub.to('rt:x'))).toBe('ROOM_NAME_INVALID');
-    expect(codeThrown(() => hub.to(['ok', '']))).toBe('ROOM_NAME_INVALID');
-    expect(codeThrown(() => hub.toUser(''))).toBe('INVALID_DATA');
-    expect(codeThrown(() => hub.toUser(['u1', '']))).toBe('INVALID_DATA');
-    await expect(hub.emit('rt:reply')).rejects.toMatchObject({ code: 'INVALID_DATA' });
-    await expect(hub.to('ok').emit('')).rejects.toMatchObject({ code: 'INVALID_DATA' });
-    await expect(hub.emitBatch([{ event: 'rt:batch' }])).rejects.toMatchObject({
-      code: 'INVALID_DATA',
+      await rt.publish.to('r1').emitBatch(messages);
+      const toRoom = inRoom({ event: 'rt:batch', data: messages, room: 'r1' }, 1);
+      expect(await deliveries('rt:batch', [a], [b, outsider])).toStrictEqual([[toRoom], [], []]);
+
+      await rt.publish.to(['r1', 'r2']).emitBatch(messages);
+      const toRooms = { event: 'rt:batch', data: messages };
+      expect(await deliveries('rt:batch', [a, b], [outsider])).toStrictEqual([
+        [toRooms],
+        [toRooms],
+        [],
+      ]);
+
+      await hub.emitBatch(messages);
+      expect(await deliveries('rt:batch', [a, b, outsider])).toStrictEqual([
+        [toRooms],
+        [toRooms],
+        [toRooms],
+      ]);
+
+      // The messages came only inside the batches, never as frames of their own.
+      expect([a, b, outsider].map((client) => client.frames.filter(isBatchPart))).toStrictEqual([
+        [],
+        [],
+        [],
+      ]);
     });
   });
 
-  it('sends nothing to an empty list of rooms or users', async () => {
-    const a = await connect('u1');
-    await hub.to([]).emit('nobody', 1);
-    await hub.toUser([]).emit('nobody', 2);
-    await hub.to([]).except(a.connectionId).emit('nobody', 3);
-    expect(await a.collect(eventIs('nobody'))).toStrictEqual([]);
+  describe('disconnect', () => {
+    it('hub.disconnect(connectionId) closes that connection with 4500', async () => {
+      const a = await connect('u1');
+      const a2 = await connect('u1');
+      const id = a.connectionId;
+      hub.disconnect(id);
+      expect(await a.closed).toBe(4500);
+      await until(() => hub.connections.get(id) === undefined);
+      expect(hub.connections.count()).toBe(1);
+      expect(a2.closeCode).toBeUndefined();
+      expect((await a2.request('rt:join', { room: 'still-here' })).data.size).toBe(1);
+    });
+
+    it("hub.disconnectUser closes all of a user's connections with 4500", async () => {
+      const tabs = [await connect('u1'), await connect('u1'), await connect('u1')];
+      const other = await connect('u2');
+      const anon = await connect();
+      hub.disconnectUser('u1');
+      expect(await Promise.all(tabs.map((tab) => tab.closed))).toStrictEqual([4500, 4500, 4500]);
+      await until(() => hub.connections.countByUser('u1') === 0);
+      expect(hub.connections.count()).toBe(2);
+      await rt.publish.emit('ping-all', 1);
+      const frame = { event: 'ping-all', data: 1 };
+      expect(await deliveries('ping-all', [other, anon])).toStrictEqual([[frame], [frame]]);
+      expect(other.closeCode).toBeUndefined();
+      expect(anon.closeCode).toBeUndefined();
+    });
   });
-});
 
-describe('regressions', () => {
-  it('cuts a long disconnect reason to what a close frame carries', async () => {
-    const client = await rt.connect('u1');
-    rt.hub.disconnect(client.connectionId, 'é'.repeat(500));
-    expect(await client.closed).toBe(CloseCode.Disconnected);
-    expect(Buffer.byteLength(client.closeReason)).toBeLessThanOrEqual(123);
-    expect(client.closeReason).toMatch(/^é+$/);
+  describe('bad arguments from server code', () => {
+    it('throw a RealtimeError when addressing, and reject when emitting', async () => {
+      expect(codeThrown(() => hub.to(''))).toBe('ROOM_NAME_INVALID');
+      expect(codeThrown(() => hub.to('rt:x'))).toBe('ROOM_NAME_INVALID');
+      expect(codeThrown(() => hub.to(['ok', '']))).toBe('ROOM_NAME_INVALID');
+      expect(codeThrown(() => hub.toUser(''))).toBe('INVALID_DATA');
+      expect(codeThrown(() => hub.toUser(['u1', '']))).toBe('INVALID_DATA');
+      await expect(hub.emit('rt:reply')).rejects.toMatchObject({ code: 'INVALID_DATA' });
+      await expect(hub.to('ok').emit('')).rejects.toMatchObject({ code: 'INVALID_DATA' });
+      await expect(hub.emitBatch([{ event: 'rt:batch' }])).rejects.toMatchObject({
+        code: 'INVALID_DATA',
+      });
+    });
+
+    it('sends nothing to an empty list of rooms or users', async () => {
+      const a = await connect('u1');
+      await rt.publish.to([]).emit('nobody', 1);
+      await rt.publish.toUser([]).emit('nobody', 2);
+      await rt.publish.to([]).except(a.connectionId).emit('nobody', 3);
+      expect(await a.collect(eventIs('nobody'))).toStrictEqual([]);
+    });
   });
 
-  it('hub.to([]) and hub.toUser([]) deliver to nobody', async () => {
-    const client = await rt.connect('u1');
-    await join(client, 'lobby');
+  describe('regressions', () => {
+    it('cuts a long disconnect reason to what a close frame carries', async () => {
+      const client = await rt.connect('u1');
+      rt.hub.disconnect(client.connectionId, 'é'.repeat(500));
+      expect(await client.closed).toBe(CloseCode.Disconnected);
+      expect(Buffer.byteLength(client.closeReason)).toBeLessThanOrEqual(123);
+      expect(client.closeReason).toMatch(/^é+$/);
+    });
 
-    await hub.to([]).emit('nobody', 1);
-    await hub.toUser([]).emit('nobody', 2);
-    await hub.to([]).emitBatch([{ event: 'nobody', data: 3 }]);
-    await hub.toUser([]).except('someone-else').emit('nobody', 4);
-    expect(await leftovers(client)).toEqual([]);
+    it('hub.to([]) and hub.toUser([]) deliver to nobody', async () => {
+      const client = await rt.connect('u1');
+      await join(client, 'lobby');
 
-    // The same client does get what is addressed to it.
-    await hub.to('lobby').emit('somebody', 5);
-    await hub.toUser('u1').emit('somebody', 6);
-    // The empty targets numbered nothing: this is the room's first message.
-    expect(await client.next(eventIs('somebody'))).toEqual(
-      inRoom({ event: 'somebody', data: 5, room: 'lobby' }, 1),
-    );
-    expect(await client.next(eventIs('somebody'))).toEqual({ event: 'somebody', data: 6 });
-    expect(await leftovers(client)).toEqual([]);
+      await rt.publish.to([]).emit('nobody', 1);
+      await rt.publish.toUser([]).emit('nobody', 2);
+      await rt.publish.to([]).emitBatch([{ event: 'nobody', data: 3 }]);
+      await rt.publish.toUser([]).except('someone-else').emit('nobody', 4);
+      expect(await leftovers(client)).toEqual([]);
+
+      // The same client does get what is addressed to it.
+      await rt.publish.to('lobby').emit('somebody', 5);
+      await rt.publish.toUser('u1').emit('somebody', 6);
+      // The empty targets numbered nothing: this is the room's first message.
+      expect(await client.next(eventIs('somebody'))).toEqual(
+        inRoom({ event: 'somebody', data: 5, room: 'lobby' }, 1),
+      );
+      expect(await client.next(eventIs('somebody'))).toEqual({ event: 'somebody', data: 6 });
+      expect(await leftovers(client)).toEqual([]);
+    });
   });
 });
