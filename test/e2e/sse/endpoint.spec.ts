@@ -49,6 +49,10 @@ async function post(app: TestApp, path: string, body: unknown, query = '') {
   return { status: response.status, body: await response.json() };
 }
 
+const noop = (): void => undefined;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe.each(PLATFORMS)('over %s', (platform) => {
   usePlatform(platform);
 
@@ -478,10 +482,6 @@ describe.each(PLATFORMS)('over %s', (platform) => {
       expect(app.hub.connections.count()).toBe(1);
     });
   });
-
-  const noop = (): void => undefined;
-
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   describe('regressions', () => {
     /** Lets a test hold a handler until the app is shutting down. */
