@@ -10,6 +10,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
 import { skipLoudly } from './fixtures.js';
+import { recordStderr } from './logger.js';
 import { freePort } from './processes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -82,17 +83,20 @@ export async function startSample(
     {
       cwd: root,
       env: { ...process.env, ...env, PORT: String(chosen), GRPC_PORT: String(grpcPort) },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   const exited = once(child, 'exit');
+  const stderr = recordStderr('sample', child.stderr!);
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       if (out.includes('nest-realtime sample: open')) resolve();
     });
-    child.once('exit', (code) => reject(new Error(`the sample exited (${code}): ${out}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`the sample exited (${code}): ${out}${stderr()}`)),
+    );
   });
   return {
     url: `http://localhost:${chosen}`,

@@ -95,3 +95,19 @@ export function captureLogs(): void {
     });
   });
 }
+
+/**
+ * Records what a child process (a test server, the sample) writes to stderr in the test
+ * logger, as errors of context `name`, instead of letting it reach the test output: the
+ * errors a test provokes in a node on purpose (a Redis cut off) stay quiet, and are
+ * printed with a test that fails. Returns everything written so far, for error messages.
+ */
+export function recordStderr(name: string, stderr: NodeJS.ReadableStream): () => string {
+  let written = '';
+  stderr.setEncoding('utf8');
+  stderr.on('data', (chunk: string) => {
+    written += chunk;
+    testLogger.error(chunk.trimEnd(), name);
+  });
+  return () => written;
+}
