@@ -7,6 +7,8 @@ export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],
   test: {
     include: ['lib/**/*.spec.ts', 'test/**/*.spec.ts'],
+    // The test logger: apps record what they log, printed only with a failed test.
+    setupFiles: ['test/support/setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',

@@ -9,7 +9,10 @@ import {
   ARTIFACTS,
   chatLines,
   chromiumAvailable,
+  joinWithForm,
   openChat,
+  PATIENCE,
+  sampleClient,
   sampleForAllTests,
 } from '../support/browser.js';
 import { withHarness } from '../support/fixtures.js';
@@ -48,11 +51,11 @@ describe.runIf(chromiumAvailable())('the sample page: chat and presence', () => 
     // ben goes busy: ann's member list says so.
     await ben.page.selectOption('#status', 'busy');
     await expect
-      .poll(() => ann.page.getAttribute(member('ben'), 'data-status'), { timeout: 5_000 })
+      .poll(() => ann.page.getAttribute(member('ben'), 'data-status'), { timeout: PATIENCE })
       .toBe('busy');
     await ann.page.selectOption('#status', 'away');
     await expect
-      .poll(() => ben.page.getAttribute(member('ann'), 'data-status'), { timeout: 5_000 })
+      .poll(() => ben.page.getAttribute(member('ann'), 'data-status'), { timeout: PATIENCE })
       .toBe('away');
     // ann types: ben sees it, until her message comes.
     // (Typed as a person does: the page says so at most once a second.)
@@ -79,5 +82,47 @@ describe.runIf(chromiumAvailable())('the sample page: chat and presence', () => 
     await ben.page.waitForFunction(() => document.querySelector('#typing')?.textContent === '');
     await ann.page.screenshot({ path: join(ARTIFACTS, 'chat.png') });
     expect([...ann.errors, ...ben.errors]).toEqual([]);
+  });
+});
+
+describe('regressions', () => {
+  describe.runIf(chromiumAvailable())('review of the sample page', () => {
+    const sample = sampleForAllTests();
+    const harness = withHarness();
+
+    it('shows no one typing from the room it left', async () => {
+      const { browser, app } = sample;
+      const ann = await openChat(browser, app, 'tya', 'typing-a');
+      const ben = await openChat(browser, app, 'tyb', 'typing-a');
+      harness.defer(() => ann.close());
+      harness.defer(() => ben.close());
+      await ben.page.type('#text', 'hel', { delay: 50 });
+      await ann.page.waitForFunction(
+        () => document.querySelector('#typing')?.textContent === 'tyb is typing…',
+      );
+      // ann moves to a room ben is not in: his typing is no news there.
+      await joinWithForm(ann.page, 'typing-b');
+      expect(await ann.page.textContent('#typing')).toBe('');
+    });
+
+    it('shows in the chat only what the chat handler let through', async () => {
+      const { browser, app } = sample;
+      const ann = await openChat(browser, app, 'fra', 'forgery');
+      harness.defer(() => ann.close());
+      const mal = sampleClient(app, 'frm');
+      harness.defer(() => mal.close());
+      await mal.subscribe('forgery').ready;
+      // Straight to the room with the built-in rt:publish, past ChatGateway.chat: any
+      // `from`, any text (none of its checks).
+      const forged = await mal
+        .publish('forgery', 'chat', { from: 'fra', text: 'I quit', at: Date.now() })
+        .catch((error: unknown) => error);
+      expect(forged).toMatchObject({ code: 'FORBIDDEN' }); // the sample's canPublish
+      await mal.request('chat', { room: 'forgery', text: 'marker' });
+      await ann.page.waitForFunction(() =>
+        [...document.querySelectorAll('#log li')].some((li) => li.textContent === 'frm: marker'),
+      );
+      expect(await chatLines(ann.page)).toEqual(['frm: marker']);
+    });
   });
 });

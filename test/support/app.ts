@@ -7,8 +7,11 @@ import {
   type Type,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { afterAll, beforeAll } from 'vitest';
 import type { AddressInfo, Socket } from 'node:net';
 import { RealtimeHub, RealtimeModule, type RealtimeModuleOptions } from '../../lib/index.js';
+import { testLogger } from './logger.js';
 
 /** A running Nest app on a free port, and where its WebSocket endpoint is. */
 export interface TestApp {
@@ -23,10 +26,36 @@ export interface TestApp {
 
 /** How Nest creates a test app. */
 export interface StartOptions {
-  /** Nest's log levels; errors and warnings by default (false: none, for a start-up meant to fail). */
+  /**
+   * Nest's logger: by default the test logger, which records instead of printing
+   * (support/logger.ts); false logs nothing at all.
+   */
   readonly logger?: NestApplicationOptions['logger'];
   /** The port to listen on; 0 (a free one) by default. */
   readonly port?: number;
+  /** The HTTP platform: Express or Fastify; see {@link usePlatform} for the default. */
+  readonly platform?: Platform;
+}
+
+/** The HTTP platforms the HTTP-facing suites run over (`describe.each(PLATFORMS)`). */
+export const PLATFORMS = ['express', 'fastify'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+let defaultPlatform: Platform = 'express';
+
+/**
+ * Apps started in the enclosing describe (without a platform of their own) run on
+ * `platform`: `describe.each(PLATFORMS)('over %s', (platform) => { usePlatform(platform); ... })`.
+ */
+export function usePlatform(platform: Platform): void {
+  let before: Platform = 'express';
+  beforeAll(() => {
+    before = defaultPlatform;
+    defaultPlatform = platform;
+  });
+  afterAll(() => {
+    defaultPlatform = before;
+  });
 }
 
 /** The TCP sockets an app accepts from now on, so that a test can cut them as a crash would. */
@@ -39,7 +68,7 @@ export function trackSockets(app: TestApp): Set<Socket> {
   return sockets;
 }
 
-/** Starts a real Nest app (Express, port 0) importing RealtimeModule with these options. */
+/** Starts a real Nest app (Express or Fastify, port 0) importing RealtimeModule with these options. */
 export async function startApp(
   options: RealtimeModuleOptions = {},
   metadata: ModuleMetadata = {},
@@ -59,10 +88,14 @@ export async function startApp(
 export async function listen(
   root: Type,
   path = '/ws',
-  { logger = ['error', 'warn'], port: wanted = 0 }: StartOptions = {},
+  { logger = testLogger, port: wanted = 0, platform = defaultPlatform }: StartOptions = {},
 ): Promise<TestApp> {
   // abortOnError: false, so that a start-up failure rejects instead of exiting the process.
-  const app = await NestFactory.create(root, { logger, abortOnError: false });
+  const nest = { logger, abortOnError: false };
+  const app =
+    platform === 'fastify'
+      ? await NestFactory.create<NestFastifyApplication>(root, new FastifyAdapter(), nest)
+      : await NestFactory.create(root, nest);
   await app.listen(wanted, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
 import { skipLoudly } from './fixtures.js';
+import { recordStderr } from './logger.js';
 import { freePort } from './processes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -18,6 +19,16 @@ const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) 
 );
 
 /** Where the browser tests leave their screenshots. */
+/**
+ * How long a browser test waits for what must happen (a page state, decoded frames, a
+ * message): long enough for a loaded machine, since a wait is no measure of speed here;
+ * the test's own timeout ({@link BROWSER_TEST_TIMEOUT}) is the only other bound.
+ */
+export const PATIENCE = 120_000;
+
+/** The timeout of a browser test, and of the hooks that start Chromium and the sample. */
+export const BROWSER_TEST_TIMEOUT = 300_000;
+
 export const ARTIFACTS = join(root, 'test-results', 'browser');
 
 /**
@@ -72,17 +83,20 @@ export async function startSample(
     {
       cwd: root,
       env: { ...process.env, ...env, PORT: String(chosen), GRPC_PORT: String(grpcPort) },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   const exited = once(child, 'exit');
+  const stderr = recordStderr('sample', child.stderr!);
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       if (out.includes('nest-realtime sample: open')) resolve();
     });
-    child.once('exit', (code) => reject(new Error(`the sample exited (${code}): ${out}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`the sample exited (${code}): ${out}${stderr()}`)),
+    );
   });
   return {
     url: `http://localhost:${chosen}`,
@@ -111,6 +125,7 @@ export async function openChat(
   const context = await browser.newContext();
   await context.grantPermissions(['camera', 'microphone'], { origin: app.url });
   const page = await context.newPage();
+  page.setDefaultTimeout(PATIENCE);
   if (before) await page.addInitScript(before);
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
@@ -143,7 +158,7 @@ export function sampleForAllTests(env: Record<string, string> = {}): SampleFixtu
   const fixture = {} as SampleFixture;
   beforeAll(async () => {
     [fixture.browser, fixture.app] = await Promise.all([launchBrowser(), startSample(env)]);
-  });
+  }, BROWSER_TEST_TIMEOUT);
   afterAll(async () => {
     await fixture.browser?.close();
     await fixture.app?.stop();
@@ -194,4 +209,50 @@ export function framesDecoded(page: Page): Promise<number> {
     }
     return frames;
   });
+}
+
+// -- what a person sees on the page ------------------------------------------------
+
+/** Joins another room with the page's own form, as a person does; resolves once joined. */
+export async function joinWithForm(page: Page, room: string): Promise<void> {
+  await page.fill('#room', room);
+  await page.click('#connect button');
+  await page.waitForFunction(
+    (name) =>
+      [...document.querySelectorAll('#log li')].some((li) =>
+        li.textContent?.startsWith(`joined ${name} `),
+      ),
+    room,
+  );
+}
+
+/** Resolves once the page's badge says `state`. */
+export async function pageState(page: Page, state: string): Promise<void> {
+  await page.waitForFunction(
+    (wanted) => document.querySelector('#state')?.getAttribute('data-state') === wanted,
+    state,
+    { timeout: PATIENCE },
+  );
+}
+
+/** The live panel's entries. */
+export function activity(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('#activity li')].map((li) => li.textContent ?? ''),
+  );
+}
+
+/** Whether the page's call through the server works, or the page lets a new one start. */
+export async function serverCallUsable(page: Page): Promise<boolean> {
+  if (await page.isEnabled('#sfu')) return true;
+  return (await framesDecoded(page)) > 10;
+}
+
+/** What the call section shows. */
+export function callView(page: Page) {
+  return page.evaluate(() => ({
+    videos: document.querySelectorAll('#videos figure').length,
+    callState: document.querySelector('#call-state')?.textContent,
+    hangupDisabled: (document.querySelector('#hangup') as HTMLButtonElement).disabled,
+  }));
 }

@@ -1,3 +1,4 @@
+import { recordStderr } from './logger.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -26,16 +27,19 @@ export async function startServerProcess(
   const child = spawn(
     process.execPath,
     ['--import', './test/support/swc-register.mjs', `test/fixtures/${fixture}.ts`],
-    { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
+    { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const exited = once(child, 'exit');
+  const stderr = recordStderr(fixture, child.stderr!);
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       if (out.includes('listening')) resolve();
     });
-    child.once('exit', (code) => reject(new Error(`${fixture} exited (${code}) before listening`)));
+    child.once('exit', (code) =>
+      reject(new Error(`${fixture} exited (${code}) before listening: ${stderr()}`)),
+    );
   });
   return {
     child,

@@ -8,10 +8,10 @@ import {
   WebSocketGateway,
 } from '@nestjs/websockets';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RpcService, WsConnection, type RealtimeModuleOptions } from '../../../lib/index.js';
-import { userFromQuery, withHarness } from '../../support/fixtures.js';
-import { redisAvailable, startRedis, type RedisServer } from '../../support/redis.js';
+import { describe, expect, it } from 'vitest';
+import { RpcService, WsConnection } from '../../../lib/index.js';
+import { ENGINES, engineFixture } from '../../support/engines.js';
+import { userFromQuery } from '../../support/fixtures.js';
 import type { Frame, TestClient } from '../../support/ws-client.js';
 
 @WebSocketGateway()
@@ -32,17 +32,6 @@ class OrderGateway {
   }
 }
 
-const engines: [string, () => Promise<RealtimeModuleOptions['engine']>][] = [
-  ['memory', async () => ({ type: 'memory' })],
-];
-let redis: RedisServer | undefined;
-if (redisAvailable()) {
-  engines.push([
-    'redis',
-    async () => ({ type: 'redis', url: redis!.url, prefix: `order${Math.random()}:` }),
-  ]);
-}
-
 /** The replies among a client's frames, once `count` have come. */
 async function replies(client: TestClient, count: number): Promise<Frame[]> {
   const got: Frame[] = [];
@@ -50,20 +39,9 @@ async function replies(client: TestClient, count: number): Promise<Frame[]> {
   return got;
 }
 
-describe.each(engines)('frame order on the %s engine', (_name, engine) => {
-  const harness = withHarness();
-  beforeAll(async () => {
-    if (_name === 'redis') redis = await startRedis();
-  });
-  afterAll(() => redis?.stop());
-
-  async function client(): Promise<TestClient> {
-    const app = await harness.start(
-      { authenticate: userFromQuery, engine: await engine() },
-      { providers: [OrderGateway] },
-    );
-    return harness.connect(`${app.wsUrl}?user=ann`);
-  }
+describe.each(ENGINES)('frame order on $name', (engine) => {
+  const rt = engineFixture(engine, { authenticate: userFromQuery }, { providers: [OrderGateway] });
+  const client = (): Promise<TestClient> => rt.connect('ann');
 
   it('runs a pipelined join, publish and leave of each room in order, with no waiting', async () => {
     const ann = await client();

@@ -1,0 +1,41 @@
+// The authorize hooks over gRPC, as on every transport: a room the hook refuses cannot
+// be subscribed to (PERMISSION_DENIED), nor joined in a session (FORBIDDEN reply).
+import { describe, expect, it } from 'vitest';
+import { until, withHarness } from '../../support/fixtures.js';
+import { collect, grpc, startGrpcApp } from '../../support/grpc.js';
+
+describe('authorize over gRPC', () => {
+  const harness = withHarness();
+
+  it('refuses a Subscribe and a session join of a room canJoin refuses', async () => {
+    const app = await startGrpcApp({
+      authenticate: (request) => ({ userId: String(request.headers.user ?? 'anon') }),
+      authorize: { canJoin: (principal, room) => room !== 'vault' || principal.userId === 'boss' },
+    });
+    harness.track(app);
+    const client = app.realtime({ user: 'eve' });
+    harness.defer(() => client.close());
+    const refused = collect(client.raw.Subscribe({ rooms: ['lobby', 'vault'] }, client.metadata));
+    await until(
+      () => refused.ended.status !== undefined || refused.ended.error !== undefined,
+      5_000,
+    );
+    expect((refused.ended.error ?? refused.ended.status)!.code).toBe(grpc.status.PERMISSION_DENIED);
+
+    const call = client.raw.Session(client.metadata);
+    harness.defer(() => call.cancel());
+    const session = collect(call);
+    call.write({ id: 'j1', join: { room: 'vault' } });
+    call.write({ id: 'j2', join: { room: 'lobby' } });
+    await until(() => session.messages.filter((m) => m.reply).length === 2, 5_000);
+    const replies = session.messages.filter((m) => m.reply).map((m) => m.reply);
+    expect(replies[0]).toMatchObject({ id: 'j1', code: 'FORBIDDEN' });
+    expect(replies[1]).toMatchObject({ id: 'j2', code: '' });
+
+    const boss = app.realtime({ user: 'boss' });
+    harness.defer(() => boss.close());
+    const allowed = collect(boss.raw.Subscribe({ rooms: ['vault'] }, boss.metadata));
+    await until(() => allowed.messages.length > 0, 5_000); // rt:joined
+    expect(allowed.ended.error).toBeUndefined();
+  });
+});
