@@ -1,4 +1,4 @@
-import type { OutboundFrame } from '../protocol/index.js';
+import type { OutboundFrame, StreamPosition } from '../protocol/index.js';
 
 /**
  * Who a connection belongs to, as the `authenticate` hook returned it. `userId` ties
@@ -33,6 +33,13 @@ export abstract class RealtimeConnection {
 
   /** @internal Live frames held per room while the room's missed messages are replayed. */
   recovering: Map<string, { offset: number; frame: OutboundFrame }[]> | undefined;
+
+  /**
+   * @internal Per room, where a replay sent from the engine's history reached: a live
+   * frame at or before it that the broker hands over late (pub/sub lags behind a read)
+   * was sent already.
+   */
+  replayed: Map<string, StreamPosition> | undefined;
 
   /** The rooms this connection is in (on this node; the hub keeps the list). */
   get rooms(): ReadonlySet<string> {

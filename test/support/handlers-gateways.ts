@@ -1,4 +1,4 @@
-// The gateways of the handlers-*.spec.ts suites: both run against the same app.
+// The gateways of the e2e websocket suites (handlers, flow control).
 import { Injectable, UseGuards, type CanActivate, type PipeTransform } from '@nestjs/common';
 import {
   ConnectedSocket,
@@ -10,7 +10,7 @@ import {
   type OnGatewayDisconnect,
 } from '@nestjs/websockets';
 import { setTimeout as delay } from 'node:timers/promises';
-import { of } from 'rxjs';
+import { interval, map, Observable, of } from 'rxjs';
 import { WsConnection } from '../../lib/index.js';
 
 /** What a gateway's lifecycle hooks saw. */
@@ -126,5 +126,32 @@ export class SecondGateway extends HookRecorder {
   @SubscribeMessage('second')
   second(@MessageBody() data: unknown) {
     return { second: data };
+  }
+}
+
+/** How long FlowGateway's `slow` takes, in ms. */
+export const SLOW_MS = 1_500;
+
+/** The gateway of the flow-control suites (backpressure, stream slots, teardowns). */
+@WebSocketGateway()
+export class FlowGateway {
+  @SubscribeMessage('slow')
+  async slow(@MessageBody() data: unknown) {
+    await delay(SLOW_MS);
+    return { slow: data };
+  }
+
+  /** A stream that goes on emitting `{ label, i }` every 20 ms. */
+  @SubscribeMessage('ticks')
+  ticks(@MessageBody() label: string) {
+    return interval(20).pipe(map((i) => ({ event: 'tick', data: { label, i } })));
+  }
+
+  /** Never emits; unsubscribing it throws. */
+  @SubscribeMessage('fragile')
+  fragile() {
+    return new Observable<never>(() => () => {
+      throw new Error('teardown boom');
+    });
   }
 }

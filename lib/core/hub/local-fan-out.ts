@@ -5,6 +5,7 @@ import { BuiltinEvent, encodeFrame, OutboundFrame } from '../../protocol/index.j
 import { BROADCAST_CHANNEL } from '../channels.js';
 import type { ChannelSubscriber, ConnectionRegistry } from '../connection-registry.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
+import { forgetReplay } from './room-joins.js';
 
 const NO_RECIPIENTS: readonly ChannelSubscriber[] = [];
 
@@ -38,9 +39,12 @@ export class LocalFanOut {
         if (except.length > 0 && except.includes(connection.id)) continue;
         if (volatile && (connection as RealtimeConnection).congested) continue;
         // A connection replaying this room's history gets live frames after it.
-        const held = position && (connection as RealtimeConnection).recovering?.get(position.room);
+        const member = connection as RealtimeConnection;
+        const held = position && member.recovering?.get(position.room);
         if (held) held.push({ offset: position.offset, frame });
-        else connection.send(frame);
+        else if (!(position && member.replayed && replayedAlready(member, position))) {
+          connection.send(frame);
+        }
       }
       return;
     }
@@ -93,4 +97,20 @@ export class LocalFanOut {
     if (channel === BROADCAST_CHANNEL) return this.connections.list();
     return this.connections.subscribers(channel) ?? NO_RECIPIENTS;
   }
+}
+
+/**
+ * Whether a room frame reached the connection in its replay already (handed over late
+ * by the broker); the first later one ends the check, since a room's frames come in
+ * order.
+ */
+function replayedAlready(
+  connection: RealtimeConnection,
+  { room, offset, epoch }: NonNullable<EnginePublication['position']>,
+): boolean {
+  const mark = connection.replayed!.get(room);
+  if (!mark) return false;
+  if (offset <= mark.offset && (epoch === undefined || epoch === mark.epoch)) return true;
+  forgetReplay(connection, room);
+  return false;
 }

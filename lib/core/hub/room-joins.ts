@@ -145,6 +145,10 @@ export class RoomJoins {
         for (const { frame } of read.messages) connection.send(new OutboundFrame(frame));
         // Live frames the read already covered are not sent twice.
         for (const { offset, frame } of held) if (offset > read.offset) connection.send(frame);
+        // And those the broker hands over later (a networked one lags behind the read).
+        if (read.messages.length > 0) {
+          (connection.replayed ??= new Map()).set(room, { epoch: read.epoch, offset: read.offset });
+        }
       } else {
         for (const { frame } of held) connection.send(frame); // live ones flow regardless
       }
@@ -161,6 +165,7 @@ export class RoomJoins {
   /** Takes a connection of this node out of a room. */
   async leave(connection: RealtimeConnection, room: string, cause: LeaveCause): Promise<void> {
     connection.roomSet.delete(room);
+    forgetReplay(connection, room);
     const [, { removed, lastOfUser }] = await Promise.all([
       this.fanOut.unsubscribe(roomChannel(room), connection),
       this.engine.rooms.removeMember(room, connection.id),
@@ -181,6 +186,12 @@ export class RoomJoins {
       ),
     );
   }
+}
+
+/** The connection's replay of `room` is no longer needed to tell late frames apart. */
+export function forgetReplay(connection: RealtimeConnection, room: string): void {
+  connection.replayed?.delete(room);
+  if (connection.replayed?.size === 0) connection.replayed = undefined;
 }
 
 function stopHolding(connection: RealtimeConnection, room: string): void {

@@ -11,75 +11,75 @@ import { sleep } from '../../support/presence.js';
 
 const OFFLINE_DELAY = 200;
 const BATCH = 50;
+// -- helpers --------------------------------------------------------------------
+
+const isDiff = eventIs('rt:room-presence');
+/** Long enough for a batch to go out, with slack: "nothing came" means nothing in this time. */
+const QUIET = 4 * BATCH;
+
+/** A state as others see it; `since` is any number unless given. */
+function state(
+  userId: string,
+  status = 'online',
+  meta: Record<string, unknown> | null = null,
+  since: unknown = expect.any(Number),
+) {
+  return { userId, status, meta, since };
+}
+
+/** The whole rt:room-presence frame for `room`. */
+function diff(
+  room: string,
+  {
+    joined = [],
+    left = [],
+    changed = [],
+  }: { joined?: unknown[]; left?: string[]; changed?: unknown[] },
+): Frame {
+  return { event: 'rt:room-presence', room, data: { joined, left, changed } };
+}
+
+/** rt:join with presence:true; fails the test on an error reply. */
+async function follow(client: TestClient, room: string): Promise<any> {
+  const reply = await client.request('rt:join', { room, presence: true });
+  expect(reply.error).toBeUndefined();
+  return reply.data;
+}
+
+async function setStatus(client: TestClient, status: string, meta?: unknown): Promise<any> {
+  const reply = await client.request(
+    'rt:status',
+    meta === undefined ? { status } : { status, meta },
+  );
+  expect(reply.error).toBeUndefined();
+  return reply.data;
+}
+
+async function members(client: TestClient, room: string): Promise<any> {
+  const reply = await client.request('rt:members', { room });
+  expect(reply.error).toBeUndefined();
+  return reply.data;
+}
+
+/** Lets pending batches go out, then forgets every frame the clients received. */
+async function quiet(...clients: TestClient[]): Promise<void> {
+  await sleep(QUIET);
+  for (const client of clients) client.frames.splice(0);
+}
+
+/** Asserts that no rt:room-presence frame reaches `client` within `ms`. */
+async function expectNoDiff(client: TestClient, ms = QUIET): Promise<void> {
+  expect(await client.collect(isDiff, ms)).toStrictEqual([]);
+}
+
+// -- tests ----------------------------------------------------------------------
+
 describe.each(ENGINES)('on $name', (engine) => {
   const rt = engineFixture(engine, {
     authenticate: userFromQuery,
     presence: { offlineDelay: OFFLINE_DELAY, cleanupInterval: 20, batchInterval: BATCH },
   });
   const { connect } = rt;
-
-  // -- helpers --------------------------------------------------------------------
-
-  const isDiff = eventIs('rt:room-presence');
-  /** Long enough for a batch to go out, with slack: "nothing came" means nothing in this time. */
-  const QUIET = 4 * BATCH;
-
-  /** A state as others see it; `since` is any number unless given. */
-  function state(
-    userId: string,
-    status = 'online',
-    meta: Record<string, unknown> | null = null,
-    since: unknown = expect.any(Number),
-  ) {
-    return { userId, status, meta, since };
-  }
-
-  /** The whole rt:room-presence frame for `room`. */
-  function diff(
-    room: string,
-    {
-      joined = [],
-      left = [],
-      changed = [],
-    }: { joined?: unknown[]; left?: string[]; changed?: unknown[] },
-  ): Frame {
-    return { event: 'rt:room-presence', room, data: { joined, left, changed } };
-  }
-
-  /** rt:join with presence:true; fails the test on an error reply. */
-  async function follow(client: TestClient, room: string): Promise<any> {
-    const reply = await client.request('rt:join', { room, presence: true });
-    expect(reply.error).toBeUndefined();
-    return reply.data;
-  }
-
-  async function setStatus(client: TestClient, status: string, meta?: unknown): Promise<any> {
-    const reply = await client.request(
-      'rt:status',
-      meta === undefined ? { status } : { status, meta },
-    );
-    expect(reply.error).toBeUndefined();
-    return reply.data;
-  }
-
-  async function members(client: TestClient, room: string): Promise<any> {
-    const reply = await client.request('rt:members', { room });
-    expect(reply.error).toBeUndefined();
-    return reply.data;
-  }
-
-  /** Lets pending batches go out, then forgets every frame the clients received. */
-  async function quiet(...clients: TestClient[]): Promise<void> {
-    await sleep(QUIET);
-    for (const client of clients) client.frames.splice(0);
-  }
-
-  /** Asserts that no rt:room-presence frame reaches `client` within `ms`. */
-  async function expectNoDiff(client: TestClient, ms = QUIET): Promise<void> {
-    expect(await client.collect(isDiff, ms)).toStrictEqual([]);
-  }
-
-  // -- tests ----------------------------------------------------------------------
 
   describe('presence: rt:join {presence: true} and rt:members', () => {
     it('the join reply lists each user once, in join order, with status, meta and since', async () => {

@@ -1,10 +1,9 @@
-import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Observable, interval, map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CloseCode, WsConnection } from '../../../lib/index.js';
 import { appForEachTest, expectAlive, join, until, userFromQuery } from '../../support/fixtures.js';
+import { FlowGateway, SLOW_MS } from '../../support/handlers-gateways.js';
 import { eventIs } from '../../support/ws-client.js';
 
 const MAX_BUFFERED = 256 * 1024;
@@ -103,31 +102,6 @@ describe('regressions', () => {
 
   /** What a loaded machine may add to a timer before it fires. */
   const SLACK = 1_000;
-
-  const SLOW_MS = 1_500;
-
-  @WebSocketGateway()
-  class FlowGateway {
-    @SubscribeMessage('slow')
-    async slow(@MessageBody() data: unknown) {
-      await delay(SLOW_MS);
-      return { slow: data };
-    }
-
-    /** A stream that goes on emitting `{ label, i }` every 20 ms. */
-    @SubscribeMessage('ticks')
-    ticks(@MessageBody() label: string) {
-      return interval(20).pipe(map((i) => ({ event: 'tick', data: { label, i } })));
-    }
-
-    /** Never emits; unsubscribing it throws. */
-    @SubscribeMessage('fragile')
-    fragile() {
-      return new Observable<never>(() => () => {
-        throw new Error('teardown boom');
-      });
-    }
-  }
 
   describe('backpressure and the heartbeat', () => {
     const fixture = appForEachTest(

@@ -7,7 +7,6 @@ import {
 } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Observable, interval, map } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { RealtimeError, WsConnection } from '../../../lib/index.js';
 import { startApp } from '../../support/app.js';
@@ -21,7 +20,12 @@ import {
   until,
   withHarness,
 } from '../../support/fixtures.js';
-import { HandlersGateway, SecondGateway, type HookCall } from '../../support/handlers-gateways.js';
+import {
+  HandlersGateway,
+  SecondGateway,
+  type HookCall,
+  FlowGateway,
+} from '../../support/handlers-gateways.js';
 import type { Frame, TestClient } from '../../support/ws-client.js';
 import { eventIs } from '../../support/ws-client.js';
 
@@ -297,31 +301,6 @@ describe('regressions', () => {
 
   /** What a loaded machine may add to a timer before it fires. */
   const SLACK = 1_000;
-
-  const SLOW_MS = 1_500;
-
-  @WebSocketGateway()
-  class FlowGateway {
-    @SubscribeMessage('slow')
-    async slow(@MessageBody() data: unknown) {
-      await delay(SLOW_MS);
-      return { slow: data };
-    }
-
-    /** A stream that goes on emitting `{ label, i }` every 20 ms. */
-    @SubscribeMessage('ticks')
-    ticks(@MessageBody() label: string) {
-      return interval(20).pipe(map((i) => ({ event: 'tick', data: { label, i } })));
-    }
-
-    /** Never emits; unsubscribing it throws. */
-    @SubscribeMessage('fragile')
-    fragile() {
-      return new Observable<never>(() => () => {
-        throw new Error('teardown boom');
-      });
-    }
-  }
 
   describe('stream slots', () => {
     const fixture = appForEachTest(
