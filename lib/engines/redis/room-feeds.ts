@@ -65,7 +65,10 @@ export class RoomFeeds {
     }
   }
 
-  /** A live room message: true to hand it over now, false when it waits for a refill. */
+  /**
+   * A live room message: true to hand it over now, false when it waits for a refill or
+   * was handed over already.
+   */
   live(publication: EnginePublication): boolean {
     const feed = this.feeds.get(publication.channels[0]!);
     const position = publication.position;
@@ -75,6 +78,8 @@ export class RoomFeeds {
       if (feed.held.length > MAX_HELD) feed.held.shift();
       return false;
     }
+    // Handed over by a refill already: its read ran ahead of pub/sub.
+    if (this.seen(feed, position)) return false;
     feed.epoch = position.epoch;
     feed.offset = position.offset;
     return true;
