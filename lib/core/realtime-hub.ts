@@ -112,10 +112,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     // goes now, and every removal finishes, while the engine serves: the other nodes
     // see this node's rooms and presence go.
     for (const connection of this.connections.list()) void this.removeConnection(connection);
-    // Bounded: an engine that does not answer must not hold the shutdown.
-    const settled = Promise.allSettled(this.removals).then(() => true);
-    const timedOut = delay(this.shutdownTimeout, false, { ref: false });
-    if (!(await Promise.race([settled, timedOut]))) {
+    if (!(await this.removalsSettled())) {
       this.logger.warn(
         `${this.removals.size} connections were still leaving their rooms after ${this.shutdownTimeout} ms: closing anyway`,
       );
@@ -218,6 +215,15 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
         : this.fanOut.subscribe(userChannel(userId), connection);
     this.listeners.notify((listener) => listener.connectionAdded?.(connection));
     return subscribed;
+  }
+
+  /**
+   * @internal Resolves true once every removal under way has finished, or false after
+   * `shutdownTimeout`: an engine that does not answer must not hold the shutdown.
+   */
+  removalsSettled(): Promise<boolean> {
+    const settled = Promise.allSettled(this.removals).then(() => true);
+    return Promise.race([settled, delay(this.shutdownTimeout, false, { ref: false })]);
   }
 
   /** @internal Removes a closed connection from every room and from the registry. */

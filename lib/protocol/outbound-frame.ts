@@ -54,6 +54,7 @@ export class OutboundFrame {
   private known: FrameFacts | null | undefined;
   private decoded: string | undefined;
   private dataText: string | undefined;
+  private line: string | undefined;
 
   constructor(
     /** The frame's bytes: one JSON object. Shared by every recipient: never changed. */
@@ -76,6 +77,15 @@ export class OutboundFrame {
   /** The frame as text (a data channel sends text), decoded once. */
   get text(): string {
     return (this.decoded ??= this.bytes.toString('utf8'));
+  }
+
+  /**
+   * The frame's event as one line (CR and LF left out), for a text protocol that gives
+   * it a line of its own (an SSE `event:` field); made once, however many streams ask.
+   */
+  get eventLine(): string {
+    const event = this.facts?.event ?? '';
+    return (this.line ??= /[\r\n]/.test(event) ? event.replace(/[\r\n]/g, '') : event);
   }
 
   /** The frame's `data` as JSON text (`null` without one), encoded at most once. */

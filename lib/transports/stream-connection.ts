@@ -172,9 +172,7 @@ export class StreamConnection extends RealtimeConnection {
       this.place(room, { epoch: epoch!, offset });
       id = this.placeId();
     }
-    // An SSE event's name is one line.
-    const event = /[\r\n]/.test(info.event) ? info.event.replace(/[\r\n]/g, '') : info.event;
-    this.sink.event(id, event, frame);
+    this.sink.event(id, frame.eventLine, frame); // an SSE event's name is one line
     if (this.sink.buffered > this.maxBufferedBytes) {
       this.close(CloseCode.SlowConsumer, 'the client reads too slowly');
     }

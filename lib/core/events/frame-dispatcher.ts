@@ -27,7 +27,7 @@ export type ApplicationHandler = (frame: InboundFrame) => Promise<void> | undefi
 export type ReadFrame =
   | { readonly kind: 'reply'; readonly frame: InboundFrame }
   | { readonly kind: 'immediate'; readonly frame: InboundFrame; readonly event: RegisteredEvent }
-  | { readonly kind: 'ordered'; readonly frame: InboundFrame };
+  | { readonly kind: 'ordered'; readonly frame: InboundFrame; readonly event?: RegisteredEvent };
 
 const logger = new Logger('RealtimeFrames');
 
@@ -42,7 +42,7 @@ const logger = new Logger('RealtimeFrames');
  * @example
  * ```ts
  * const read = dispatcher.read(connection, text);
- * if (read?.kind === 'ordered') await dispatcher.run(connection, read.frame);
+ * if (read?.kind === 'ordered') await dispatcher.run(connection, read);
  * ```
  */
 @Injectable()
@@ -70,21 +70,23 @@ export class FrameDispatcher {
       return { kind: 'reply', frame };
     }
     const event = this.builtin(connection, frame);
-    return event?.immediate ? { kind: 'immediate', frame, event } : { kind: 'ordered', frame };
+    return event?.immediate
+      ? { kind: 'immediate', frame, event }
+      : { kind: 'ordered', frame, event };
   }
 
   /**
-   * Runs a frame and sends its answer; settles once it has taken effect. Never
-   * rejects: whatever fails is answered (and logged when it is unexpected).
+   * Runs a frame as {@link read} found it and sends its answer; settles once it has
+   * taken effect. Never rejects: whatever fails is answered (and logged when it is
+   * unexpected).
    */
   async run(
     connection: RealtimeConnection,
-    frame: InboundFrame,
+    { frame, event }: Extract<ReadFrame, { kind: 'ordered' }>,
     application?: ApplicationHandler,
   ): Promise<void> {
     try {
       if (frame.event.startsWith(BUILTIN_EVENT_PREFIX)) {
-        const event = this.builtin(connection, frame);
         if (event) await this.runBuiltin(connection, event, frame);
         else this.unknown(connection, frame);
         return;

@@ -1,6 +1,8 @@
-import type { InboundFrame } from '../../protocol/index.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
-import type { ApplicationHandler, FrameDispatcher } from './frame-dispatcher.js';
+import type { ApplicationHandler, FrameDispatcher, ReadFrame } from './frame-dispatcher.js';
+
+/** A frame read and waiting its turn, as the dispatcher found it. */
+type OrderedFrame = Extract<ReadFrame, { kind: 'ordered' }>;
 
 /**
  * How a connection's frames wait their turn.
@@ -39,7 +41,7 @@ export interface InboundFramesOptions {
  * ```
  */
 export class InboundFrames {
-  private readonly waiting: InboundFrame[] = [];
+  private readonly waiting: OrderedFrame[] = [];
   private running = false;
   private paused = false;
   private closed = false;
@@ -65,13 +67,13 @@ export class InboundFrames {
       return;
     }
     if (!this.running) {
-      this.start(read.frame);
+      this.start(read);
     } else if (this.options.overflow && this.inFlight >= this.options.bound) {
       // Only a transport that cannot pause gets here.
       this.options.overflow();
       return;
     } else {
-      this.waiting.push(read.frame);
+      this.waiting.push(read);
     }
     if (this.options.pause && !this.paused && this.inFlight >= this.options.bound) {
       this.paused = true;
@@ -85,7 +87,7 @@ export class InboundFrames {
     this.waiting.length = 0;
   }
 
-  private start(frame: InboundFrame): void {
+  private start(frame: OrderedFrame): void {
     this.running = true;
     void this.dispatcher
       .run(this.connection, frame, this.options.application)

@@ -1,8 +1,5 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { setTimeout as delay } from 'node:timers/promises';
+import { Injectable, Logger } from '@nestjs/common';
 import { CloseCode } from '../../protocol/index.js';
-import { REALTIME_OPTIONS } from '../../realtime.constants.js';
-import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
 import { RealtimeHub } from '../realtime-hub.js';
 
@@ -24,16 +21,7 @@ import { RealtimeHub } from '../realtime-hub.js';
 @Injectable()
 export class ConnectionLifecycle {
   private readonly logger = new Logger('RealtimeConnections');
-  /** Removals under way, waited for at shutdown. */
-  private readonly removals = new Set<Promise<void>>();
-  private readonly shutdownTimeout: number;
-
-  constructor(
-    private readonly hub: RealtimeHub,
-    @Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions,
-  ) {
-    this.shutdownTimeout = options.shutdownTimeout;
-  }
+  constructor(private readonly hub: RealtimeHub) {}
 
   /** This user's connections of one transport on this node: what per-user limits count. */
   countOf(userId: string, transport: string): number {
@@ -65,23 +53,16 @@ export class ConnectionLifecycle {
 
   /** A connection closed: it leaves its rooms and its user's channels, on every node. */
   detach(connection: RealtimeConnection): void {
-    const removal = this.hub
-      .removeConnection(connection)
-      .catch((error: unknown) => {
-        this.logger.error(
-          `removing a ${connection.transport} connection failed`,
-          error instanceof Error ? error.stack : error,
-        );
-      })
-      .finally(() => this.removals.delete(removal));
-    this.removals.add(removal);
+    this.hub.removeConnection(connection).catch((error: unknown) => {
+      this.logger.error(
+        `removing a ${connection.transport} connection failed`,
+        error instanceof Error ? error.stack : error,
+      );
+    });
   }
 
   /** Waits for the removals under way, at most `shutdownTimeout`: an engine that does not answer holds nothing. */
   async drain(): Promise<void> {
-    await Promise.race([
-      Promise.allSettled(this.removals),
-      delay(this.shutdownTimeout, undefined, { ref: false }),
-    ]);
+    await this.hub.removalsSettled(); // the hub tracks every removal, whoever started it
   }
 }
