@@ -53,9 +53,9 @@ function occurrences(text: string, needle: string): number {
   return count;
 }
 
+/** A plain nest-realtime client: one WebSocket frame per message, as every peer sends. */
 const nestRealtime: ClientProtocol = {
-  // Like the library's own client, this one handles rt:batch frames and says so.
-  path: '/ws?rt-batch=1',
+  path: '/ws',
   handshake(socket, frame, room) {
     if (frame.startsWith('{"event":"rt:connected"')) {
       socket.send(JSON.stringify({ event: 'rt:join', data: { room }, id: 1 }));
@@ -63,11 +63,23 @@ const nestRealtime: ClientProtocol = {
     return frame.startsWith('{"event":"rt:reply"');
   },
   messages(_socket, frame, stamps) {
-    if (frame.startsWith('{"event":"msg"')) {
-      if (stamps) stamps.push((JSON.parse(frame) as { data: { t: number } }).data.t);
-      return 1;
-    }
-    if (!frame.startsWith('{"event":"rt:batch"')) return 0;
+    if (!frame.startsWith('{"event":"msg"')) return 0;
+    if (stamps) stamps.push((JSON.parse(frame) as { data: { t: number } }).data.t);
+    return 1;
+  },
+};
+
+/**
+ * The batched mode (`?rt-batch=1`), like the library's own client: a tick's frames
+ * arrive as one `rt:batch` frame. Its figures are a row of their own, compared with
+ * no peer that sends a frame per message.
+ */
+const nestRealtimeBatched: ClientProtocol = {
+  path: '/ws?rt-batch=1',
+  handshake: nestRealtime.handshake,
+  messages(socket, frame, stamps) {
+    if (!frame.startsWith('{"event":"rt:batch"'))
+      return nestRealtime.messages(socket, frame, stamps);
     // Counting needs no parse (the bench's own messages carry no such text).
     if (!stamps) return occurrences(frame, '{"event":"msg"');
     const batch = (JSON.parse(frame) as { data: { event: string; data: { t: number } }[] }).data;
@@ -83,6 +95,8 @@ const nestRealtime: ClientProtocol = {
 
 export const PROTOCOLS: Record<string, ClientProtocol> = {
   ws: raw,
+  'ws-coalesced': raw,
   socketio,
   'nest-realtime': nestRealtime,
+  'nest-realtime-batched': nestRealtimeBatched,
 };

@@ -10,6 +10,8 @@ let protocol: ClientProtocol;
 let sockets: WebSocket[] = [];
 let received = 0;
 let dropped = 0;
+/** Users opened so far by this process: each socket is a user of its own. */
+let users = 0;
 let stamps: number[] | undefined;
 let latencies: number[] = [];
 let waiting: { target: number; resolve: () => void } | undefined;
@@ -30,9 +32,16 @@ function onFrame(socket: WebSocket, frame: string): void {
   }
 }
 
-function open(url: string, room: string, localAddress: string | undefined): Promise<WebSocket> {
+function open(
+  url: string,
+  room: string,
+  user: string,
+  localAddress: string | undefined,
+): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { localAddress, perMessageDeflate: false });
+    // Every client is a user of its own (peers without authentication ignore it).
+    const headers = { authorization: `Bearer ${user}` };
+    const socket = new WebSocket(url, { localAddress, perMessageDeflate: false, headers });
     let joined = false;
     socket.on('open', () => {
       if (protocol.handshake(socket, '', room)) joined = true;
@@ -76,7 +85,7 @@ serve({
       while (next < args.count) {
         const index = next++;
         const local = args.localAddresses?.[index % args.localAddresses.length];
-        sockets.push(await open(url, args.room, local));
+        sockets.push(await open(url, args.room, `${process.pid}-${users++}`, local));
       }
     };
     await Promise.all(Array.from({ length: Math.min(args.concurrency, args.count) }, worker));

@@ -58,7 +58,7 @@ export async function startServer(
   return { server, port };
 }
 
-/** A process of load clients. */
-export function startClients(): Child {
-  return spawn('clients.js', [], ['--max-old-space-size=8192']);
+/** A process of load clients: WebSocket ones (clients.js) unless another script is named. */
+export function startClients(script = 'clients.js'): Child {
+  return spawn(script, [], ['--max-old-space-size=8192']);
 }

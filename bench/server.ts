@@ -5,6 +5,8 @@ import type { PeerServer } from './peers/peer.js';
 // The server under test, in a process of its own: `node server.js <peer>`.
 
 const peerName = process.argv[2]!;
+// The batched mode is the same server; only its clients ask for batches.
+const serverName = peerName.replace(/-batched$/, '');
 let server: PeerServer;
 let timer: NodeJS.Timeout | undefined;
 
@@ -27,7 +29,7 @@ function gc(): void {
 
 serve({
   async start() {
-    const { start } = (await import(`./peers/${peerName}.peer.js`)) as {
+    const { start } = (await import(`./peers/${serverName}.peer.js`)) as {
       start(): Promise<PeerServer>;
     };
     server = await start();

@@ -3,14 +3,23 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
 import { RealtimeHub, RealtimeModule } from 'nest-realtime';
-import { PING_INTERVAL, PONG_TIMEOUT, type PeerServer } from './peer.js';
+import { connectRealtimeGrpc } from 'nest-realtime/grpc';
+import { BENCH_ROOM, PING_INTERVAL, PONG_TIMEOUT, type PeerServer } from './peer.js';
+
+/** gRPC is served only when the scenario asks for it (BENCH_GRPC_PORT). */
+const grpcPort = process.env.BENCH_GRPC_PORT;
 
 @Module({
   imports: [
+    // The configuration the README teaches: authenticated users, presence on (the
+    // default), history kept for the room, every limit at its default. The bench's
+    // publisher is the server itself (`hub.to(room).emit`), which no client rate
+    // limit applies to, so no limit is changed.
     RealtimeModule.forRoot({
       websocket: { path: '/ws', pingInterval: PING_INTERVAL, pongTimeout: PONG_TIMEOUT },
-      // Anonymous clients have no presence; the bench measures rooms and broadcast.
-      presence: false,
+      authenticate: (request) => userOf(request.headers.authorization),
+      history: { rooms: { [BENCH_ROOM]: { maxCount: 200, maxAge: 600_000 } } },
+      ...(grpcPort && { grpc: { url: `127.0.0.1:${grpcPort}` } }),
       // crossnode: every node of the scenario on one Redis.
       ...(process.env.BENCH_REDIS_URL && {
         engine: { type: 'redis', url: process.env.BENCH_REDIS_URL, prefix: 'bench:' },
@@ -20,12 +29,20 @@ import { PING_INTERVAL, PONG_TIMEOUT, type PeerServer } from './peer.js';
 })
 class BenchModule {}
 
+/** Bench clients say who they are with `authorization: Bearer <userId>`. */
+function userOf(authorization: string | string[] | undefined): { userId: string } | null {
+  const value = Array.isArray(authorization) ? authorization[0] : authorization;
+  return value?.startsWith('Bearer ') ? { userId: value.slice(7) } : null;
+}
+
 /**
- * nest-realtime through a real Nest app (Express) with RealtimeModule: clients
- * join with the built-in `rt:join`; the server broadcasts with `hub.to(room).emit`.
+ * nest-realtime through a real Nest app (Express) with RealtimeModule, as the
+ * README sets it up: clients join with the built-in `rt:join` (WebSocket), the SSE
+ * endpoint or gRPC `Subscribe`; the server broadcasts with `hub.to(room).emit`.
  */
 export async function start(): Promise<PeerServer> {
   const app = await NestFactory.create(BenchModule, { logger: ['error', 'warn'] });
+  if (grpcPort) await connectRealtimeGrpc(app);
   await app.listen(0, '127.0.0.1');
   const hub = app.get(RealtimeHub);
   return {

@@ -15,3 +15,6 @@ export interface PeerServer {
 /** The heartbeat every peer runs: the same interval and timeout for all. */
 export const PING_INTERVAL = 25_000;
 export const PONG_TIMEOUT = 10_000;
+
+/** The room every scenario's clients join. */
+export const BENCH_ROOM = 'bench';
