@@ -2,34 +2,20 @@ import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
 import { PROTOCOLS, type ClientProtocol } from './client-protocols.js';
 import { serve } from './ipc.js';
+import { Tally, tallyCommands } from './tally.js';
 
 // Load clients, in a process of their own: raw `ws` sockets speaking each peer's
 // protocol. They count messages, and in latency mode read each one's send time.
 
 let protocol: ClientProtocol;
 let sockets: WebSocket[] = [];
-let received = 0;
 let dropped = 0;
 /** Users opened so far by this process: each socket is a user of its own. */
 let users = 0;
-let stamps: number[] | undefined;
-let latencies: number[] = [];
-let waiting: { target: number; resolve: () => void } | undefined;
+const tally = new Tally();
 
 function onFrame(socket: WebSocket, frame: string): void {
-  const before = stamps?.length ?? 0;
-  const count = protocol.messages(socket, frame, stamps);
-  if (count === 0) return;
-  if (stamps) {
-    const now = performance.timeOrigin + performance.now();
-    for (let i = before; i < stamps.length; i++) latencies.push(now - stamps[i]!);
-    stamps.length = 0;
-  }
-  received += count;
-  if (waiting && received >= waiting.target) {
-    waiting.resolve();
-    waiting = undefined;
-  }
+  tally.add(protocol.messages(socket, frame, tally.stamps));
 }
 
 function open(
@@ -62,11 +48,6 @@ function open(
   });
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 serve({
   /** Opens `count` sockets (at most `concurrency` handshakes at once) and joins each to `room`. */
   async connect(args: {
@@ -91,28 +72,7 @@ serve({
     await Promise.all(Array.from({ length: Math.min(args.concurrency, args.count) }, worker));
     return { ms: performance.now() - started, open: sockets.length };
   },
-  /** Resolves once `total` messages have arrived since the last reset. */
-  expect({ total }: { total: number }) {
-    return new Promise<void>((resolve) => {
-      if (received >= total) resolve();
-      else waiting = { target: total, resolve };
-    }).then(() => ({ at: performance.timeOrigin + performance.now() }));
-  },
-  reset() {
-    received = 0;
-    latencies = [];
-  },
-  latency({ on }: { on: boolean }) {
-    stamps = on ? [] : undefined;
-    if (on) return undefined;
-    const sorted = latencies.toSorted((a, b) => a - b);
-    return {
-      samples: sorted.length,
-      p50: percentile(sorted, 50),
-      p99: percentile(sorted, 99),
-      max: sorted.at(-1) ?? 0,
-    };
-  },
+  ...tallyCommands(tally),
   status: () => ({ open: sockets.filter((s) => s.readyState === WebSocket.OPEN).length, dropped }),
   close() {
     for (const socket of sockets) socket.terminate();
