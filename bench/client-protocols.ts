@@ -1,19 +1,28 @@
-import type { WebSocket } from 'ws';
+/** What a protocol needs of a client socket: sending text frames. */
+export interface TextSender {
+  send(text: string): void;
+}
 
 /** How a bench client speaks to one peer: the URL, joining a room, reading frames. */
 export interface ClientProtocol {
   path: string;
+  /**
+   * The first bytes of a frame that holds one broadcast message: such frames are
+   * counted unread, unless their send times are wanted (latency).
+   */
+  countPrefix?: string;
   /** Called for every text frame until `joined` returns true. */
-  handshake(socket: WebSocket, frame: string, room: string): boolean;
+  handshake(socket: TextSender, frame: string, room: string): boolean;
   /**
    * How many broadcast messages a frame holds (0 for anything else), and, when
    * `stamps` is given, pushes each message's send time into it.
    */
-  messages(socket: WebSocket, frame: string, stamps?: number[]): number;
+  messages(socket: TextSender, frame: string, stamps?: number[]): number;
 }
 
 const raw: ClientProtocol = {
   path: '/ws',
+  countPrefix: '{"event":"msg"',
   handshake(socket, frame, room) {
     if (frame === '') socket.send(JSON.stringify({ join: room }));
     return frame.startsWith('{"joined"');
@@ -27,6 +36,7 @@ const raw: ClientProtocol = {
 
 const socketio: ClientProtocol = {
   path: '/socket.io/?EIO=4&transport=websocket',
+  countPrefix: '42["msg"',
   handshake(socket, frame, room) {
     if (frame.startsWith('0')) socket.send('40');
     else if (frame.startsWith('40')) socket.send(`42${JSON.stringify(['join', room])}`);
@@ -56,6 +66,7 @@ function occurrences(text: string, needle: string): number {
 /** A plain nest-realtime client: one WebSocket frame per message, as every peer sends. */
 const nestRealtime: ClientProtocol = {
   path: '/ws',
+  countPrefix: '{"event":"msg"',
   handshake(socket, frame, room) {
     if (frame.startsWith('{"event":"rt:connected"')) {
       socket.send(JSON.stringify({ event: 'rt:join', data: { room }, id: 1 }));
@@ -93,10 +104,24 @@ const nestRealtimeBatched: ClientProtocol = {
   },
 };
 
+/** Joins following the room's members: counts the `rt:room-presence` diffs. */
+const nestRealtimePresence: ClientProtocol = {
+  path: '/ws',
+  countPrefix: '{"event":"rt:room-presence"',
+  handshake(socket, frame, room) {
+    if (frame.startsWith('{"event":"rt:connected"')) {
+      socket.send(JSON.stringify({ event: 'rt:join', data: { room, presence: true }, id: 1 }));
+    }
+    return frame.startsWith('{"event":"rt:reply"');
+  },
+  messages: () => 0,
+};
+
 export const PROTOCOLS: Record<string, ClientProtocol> = {
   ws: raw,
   'ws-coalesced': raw,
   socketio,
   'nest-realtime': nestRealtime,
   'nest-realtime-batched': nestRealtimeBatched,
+  'nest-realtime-presence': nestRealtimePresence,
 };

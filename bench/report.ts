@@ -1,4 +1,5 @@
 import type { Figures, ScenarioName } from './scenarios.js';
+import { barChart, lineChart } from './charts.js';
 
 export type Results = Partial<Record<ScenarioName, Record<string, Figures>>>;
 
@@ -10,23 +11,61 @@ export interface Run {
   readonly results: Results;
   /** When and where each scenario's figures were taken (a run of some scenarios keeps the others'). */
   readonly measured?: Partial<Record<ScenarioName, string>>;
+  /** The machine's 1-minute load average as each peer's run of a scenario started. */
+  readonly load?: Partial<Record<ScenarioName, Record<string, number>>>;
 }
 
+/** Our row in every scenario: plain frames, one per message, as every peer sends. */
 const OURS = 'nest-realtime';
-const PEERS = ['ws', 'socketio'] as const;
+/** Our batched mode: shown, compared with no peer (none of them batches). */
+const BATCHED = 'nest-realtime-batched';
+/** Above this, a client process was the limit: the figure is a lower bound. */
+const SATURATED_CLIENT_PERCENT = 90;
 
-/** The figures the issue sets targets on: which direction is better, and the target ratio. */
-const TARGETS: Record<string, { better: 'higher' | 'lower'; vs: Partial<Record<string, number>> }> =
+/** A target from the benchmark issue: our figure against a peer's, as a ratio. */
+interface Target {
+  readonly scenario: ScenarioName | 'sse' | 'grpc';
+  readonly figure: string;
+  readonly peer: string;
+  readonly better: 'higher' | 'lower';
+  readonly ratio: number;
+}
+
+const TARGETS: readonly Target[] = [
   {
-    'fanout.deliveriesPerSecond': { better: 'higher', vs: { ws: 1.5, socketio: 1.5 } },
-    'fanout.cpuMicrosPerDelivery': { better: 'lower', vs: { ws: 0.6 } },
-    'latency.p99At20': { better: 'lower', vs: { ws: 1.1 } },
-    'memory.rssBytesPerConnection': { better: 'lower', vs: { ws: 1.25, socketio: 0.6 } },
-    'crossnode.deliveriesPerSecond': { better: 'higher', vs: { socketio: 1.5 } },
-  };
-
-/** Figures with a floor of their own rather than a ratio. */
-const FLOORS: Record<string, number> = { 'connections.heldAtEnd': 50_000 };
+    scenario: 'fanout',
+    figure: 'deliveriesPerSecond',
+    peer: 'ws-coalesced',
+    better: 'higher',
+    ratio: 2,
+  },
+  {
+    scenario: 'fanout',
+    figure: 'deliveriesPerSecond',
+    peer: 'socketio',
+    better: 'higher',
+    ratio: 3,
+  },
+  {
+    scenario: 'fanout',
+    figure: 'cpuMicrosPerDelivery',
+    peer: 'ws-coalesced',
+    better: 'lower',
+    ratio: 0.5,
+  },
+  { scenario: 'latency', figure: 'p99At20', peer: 'ws-coalesced', better: 'lower', ratio: 1 },
+  { scenario: 'memory', figure: 'rssBytesPerConnection', peer: 'ws', better: 'lower', ratio: 1 },
+  { scenario: 'memory', figure: 'heapBytesPerConnection', peer: 'ws', better: 'lower', ratio: 1.5 },
+  { scenario: 'sse', figure: 'deliveriesPerSecond', peer: 'nest-sse', better: 'higher', ratio: 2 },
+  { scenario: 'sse', figure: 'rssBytesPerStream', peer: 'nest-sse', better: 'lower', ratio: 1 },
+  {
+    scenario: 'grpc',
+    figure: 'deliveriesPerSecond',
+    peer: 'grpc-js',
+    better: 'higher',
+    ratio: 1.5,
+  },
+];
 
 function format(value: number | undefined): string {
   if (value === undefined || Number.isNaN(value)) return '-';
@@ -34,21 +73,166 @@ function format(value: number | undefined): string {
   return value.toFixed(2);
 }
 
+/** The busiest client process's CPU beside a figure, where the scenario measured it. */
+function clientCpu(figures: Figures | undefined, figure: string): number | undefined {
+  if (!figures) return undefined;
+  const at = /At\d+$/.exec(figure)?.[0] ?? '';
+  return figures[`clientCpuPercent${at}`] ?? figures.clientCpuPercent;
+}
+
+/** One target's line: both figures, the ratio, met or missed, and whether the clients were the limit. */
+function verdict(run: Run, target: Target): string {
+  const byPeer = run.results[target.scenario as ScenarioName];
+  const ours = byPeer?.[OURS]?.[target.figure];
+  const theirs = byPeer?.[target.peer]?.[target.figure];
+  const label = `${target.scenario} ${target.figure}: ${target.better === 'higher' ? '>=' : '<='} ${target.ratio}x ${target.peer}`;
+  if (ours === undefined || !theirs) return `| ${label} | - | - | - | not measured |`;
+  const ratio = ours / theirs;
+  const met = target.better === 'higher' ? ratio >= target.ratio : ratio <= target.ratio;
+  const notes = [met ? '**met**' : '**missed**'];
+  for (const peer of [OURS, target.peer]) {
+    const cpu = clientCpu(byPeer?.[peer], target.figure);
+    if (cpu !== undefined && cpu >= SATURATED_CLIENT_PERCENT) {
+      notes.push(`${peer}'s clients at ${Math.round(cpu)}% CPU: a lower bound`);
+    }
+  }
+  return `| ${label} | ${format(ours)} | ${format(theirs)} | ${format(ratio)} | ${notes.join('; ')} |`;
+}
+
+function table(run: Run, scenario: string, byPeer: Record<string, Figures>): string[] {
+  const peers = Object.keys(byPeer).filter((p) => Object.keys(byPeer[p]!).length > 0);
+  const compared = peers.filter((p) => p !== OURS && p !== BATCHED);
+  const keys = [...new Set(peers.flatMap((p) => Object.keys(byPeer[p]!)))];
+  const lines: string[] = [];
+  const measured = run.measured?.[scenario as ScenarioName];
+  const load = run.load?.[scenario as ScenarioName];
+  if (measured) lines.push(`Measured ${measured}.`, '');
+  if (load) {
+    const each = Object.entries(load).map(([peer, value]) => `${peer} ${value.toFixed(2)}`);
+    lines.push(`Load average (1 min) as each peer's run started: ${each.join(', ')}.`, '');
+  }
+  const names = peers.map((p) => (p === BATCHED ? `${BATCHED} (own row)` : p));
+  lines.push(`| figure | ${names.join(' | ')} |${compared.map((p) => ` ours / ${p} |`).join('')}`);
+  lines.push(
+    `| --- |${peers.map(() => ' ---: |').join('')}${compared.map(() => ' ---: |').join('')}`,
+  );
+  for (const key of keys) {
+    const ours = byPeer[OURS]?.[key];
+    const ratios = compared.map((p) => {
+      const theirs = byPeer[p]?.[key];
+      return format(ours === undefined || !theirs ? undefined : ours / theirs);
+    });
+    lines.push(
+      `| ${key} | ${peers.map((p) => format(byPeer[p]?.[key])).join(' | ')} |${ratios.map((r) => ` ${r} |`).join('')}`,
+    );
+  }
+  return lines;
+}
+
+/** RESULTS.md: the targets, then every figure of every scenario for each of its peers. */
+export function markdown(run: Run): string {
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Last run ${run.date} on ${run.cores} cores (${run.cpus}), Node ${run.node}, by \`npm run bench\`.`,
+    "Every figure of a table comes from the same run (its date is under its title); ratios are ours (nest-realtime, plain frames) divided by the peer's.",
+    '',
+    '## Targets',
+    '',
+    '| target | ours | peer | ratio | verdict |',
+    '| --- | ---: | ---: | ---: | --- |',
+    ...TARGETS.map((target) => verdict(run, target)),
+    '',
+  ];
+  for (const [scenario, byPeer] of Object.entries(run.results)) {
+    lines.push(`## ${scenario}`, '', ...table(run, scenario, byPeer), '');
+  }
+  lines.push(
+    '![fan-out and latency per peer](chart.svg)',
+    '',
+    '![fan-out and memory per connection as connections grow](scale.svg)',
+    '',
+    '![presence frames per observer in a join storm, against the bound](presence.svg)',
+    '',
+    NOTES,
+  );
+  return lines.join('\n');
+}
+
+const points = (figures: Figures | undefined, prefix: string) =>
+  Object.entries(figures ?? {})
+    .filter(([key]) => key.startsWith(`${prefix}At`))
+    .map(([key, value]) => ({ x: Number(key.slice(prefix.length + 2)), y: value }))
+    .toSorted((a, b) => a.x - b.x);
+
+/** The SVG charts of a run, by file name. */
+export function charts(run: Run): Record<string, string> {
+  const { fanout, latency, scale, presence } = run.results;
+  const bars = (of: Record<string, Figures> | undefined, figure: string) =>
+    Object.entries(of ?? {})
+      .filter(([, f]) => f[figure] !== undefined)
+      .map(([peer, f]) => ({ label: peer, value: f[figure]! }));
+  const curves = (figure: string) =>
+    Object.entries(scale ?? {}).map(([peer, f]) => ({ label: peer, points: points(f, figure) }));
+  const ours = presence?.[OURS];
+  return {
+    'chart.svg': barChart([
+      {
+        title: 'fan-out: deliveries/s (higher is better)',
+        bars: bars(fanout, 'deliveriesPerSecond'),
+      },
+      {
+        title: 'latency p99 at 20 publishes/s, ms (lower is better)',
+        bars: bars(latency, 'p99At20'),
+      },
+    ]),
+    'scale.svg': lineChart([
+      { title: 'fan-out deliveries/s by connections', curves: curves('deliveriesPerSecond') },
+      { title: 'RSS bytes per connection by connections', curves: curves('rssBytesPerConnection') },
+    ]),
+    'presence.svg': lineChart([
+      {
+        title: 'presence frames per observer by users in the room',
+        curves: [
+          { label: 'mean', points: points(ours, 'framesPerObserver') },
+          { label: 'busiest observer', points: points(ours, 'maxFramesPerObserver') },
+          { label: 'bound', points: points(ours, 'boundFramesPerObserver') },
+        ],
+      },
+      {
+        title: 'presence bytes per observer by users in the room',
+        curves: [{ label: 'diffs', points: points(ours, 'presenceBytesPerObserver') }],
+      },
+    ]),
+  };
+}
+
 /** What the tables cannot say: how the figures are taken, and what a missed target means. */
 const NOTES = `## How the figures are taken
 
 - Each peer is a minimal idiomatic server of its kind (bench/peers): raw \`ws\` with rooms as a
-  Map of Sets and one pre-serialised string per message; Socket.IO 4 with \`io.to(room).emit\`,
-  websocket transport only; nest-realtime through a real Nest app with RealtimeModule. All
-  three run the same heartbeat (ping every 25 s, 10 s to answer).
-- The server runs in a process of its own; load clients are raw \`ws\` sockets in other
-  processes, speaking each peer's protocol. Server CPU is \`process.cpuUsage\` in the
-  server process, divided by the deliveries.
+  Map of Sets and one pre-serialised string per message (\`ws\`), the same with each socket's
+  writes coalesced into one per tick, as a careful hand-written server does (\`ws-coalesced\`);
+  Socket.IO 4 with \`io.to(room).emit\`, websocket transport only; nest-realtime through a real
+  Nest app configured as the README teaches: authenticated users (each client a user of its
+  own), presence on, history kept for the room, every limit at its default (the publisher is
+  the server, \`hub.to(room).emit\`, which no client rate limit applies to). Every peer runs
+  the same heartbeat (ping every 25 s, 10 s to answer).
+- \`nest-realtime\` is read with plain frames, one WebSocket frame per message as every peer
+  sends; \`nest-realtime-batched\` is the same server read with \`?rt-batch=1\` (a tick's
+  frames as one \`rt:batch\` frame), a row of its own compared with no peer, as none batches.
+- The server runs in a process of its own; load clients are in other processes: raw TCP
+  sockets that do the WebSocket handshake and read frame headers (bench/raw-socket.ts),
+  counting a frame by its first bytes without decoding it, the same client for every peer.
+  \`clientCpuPercent\` is the busiest client process's CPU while measuring, as percent of
+  one core: near 100 the clients were the limit, and the figure is a lower bound (the
+  targets table says so). Server CPU is \`process.cpuUsage\` of the server process, divided
+  by the deliveries.
 - fanout: 1 room, 1,000 subscribers, bursts of 200 messages of about 100 bytes emitted
   back to back in one tick; the median of 5 bursts after a warm-up. Deliveries/s is counted
   at the clients, from the burst's start to the last message at the last client.
-- latency: 1,000 subscribers; the server publishes at 20/s (sustainable) and at 400/s
-  (400,000 deliveries/s, past what the other peers deliver) for 5 s; every delivery
+- latency: 1,000 subscribers; the server publishes at 20/s (sustainable for every peer)
+  and at 400/s (400,000 deliveries/s, past what some peers deliver) for 5 s; every delivery
   counts, from the moment the schedule meant the message to go to its arrival, so a
   server that falls behind shows its lag.
 - memory: 10,000 idle clients in one room; RSS and heap after GC, minus the same before
@@ -61,95 +245,18 @@ const NOTES = `## How the figures are taken
   at the clients, median of 5 bursts after a warm-up. Socket.IO uses
   \`@socket.io/redis-adapter\`; nest-realtime its Redis engine (which numbers and keeps
   each room message, for recovery). Raw \`ws\` has no cross-node mode and sits out.
+- scale: one server, clients added up to 1,000, 5,000, 10,000 and 19,000 (over two client
+  processes); at each point memory per connection after GC, then bursts of 20 messages.
+- presence: N users connecting at once, each joining the room and following its members
+  (\`rt:join { presence: true }\`); \`rt:room-presence\` frames and bytes per observer until
+  the room is quiet, against the bound the protocol promises (one diff per room per
+  \`presence.batchInterval\`, 100 ms: the storm's length / 100 ms + 1). The join replies'
+  member snapshots are counted apart.
 
 ## What remains
 
 - **50,000 connections**: a process on this machine may hold 20,000 file descriptors
   (\`ulimit -n\` is 20000 and the hard limit cannot be raised here), so one server cannot
-  hold 50,000 sockets whatever the code does. The scenario holds 19,000 (one descriptor
-  per socket, plus the server's own) with none dropped; the figure at 50,000 needs a
-  machine that allows it.
+  hold 50,000 sockets whatever the code does. The connections scenario holds 19,000 (one
+  descriptor per socket, plus the server's own) with none dropped.
 `;
-
-/** RESULTS.md: every figure for every peer, and our ratio to each peer. */
-export function markdown(run: Run): string {
-  const lines = [
-    '# Benchmark results',
-    '',
-    `Last run ${run.date} on ${run.cores} cores (${run.cpus}), Node ${run.node}, by \`npm run bench\`.`,
-    "Every figure of a table comes from the same run (its date is under its title); ratios are ours divided by the peer's.",
-    'Targets (from the benchmark issue) are marked met or missed.',
-    '',
-  ];
-  for (const [scenario, byPeer] of Object.entries(run.results)) {
-    const keys = [...new Set(Object.values(byPeer).flatMap((f) => Object.keys(f)))];
-    lines.push(`## ${scenario}`, '');
-    const measured = run.measured?.[scenario as ScenarioName];
-    if (measured) lines.push(`Measured ${measured}.`, '');
-    lines.push(
-      `| figure | ${[OURS, ...PEERS].join(' | ')} | ours / ws | ours / socketio | target |`,
-    );
-    lines.push(`| --- | ${[OURS, ...PEERS].map(() => '---:').join(' | ')} | ---: | ---: | --- |`);
-    for (const key of keys) {
-      const ours = byPeer[OURS]?.[key];
-      const ratio = (peer: string) => {
-        const theirs = byPeer[peer]?.[key];
-        return ours === undefined || !theirs ? undefined : ours / theirs;
-      };
-      const target = TARGETS[`${scenario}.${key}`];
-      const floor = FLOORS[`${scenario}.${key}`];
-      const verdicts = target
-        ? Object.entries(target.vs).map(([peer, goal]) => {
-            const r = ratio(peer);
-            const met = r !== undefined && (target.better === 'higher' ? r >= goal! : r <= goal!);
-            return `${target.better === 'higher' ? '>=' : '<='} ${goal} x ${peer}: ${met ? 'met' : 'missed'}`;
-          })
-        : [];
-      if (floor !== undefined) {
-        const met = ours !== undefined && ours >= floor;
-        verdicts.push(
-          `>= ${floor.toLocaleString('en-US')} for ours: ${met ? 'met' : 'missed (see below)'}`,
-        );
-      }
-      lines.push(
-        `| ${key} | ${[OURS, ...PEERS].map((p) => format(byPeer[p]?.[key])).join(' | ')} | ${format(ratio('ws'))} | ${format(ratio('socketio'))} | ${verdicts.join('; ')} |`,
-      );
-    }
-    lines.push('');
-  }
-  lines.push('![fan-out and latency per peer](chart.svg)', '', NOTES);
-  return lines.join('\n');
-}
-
-/** One SVG: fan-out deliveries/s and p99 latency at the sustainable rate, per peer. */
-export function chart(run: Run): string {
-  const peers = [OURS, ...PEERS];
-  const panels = [
-    {
-      title: 'fan-out: deliveries/s (higher is better)',
-      values: peers.map((p) => run.results.fanout?.[p]?.deliveriesPerSecond ?? 0),
-    },
-    {
-      title: 'latency p99 at 20 publishes/s, ms (lower is better)',
-      values: peers.map((p) => run.results.latency?.[p]?.p99At20 ?? 0),
-    },
-  ];
-  const colors = ['#2b7a4b', '#4a6fa5', '#b5651d'];
-  const width = 360;
-  const height = 220;
-  const parts = panels.map((panel, index) => {
-    const max = Math.max(...panel.values, 1);
-    const x0 = index * (width + 40) + 20;
-    const bars = panel.values.map((value, i) => {
-      const h = (value / max) * 140;
-      const x = x0 + 30 + i * 110;
-      return [
-        `<rect x="${x}" y="${180 - h}" width="70" height="${h}" fill="${colors[i]}"/>`,
-        `<text x="${x + 35}" y="${174 - h}" text-anchor="middle" font-size="11">${format(value)}</text>`,
-        `<text x="${x + 35}" y="196" text-anchor="middle" font-size="11">${peers[i]}</text>`,
-      ].join('');
-    });
-    return `<text x="${x0}" y="20" font-size="13" font-weight="bold">${panel.title}</text><line x1="${x0 + 20}" y1="180" x2="${x0 + width}" y2="180" stroke="#888"/>${bars.join('')}`;
-  });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * (width + 40) + 20}" height="${height}" font-family="sans-serif">${parts.join('')}</svg>\n`;
-}

@@ -1,24 +1,23 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chart, markdown, type Results, type Run } from './report.js';
+import { charts, markdown, type Results, type Run } from './report.js';
 import { FULL, SCENARIOS, SMOKE, type ScenarioName } from './scenarios.js';
 
 // npm run bench [-- <scenario>...] [--smoke] [--peers=ws,socketio,nest-realtime] [--report]
 //
-// Every scenario runs every peer, one after the other, in this one run, so that the
-// ratios compare figures taken on the same machine at the same time. Results go to
-// bench/RESULTS.md, bench/results.json and bench/chart.svg (not for --smoke).
+// Every scenario runs each of its peers, one after the other, in this one run, so
+// that the ratios compare figures taken on the same machine at the same time.
+// Results go to bench/RESULTS.md, bench/results.json and the charts (not for
+// --smoke or --peers).
 
 const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = join(here, '..');
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
 const peersArg = args.find((a) => a.startsWith('--peers='));
-const peers = peersArg
-  ? peersArg.slice('--peers='.length).split(',')
-  : ['nest-realtime', 'ws', 'socketio'];
+const only = peersArg?.slice('--peers='.length).split(',');
 const asked = args.filter((a) => !a.startsWith('--')) as ScenarioName[];
 for (const name of asked) {
   if (!(name in SCENARIOS)) {
@@ -36,26 +35,26 @@ const previousRun = await readFile(join(benchDir, 'results.json'), 'utf8')
 if (args.includes('--report')) {
   // Only rewrite RESULTS.md and the chart from results.json, measuring nothing.
   if (!previousRun) throw new Error('no bench/results.json to report on');
-  await writeFile(join(benchDir, 'RESULTS.md'), markdown(previousRun));
-  await writeFile(join(benchDir, 'chart.svg'), chart(previousRun));
+  await writeReport(previousRun);
   process.exit(0);
 }
 const results: Results = smoke ? {} : { ...previousRun?.results };
 const machine = `on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`;
 // Scenarios not run now keep the date of the run that measured them.
-const measured: Partial<Record<ScenarioName, string>> = {};
-for (const name of Object.keys(results) as ScenarioName[]) {
-  measured[name] =
-    previousRun?.measured?.[name] ??
-    `${previousRun?.date} on ${previousRun?.cores} cores (${previousRun?.cpus}), Node ${previousRun?.node}`;
-}
+const measured: Partial<Record<ScenarioName, string>> = { ...previousRun?.measured };
+const load: Partial<Record<ScenarioName, Record<string, number>>> = { ...previousRun?.load };
 for (const scenario of scenarios) {
   const byPeer: Record<string, Record<string, number>> = {};
   results[scenario] = byPeer;
   measured[scenario] = `${new Date().toISOString()} ${machine}`;
-  for (const peer of peers) {
+  const loadByPeer: Record<string, number> = {};
+  load[scenario] = loadByPeer;
+  for (const peer of SCENARIOS[scenario].peers) {
+    if (only && !only.includes(peer)) continue;
+    // The machine's load average (1 min) as this peer's run starts: a busy machine shows here.
+    loadByPeer[peer] = loadavg()[0]!;
     const started = Date.now();
-    byPeer[peer] = await SCENARIOS[scenario](peer, sizes);
+    byPeer[peer] = await SCENARIOS[scenario].run(peer, sizes);
     console.log(
       `${scenario} ${peer} (${Date.now() - started} ms): ${JSON.stringify(byPeer[peer])}`,
     );
@@ -69,11 +68,18 @@ const run: Run = {
   cores: cpus().length,
   results,
   measured,
+  load,
 };
 // Results are written only for a run of every peer: a table mixes no runs.
 if (!smoke && !peersArg) {
   await writeFile(join(benchDir, 'results.json'), `${JSON.stringify(run, null, 2)}\n`);
-  await writeFile(join(benchDir, 'RESULTS.md'), markdown(run));
-  await writeFile(join(benchDir, 'chart.svg'), chart(run));
-  console.log(`wrote bench/RESULTS.md, bench/results.json, bench/chart.svg`);
+  await writeReport(run);
+  console.log(`wrote bench/RESULTS.md, bench/results.json and the charts`);
+}
+
+async function writeReport(of: Run): Promise<void> {
+  await writeFile(join(benchDir, 'RESULTS.md'), markdown(of));
+  for (const [name, svg] of Object.entries(charts(of))) {
+    await writeFile(join(benchDir, name), svg);
+  }
 }

@@ -1,109 +1,59 @@
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startClients, startServer, type Child } from './processes.js';
+import { burstRounds, connect, memoryOf, MESSAGE_SIZE, withPeer, type Figures } from './measure.js';
+import { BENCH_ROOM } from './peers/peer.js';
+import { presence } from './presence.scenario.js';
+import { startClients, startServer } from './processes.js';
 import { startRedis } from './redis.js';
+import { scale } from './scale.scenario.js';
+
+export type { Figures } from './measure.js';
 
 /** The sizes of one run: full figures, or a few-second smoke run. */
 export interface Sizes {
-  fanout: { subscribers: number; burst: number; rounds: number };
+  fanout: { subscribers: number; burst: number; rounds: number; processes: number };
   latency: { subscribers: number; rates: number[]; seconds: number };
   memory: { connections: number };
   connections: { target: number; holdSeconds: number; processes: number };
   storm: { clients: number };
   crossnode: { subscribers: number; burst: number; rounds: number };
+  scale: { points: number[]; burst: number; rounds: number; processes: number };
+  presence: { points: number[] };
 }
 
 export const FULL: Sizes = {
-  fanout: { subscribers: 1_000, burst: 200, rounds: 5 },
+  fanout: { subscribers: 1_000, burst: 200, rounds: 5, processes: 1 },
   latency: { subscribers: 1_000, rates: [20, 400], seconds: 5 },
   memory: { connections: 10_000 },
   // 19,000: each process here may hold 20,000 descriptors (see RESULTS.md).
   connections: { target: 19_000, holdSeconds: 60, processes: 2 },
   storm: { clients: 5_000 },
   crossnode: { subscribers: 1_000, burst: 200, rounds: 5 },
+  scale: { points: [1_000, 5_000, 10_000, 19_000], burst: 20, rounds: 3, processes: 2 },
+  presence: { points: [1_000, 5_000] },
 };
 
 export const SMOKE: Sizes = {
-  fanout: { subscribers: 20, burst: 10, rounds: 1 },
+  fanout: { subscribers: 20, burst: 10, rounds: 1, processes: 1 },
   latency: { subscribers: 20, rates: [20], seconds: 1 },
   memory: { connections: 50 },
   connections: { target: 50, holdSeconds: 1, processes: 1 },
   storm: { clients: 50 },
   crossnode: { subscribers: 20, burst: 10, rounds: 1 },
+  scale: { points: [20, 40], burst: 5, rounds: 1, processes: 2 },
+  presence: { points: [20] },
 };
 
-const ROOM = 'bench';
-const SIZE = 100;
-
-/** Figures of one scenario for one peer. */
-export type Figures = Record<string, number>;
-
-async function withPeer<T>(
-  peer: string,
-  processes: number,
-  run: (server: Child, port: number, clients: Child[]) => Promise<T>,
-): Promise<T> {
-  const { server, port } = await startServer(peer);
-  const clients = Array.from({ length: processes }, startClients);
-  try {
-    return await run(server, port, clients);
-  } finally {
-    await Promise.all(clients.map((c) => c.stop()));
-    await server.stop();
-  }
-}
-
-function connect(
-  clients: Child[],
-  peer: string,
-  port: number,
-  count: number,
-  concurrency = 200,
-  localAddresses?: string[],
-) {
-  const share = Math.ceil(count / clients.length);
-  return Promise.all(
-    clients.map((client, i) =>
-      client.ask<{ ms: number; open: number }>('connect', {
-        peer,
-        port,
-        room: ROOM,
-        count: Math.min(share, count - i * share),
-        concurrency,
-        localAddresses,
-      }),
-    ),
-  );
-}
-
-const median = (values: number[]) =>
-  values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
 /** 1 room, N subscribers, bursts of 100-byte messages: deliveries/s and server CPU per delivery. */
-export async function fanout(peer: string, sizes: Sizes): Promise<Figures> {
-  const { subscribers, burst, rounds } = sizes.fanout;
-  return withPeer(peer, 1, async (server, port, [clients]) => {
-    await connect([clients!], peer, port, subscribers);
-    const perSecond: number[] = [];
-    const cpuPerDelivery: number[] = [];
-    for (let round = -1; round < rounds; round++) {
-      await clients!.ask('reset');
-      const cpu0 = await server.ask<number>('cpu');
-      const started = performance.timeOrigin + performance.now();
-      const done = clients!.ask<{ at: number }>('expect', { total: subscribers * burst });
-      await server.ask('burst', { room: ROOM, count: burst, size: SIZE });
-      const { at } = await done;
-      const cpu1 = await server.ask<number>('cpu');
-      if (round < 0) continue; // the first round warms up
-      perSecond.push((subscribers * burst) / ((at - started) / 1_000));
-      cpuPerDelivery.push((cpu1 - cpu0) / (subscribers * burst));
-    }
-    return { deliveriesPerSecond: median(perSecond), cpuMicrosPerDelivery: median(cpuPerDelivery) };
+export function fanout(peer: string, sizes: Sizes): Promise<Figures> {
+  const { subscribers, processes } = sizes.fanout;
+  return withPeer(peer, processes, async (server, port, clients) => {
+    await connect(clients, peer, port, subscribers);
+    return burstRounds(server, clients, subscribers, sizes.fanout);
   });
 }
 
 /** Publish-to-receive latency at each rate (publishes per second), over every delivery. */
-export async function latency(peer: string, sizes: Sizes): Promise<Figures> {
+export function latency(peer: string, sizes: Sizes): Promise<Figures> {
   const { subscribers, rates, seconds } = sizes.latency;
   return withPeer(peer, 1, async (server, port, [clients]) => {
     await connect([clients!], peer, port, subscribers);
@@ -111,29 +61,30 @@ export async function latency(peer: string, sizes: Sizes): Promise<Figures> {
     for (const rate of rates) {
       await clients!.ask('reset');
       await clients!.ask('latency', { on: true });
-      await server.ask('steady', { room: ROOM, rate, size: SIZE });
+      const cpu0 = await clients!.ask<number>('cpu');
+      await server.ask('steady', { room: BENCH_ROOM, rate, size: MESSAGE_SIZE });
       await sleep(seconds * 1_000);
       await server.ask('stop');
       await sleep(1_000); // let what is queued arrive
+      const cpu1 = await clients!.ask<number>('cpu');
       const summary = await clients!.ask<Figures>('latency', { on: false });
       figures[`p50At${rate}`] = summary.p50!;
       figures[`p99At${rate}`] = summary.p99!;
       figures[`maxAt${rate}`] = summary.max!;
+      figures[`clientCpuPercentAt${rate}`] = (cpu1 - cpu0) / ((seconds + 1) * 10_000);
     }
     return figures;
   });
 }
 
 /** Server RSS and heap per connection, after GC, with N idle clients in one room. */
-export async function memory(peer: string, sizes: Sizes): Promise<Figures> {
+export function memory(peer: string, sizes: Sizes): Promise<Figures> {
   const { connections: count } = sizes.memory;
   return withPeer(peer, 1, async (server, port, clients) => {
-    const before = await server.ask<{ rss: number; heapUsed: number }>('memory');
+    const before = await memoryOf(server);
     await connect(clients, peer, port, count);
     await sleep(500);
-    const after = await server.ask<{ rss: number; heapUsed: number; connections: number }>(
-      'memory',
-    );
+    const after = await memoryOf(server);
     return {
       rssBytesPerConnection: (after.rss - before.rss) / count,
       heapBytesPerConnection: (after.heapUsed - before.heapUsed) / count,
@@ -143,11 +94,11 @@ export async function memory(peer: string, sizes: Sizes): Promise<Figures> {
 }
 
 /** How many connections one server holds, heartbeat running, for `holdSeconds`; none may drop. */
-export async function connections(peer: string, sizes: Sizes): Promise<Figures> {
+export function connections(peer: string, sizes: Sizes): Promise<Figures> {
   const { target, holdSeconds, processes } = sizes.connections;
-  const sources = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
+  const localAddresses = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
   return withPeer(peer, processes, async (server, port, clients) => {
-    const opened = await connect(clients, peer, port, target, 500, sources);
+    const opened = await connect(clients, peer, port, target, { concurrency: 500, localAddresses });
     const open = opened.reduce((sum, r) => sum + r.open, 0);
     await sleep(holdSeconds * 1_000);
     const status = await Promise.all(
@@ -164,21 +115,20 @@ export async function connections(peer: string, sizes: Sizes): Promise<Figures> 
 }
 
 /** N clients connecting at once: time until all have joined the room. */
-export async function storm(peer: string, sizes: Sizes): Promise<Figures> {
+export function storm(peer: string, sizes: Sizes): Promise<Figures> {
   const { clients: count } = sizes.storm;
   return withPeer(peer, 1, async (_server, port, clients) => {
-    const [result] = await connect(clients, peer, port, count, count);
+    const [result] = await connect(clients, peer, port, count, { concurrency: count });
     return { msUntilAllJoined: result!.ms, joined: result!.open };
   });
 }
 
 /**
  * Two nodes on one Redis: 1 room with N subscribers on node B, bursts published on
- * node A; deliveries/s at the clients. Raw `ws` has no nodes to join: it sits out.
+ * node A; deliveries/s at the clients.
  */
 export async function crossnode(peer: string, sizes: Sizes): Promise<Figures> {
-  if (peer === 'ws') return {};
-  const { subscribers, burst, rounds } = sizes.crossnode;
+  const { subscribers } = sizes.crossnode;
   const redis = await startRedis();
   const env = { BENCH_REDIS_URL: redis.url };
   const a = await startServer(peer, env);
@@ -187,17 +137,7 @@ export async function crossnode(peer: string, sizes: Sizes): Promise<Figures> {
   try {
     await connect([clients], peer, b.port, subscribers);
     await sleep(200); // node B's subscription to the room has reached Redis
-    const perSecond: number[] = [];
-    for (let round = -1; round < rounds; round++) {
-      await clients.ask('reset');
-      const started = performance.timeOrigin + performance.now();
-      const done = clients.ask<{ at: number }>('expect', { total: subscribers * burst });
-      await a.server.ask('burst', { room: ROOM, count: burst, size: SIZE });
-      const { at } = await done;
-      if (round < 0) continue; // the first round warms up
-      perSecond.push((subscribers * burst) / ((at - started) / 1_000));
-    }
-    return { deliveriesPerSecond: median(perSecond) };
+    return await burstRounds(a.server, [clients], subscribers, sizes.crossnode, b.server);
   } finally {
     await clients.stop();
     await Promise.all([a.server.stop(), b.server.stop()]);
@@ -205,5 +145,26 @@ export async function crossnode(peer: string, sizes: Sizes): Promise<Figures> {
   }
 }
 
-export const SCENARIOS = { fanout, latency, memory, connections, storm, crossnode } as const;
+/** A scenario, and the peers it runs: ours (plain frames) first. */
+export interface Scenario {
+  readonly peers: readonly string[];
+  run(peer: string, sizes: Sizes): Promise<Figures>;
+}
+
+const WEBSOCKET = ['nest-realtime', 'ws-coalesced', 'ws', 'socketio'] as const;
+/** The same, and the batched mode: a row of its own, compared with no peer. */
+const DELIVERING = [...WEBSOCKET, 'nest-realtime-batched'] as const;
+
+export const SCENARIOS = {
+  fanout: { peers: DELIVERING, run: fanout },
+  latency: { peers: DELIVERING, run: latency },
+  memory: { peers: WEBSOCKET, run: memory },
+  connections: { peers: WEBSOCKET, run: connections },
+  storm: { peers: WEBSOCKET, run: storm },
+  // Raw ws has no nodes to join: it sits out.
+  crossnode: { peers: ['nest-realtime', 'socketio', 'nest-realtime-batched'], run: crossnode },
+  scale: { peers: WEBSOCKET, run: (peer, sizes) => scale(peer, sizes.scale) },
+  // Only nest-realtime follows a room's members.
+  presence: { peers: ['nest-realtime'], run: (peer, sizes) => presence(peer, sizes.presence) },
+} satisfies Record<string, Scenario>;
 export type ScenarioName = keyof typeof SCENARIOS;

@@ -5,8 +5,8 @@ import type { PeerServer } from './peers/peer.js';
 // The server under test, in a process of its own: `node server.js <peer>`.
 
 const peerName = process.argv[2]!;
-// The batched mode is the same server; only its clients ask for batches.
-const serverName = peerName.replace(/-batched$/, '');
+// nest-realtime's modes (batched, presence) are the same server; only its clients differ.
+const serverName = peerName.startsWith('nest-realtime') ? 'nest-realtime' : peerName;
 let server: PeerServer;
 let timer: NodeJS.Timeout | undefined;
 

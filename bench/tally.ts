@@ -7,7 +7,8 @@ import { performance } from 'node:perf_hooks';
  * `expect`, `reset`, `latency` and `cpu` with `tallyCommands`.
  */
 export class Tally {
-  private received = 0;
+  /** Messages since the last reset. */
+  received = 0;
   private waiting: { target: number; resolve: () => void } | undefined;
   /** Send times of the messages being counted, when latency is on. */
   stamps: number[] | undefined;

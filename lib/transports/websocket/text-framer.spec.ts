@@ -26,17 +26,33 @@ describe('frameText', () => {
     expect(payload.length).toBe(size);
     expect(decode(frameText(payload))).toEqual([payload.toString()]);
   });
+
+  it('frames several payloads back to back', () => {
+    const payloads = [Buffer.from('a'), Buffer.alloc(300, 'b'), Buffer.alloc(70_000, 'c')];
+    expect(decode(frameText(...payloads))).toEqual(payloads.map(String));
+  });
 });
 
-describe('TextFramer', () => {
-  it('frames a payload once for all its recipients', () => {
+describe('TextFramer.frames', () => {
+  it('frames a tick of payloads once for all the recipients that got the same ones', () => {
     const framer = new TextFramer();
     const a = Buffer.from('{"a":1}');
     const b = Buffer.from('{"b":2}');
-    const first = framer.frame(a);
-    expect(framer.frame(a)).toBe(first);
-    expect(decode(framer.frame(b))).toEqual(['{"b":2}']);
-    expect(framer.frame(a)).not.toBe(first);
+    const first = framer.frames([a, b]);
+    expect(decode(first)).toEqual(['{"a":1}', '{"b":2}']);
+    expect(framer.frames([a, b])).toBe(first);
+    expect(decode(framer.frames([b]))).toEqual(['{"b":2}']);
+    expect(framer.frames([a, b])).not.toBe(first);
+    expect(decode(framer.frames([a, b]))).toEqual(['{"a":1}', '{"b":2}']);
+  });
+
+  it('keeps plain and batched sequences apart, so that mixed recipients share both', () => {
+    const framer = new TextFramer();
+    const tick = [Buffer.from('{"a":1}'), Buffer.from('{"b":2}')];
+    const plain = framer.frames(tick);
+    const batch = framer.batch(tick);
+    expect(framer.frames(tick)).toBe(plain);
+    expect(framer.batch(tick)).toBe(batch);
   });
 });
 
@@ -57,5 +73,6 @@ describe('TextFramer.batch', () => {
     });
     expect(framer.batch([...frames])).toBe(batch);
     expect(framer.batch([frames[1]!, frames[0]!])).not.toBe(batch);
+    expect(decode(framer.batch([frames[0]!]))).toEqual([frames[0]!.toString()]);
   });
 });

@@ -1,68 +1,92 @@
-/**
- * Builds the bytes of an unmasked, unfragmented WebSocket text frame (RFC 6455
- * section 5.2) around a payload: the header, then the payload, in one buffer.
- */
-export function frameText(payload: Buffer): Buffer {
-  const length = payload.length;
-  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(headerLength + length);
-  frame[0] = 0x81; // FIN + opcode 1 (text)
+/** The length of a server (unmasked) frame's header for a payload of `length` bytes. */
+function headerLength(length: number): number {
+  return length < 126 ? 2 : length < 65_536 ? 4 : 10;
+}
+
+/** Writes the header of an unfragmented text frame of `length` bytes at `at`; returns its end. */
+function writeHeader(frame: Buffer, at: number, length: number): number {
+  frame[at] = 0x81; // FIN + opcode 1 (text)
   if (length < 126) {
-    frame[1] = length;
-  } else if (length < 65_536) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
-    frame.writeUInt32BE(length >>> 0, 6);
+    frame[at + 1] = length;
+    return at + 2;
   }
-  payload.copy(frame, headerLength);
-  return frame;
+  if (length < 65_536) {
+    frame[at + 1] = 126;
+    frame.writeUInt16BE(length, at + 2);
+    return at + 4;
+  }
+  frame[at + 1] = 127;
+  frame.writeUInt32BE(Math.floor(length / 2 ** 32), at + 2);
+  frame.writeUInt32BE(length >>> 0, at + 6);
+  return at + 10;
+}
+
+/**
+ * Builds the bytes of unmasked, unfragmented WebSocket text frames (RFC 6455
+ * section 5.2), one per payload, back to back in one buffer.
+ */
+export function frameText(...payloads: readonly Buffer[]): Buffer {
+  let size = 0;
+  for (const payload of payloads) size += headerLength(payload.length) + payload.length;
+  const frames = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const payload of payloads) {
+    at = writeHeader(frames, at, payload.length);
+    at += payload.copy(frames, at);
+  }
+  return frames;
 }
 
 const BATCH_HEAD = Buffer.from('{"event":"rt:batch","data":[');
 const BATCH_COMMA = Buffer.from(',');
 const BATCH_TAIL = Buffer.from(']}');
 
-/**
- * Frames each payload once for all its recipients: a broadcast hands the same
- * payload to every connection in turn, so remembering the last one is enough.
- * Likewise for a tick's frames gathered into one `rt:batch`: the members of a room
- * all get the same sequence, so the last sequence is remembered.
- */
-export class TextFramer {
-  private payload: Buffer | undefined;
-  private framed: Buffer | undefined;
-  private sequence: readonly Buffer[] = [];
-  private batched: Buffer | undefined;
+/** The last sequence of payloads turned into bytes, and those bytes. */
+class LastSequence {
+  private payloads: readonly Buffer[] = [];
+  private bytes: Buffer | undefined;
 
-  frame(payload: Buffer): Buffer {
-    if (payload !== this.payload) {
-      this.payload = payload;
-      this.framed = frameText(payload);
+  bytesOf(payloads: readonly Buffer[], build: (payloads: readonly Buffer[]) => Buffer): Buffer {
+    if (this.bytes === undefined || !samePayloads(payloads, this.payloads)) {
+      this.payloads = [...payloads];
+      this.bytes = build(payloads);
     }
-    return this.framed!;
-  }
-
-  /**
-   * One `rt:batch` text frame holding these frames (each a JSON object) as its
-   * items, in order. The items are the frames' bytes as they are: nothing is
-   * encoded again.
-   */
-  batch(frames: readonly Buffer[]): Buffer {
-    if (!sameFrames(frames, this.sequence)) {
-      this.sequence = [...frames];
-      const parts: Buffer[] = [BATCH_HEAD];
-      frames.forEach((frame, i) => parts.push(...(i === 0 ? [frame] : [BATCH_COMMA, frame])));
-      parts.push(BATCH_TAIL);
-      this.batched = frameText(Buffer.concat(parts));
-    }
-    return this.batched!;
+    return this.bytes;
   }
 }
 
-function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+/**
+ * Frames each tick's payloads once for all their recipients. A broadcast hands the
+ * same payloads, in the same order, to every member of a room in turn, so
+ * remembering the last sequence (by identity: nothing is compared byte by byte) is
+ * enough for all of them to share one buffer and one write each.
+ */
+export class TextFramer {
+  private readonly plain = new LastSequence();
+  private readonly batched = new LastSequence();
+
+  /** The tick's payloads as plain text frames, one per payload, in one buffer. */
+  frames(payloads: readonly Buffer[]): Buffer {
+    return this.plain.bytesOf(payloads, (all) => frameText(...all));
+  }
+
+  /**
+   * One `rt:batch` text frame holding these payloads (each a JSON object) as its
+   * items, in order; a single payload goes as its own frame. The items are the
+   * payloads' bytes as they are: nothing is encoded again.
+   */
+  batch(payloads: readonly Buffer[]): Buffer {
+    if (payloads.length === 1) return this.frames(payloads);
+    return this.batched.bytesOf(payloads, (all) => {
+      const parts: Buffer[] = [BATCH_HEAD];
+      all.forEach((payload, i) => parts.push(...(i === 0 ? [payload] : [BATCH_COMMA, payload])));
+      parts.push(BATCH_TAIL);
+      return frameText(Buffer.concat(parts));
+    });
+  }
+}
+
+function samePayloads(a: readonly Buffer[], b: readonly Buffer[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

@@ -40,8 +40,6 @@ export interface WsConnectionShared {
 const TEXT = { binary: false } as const;
 /** The heartbeat of clients that asked with `rt-ping=1`, encoded once for all. */
 const PING_FRAME = encodeFrame({ event: BuiltinEvent.Ping });
-/** The queue of every connection that does not batch: never written to. */
-const NO_QUEUE: Buffer[] = [];
 const logger = new Logger('RealtimeWebSocket');
 
 /**
@@ -72,13 +70,15 @@ export class WsConnection extends RealtimeConnection {
   private readonly inbound: InboundFrames;
   private readonly closeListeners: ((info: { code: number; reason: string }) => void)[] = [];
   private cutTimer: NodeJS.Timeout | undefined;
-  private corked = false;
+  /** Whether the coalescer holds this connection until the end of the tick. */
+  private held = false;
   /**
    * Whether the client asked for batches (`?rt-batch=1`): then a tick's frames to
-   * it are queued and go out as one `rt:batch` frame.
+   * it go out as one `rt:batch` frame rather than one frame each.
    */
   private readonly batching: boolean;
-  private readonly queue: Buffer[];
+  /** The payloads sent this tick, written at its end (made at the first one). */
+  private queue: Buffer[] | undefined;
   private queuedBytes = 0;
   /** This client's rate limit, when rate limits are on. */
   private readonly limiter: RateLimiter | undefined;
@@ -102,7 +102,6 @@ export class WsConnection extends RealtimeConnection {
     this.compressed = socket.extensions.includes('permessage-deflate');
     this.batching = !this.compressed && protocol.batch;
     this.appPing = protocol.ping;
-    this.queue = this.batching ? [] : NO_QUEUE;
     this.limiter = RateLimiter.of(shared.rateLimit);
     this.gateways = new GatewayHandlers(this, shared.maxPendingRequests);
     this.inbound = new InboundFrames(this, shared.dispatcher, {
@@ -149,40 +148,41 @@ export class WsConnection extends RealtimeConnection {
       this.close(CloseCode.SlowConsumer, 'slow consumer');
       return;
     }
-    if (!this.corked) {
-      this.corked = true;
+    if (!this.held) {
+      this.held = true;
       this.shared.coalescer.hold(this);
     }
-    if (this.batching) {
-      this.queue.push(bytes);
-      this.queuedBytes += bytes.length;
-    } else if (this.compressed) {
-      socket.send(bytes, TEXT); // deflated per socket, by ws
-    } else {
-      // Framed once per broadcast, written as is: nothing allocated per recipient.
-      this.tcp.write(this.shared.framer.frame(bytes));
+    if (this.compressed) {
+      socket.send(bytes, TEXT); // deflated per socket, by ws, while the TCP socket is corked
+      return;
     }
+    (this.queue ??= []).push(bytes);
+    this.queuedBytes += bytes.length;
   }
 
   /** @internal Holds this tick's frames back (see WriteCoalescer). */
   cork(): void {
-    this.tcp.cork();
+    // Only ws's own writes need holding: the queue is written once, at the end of the tick.
+    if (this.compressed) this.tcp.cork();
   }
 
-  /** @internal Lets this tick's frames go, in one write (and, if asked for, one frame). */
+  /** @internal Lets this tick's frames go, in one write. */
   uncork(): void {
-    this.corked = false;
-    this.writeQueue();
-    this.tcp.uncork();
+    this.held = false;
+    if (this.compressed) this.tcp.uncork();
+    else this.writeQueue();
   }
 
-  /** Writes the tick's queued frames: one as it is, several as one `rt:batch`. */
+  /**
+   * Writes the tick's payloads in one write: as plain frames, framed once for every
+   * member of a room that got the same ones (see TextFramer), or as one `rt:batch`.
+   */
   private writeQueue(): void {
     const { queue } = this;
-    if (queue.length === 0) return;
+    if (queue === undefined || queue.length === 0) return;
     if (this.socket.readyState === WebSocket.OPEN) {
       const { framer } = this.shared;
-      this.tcp.write(queue.length === 1 ? framer.frame(queue[0]!) : framer.batch(queue));
+      this.tcp.write(this.batching ? framer.batch(queue) : framer.frames(queue));
     }
     queue.length = 0;
     this.queuedBytes = 0;
@@ -267,7 +267,7 @@ export class WsConnection extends RealtimeConnection {
   private onSocketClose(code: number, reason: Buffer): void {
     // Frames still waiting, either way, are dropped: their other end is gone.
     this.inbound.clear();
-    this.queue.length = 0;
+    this.queue = undefined;
     try {
       this.gateways.close();
       const info = { code, reason: reason.toString() };

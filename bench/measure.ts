@@ -1,0 +1,117 @@
+import { performance } from 'node:perf_hooks';
+import { BENCH_ROOM } from './peers/peer.js';
+import { startClients, startServer, type Child } from './processes.js';
+
+/** Figures of one scenario for one peer. */
+export type Figures = Record<string, number>;
+
+/** About how many bytes of JSON each bench message is. */
+export const MESSAGE_SIZE = 100;
+
+export const median = (values: number[]) =>
+  values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * Runs `run` with the peer's server and `processes` processes of load clients
+ * (`script`, the WebSocket clients unless another is named), stopping them all after.
+ */
+export async function withPeer<T>(
+  peer: string,
+  processes: number,
+  run: (server: Child, port: number, clients: Child[]) => Promise<T>,
+  options: { script?: string; env?: Record<string, string> } = {},
+): Promise<T> {
+  const { server, port } = await startServer(peer, options.env);
+  const clients = Array.from({ length: processes }, () => startClients(options.script));
+  try {
+    return await run(server, port, clients);
+  } finally {
+    await Promise.all(clients.map((c) => c.stop()));
+    await server.stop();
+  }
+}
+
+/** Opens `count` clients of `peer`, shared out over the client processes, all in the bench room. */
+export function connect(
+  clients: Child[],
+  peer: string,
+  port: number,
+  count: number,
+  options: { concurrency?: number; localAddresses?: string[] } = {},
+) {
+  const share = Math.ceil(count / clients.length);
+  return Promise.all(
+    clients.map((client, i) =>
+      client.ask<{ ms: number; open: number }>('connect', {
+        peer,
+        port,
+        room: BENCH_ROOM,
+        count: Math.max(0, Math.min(share, count - i * share)),
+        concurrency: options.concurrency ?? 200,
+        localAddresses: options.localAddresses,
+      }),
+    ),
+  );
+}
+
+/** CPU time, in microseconds, of each process. */
+const cpuOf = (children: Child[]) => Promise.all(children.map((c) => c.ask<number>('cpu')));
+
+/**
+ * Bursts of `burst` messages published by `publisher` (the server, or another node)
+ * and received by `receivers` clients over the client processes: a warm-up round,
+ * then the medians of `rounds`. Deliveries/s is counted at the clients, from the
+ * burst's start to the last message at the last client. `clientCpuPercent` is the
+ * busiest client process's CPU over the measured rounds, as percent of one core:
+ * near 100, the clients are the limit and the figure a lower bound.
+ */
+export async function burstRounds(
+  publisher: Child,
+  clients: Child[],
+  receivers: number,
+  { burst, rounds }: { burst: number; rounds: number },
+  server: Child = publisher,
+): Promise<Figures> {
+  const perSecond: number[] = [];
+  const cpuPerDelivery: number[] = [];
+  let clientCpu = 0;
+  let clientWall = 0;
+  const total = receivers * burst;
+  for (let round = -1; round < rounds; round++) {
+    await Promise.all(clients.map((c) => c.ask('reset')));
+    const [cpu0] = await cpuOf([server]);
+    const clientCpu0 = await cpuOf(clients);
+    const started = performance.timeOrigin + performance.now();
+    const done = Promise.all(
+      clients.map((c, i) =>
+        c.ask<{ at: number }>('expect', { total: shareOf(total, clients.length, i, burst) }),
+      ),
+    );
+    await publisher.ask('burst', { room: BENCH_ROOM, count: burst, size: MESSAGE_SIZE });
+    const at = Math.max(...(await done).map((d) => d.at));
+    const [cpu1] = await cpuOf([server]);
+    const clientCpu1 = await cpuOf(clients);
+    if (round < 0) continue; // the first round warms up
+    perSecond.push(total / ((at - started) / 1_000));
+    cpuPerDelivery.push((cpu1! - cpu0!) / total);
+    clientCpu += Math.max(...clientCpu1.map((c, i) => c - clientCpu0[i]!));
+    clientWall += (at - started) * 1_000;
+  }
+  return {
+    deliveriesPerSecond: median(perSecond),
+    cpuMicrosPerDelivery: median(cpuPerDelivery),
+    clientCpuPercent: (100 * clientCpu) / clientWall,
+  };
+}
+
+/** The deliveries client process `i` of `processes` gets: its share of the receivers, times the burst. */
+function shareOf(total: number, processes: number, i: number, burst: number): number {
+  const receivers = total / burst;
+  const share = Math.ceil(receivers / processes);
+  return Math.max(0, Math.min(share, receivers - i * share)) * burst;
+}
+
+/** Server RSS and heap (after GC) now. */
+export function memoryOf(server: Child) {
+  return server.ask<{ rss: number; heapUsed: number; connections: number }>('memory');
+}
