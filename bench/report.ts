@@ -165,13 +165,14 @@ const points = (figures: Figures | undefined, prefix: string) =>
     .map(([key, value]) => ({ x: Number(key.slice(prefix.length + 2)), y: value }))
     .toSorted((a, b) => a.x - b.x);
 
+const bars = (of: Record<string, Figures> | undefined, figure: string) =>
+  Object.entries(of ?? {})
+    .filter(([, f]) => f[figure] !== undefined)
+    .map(([peer, f]) => ({ label: peer, value: f[figure]! }));
+
 /** The SVG charts of a run, by file name. */
 export function charts(run: Run): Record<string, string> {
   const { fanout, latency, scale, presence } = run.results;
-  const bars = (of: Record<string, Figures> | undefined, figure: string) =>
-    Object.entries(of ?? {})
-      .filter(([, f]) => f[figure] !== undefined)
-      .map(([peer, f]) => ({ label: peer, value: f[figure]! }));
   const curves = (figure: string) =>
     Object.entries(scale ?? {}).map(([peer, f]) => ({ label: peer, points: points(f, figure) }));
   const ours = presence?.[OURS];

@@ -25,7 +25,11 @@ export async function startWs(coalesce: boolean): Promise<PeerServer> {
   const rooms = new Map<string, Set<WebSocket>>();
   const alive = new WeakSet<WebSocket>();
 
-  wss.on('connection', (socket) => {
+  /** Each socket's TCP socket, which ws keeps private (only when coalescing). */
+  const tcpOf = new WeakMap<WebSocket, Duplex>();
+
+  wss.on('connection', (socket, request) => {
+    if (coalesce) tcpOf.set(socket, request.socket);
     alive.add(socket);
     socket.on('pong', () => alive.add(socket));
     socket.on('error', () => undefined);
@@ -59,8 +63,7 @@ export async function startWs(coalesce: boolean): Promise<PeerServer> {
   };
   const send = (socket: WebSocket, frame: string) => {
     if (coalesce) {
-      // ws keeps its TCP socket private; a hand-written server reaches for it all the same.
-      const tcp = (socket as unknown as { _socket: Duplex })._socket;
+      const tcp = tcpOf.get(socket)!;
       if (!corked.has(tcp)) {
         if (corked.size === 0) process.nextTick(uncork);
         tcp.cork();
