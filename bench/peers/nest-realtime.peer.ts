@@ -1,18 +1,44 @@
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import {
+  ConnectedSocket,
+  MessageBody,
+  SubscribeMessage,
+  WebSocketGateway,
+  WsException,
+} from '@nestjs/websockets';
 import type { AddressInfo } from 'node:net';
-import { RealtimeHub, RealtimeModule } from 'nest-realtime';
+import { RealtimeHub, RealtimeModule, type WsConnection } from 'nest-realtime';
 import { connectRealtimeGrpc } from 'nest-realtime/grpc';
 import { BENCH_ROOM, PING_INTERVAL, PONG_TIMEOUT, type PeerServer } from './peer.js';
 
 /** gRPC is served only when the scenario asks for it (BENCH_GRPC_PORT). */
 const grpcPort = process.env.BENCH_GRPC_PORT;
 
+/** The README's gateway: apps have one, and every connection binds its handlers. */
+@WebSocketGateway()
+class ChatGateway {
+  constructor(private readonly hub: RealtimeHub) {}
+
+  @SubscribeMessage('chat')
+  async chat(
+    @ConnectedSocket() client: WsConnection,
+    @MessageBody() body: { room: string; text: string },
+  ) {
+    if (!client.rooms.has(body.room)) throw new WsException({ code: 'NOT_IN_ROOM' });
+    await this.hub
+      .to(body.room)
+      .except(client)
+      .emit('chat', { from: client.userId, text: body.text });
+    return { ok: true };
+  }
+}
+
 @Module({
   imports: [
     // The configuration the README teaches: authenticated users, presence on (the
-    // default), history kept for the room, every limit at its default. The bench's
+    // default), history kept for the room, a gateway, every limit at its default. The bench's
     // publisher is the server itself (`hub.to(room).emit`), which no client rate
     // limit applies to, so no limit is changed.
     RealtimeModule.forRoot({
@@ -26,6 +52,7 @@ const grpcPort = process.env.BENCH_GRPC_PORT;
       }),
     }),
   ],
+  providers: [ChatGateway],
 })
 class BenchModule {}
 
