@@ -22,7 +22,7 @@ export interface Sizes {
 
 export const FULL: Sizes = {
   fanout: { subscribers: 1_000, burst: 200, rounds: 5, processes: 1 },
-  latency: { subscribers: 1_000, rates: [20, 400], seconds: 5 },
+  latency: { subscribers: 1_000, rates: [20, 200, 400], seconds: 5 },
   memory: { connections: 10_000 },
   // 19,000: each process here may hold 20,000 descriptors (see RESULTS.md).
   connections: { target: 19_000, holdSeconds: 60, processes: 2 },
