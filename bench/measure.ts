@@ -31,8 +31,11 @@ export async function withPeer<T>(
   }
 }
 
-/** Opens `count` clients of `peer`, shared out over the client processes, all in the bench room. */
-export function connect(
+/**
+ * Opens `count` clients of `peer`, shared out over the client processes, all in
+ * the bench room; fails unless every one opened.
+ */
+export async function connect(
   clients: Child[],
   peer: string,
   port: number,
@@ -40,7 +43,7 @@ export function connect(
   options: { concurrency?: number; localAddresses?: string[] } = {},
 ) {
   const share = Math.ceil(count / clients.length);
-  return Promise.all(
+  const opened = await Promise.all(
     clients.map((client, i) =>
       client.ask<{ ms: number; open: number }>('connect', {
         peer,
@@ -52,6 +55,31 @@ export function connect(
       }),
     ),
   );
+  const open = opened.reduce((sum, r) => sum + r.open, 0);
+  const wanted = held.get(clients[0]!) ?? 0;
+  held.set(clients[0]!, wanted + count);
+  if (open !== wanted + count)
+    throw new Error(`${peer}: ${open} of ${wanted + count} clients open`);
+  return opened;
+}
+
+/** Clients opened so far through each set of client processes (known by its first). */
+const held = new WeakMap<Child, number>();
+
+/** A burst whose deliveries have not all arrived by then fails the scenario. */
+const BURST_TIMEOUT = 60_000;
+
+/** Resolves with `promise`, or rejects with `message()` after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, message: () => Promise<string>) {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => void message().then((text) => reject(new Error(text)), reject), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** CPU time, in microseconds, of each process. */
@@ -88,7 +116,11 @@ export async function burstRounds(
       ),
     );
     await publisher.ask('burst', { room: BENCH_ROOM, count: burst, size: MESSAGE_SIZE });
-    const at = Math.max(...(await done).map((d) => d.at));
+    const arrived = await within(done, BURST_TIMEOUT, async () => {
+      const status = await Promise.all(clients.map((c) => c.ask('status')));
+      return `a burst's ${total} deliveries did not all arrive within ${BURST_TIMEOUT} ms (clients: ${JSON.stringify(status)})`;
+    });
+    const at = Math.max(...arrived.map((d) => d.at));
     const [cpu1] = await cpuOf([server]);
     const clientCpu1 = await cpuOf(clients);
     if (round < 0) continue; // the first round warms up

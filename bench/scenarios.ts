@@ -5,6 +5,7 @@ import { presence } from './presence.scenario.js';
 import { startClients, startServer } from './processes.js';
 import { startRedis } from './redis.js';
 import { scale } from './scale.scenario.js';
+import { sse, type SseSizes } from './sse.scenario.js';
 
 export type { Figures } from './measure.js';
 
@@ -18,6 +19,7 @@ export interface Sizes {
   crossnode: { subscribers: number; burst: number; rounds: number };
   scale: { points: number[]; burst: number; rounds: number; processes: number };
   presence: { points: number[] };
+  sse: SseSizes;
 }
 
 export const FULL: Sizes = {
@@ -30,6 +32,7 @@ export const FULL: Sizes = {
   crossnode: { subscribers: 1_000, burst: 200, rounds: 5 },
   scale: { points: [1_000, 5_000, 10_000, 19_000], burst: 20, rounds: 3, processes: 2 },
   presence: { points: [1_000, 5_000] },
+  sse: { streams: 1_000, memoryStreams: 5_000, burst: 200, rounds: 5 },
 };
 
 export const SMOKE: Sizes = {
@@ -41,6 +44,7 @@ export const SMOKE: Sizes = {
   crossnode: { subscribers: 20, burst: 10, rounds: 1 },
   scale: { points: [20, 40], burst: 5, rounds: 1, processes: 2 },
   presence: { points: [20] },
+  sse: { streams: 20, memoryStreams: 50, burst: 10, rounds: 1 },
 };
 
 /** 1 room, N subscribers, bursts of 100-byte messages: deliveries/s and server CPU per delivery. */
@@ -166,5 +170,7 @@ export const SCENARIOS = {
   scale: { peers: WEBSOCKET, run: (peer, sizes) => scale(peer, sizes.scale) },
   // Only nest-realtime follows a room's members.
   presence: { peers: ['nest-realtime'], run: (peer, sizes) => presence(peer, sizes.presence) },
+  // nest-realtime's SSE endpoint against a plain Nest `@Sse()` controller.
+  sse: { peers: ['nest-realtime', 'nest-sse'], run: (peer, sizes) => sse(peer, sizes.sse) },
 } satisfies Record<string, Scenario>;
 export type ScenarioName = keyof typeof SCENARIOS;

@@ -25,6 +25,7 @@ describe('bench smoke run', () => {
       crossnode: ['nest-realtime', 'socketio', 'nest-realtime-batched'],
       scale: websocket,
       presence: ['nest-realtime'],
+      sse: ['nest-realtime', 'nest-sse'],
     };
     for (const [scenario, peers] of Object.entries(runs)) {
       for (const peer of peers) {

@@ -21,7 +21,8 @@ import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import type { SseOptions } from './sse.options.js';
 import { originAllowed } from '../origin-policy.js';
 import { RealtimeSse } from './realtime-sse.service.js';
-import type { StreamConnection, StreamSink } from '../stream-connection.js';
+import type { StreamConnection } from '../stream-connection.js';
+import { SseWriter } from './response-sink.js';
 
 /** A request as Express (or Fastify, through `raw`) hands it over. */
 type AdapterRequest = IncomingMessage & { raw?: IncomingMessage; body?: unknown };
@@ -34,8 +35,6 @@ interface Stream {
   readonly token: Buffer;
   readonly limiter: RateLimiter | undefined;
 }
-
-const NL2 = Buffer.from('\n\n');
 
 /**
  * The built-in SSE endpoint (docs/protocol.md, Server-Sent Events): `GET <path>` streams
@@ -56,6 +55,8 @@ export class RealtimeSseEndpoint implements OnModuleInit {
   private readonly options: Readonly<Required<SseOptions>> | false;
   private readonly streams = new Map<string, Stream>();
   private readonly perUser = new Map<string, number>();
+  /** One write per stream per tick, each event's bytes made once for all its streams. */
+  private readonly writer = new SseWriter();
 
   constructor(
     private readonly sse: RealtimeSse,
@@ -153,7 +154,7 @@ export class RealtimeSseEndpoint implements OnModuleInit {
     const token = randomBytes(16);
     const connection = this.sse.open(
       principal,
-      responseSink(response),
+      this.writer.sink(response),
       rooms,
       options.publish ? { publishToken: token.toString('base64url') } : {},
     );
@@ -264,30 +265,6 @@ export class RealtimeSseEndpoint implements OnModuleInit {
       answer(response, 500, ErrorCode.InternalError, 'Internal server error');
     else response.destroy();
   }
-}
-
-/** Events written straight to the response; what waits unsent is the response's to tell. */
-function responseSink(response: ServerResponse): StreamSink {
-  return {
-    ids: true,
-    event(id, event, data) {
-      const head = `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: `;
-      const body = typeof data === 'string' ? Buffer.from(data) : data.bytes;
-      response.write(Buffer.concat([Buffer.from(head), body, NL2]));
-    },
-    comment(text) {
-      response.write(`:${text ? ` ${text}` : ''}\n\n`);
-    },
-    get buffered() {
-      return response.writableLength;
-    },
-    end() {
-      // A stream with bytes still waiting belongs to a client that does not read:
-      // ending it would wait for that client, so it is cut.
-      if (response.writableLength > 0) response.destroy();
-      else response.end();
-    },
-  };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -33,7 +33,7 @@ import { installRealtimeWsAdapter } from './realtime-ws.adapter.js';
 import { rejectUpgrade } from './upgrade-response.js';
 import { WsConnection, type WsConnectionShared } from './ws-connection.js';
 import { TextFramer } from './text-framer.js';
-import { WriteCoalescer } from './write-coalescer.js';
+import { WriteCoalescer } from '../write-coalescer.js';
 import { WsHeartbeat } from './ws-heartbeat.js';
 
 /** Called for every accepted connection; this is how gateways learn of clients. */

@@ -1,3 +1,5 @@
+import { LastSequence } from '../last-sequence.js';
+
 /** The length of a server (unmasked) frame's header for a payload of `length` bytes. */
 function headerLength(length: number): number {
   return length < 126 ? 2 : length < 65_536 ? 4 : 10;
@@ -41,20 +43,6 @@ const BATCH_HEAD = Buffer.from('{"event":"rt:batch","data":[');
 const BATCH_COMMA = Buffer.from(',');
 const BATCH_TAIL = Buffer.from(']}');
 
-/** The last sequence of payloads turned into bytes, and those bytes. */
-class LastSequence {
-  private payloads: readonly Buffer[] = [];
-  private bytes: Buffer | undefined;
-
-  bytesOf(payloads: readonly Buffer[], build: (payloads: readonly Buffer[]) => Buffer): Buffer {
-    if (this.bytes === undefined || !samePayloads(payloads, this.payloads)) {
-      this.payloads = [...payloads];
-      this.bytes = build(payloads);
-    }
-    return this.bytes;
-  }
-}
-
 /**
  * Frames each tick's payloads once for all their recipients. A broadcast hands the
  * same payloads, in the same order, to every member of a room in turn, so
@@ -84,10 +72,4 @@ export class TextFramer {
       return frameText(Buffer.concat(parts));
     });
   }
-}
-
-function samePayloads(a: readonly Buffer[], b: readonly Buffer[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -21,7 +21,7 @@ import {
 } from '../../protocol/index.js';
 import { GatewayHandlers, type MessageHandler, type ResultTransform } from './gateway-handlers.js';
 import type { TextFramer } from './text-framer.js';
-import type { WriteCoalescer } from './write-coalescer.js';
+import type { WriteCoalescer } from '../write-coalescer.js';
 
 export type { MessageHandler, ResultTransform } from './gateway-handlers.js';
 
