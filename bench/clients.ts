@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { PROTOCOLS, type ClientProtocol } from './client-protocols.js';
 import { serve } from './ipc.js';
 import { RawSocket } from './raw-socket.js';
-import { Tally, tallyCommands } from './tally.js';
+import { openConcurrently, Tally, tallyCommands, type ConnectArgs } from './tally.js';
 
 // Load clients, in a process of their own: raw WebSocket sockets (raw-socket.ts)
 // speaking each peer's protocol. They count messages, and in latency mode read
@@ -70,26 +70,13 @@ function open(
 
 serve({
   /** Opens `count` sockets (at most `concurrency` handshakes at once) and joins each to `room`. */
-  async connect(args: {
-    peer: string;
-    port: number;
-    count: number;
-    room: string;
-    concurrency: number;
-    localAddresses?: string[];
-  }) {
+  async connect(args: ConnectArgs) {
     protocol = PROTOCOLS[args.peer]!;
-    const started = performance.now();
-    let next = 0;
-    const worker = async () => {
-      while (next < args.count) {
-        const index = next++;
-        const local = args.localAddresses?.[index % args.localAddresses.length];
-        sockets.push(await open(args.port, args.room, `${process.pid}-${users++}`, local));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(args.concurrency, args.count) }, worker));
-    return { ms: performance.now() - started, open: sockets.length };
+    const ms = await openConcurrently(args.count, args.concurrency, async (index) => {
+      const local = args.localAddresses?.[index % args.localAddresses.length];
+      sockets.push(await open(args.port, args.room, `${process.pid}-${users++}`, local));
+    });
+    return { ms, open: sockets.length };
   },
   ...tallyCommands(tally),
   latency({ on }: { on: boolean }) {

@@ -1,7 +1,6 @@
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { serve } from './ipc.js';
-import { Tally, tallyCommands } from './tally.js';
+import { openConcurrently, Tally, tallyCommands, type ConnectArgs } from './tally.js';
 
 // SSE load clients, in a process of their own (startClients('sse-clients.js')): one
 // HTTP request, on a socket of its own, per stream. They count the broadcast's
@@ -152,24 +151,12 @@ function open(peer: string, port: number, room: string, user: string): Promise<S
 
 serve({
   /** Opens `count` streams of `room` (at most `concurrency` opening at once). */
-  async connect(args: {
-    peer: string;
-    port: number;
-    count: number;
-    room: string;
-    concurrency: number;
-  }) {
+  async connect(args: ConnectArgs) {
     if (!PATHS[args.peer]) throw new Error(`no SSE client for peer "${args.peer}"`);
-    const started = performance.now();
-    let next = 0;
-    const worker = async () => {
-      while (next < args.count) {
-        next++;
-        streams.push(await open(args.peer, args.port, args.room, `${process.pid}-${users++}`));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(args.concurrency, args.count) }, worker));
-    return { ms: performance.now() - started, open: streams.length };
+    const ms = await openConcurrently(args.count, args.concurrency, async () => {
+      streams.push(await open(args.peer, args.port, args.room, `${process.pid}-${users++}`));
+    });
+    return { ms, open: streams.length };
   },
   ...tallyCommands(tally),
   status: () => ({

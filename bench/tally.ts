@@ -77,3 +77,32 @@ export function tallyCommands(tally: Tally) {
     cpu: () => cpuMicros(),
   };
 }
+
+/**
+ * Runs `open(index)` for indexes 0 to count - 1, at most `concurrency` at once,
+ * and resolves, once every one is done, with the milliseconds it took.
+ */
+export async function openConcurrently(
+  count: number,
+  concurrency: number,
+  open: (index: number) => Promise<void>,
+): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < count) await open(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return performance.now() - started;
+}
+
+/** What the driver's `connect` asks of a client process. */
+export interface ConnectArgs {
+  peer: string;
+  port: number;
+  count: number;
+  room: string;
+  concurrency: number;
+  /** Source addresses to spread the sockets over (WebSocket clients). */
+  localAddresses?: string[];
+}

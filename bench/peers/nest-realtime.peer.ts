@@ -16,22 +16,19 @@ import { BENCH_ROOM, PING_INTERVAL, PONG_TIMEOUT, type PeerServer } from './peer
 /** gRPC is served only when the scenario asks for it (BENCH_GRPC_PORT). */
 const grpcPort = process.env.BENCH_GRPC_PORT;
 
-/** The README's gateway: apps have one, and every connection binds its handlers. */
+/** A gateway, as every app has: each connection binds its handlers. */
 @WebSocketGateway()
-class ChatGateway {
+class SayGateway {
   constructor(private readonly hub: RealtimeHub) {}
 
-  @SubscribeMessage('chat')
-  async chat(
+  /** Says `text` to the rest of a room the client is in. */
+  @SubscribeMessage('say')
+  say(
     @ConnectedSocket() client: WsConnection,
     @MessageBody() body: { room: string; text: string },
   ) {
     if (!client.rooms.has(body.room)) throw new WsException({ code: 'NOT_IN_ROOM' });
-    await this.hub
-      .to(body.room)
-      .except(client)
-      .emit('chat', { from: client.userId, text: body.text });
-    return { ok: true };
+    return this.hub.to(body.room).except(client).emit('say', body.text);
   }
 }
 
@@ -52,7 +49,7 @@ class ChatGateway {
       }),
     }),
   ],
-  providers: [ChatGateway],
+  providers: [SayGateway],
 })
 class BenchModule {}
 
