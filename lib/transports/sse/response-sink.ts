@@ -24,6 +24,7 @@ export class SseWriter {
   private readonly sequence = new LastSequence();
   private last:
     { id: string | undefined; event: string; frame: OutboundFrame; bytes: Buffer } | undefined;
+  private comment: { text: string; bytes: Buffer } | undefined;
 
   /** The sink of one stream, writing to `response`. */
   sink(response: ServerResponse): StreamSink {
@@ -40,6 +41,14 @@ export class SseWriter {
     return events.length === 1
       ? events[0]!
       : this.sequence.bytesOf(events, (all) => Buffer.concat(all));
+  }
+
+  /** @internal A comment line's bytes (the keep-alive's are the same every time). */
+  commentBytes(text: string): Buffer {
+    if (this.comment?.text !== text) {
+      this.comment = { text, bytes: Buffer.from(`:${text ? ` ${text}` : ''}${NL2}`) };
+    }
+    return this.comment.bytes;
   }
 
   /** @internal One event's bytes: `id:` (when given), `event:`, `data:` and the blank line. */
@@ -88,7 +97,7 @@ class ResponseSink implements StreamSink, Corkable {
   }
 
   comment(text: string): void {
-    this.push(Buffer.from(`:${text ? ` ${text}` : ''}${NL2}`));
+    this.push(this.writer.commentBytes(text));
   }
 
   get buffered(): number {
