@@ -17,6 +17,13 @@ import { Tally, tallyCommands } from './tally.js';
 const SUBSCRIBE = '/realtime.v1.Realtime/Subscribe';
 /** How long a call may take to be told `rt:joined` before `connect` fails. */
 const JOIN_TIMEOUT = 30_000;
+/**
+ * The HTTP/2 window of each channel's connection and of each call, in bytes. grpc-js's
+ * default, HTTP/2's 64 KiB, holds a burst to 100 calls of one connection back on
+ * WINDOW_UPDATE round trips: the figure would be the client's flow control, not the
+ * server. Real clients of grpc's C core grow their window by BDP probing.
+ */
+const FLOW_CONTROL_WINDOW = 8 << 20;
 
 const definition = protoLoader.loadSync(REALTIME_PROTO_PATH, { ...PROTO_LOADER_OPTIONS });
 const method = (definition['realtime.v1.Realtime'] as grpc.ServiceDefinition).Subscribe!;
@@ -106,6 +113,7 @@ serve({
       channels.push(
         new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
           'grpc.use_local_subchannel_pool': 1,
+          'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
         }),
       );
     }
