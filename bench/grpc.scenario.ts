@@ -78,9 +78,10 @@ export async function grpc(peer: string, sizes: GrpcSizes): Promise<Record<strin
     const perSecond: number[] = [];
     const cpuPerDelivery: number[] = [];
     const clientCpu = clients.map(() => 0);
-    let measuredMs = 0;
+    let clientMs = 0;
     for (let round = -1; round < rounds; round++) {
       await Promise.all(clients.map((client) => client.ask('reset')));
+      const clientsFrom = now();
       const clientCpu0 = await Promise.all(clients.map((client) => client.ask<number>('cpu')));
       const cpu0 = await server.ask<number>('cpu');
       const started = now();
@@ -93,16 +94,18 @@ export async function grpc(peer: string, sizes: GrpcSizes): Promise<Record<strin
       const at = Math.max(...(await done).map((d) => d.at));
       const cpu1 = await server.ask<number>('cpu');
       const clientCpu1 = await Promise.all(clients.map((client) => client.ask<number>('cpu')));
+      const clientsTo = now();
       if (round < 0) continue; // the first round warms up
       perSecond.push((calls * burst) / ((at - started) / 1_000));
       cpuPerDelivery.push((cpu1 - cpu0) / (calls * burst));
-      measuredMs += at - started;
+      // The clients' CPU over the time between its two readings, which bracket the round.
+      clientMs += clientsTo - clientsFrom;
       clientCpu.forEach((_, i) => (clientCpu[i]! += clientCpu1[i]! - clientCpu0[i]!));
     }
     return {
       deliveriesPerSecond: median(perSecond),
       cpuMicrosPerDelivery: median(cpuPerDelivery),
-      clientCpuPercent: Math.max(...clientCpu) / (measuredMs * 10),
+      clientCpuPercent: Math.max(...clientCpu) / (clientMs * 10),
     };
   } finally {
     await Promise.all(clients.map((client) => client.stop()));
