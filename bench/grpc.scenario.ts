@@ -20,7 +20,7 @@ export const GRPC_FULL: GrpcSizes = { calls: 1_000, burst: 200, rounds: 5, proce
 export const GRPC_SMOKE: GrpcSizes = { calls: 20, burst: 10, rounds: 1, processes: 1 };
 
 /** The peers that serve realtime.v1.Realtime; others sit the scenario out. */
-const GRPC_PEERS = new Set(['nest-realtime', 'grpc-js']);
+const GRPC_PEERS = new Set(['nest-realtime', 'grpc-js', 'grpc-js-encoded']);
 const ROOM = 'bench';
 const SIZE = 100;
 

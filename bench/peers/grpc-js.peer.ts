@@ -32,7 +32,17 @@ interface Room {
  * its rooms, as nest-realtime tells it, which is what the clients wait for.
  * Serves at 127.0.0.1:$BENCH_GRPC_PORT, the port the scenario chose.
  */
-export async function start(): Promise<PeerServer> {
+export function start(): Promise<PeerServer> {
+  return startGrpcJs(false);
+}
+
+/**
+ * The grpc-js server; with `encodeOnce`, what a careful hand-written one does besides:
+ * a room message is serialised once, and the same bytes are written to every call
+ * (its Subscribe method's serializer lets a Buffer through as it is), where grpc-js
+ * would serialise the message object again for each call (see grpc-js-encoded.peer.ts).
+ */
+export async function startGrpcJs(encodeOnce: boolean): Promise<PeerServer> {
   const port = Number(process.env.BENCH_GRPC_PORT);
   if (!Number.isInteger(port) || port <= 0) {
     throw new Error('the grpc-js peer serves at BENCH_GRPC_PORT: set it to a free port');
@@ -83,8 +93,21 @@ export async function start(): Promise<PeerServer> {
     });
   };
 
+  const base = proto.realtime.v1.Realtime.service;
+  const serialize = base.Subscribe!.responseSerialize as (event: Event) => Buffer;
+  const service: grpc.ServiceDefinition = encodeOnce
+    ? {
+        ...base,
+        Subscribe: {
+          ...base.Subscribe!,
+          responseSerialize: (value: Event | Buffer) =>
+            Buffer.isBuffer(value) ? value : serialize(value),
+        },
+      }
+    : base;
+
   const server = new grpc.Server();
-  server.addService(proto.realtime.v1.Realtime.service, {
+  server.addService(service, {
     Subscribe: subscribe,
   } as grpc.UntypedServiceImplementation);
   await new Promise<void>((resolve, reject) =>
@@ -100,8 +123,8 @@ export async function start(): Promise<PeerServer> {
       for (let i = 0; i < count; i++) {
         const data = JSON.stringify(payload());
         if (!room) continue;
-        // One message object for every call; grpc-js serialises it for each write.
-        const message: Event = {
+        // One message for every call; grpc-js serialises an object for each write.
+        const event: Event = {
           event: 'msg',
           room: name,
           offset: ++room.offset,
@@ -109,7 +132,8 @@ export async function start(): Promise<PeerServer> {
           data,
           ack: '',
         };
-        for (const call of room.calls) call.write(message);
+        const message = encodeOnce ? serialize(event) : event;
+        for (const call of room.calls) call.write(message as Event);
       }
     },
     connections: () => calls.size,
