@@ -24,7 +24,7 @@ const SATURATED_CLIENT_PERCENT = 90;
 
 /** A target from the benchmark issue: our figure against a peer's, as a ratio. */
 interface Target {
-  readonly scenario: ScenarioName | 'grpc';
+  readonly scenario: ScenarioName;
   readonly figure: string;
   readonly peer: string;
   readonly better: 'higher' | 'lower';

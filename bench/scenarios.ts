@@ -5,6 +5,7 @@ import { presence } from './presence.scenario.js';
 import { startClients, startServer } from './processes.js';
 import { startRedis } from './redis.js';
 import { scale } from './scale.scenario.js';
+import { grpc, type GrpcSizes } from './grpc.scenario.js';
 import { sse, type SseSizes } from './sse.scenario.js';
 
 export type { Figures } from './measure.js';
@@ -20,6 +21,7 @@ export interface Sizes {
   scale: { points: number[]; burst: number; rounds: number; processes: number };
   presence: { points: number[] };
   sse: SseSizes;
+  grpc: GrpcSizes;
 }
 
 export const FULL: Sizes = {
@@ -33,6 +35,7 @@ export const FULL: Sizes = {
   scale: { points: [1_000, 5_000, 10_000, 19_000], burst: 20, rounds: 3, processes: 2 },
   presence: { points: [1_000, 5_000] },
   sse: { streams: 1_000, memoryStreams: 5_000, burst: 200, rounds: 5 },
+  grpc: { calls: 1_000, burst: 200, rounds: 5, processes: 2 },
 };
 
 export const SMOKE: Sizes = {
@@ -45,6 +48,7 @@ export const SMOKE: Sizes = {
   scale: { points: [20, 40], burst: 5, rounds: 1, processes: 2 },
   presence: { points: [20] },
   sse: { streams: 20, memoryStreams: 50, burst: 10, rounds: 1 },
+  grpc: { calls: 20, burst: 10, rounds: 1, processes: 1 },
 };
 
 /** 1 room, N subscribers, bursts of 100-byte messages: deliveries/s and server CPU per delivery. */
@@ -172,5 +176,11 @@ export const SCENARIOS = {
   presence: { peers: ['nest-realtime'], run: (peer, sizes) => presence(peer, sizes.presence) },
   // nest-realtime's SSE endpoint against a plain Nest `@Sse()` controller.
   sse: { peers: ['nest-realtime', 'nest-sse'], run: (peer, sizes) => sse(peer, sizes.sse) },
+  // nest-realtime's Subscribe against a minimal grpc-js server of the same proto, and
+  // the same encoding each message once for all its calls.
+  grpc: {
+    peers: ['nest-realtime', 'grpc-js', 'grpc-js-encoded'],
+    run: (peer, sizes) => grpc(peer, sizes.grpc),
+  },
 } satisfies Record<string, Scenario>;
 export type ScenarioName = keyof typeof SCENARIOS;

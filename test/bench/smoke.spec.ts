@@ -26,6 +26,7 @@ describe('bench smoke run', () => {
       scale: websocket,
       presence: ['nest-realtime'],
       sse: ['nest-realtime', 'nest-sse'],
+      grpc: ['nest-realtime', 'grpc-js', 'grpc-js-encoded'],
     };
     for (const [scenario, peers] of Object.entries(runs)) {
       for (const peer of peers) {
