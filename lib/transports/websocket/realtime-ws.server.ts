@@ -30,6 +30,7 @@ import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import type { WebSocketOptions } from './websocket.options.js';
 import { guardGatewayHooks } from './gateway-hooks.js';
 import { installRealtimeWsAdapter } from './realtime-ws.adapter.js';
+import { upgradeRequestOf } from './upgrade-request.js';
 import { rejectUpgrade } from './upgrade-response.js';
 import { WsConnection, type WsConnectionShared } from './ws-connection.js';
 import { TextFramer } from './text-framer.js';
@@ -308,7 +309,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       this.hub.nextConnectionId(),
       principal,
       ws,
-      request,
+      upgradeRequestOf(request),
       this.shared,
       socket,
       protocol,

@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import { InboundFrames } from '../../core/events/inbound-frames.js';
@@ -21,6 +20,7 @@ import {
 } from '../../protocol/index.js';
 import { GatewayHandlers, type MessageHandler, type ResultTransform } from './gateway-handlers.js';
 import type { TextFramer } from './text-framer.js';
+import type { UpgradeRequest } from './upgrade-request.js';
 import type { WriteCoalescer } from './write-coalescer.js';
 
 export type { MessageHandler, ResultTransform } from './gateway-handlers.js';
@@ -90,8 +90,8 @@ export class WsConnection extends RealtimeConnection {
     principal: RealtimePrincipal,
     /** The underlying `ws` socket. */
     readonly socket: WebSocket,
-    /** The HTTP upgrade request (headers, url, remote address). */
-    readonly request: IncomingMessage,
+    /** What is kept of the HTTP upgrade request: its url, headers and socket. */
+    readonly request: UpgradeRequest,
     private readonly shared: WsConnectionShared,
     /** The TCP socket under `socket`, which ws writes to. */
     private readonly tcp: Duplex,
