@@ -101,6 +101,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       maxPendingRequests: options ? options.maxPendingRequests : 0,
       closeTimeout: options ? options.closeTimeout : 0,
       rateLimit: realtimeOptions.rateLimit,
+      inbound: WsConnection.inboundOptions(options ? options.maxPendingRequests : 0),
       coalescer: new WriteCoalescer(),
       framer: new TextFramer(),
       closed: (connection) => this.onClosed(connection),

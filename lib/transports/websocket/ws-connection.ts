@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
-import { InboundFrames } from '../../core/events/inbound-frames.js';
+import { InboundFrames, type InboundFramesOptions } from '../../core/events/inbound-frames.js';
 import type { FrameDispatcher } from '../../core/events/frame-dispatcher.js';
 import type { RateLimitPolicy } from '../../core/limits/rate-limiter.js';
 import { RateLimiter } from '../../core/limits/rate-limiter.js';
@@ -32,6 +32,8 @@ export interface WsConnectionShared {
   readonly maxPendingRequests: number;
   readonly closeTimeout: number;
   readonly rateLimit: RateLimitPolicy | false;
+  /** How every connection's frames wait their turn (see {@link WsConnection.inboundOptions}). */
+  readonly inbound: InboundFramesOptions<WsConnection>;
   readonly coalescer: WriteCoalescer;
   readonly framer: TextFramer;
   closed(connection: WsConnection): void;
@@ -66,11 +68,12 @@ export class WsConnection extends RealtimeConnection {
    */
   private readonly appPing: boolean;
 
-  /** The app's `@SubscribeMessage` handlers, and the streams they keep open. */
-  private readonly gateways: GatewayHandlers;
+  /** The app's `@SubscribeMessage` handlers, and the streams they keep open: once a gateway binds. */
+  private gateways: GatewayHandlers | undefined;
   /** The client's frames, taking effect in the order sent. */
-  private readonly inbound: InboundFrames;
-  private readonly closeListeners: ((info: { code: number; reason: string }) => void)[] = [];
+  private readonly inbound: InboundFrames<WsConnection>;
+  /** Who is told of the close (gateways' handleDisconnect): once one asks. */
+  private closeListeners: ((info: { code: number; reason: string }) => void)[] | undefined;
   private cutTimer: NodeJS.Timeout | undefined;
   private corked = false;
   /**
@@ -104,13 +107,7 @@ export class WsConnection extends RealtimeConnection {
     this.appPing = protocol.ping;
     this.queue = this.batching ? [] : NO_QUEUE;
     this.limiter = RateLimiter.of(shared.rateLimit);
-    this.gateways = new GatewayHandlers(this, shared.maxPendingRequests);
-    this.inbound = new InboundFrames(this, shared.dispatcher, {
-      bound: shared.maxPendingRequests,
-      pause: () => socket.pause(),
-      resume: () => socket.resume(),
-      application: (frame) => this.gateways.run(frame),
-    });
+    this.inbound = new InboundFrames<WsConnection>(this, shared.dispatcher, shared.inbound);
     socket.on('message', (raw, isBinary) => {
       // Any frame answers an rt:ping, even one the rate limit drops or that is not valid.
       if (this.appPing) this.pingSentAt = 0;
@@ -129,7 +126,21 @@ export class WsConnection extends RealtimeConnection {
     });
     // Protocol errors (bad UTF-8, oversized frames) are the client's; ws closes the socket.
     socket.on('error', (error) => logger.debug(`connection ${id}: ${error.message}`));
-    socket.once('close', (code, reason) => this.onSocketClose(code, reason));
+    // ws emits 'close' once: no once() wrapper to keep.
+    socket.on('close', (code, reason) => this.onSocketClose(code, reason));
+  }
+
+  /**
+   * @internal The inbound options of every connection of one server: reading pauses
+   * and resumes on the connection's socket, and the app's frames go to its gateways.
+   */
+  static inboundOptions(maxPendingRequests: number): InboundFramesOptions<WsConnection> {
+    return {
+      bound: maxPendingRequests,
+      pause: (connection) => connection.socket.pause(),
+      resume: (connection) => connection.socket.resume(),
+      application: (connection, frame) => connection.gateways?.run(frame),
+    };
   }
 
   get isOpen(): boolean {
@@ -195,7 +206,7 @@ export class WsConnection extends RealtimeConnection {
    */
   emit(event: string, data?: unknown): void {
     if (event === 'exception') {
-      this.gateways.reportException(data);
+      this.handlers().reportException(data);
       return;
     }
     this.send(encodeFrame({ event, data }));
@@ -213,12 +224,16 @@ export class WsConnection extends RealtimeConnection {
 
   /** @internal Registers a gateway's handlers (Nest calls this once per gateway). */
   addHandlers(handlers: readonly MessageHandler[], transform: ResultTransform): void {
-    this.gateways.add(handlers, transform);
+    this.handlers().add(handlers, transform);
   }
 
   /** @internal Runs `listener` once, when the connection has closed. */
   onClose(listener: (info: { code: number; reason: string }) => void): void {
-    this.closeListeners.push(listener);
+    (this.closeListeners ??= []).push(listener);
+  }
+
+  private handlers(): GatewayHandlers {
+    return (this.gateways ??= new GatewayHandlers(this, this.shared.maxPendingRequests));
   }
 
   /**
@@ -269,9 +284,11 @@ export class WsConnection extends RealtimeConnection {
     this.inbound.clear();
     this.queue.length = 0;
     try {
-      this.gateways.close();
+      this.gateways?.close();
       const info = { code, reason: reason.toString() };
-      for (const listener of this.closeListeners.splice(0)) {
+      const listeners = this.closeListeners ?? [];
+      this.closeListeners = undefined;
+      for (const listener of listeners) {
         try {
           listener(info);
         } catch (error) {
