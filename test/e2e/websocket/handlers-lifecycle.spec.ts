@@ -130,7 +130,7 @@ describe('application handlers', () => {
       // handleConnection gets the IncomingMessage itself; the connection keeps three fields of it.
       expect(upgrade).toBeInstanceOf(IncomingMessage);
       expect(request).not.toBeInstanceOf(IncomingMessage);
-      expect(Object.keys(request).sort()).toStrictEqual(['headers', 'socket', 'url']);
+      expect(Object.keys(request).toSorted()).toStrictEqual(['headers', 'socket', 'url']);
       expect(request.url).toBe('/ws');
       expect(request.headers).toBe(upgrade.headers);
       expect(request.headers.upgrade?.toLowerCase()).toBe('websocket');
