@@ -32,7 +32,7 @@ import { guardGatewayHooks } from './gateway-hooks.js';
 import { installRealtimeWsAdapter } from './realtime-ws.adapter.js';
 import { upgradeRequestOf } from './upgrade-request.js';
 import { rejectUpgrade } from './upgrade-response.js';
-import { WsConnection, type WsConnectionShared } from './ws-connection.js';
+import { ConnectionSocket, WsConnection, type WsConnectionShared } from './ws-connection.js';
 import { TextFramer } from './text-framer.js';
 import { WriteCoalescer } from './write-coalescer.js';
 import { WsHeartbeat } from './ws-heartbeat.js';
@@ -112,6 +112,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       clientTracking: false,
       maxPayload: options.maxPayload,
       perMessageDeflate: options.perMessageDeflate,
+      WebSocket: ConnectionSocket,
     });
     this.heartbeat = new WsHeartbeat(this.clients, options.pingInterval, options.pongTimeout);
     installRealtimeWsAdapter(moduleRef, this);

@@ -47,6 +47,20 @@ const NO_QUEUE: Buffer[] = [];
 const logger = new Logger('RealtimeWebSocket');
 
 /**
+ * @internal The `ws` socket of every connection (the server's `WebSocket` class): it
+ * knows its connection, so that one set of listener functions serves all sockets.
+ */
+export class ConnectionSocket extends WebSocket {
+  /** Set when the connection is made; refused handshakes have none. */
+  connection: WsConnection | undefined;
+}
+
+/** The connection of a socket that has one (ws calls a listener with its socket as `this`). */
+function connectionOf(socket: WebSocket): WsConnection {
+  return (socket as ConnectionSocket).connection!;
+}
+
+/**
  * One WebSocket client. Handlers receive it as `@ConnectedSocket()`; it is also what
  * `handleConnection` and `handleDisconnect` get.
  *
@@ -60,6 +74,8 @@ const logger = new Logger('RealtimeWebSocket');
  */
 export class WsConnection extends RealtimeConnection {
   readonly transport = 'websocket';
+  /** The underlying `ws` socket. */
+  readonly socket: WebSocket;
   /** When the unanswered ping was sent (performance.now()), or 0. */
   private pingSentAt = 0;
   /**
@@ -91,8 +107,7 @@ export class WsConnection extends RealtimeConnection {
   constructor(
     id: string,
     principal: RealtimePrincipal,
-    /** The underlying `ws` socket. */
-    readonly socket: WebSocket,
+    socket: WebSocket,
     /** What is kept of the HTTP upgrade request: its url, headers and socket. */
     readonly request: UpgradeRequest,
     private readonly shared: WsConnectionShared,
@@ -102,32 +117,47 @@ export class WsConnection extends RealtimeConnection {
     protocol: ProtocolOptions = protocolOptionsOf(request),
   ) {
     super(id, principal);
+    this.socket = socket;
     this.compressed = socket.extensions.includes('permessage-deflate');
     this.batching = !this.compressed && protocol.batch;
     this.appPing = protocol.ping;
     this.queue = this.batching ? [] : NO_QUEUE;
     this.limiter = RateLimiter.of(shared.rateLimit);
     this.inbound = new InboundFrames<WsConnection>(this, shared.dispatcher, shared.inbound);
-    socket.on('message', (raw, isBinary) => {
-      // Any frame answers an rt:ping, even one the rate limit drops or that is not valid.
-      if (this.appPing) this.pingSentAt = 0;
-      if (this.limiter && !this.admit(raw)) return;
-      if (isBinary) {
-        this.sendError({
-          code: ErrorCode.BadFrame,
-          message: 'binary frames are not supported; send JSON text',
-        });
-        return;
-      }
-      this.inbound.receive(raw.toString());
-    });
-    socket.on('pong', () => {
-      this.pingSentAt = 0;
-    });
-    // Protocol errors (bad UTF-8, oversized frames) are the client's; ws closes the socket.
-    socket.on('error', (error) => logger.debug(`connection ${id}: ${error.message}`));
-    // ws emits 'close' once: no once() wrapper to keep.
-    socket.on('close', (code, reason) => this.onSocketClose(code, reason));
+    // One set of listeners for every socket (`this` is the socket): no closures per connection.
+    (socket as ConnectionSocket).connection = this;
+    socket.on('message', WsConnection.onMessage);
+    socket.on('pong', WsConnection.onPong);
+    socket.on('error', WsConnection.onError);
+    socket.on('close', WsConnection.onClose); // ws emits 'close' once: no once() wrapper to keep
+  }
+
+  private static onMessage(this: WebSocket, raw: RawData, isBinary: boolean): void {
+    const connection = connectionOf(this);
+    // Any frame answers an rt:ping, even one the rate limit drops or that is not valid.
+    if (connection.appPing) connection.pingSentAt = 0;
+    if (connection.limiter && !connection.admit(raw)) return;
+    if (isBinary) {
+      connection.sendError({
+        code: ErrorCode.BadFrame,
+        message: 'binary frames are not supported; send JSON text',
+      });
+      return;
+    }
+    connection.inbound.receive(raw.toString());
+  }
+
+  private static onPong(this: WebSocket): void {
+    connectionOf(this).pingSentAt = 0;
+  }
+
+  /** Protocol errors (bad UTF-8, oversized frames) are the client's; ws closes the socket. */
+  private static onError(this: WebSocket, error: Error): void {
+    logger.debug(`connection ${connectionOf(this).id}: ${error.message}`);
+  }
+
+  private static onClose(this: WebSocket, code: number, reason: Buffer): void {
+    connectionOf(this).onSocketClose(code, reason);
   }
 
   /**
