@@ -80,6 +80,7 @@ export { MemoryEngine } from './engines/memory/memory.engine.js';
 export { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
 export { RealtimeWsAdapter } from './transports/websocket/realtime-ws.adapter.js';
 export { WsConnection } from './transports/websocket/ws-connection.js';
+export type { UpgradeRequest } from './transports/websocket/upgrade-request.js';
 export { RealtimeSse, type SseHelperOptions } from './transports/sse/realtime-sse.service.js';
 export { RealtimeSseEndpoint } from './transports/sse/realtime-sse.endpoint.js';
 export {

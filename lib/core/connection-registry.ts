@@ -24,7 +24,11 @@ export interface ChannelSubscriber {
  */
 export class ConnectionRegistry {
   private readonly byId = new Map<string, RealtimeConnection>();
-  private readonly channels = new Map<string, Set<ChannelSubscriber>>();
+  /**
+   * Per channel, its one local subscriber, or a Set once it has several: most channels
+   * (a user's, with one tab) have one, and a Set of one costs a table per channel.
+   */
+  private readonly channels = new Map<string, ChannelSubscriber | Set<ChannelSubscriber>>();
 
   /** Number of connections on this node. */
   count(): number {
@@ -33,7 +37,7 @@ export class ConnectionRegistry {
 
   /** Number of this user's connections on this node. */
   countByUser(userId: string): number {
-    return this.channels.get(userChannel(userId))?.size ?? 0;
+    return this.subscriberCount(userChannel(userId));
   }
 
   get(id: string): RealtimeConnection | undefined {
@@ -52,7 +56,7 @@ export class ConnectionRegistry {
   /** This user's connections on this node. */
   listByUser(userId: string): RealtimeConnection[] {
     // A user's channel is subscribed by the hub with that user's connections only.
-    return [...(this.channels.get(userChannel(userId)) ?? [])] as RealtimeConnection[];
+    return [...(this.subscribers(userChannel(userId)) ?? [])] as RealtimeConnection[];
   }
 
   /** @internal Registers a connection. */
@@ -66,26 +70,39 @@ export class ConnectionRegistry {
   }
 
   /** @internal The local subscribers of a channel, if any. */
-  subscribers(channel: string): ReadonlySet<ChannelSubscriber> | undefined {
-    return this.channels.get(channel);
+  subscribers(channel: string): Iterable<ChannelSubscriber> | undefined {
+    const entry = this.channels.get(channel);
+    return entry === undefined || entry instanceof Set ? entry : [entry];
+  }
+
+  /** @internal How many local subscribers a channel has. */
+  subscriberCount(channel: string): number {
+    const entry = this.channels.get(channel);
+    return entry === undefined ? 0 : entry instanceof Set ? entry.size : 1;
   }
 
   /** @internal Adds a local subscriber; true if it is the channel's first on this node. */
   subscribe(channel: string, subscriber: ChannelSubscriber): boolean {
-    const set = this.channels.get(channel);
-    if (set) {
-      set.add(subscriber);
-      return false;
+    const entry = this.channels.get(channel);
+    if (entry === undefined) {
+      this.channels.set(channel, subscriber);
+      return true;
     }
-    this.channels.set(channel, new Set([subscriber]));
-    return true;
+    if (entry instanceof Set) entry.add(subscriber);
+    else if (entry !== subscriber) this.channels.set(channel, new Set([entry, subscriber]));
+    return false;
   }
 
   /** @internal Removes a local subscriber; true if it was the channel's last on this node. */
   unsubscribe(channel: string, subscriber: ChannelSubscriber): boolean {
-    const set = this.channels.get(channel);
-    if (!set?.delete(subscriber) || set.size > 0) return false;
-    this.channels.delete(channel);
-    return true;
+    const entry = this.channels.get(channel);
+    if (entry === subscriber) {
+      this.channels.delete(channel);
+      return true;
+    }
+    if (!(entry instanceof Set) || !entry.delete(subscriber)) return false;
+    // Down to one: kept as that one, as if it had come alone.
+    if (entry.size === 1) this.channels.set(channel, entry.values().next().value!);
+    return false;
   }
 }

@@ -19,9 +19,12 @@ import { BuiltinEventRegistry, type RegisteredEvent } from './builtin-event-regi
  * Runs a frame of an event that is not built in (a `@SubscribeMessage` handler of the
  * app's gateways): a promise that settles once the frame has taken effect (the
  * handler's first value, its end or its error), or undefined when no handler has
- * that event.
+ * that event. One handler serves every connection of a transport: it is told which.
  */
-export type ApplicationHandler = (frame: InboundFrame) => Promise<void> | undefined;
+export type ApplicationHandler<C extends RealtimeConnection = RealtimeConnection> = (
+  connection: C,
+  frame: InboundFrame,
+) => Promise<void> | undefined;
 
 /** What a read frame is: the client's answer to a server call, or a frame to run. */
 export type ReadFrame =
@@ -80,10 +83,10 @@ export class FrameDispatcher {
    * taken effect. Never rejects: whatever fails is answered (and logged when it is
    * unexpected).
    */
-  async run(
-    connection: RealtimeConnection,
+  async run<C extends RealtimeConnection>(
+    connection: C,
     { frame, event }: Extract<ReadFrame, { kind: 'ordered' }>,
-    application?: ApplicationHandler,
+    application?: ApplicationHandler<C>,
   ): Promise<void> {
     try {
       if (frame.event.startsWith(BUILTIN_EVENT_PREFIX)) {
@@ -91,7 +94,7 @@ export class FrameDispatcher {
         else this.unknown(connection, frame);
         return;
       }
-      const running = application?.(frame);
+      const running = application?.(connection, frame);
       if (running) await running;
       else this.unknown(connection, frame);
     } catch (error) {

@@ -5,24 +5,29 @@ import type { ApplicationHandler, FrameDispatcher, ReadFrame } from './frame-dis
 type OrderedFrame = Extract<ReadFrame, { kind: 'ordered' }>;
 
 /**
- * How a connection's frames wait their turn.
+ * How the frames of a transport's connections wait their turn: one object for all
+ * the connections of a server, each callback told which connection it is for.
  *
  * @example
  * ```ts
- * const options: InboundFramesOptions = { bound: 32, pause: () => ws.pause(), resume: () => ws.resume() };
+ * const options: InboundFramesOptions<WsConnection> = {
+ *   bound: 32,
+ *   pause: (connection) => connection.socket.pause(),
+ *   resume: (connection) => connection.socket.resume(),
+ * };
  * ```
  */
-export interface InboundFramesOptions {
+export interface InboundFramesOptions<C extends RealtimeConnection = RealtimeConnection> {
   /** Frames read and not done (the one running and those waiting their turn), at most. */
   readonly bound: number;
   /** Stops reading the client (TCP backpressure) once `bound` frames are read and not done. */
-  readonly pause?: () => void;
+  readonly pause?: (connection: C) => void;
   /** Reads the client again once fewer are. */
-  readonly resume?: () => void;
+  readonly resume?: (connection: C) => void;
   /** For a transport that cannot stop reading: `bound` frames are not done, and one more comes. */
-  readonly overflow?: () => void;
+  readonly overflow?: (connection: C) => void;
   /** Runs the app's handlers (WebSocket gateways); other transports have none. */
-  readonly application?: ApplicationHandler;
+  readonly application?: ApplicationHandler<C>;
 }
 
 /**
@@ -36,20 +41,22 @@ export interface InboundFramesOptions {
  *
  * @example
  * ```ts
- * const inbound = new InboundFrames(connection, dispatcher, { bound: 100, overflow: () => connection.close(4002, 'too many') });
+ * const options = { bound: 100, overflow: (c: RealtimeConnection) => c.close(4002, 'too many') };
+ * const inbound = new InboundFrames(connection, dispatcher, options); // options: one for all
  * channel.onMessage.subscribe((text) => inbound.receive(text));
  * ```
  */
-export class InboundFrames {
-  private readonly waiting: OrderedFrame[] = [];
+export class InboundFrames<C extends RealtimeConnection = RealtimeConnection> {
+  /** Frames waiting their turn, once one has had to. */
+  private waiting: OrderedFrame[] | undefined;
   private running = false;
   private paused = false;
   private closed = false;
 
   constructor(
-    private readonly connection: RealtimeConnection,
+    private readonly connection: C,
     private readonly dispatcher: FrameDispatcher,
-    private readonly options: InboundFramesOptions,
+    private readonly options: InboundFramesOptions<C>,
   ) {}
 
   /** Whether reading is paused because `bound` frames are not done. */
@@ -70,21 +77,21 @@ export class InboundFrames {
       this.start(read);
     } else if (this.options.overflow && this.inFlight >= this.options.bound) {
       // Only a transport that cannot pause gets here.
-      this.options.overflow();
+      this.options.overflow(this.connection);
       return;
     } else {
-      this.waiting.push(read);
+      (this.waiting ??= []).push(read);
     }
     if (this.options.pause && !this.paused && this.inFlight >= this.options.bound) {
       this.paused = true;
-      this.options.pause();
+      this.options.pause(this.connection);
     }
   }
 
   /** The connection closed: the frames still waiting are dropped (their other end is gone). */
   clear(): void {
     this.closed = true;
-    this.waiting.length = 0;
+    this.waiting = undefined;
   }
 
   private start(frame: OrderedFrame): void {
@@ -97,16 +104,16 @@ export class InboundFrames {
   private next(): void {
     if (this.closed) return;
     this.running = false;
-    const frame = this.waiting.shift();
+    const frame = this.waiting?.shift();
     if (frame) this.start(frame);
     if (this.paused && this.inFlight < this.options.bound) {
       this.paused = false;
-      this.options.resume?.();
+      this.options.resume?.(this.connection);
     }
   }
 
   /** Frames read and not done: the one running and those waiting their turn. */
   private get inFlight(): number {
-    return this.waiting.length + (this.running ? 1 : 0);
+    return (this.waiting?.length ?? 0) + (this.running ? 1 : 0);
   }
 }

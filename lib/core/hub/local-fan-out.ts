@@ -21,7 +21,10 @@ const NO_RECIPIENTS: readonly ChannelSubscriber[] = [];
  * ```
  */
 export class LocalFanOut {
-  /** Engine subscriptions of this node, settled or in flight, by channel. */
+  /**
+   * Engine subscriptions of this node still in flight, by channel: the channel's later
+   * subscribers wait for it too. A settled one is not kept (a node has one per user).
+   */
   private readonly subscriptions = new Map<string, Promise<void>>();
   private readonly logger = new Logger('RealtimeHub');
 
@@ -75,10 +78,11 @@ export class LocalFanOut {
     if (this.connections.subscribe(channel, subscriber)) {
       const subscribed = this.broker.subscribe(channel, room);
       this.subscriptions.set(channel, subscribed);
-      // A failed subscription must not fail the channel's later subscribers too.
-      subscribed.catch(() => {
+      // Settled, it is forgotten; a failed one must not fail the channel's later subscribers too.
+      const settled = () => {
         if (this.subscriptions.get(channel) === subscribed) this.subscriptions.delete(channel);
-      });
+      };
+      subscribed.then(settled, settled);
       return subscribed;
     }
     return this.subscriptions.get(channel) ?? Promise.resolve();

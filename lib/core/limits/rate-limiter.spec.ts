@@ -35,6 +35,17 @@ describe('RateLimiter', () => {
     expect(limiter.take(100, 0)).toBe('admit');
   });
 
+  it("saves up at most the burst, and takes a message's bytes all at once or not at all", () => {
+    const limiter = new RateLimiter(policy, 0);
+    expect(limiter.take(60, 0)).toBe('admit');
+    expect(limiter.take(60, 0)).toBe('refuse-and-tell'); // 40 bytes left
+    expect(limiter.take(40, 0)).toBe('admit');
+    // 10 s later: 2 messages and 100 bytes saved, no more.
+    expect([limiter.take(1, 10_000), limiter.take(1, 10_000)]).toEqual(['admit', 'admit']);
+    expect(limiter.take(1, 10_000)).toBe('refuse-and-tell');
+    expect(limiter.take(99, 10_099)).toBe('refuse'); // 0.99 of a message token
+  });
+
   it('is off when the policy is', () => {
     expect(RateLimiter.of(false)).toBeUndefined();
     expect(RateLimiter.of(policy)).toBeInstanceOf(RateLimiter);

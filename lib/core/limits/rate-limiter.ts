@@ -1,5 +1,4 @@
 import type { RateLimitOptions } from './rate-limit.options.js';
-import { TokenBucket } from './token-bucket.js';
 
 /** The rate limit as the options resolve it: every field set. */
 export type RateLimitPolicy = Readonly<Required<RateLimitOptions>>;
@@ -15,8 +14,10 @@ export type RateVerdict = 'admit' | 'refuse' | 'refuse-and-tell' | 'close';
 
 /**
  * One client's rate limit, the same policy on every transport (docs/protocol.md,
- * "Rate limits"): token buckets of messages and of bytes, a run of refusals told
- * once, and closed after `maxRefused`.
+ * "Rate limits"): token buckets of messages and of bytes (`rate` tokens a second, at
+ * most `burst` saved up), a run of refusals told once, and closed after `maxRefused`.
+ * The two buckets are two numbers with one clock, not objects: every open connection
+ * has one of these.
  *
  * @example
  * ```ts
@@ -25,8 +26,11 @@ export type RateVerdict = 'admit' | 'refuse' | 'refuse-and-tell' | 'close';
  * ```
  */
 export class RateLimiter {
-  private readonly messages: TokenBucket;
-  private readonly bytes: TokenBucket;
+  /** Tokens in the bucket of messages, and in that of bytes, as of `last`. */
+  private messages: number;
+  private bytes: number;
+  /** When both buckets were last filled up (performance.now(), ms). */
+  private last: number;
   /** Refusals in a row. */
   private refused = 0;
 
@@ -34,8 +38,9 @@ export class RateLimiter {
     private readonly policy: RateLimitPolicy,
     now = performance.now(),
   ) {
-    this.messages = new TokenBucket(policy.messagesPerSecond, policy.messageBurst, now);
-    this.bytes = new TokenBucket(policy.bytesPerSecond, policy.byteBurst, now);
+    this.messages = policy.messageBurst;
+    this.bytes = policy.byteBurst;
+    this.last = now;
   }
 
   /** A limiter for one client, or undefined when `rateLimit` is off. */
@@ -43,14 +48,29 @@ export class RateLimiter {
     return policy ? new RateLimiter(policy) : undefined;
   }
 
-  /** Takes one message of `size` bytes. */
+  /**
+   * Takes one message of `size` bytes: its bytes if there are that many, then one
+   * message token if there is one (bytes taken stay taken when there is not).
+   */
   take(size: number, now = performance.now()): RateVerdict {
-    if (this.bytes.take(size, now) && this.messages.take(1, now)) {
-      this.refused = 0;
-      return 'admit';
+    const { policy } = this;
+    const elapsed = (now - this.last) / 1_000;
+    this.last = now;
+    this.bytes = Math.min(policy.byteBurst, this.bytes + elapsed * policy.bytesPerSecond);
+    this.messages = Math.min(
+      policy.messageBurst,
+      this.messages + elapsed * policy.messagesPerSecond,
+    );
+    if (this.bytes >= size) {
+      this.bytes -= size;
+      if (this.messages >= 1) {
+        this.messages -= 1;
+        this.refused = 0;
+        return 'admit';
+      }
     }
     this.refused++;
-    if (this.refused >= this.policy.maxRefused) return 'close';
+    if (this.refused >= policy.maxRefused) return 'close';
     return this.refused === 1 ? 'refuse-and-tell' : 'refuse';
   }
 }

@@ -18,8 +18,11 @@ interface MemoryRoom {
  */
 export class MemoryRoomStore implements RoomStore {
   private readonly rooms = new Map<string, MemoryRoom>();
-  /** userId -> room -> that user's member connections in the room. */
-  private readonly userRooms = new Map<string, Map<string, number>>();
+  /**
+   * userId -> room -> that user's member connections in the room; a user with one
+   * member connection, in one room, is that room's name alone (no Map per user).
+   */
+  private readonly userRooms = new Map<string, string | Map<string, number>>();
 
   clear(): void {
     this.rooms.clear();
@@ -84,18 +87,28 @@ export class MemoryRoomStore implements RoomStore {
   }
 
   async roomsOf(userId: string): Promise<string[]> {
-    return [...(this.userRooms.get(userId)?.keys() ?? [])];
+    const rooms = this.userRooms.get(userId);
+    return typeof rooms === 'string' ? [rooms] : [...(rooms?.keys() ?? [])];
   }
 
   /** Adds `delta` to a user's count of members in a room; returns the new count. */
   private countUser(userId: string | undefined, room: string, delta: number): number {
     if (userId === undefined) return 0;
-    let rooms = this.userRooms.get(userId);
-    if (!rooms) this.userRooms.set(userId, (rooms = new Map()));
+    const entry = this.userRooms.get(userId);
+    if (entry === undefined || entry === room) {
+      // The common case, one member connection in one room, without a Map.
+      const count = (entry === undefined ? 0 : 1) + delta;
+      if (count <= 0) this.userRooms.delete(userId);
+      else this.userRooms.set(userId, count === 1 ? room : new Map([[room, count]]));
+      return count;
+    }
+    const rooms = typeof entry === 'string' ? new Map([[entry, 1]]) : entry;
     const count = (rooms.get(room) ?? 0) + delta;
     if (count > 0) rooms.set(room, count);
     else rooms.delete(room);
-    if (rooms.size === 0) this.userRooms.delete(userId);
+    const [only] = rooms;
+    if (!only) this.userRooms.delete(userId);
+    else this.userRooms.set(userId, rooms.size === 1 && only[1] === 1 ? only[0] : rooms);
     return count;
   }
 }

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { RTCDataChannel } from 'werift';
 import type { FrameDispatcher } from '../../core/events/frame-dispatcher.js';
 import type { ConnectionLifecycle } from '../../core/lifecycle/connection-lifecycle.js';
-import { InboundFrames } from '../../core/events/inbound-frames.js';
+import { InboundFrames, type InboundFramesOptions } from '../../core/events/inbound-frames.js';
 import { RateLimiter, type RateLimitPolicy } from '../../core/limits/rate-limiter.js';
 import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
 import type { RealtimeHub } from '../../core/realtime-hub.js';
@@ -27,6 +27,12 @@ export interface DataChannelShared {
 
 /** Requests of one channel waiting for their answer, at most. */
 const MAX_WAITING = 100;
+/** A data channel cannot be paused: a client that piles up requests is cut. */
+const INBOUND: InboundFramesOptions = {
+  bound: MAX_WAITING,
+  overflow: (connection) =>
+    connection.close(CloseCode.SlowConsumer, `more than ${MAX_WAITING} requests waiting`),
+};
 const logger = new Logger('RealtimeWebRtc');
 
 /**
@@ -60,12 +66,7 @@ export class DataChannelConnection extends RealtimeConnection {
   ) {
     super(id, principal);
     this.limiter = RateLimiter.of(shared.rateLimit);
-    this.inbound = new InboundFrames(this, shared.dispatcher, {
-      bound: MAX_WAITING,
-      // A data channel cannot be paused: a client that piles up requests is cut.
-      overflow: () =>
-        this.close(CloseCode.SlowConsumer, `more than ${MAX_WAITING} requests waiting`),
-    });
+    this.inbound = new InboundFrames<RealtimeConnection>(this, shared.dispatcher, INBOUND);
     channel.onMessage.subscribe((message) => this.receive(message));
     channel.stateChanged.subscribe((state) => {
       if (state === 'closed') this.close(CloseCode.GoingAway, 'the channel closed');

@@ -30,8 +30,9 @@ import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import type { WebSocketOptions } from './websocket.options.js';
 import { guardGatewayHooks } from './gateway-hooks.js';
 import { installRealtimeWsAdapter } from './realtime-ws.adapter.js';
+import { upgradeRequestOf } from './upgrade-request.js';
 import { rejectUpgrade } from './upgrade-response.js';
-import { WsConnection, type WsConnectionShared } from './ws-connection.js';
+import { ConnectionSocket, WsConnection, type WsConnectionShared } from './ws-connection.js';
 import { TextFramer } from './text-framer.js';
 import { WriteCoalescer } from '../write-coalescer.js';
 import { WsHeartbeat } from './ws-heartbeat.js';
@@ -100,6 +101,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       maxPendingRequests: options ? options.maxPendingRequests : 0,
       closeTimeout: options ? options.closeTimeout : 0,
       rateLimit: realtimeOptions.rateLimit,
+      inbound: WsConnection.inboundOptions(options ? options.maxPendingRequests : 0),
       coalescer: new WriteCoalescer(),
       framer: new TextFramer(),
       closed: (connection) => this.onClosed(connection),
@@ -110,6 +112,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       clientTracking: false,
       maxPayload: options.maxPayload,
       perMessageDeflate: options.perMessageDeflate,
+      WebSocket: ConnectionSocket,
     });
     this.heartbeat = new WsHeartbeat(this.clients, options.pingInterval, options.pongTimeout);
     installRealtimeWsAdapter(moduleRef, this);
@@ -308,7 +311,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       this.hub.nextConnectionId(),
       principal,
       ws,
-      request,
+      upgradeRequestOf(request),
       this.shared,
       socket,
       protocol,

@@ -1,8 +1,7 @@
 import { Logger } from '@nestjs/common';
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
-import { InboundFrames } from '../../core/events/inbound-frames.js';
+import { InboundFrames, type InboundFramesOptions } from '../../core/events/inbound-frames.js';
 import type { FrameDispatcher } from '../../core/events/frame-dispatcher.js';
 import type { RateLimitPolicy } from '../../core/limits/rate-limiter.js';
 import { RateLimiter } from '../../core/limits/rate-limiter.js';
@@ -21,6 +20,7 @@ import {
 } from '../../protocol/index.js';
 import { GatewayHandlers, type MessageHandler, type ResultTransform } from './gateway-handlers.js';
 import type { TextFramer } from './text-framer.js';
+import type { UpgradeRequest } from './upgrade-request.js';
 import type { WriteCoalescer } from '../write-coalescer.js';
 
 export type { MessageHandler, ResultTransform } from './gateway-handlers.js';
@@ -32,6 +32,8 @@ export interface WsConnectionShared {
   readonly maxPendingRequests: number;
   readonly closeTimeout: number;
   readonly rateLimit: RateLimitPolicy | false;
+  /** How every connection's frames wait their turn (see {@link WsConnection.inboundOptions}). */
+  readonly inbound: InboundFramesOptions<WsConnection>;
   readonly coalescer: WriteCoalescer;
   readonly framer: TextFramer;
   closed(connection: WsConnection): void;
@@ -41,6 +43,20 @@ const TEXT = { binary: false } as const;
 /** The heartbeat of clients that asked with `rt-ping=1`, encoded once for all. */
 const PING_FRAME = encodeFrame({ event: BuiltinEvent.Ping });
 const logger = new Logger('RealtimeWebSocket');
+
+/**
+ * @internal The `ws` socket of every connection (the server's `WebSocket` class): it
+ * knows its connection, so that one set of listener functions serves all sockets.
+ */
+export class ConnectionSocket extends WebSocket {
+  /** Set when the connection is made; refused handshakes have none. */
+  connection: WsConnection | undefined;
+}
+
+/** The connection of a socket that has one (ws calls a listener with its socket as `this`). */
+function connectionOf(socket: WebSocket): WsConnection {
+  return (socket as ConnectionSocket).connection!;
+}
 
 /**
  * One WebSocket client. Handlers receive it as `@ConnectedSocket()`; it is also what
@@ -56,6 +72,8 @@ const logger = new Logger('RealtimeWebSocket');
  */
 export class WsConnection extends RealtimeConnection {
   readonly transport = 'websocket';
+  /** The underlying `ws` socket. */
+  readonly socket: WebSocket;
   /** When the unanswered ping was sent (performance.now()), or 0. */
   private pingSentAt = 0;
   /**
@@ -64,11 +82,12 @@ export class WsConnection extends RealtimeConnection {
    */
   private readonly appPing: boolean;
 
-  /** The app's `@SubscribeMessage` handlers, and the streams they keep open. */
-  private readonly gateways: GatewayHandlers;
+  /** The app's `@SubscribeMessage` handlers, and the streams they keep open: once a gateway binds. */
+  private gateways: GatewayHandlers | undefined;
   /** The client's frames, taking effect in the order sent. */
-  private readonly inbound: InboundFrames;
-  private readonly closeListeners: ((info: { code: number; reason: string }) => void)[] = [];
+  private readonly inbound: InboundFrames<WsConnection>;
+  /** Who is told of the close (gateways' handleDisconnect): once one asks. */
+  private closeListeners: ((info: { code: number; reason: string }) => void)[] | undefined;
   private cutTimer: NodeJS.Timeout | undefined;
   /** Whether the coalescer holds this connection until the end of the tick. */
   private held = false;
@@ -88,10 +107,9 @@ export class WsConnection extends RealtimeConnection {
   constructor(
     id: string,
     principal: RealtimePrincipal,
-    /** The underlying `ws` socket. */
-    readonly socket: WebSocket,
-    /** The HTTP upgrade request (headers, url, remote address). */
-    readonly request: IncomingMessage,
+    socket: WebSocket,
+    /** What is kept of the HTTP upgrade request: its url, headers and socket. */
+    readonly request: UpgradeRequest,
     private readonly shared: WsConnectionShared,
     /** The TCP socket under `socket`, which ws writes to. */
     private readonly tcp: Duplex,
@@ -99,36 +117,59 @@ export class WsConnection extends RealtimeConnection {
     protocol: ProtocolOptions = protocolOptionsOf(request),
   ) {
     super(id, principal);
+    this.socket = socket;
     this.compressed = socket.extensions.includes('permessage-deflate');
     this.batching = !this.compressed && protocol.batch;
     this.appPing = protocol.ping;
     this.limiter = RateLimiter.of(shared.rateLimit);
-    this.gateways = new GatewayHandlers(this, shared.maxPendingRequests);
-    this.inbound = new InboundFrames(this, shared.dispatcher, {
-      bound: shared.maxPendingRequests,
-      pause: () => socket.pause(),
-      resume: () => socket.resume(),
-      application: (frame) => this.gateways.run(frame),
-    });
-    socket.on('message', (raw, isBinary) => {
-      // Any frame answers an rt:ping, even one the rate limit drops or that is not valid.
-      if (this.appPing) this.pingSentAt = 0;
-      if (this.limiter && !this.admit(raw)) return;
-      if (isBinary) {
-        this.sendError({
-          code: ErrorCode.BadFrame,
-          message: 'binary frames are not supported; send JSON text',
-        });
-        return;
-      }
-      this.inbound.receive(raw.toString());
-    });
-    socket.on('pong', () => {
-      this.pingSentAt = 0;
-    });
-    // Protocol errors (bad UTF-8, oversized frames) are the client's; ws closes the socket.
-    socket.on('error', (error) => logger.debug(`connection ${id}: ${error.message}`));
-    socket.once('close', (code, reason) => this.onSocketClose(code, reason));
+    this.inbound = new InboundFrames<WsConnection>(this, shared.dispatcher, shared.inbound);
+    // One set of listeners for every socket (`this` is the socket): no closures per connection.
+    (socket as ConnectionSocket).connection = this;
+    socket.on('message', WsConnection.onMessage);
+    socket.on('pong', WsConnection.onPong);
+    socket.on('error', WsConnection.onError);
+    socket.on('close', WsConnection.onClose); // ws emits 'close' once: no once() wrapper to keep
+  }
+
+  private static onMessage(this: WebSocket, raw: RawData, isBinary: boolean): void {
+    const connection = connectionOf(this);
+    // Any frame answers an rt:ping, even one the rate limit drops or that is not valid.
+    if (connection.appPing) connection.pingSentAt = 0;
+    if (connection.limiter && !connection.admit(raw)) return;
+    if (isBinary) {
+      connection.sendError({
+        code: ErrorCode.BadFrame,
+        message: 'binary frames are not supported; send JSON text',
+      });
+      return;
+    }
+    connection.inbound.receive(raw.toString());
+  }
+
+  private static onPong(this: WebSocket): void {
+    connectionOf(this).pingSentAt = 0;
+  }
+
+  /** Protocol errors (bad UTF-8, oversized frames) are the client's; ws closes the socket. */
+  private static onError(this: WebSocket, error: Error): void {
+    logger.debug(`connection ${connectionOf(this).id}: ${error.message}`);
+  }
+
+  private static onClose(this: WebSocket, code: number, reason: Buffer): void {
+    connectionOf(this).onSocketClose(code, reason);
+  }
+
+  /**
+   * @internal The inbound options of every connection of one server: reading pauses
+   * and resumes on the connection's socket, and the app's frames go to its gateways.
+   */
+  static inboundOptions(maxPendingRequests: number): InboundFramesOptions<WsConnection> {
+    return {
+      bound: maxPendingRequests,
+      pause: (connection) => connection.socket.pause(),
+      resume: (connection) => connection.socket.resume(),
+      application: (connection, frame) => connection.gateways?.run(frame),
+    };
   }
 
   get isOpen(): boolean {
@@ -195,7 +236,7 @@ export class WsConnection extends RealtimeConnection {
    */
   emit(event: string, data?: unknown): void {
     if (event === 'exception') {
-      this.gateways.reportException(data);
+      this.handlers().reportException(data);
       return;
     }
     this.send(encodeFrame({ event, data }));
@@ -213,12 +254,16 @@ export class WsConnection extends RealtimeConnection {
 
   /** @internal Registers a gateway's handlers (Nest calls this once per gateway). */
   addHandlers(handlers: readonly MessageHandler[], transform: ResultTransform): void {
-    this.gateways.add(handlers, transform);
+    this.handlers().add(handlers, transform);
   }
 
   /** @internal Runs `listener` once, when the connection has closed. */
   onClose(listener: (info: { code: number; reason: string }) => void): void {
-    this.closeListeners.push(listener);
+    (this.closeListeners ??= []).push(listener);
+  }
+
+  private handlers(): GatewayHandlers {
+    return (this.gateways ??= new GatewayHandlers(this, this.shared.maxPendingRequests));
   }
 
   /**
@@ -269,9 +314,11 @@ export class WsConnection extends RealtimeConnection {
     this.inbound.clear();
     this.queue = undefined;
     try {
-      this.gateways.close();
+      this.gateways?.close();
       const info = { code, reason: reason.toString() };
-      for (const listener of this.closeListeners.splice(0)) {
+      const listeners = this.closeListeners ?? [];
+      this.closeListeners = undefined;
+      for (const listener of listeners) {
         try {
           listener(info);
         } catch (error) {

@@ -5,7 +5,7 @@ import {
   type OnGatewayConnection,
   type OnGatewayDisconnect,
 } from '@nestjs/websockets';
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it, vi } from 'vitest';
 import { RealtimeError, WsConnection } from '../../../lib/index.js';
@@ -116,6 +116,27 @@ describe('application handlers', () => {
       expect(connectedHooksFor(gateway.disconnected, id)).toHaveLength(1);
       expect(connectedHooksFor(second.connected, id)).toHaveLength(1);
       expect(connectedHooksFor(second.disconnected, id)).toHaveLength(1);
+    });
+
+    it('keeps of the upgrade request its url, headers and socket only (client.request)', async () => {
+      const gateway = rt.app.app.get(HandlersGateway);
+      const client = await connect();
+      await vi.waitFor(() =>
+        expect(connectedHooksFor(gateway.connected, client.connectionId)).toHaveLength(1),
+      );
+      const [call] = connectedHooksFor(gateway.connected, client.connectionId);
+      const { request } = call!.client as WsConnection;
+      const upgrade = call!.request as IncomingMessage;
+      // handleConnection gets the IncomingMessage itself; the connection keeps three fields of it.
+      expect(upgrade).toBeInstanceOf(IncomingMessage);
+      expect(request).not.toBeInstanceOf(IncomingMessage);
+      expect(Object.keys(request).toSorted()).toStrictEqual(['headers', 'socket', 'url']);
+      expect(request.url).toBe('/ws');
+      expect(request.headers).toBe(upgrade.headers);
+      expect(request.headers.upgrade?.toLowerCase()).toBe('websocket');
+      expect(request.socket).toBe(upgrade.socket);
+      expect(request.socket.remoteAddress).toBe('127.0.0.1');
+      await client.close();
     });
 
     it('binds the handlers of two gateways on one connection', async () => {
