@@ -36,6 +36,7 @@ import {
   viewOf,
   type PresenceState,
 } from './presence-state.js';
+import { RoomFollowers, type RoomPresenceDiff } from './room-followers.js';
 import { RoomPresenceBatcher, type MemberChange } from './room-presence-batcher.js';
 
 /**
@@ -77,6 +78,12 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('RealtimePresence');
   private readonly options: Readonly<Required<PresenceOptions>> | false;
   private readonly batcher: RoomPresenceBatcher | undefined;
+  private readonly followers: RoomFollowers;
+  /**
+   * Each local connection's arrival in the presence store: its room joins and leaves
+   * are told after it, so that a room's diff shows the user who joined (see roomJoined).
+   */
+  private readonly arrivals = new WeakMap<RealtimeConnection, Promise<unknown>>();
   /** Users each local connection watches. */
   private readonly watching = new Map<RealtimeConnection, Set<string>>();
   /** Departures held back by `offlineDelay`, keyed by room and user. */
@@ -91,6 +98,15 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     @Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions,
   ) {
     this.options = options.presence;
+    this.followers = new RoomFollowers(
+      hub,
+      async (room) => {
+        const members = await this.roomMembers(room);
+        const unsent = this.batcher!.unsent(room);
+        return members.filter((state) => !unsent.has(state.userId));
+      },
+      (room) => this.batcher!.out(room),
+    );
     if (this.options) {
       this.batcher = new RoomPresenceBatcher(this.options.batchInterval, (changes) =>
         this.publishDiffs(changes).catch((error: unknown) => this.report('room diff', error)),
@@ -238,11 +254,15 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     return watched.size;
   }
 
-  /** @internal Makes a member receive the room's member diffs (`rt:room-presence`). */
+  /**
+   * @internal Makes a member receive the room's member diffs (`rt:room-presence`);
+   * resolves with the members those diffs go on from (see {@link RoomFollowers}).
+   */
   async followRoom(connection: RealtimeConnection, room: string): Promise<PresenceState[]> {
     this.require();
-    await this.hub.subscribeChannel(roomPresenceChannel(room), connection);
-    return this.roomMembers(room, { viewer: connection.userId });
+    const { userId } = connection;
+    const own = userId === undefined ? undefined : await this.getStatus(userId, { viewer: userId });
+    return this.followers.follow(connection, room, own);
   }
 
   // -- what the hub tells us ------------------------------------------------------
@@ -252,12 +272,14 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     const { userId } = connection;
     if (userId === undefined) return;
     const now = Date.now();
-    this.engine.presence
+    const arrival = this.engine.presence
       .add(this.entryOf(connection, userId, now), now)
       .then(({ record, cameOnline }) =>
-        cameOnline ? this.announce(userId, undefined, record) : undefined,
+        // The user's rooms hear of them from roomJoined: only watchers are told here.
+        cameOnline ? this.announce(userId, undefined, record, false) : undefined,
       )
       .catch((error: unknown) => this.report('connect', error));
+    this.arrivals.set(connection, arrival);
   }
 
   /** @internal */
@@ -277,7 +299,9 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     if (userId === undefined || !firstOfUser) return;
     // Back within offlineDelay: for the others, the user never left.
     if (this.pendingLeaves.delete(leaveKey(room, userId))) return;
-    this.batcher!.record(room, userId, 'joined');
+    // Recorded once the user is in the presence store, so that the diff shows them
+    // (the only 'joined' a connection's arrival causes: not twice, in two diffs).
+    void this.arrivalOf(connection).then(() => this.batcher!.record(room, userId, 'joined'));
   }
 
   /** @internal */
@@ -287,13 +311,14 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     lastOfUser: boolean,
     cause: LeaveCause,
   ): void {
-    void this.hub.unsubscribeChannel(roomPresenceChannel(room), connection);
+    this.followers.unfollow(connection, room);
     const { userId } = connection;
     if (userId === undefined || !lastOfUser) return;
     const options = this.options as Required<PresenceOptions>;
     // Whether the others saw the user is decided now: a hidden user's leaving is not news.
-    this.engine.presence
-      .get([userId])
+    // (After the arrival, as the join was: a quick leave comes after its join.)
+    this.arrivalOf(connection)
+      .then(() => this.engine.presence.get([userId]))
       .then(([record]) => {
         if (!isVisible(viewOf(userId, record))) return;
         if (cause === 'disconnect' && options.offlineDelay > 0) {
@@ -309,13 +334,14 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
   // -- internals ------------------------------------------------------------------
 
   /**
-   * Tells watchers (public view) and the user's rooms about a change of a user's
-   * record; `undefined` stands for offline.
+   * Tells watchers (public view) and, unless `rooms` is false, the user's rooms about
+   * a change of a user's record; `undefined` stands for offline.
    */
   private async announce(
     userId: string,
     previous: PresenceRecord | undefined,
     next: PresenceRecord | undefined,
+    rooms = true,
   ): Promise<void> {
     if (this.stopped) return;
     const before = viewOf(userId, previous);
@@ -330,7 +356,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
           : isVisible(before)
             ? 'left'
             : undefined;
-    if (!change) return;
+    if (!change || !rooms) return;
     for (const room of await this.engine.rooms.roomsOf(userId))
       this.batcher!.record(room, userId, change);
   }
@@ -346,11 +372,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     const records = await this.engine.presence.get(ids);
     const states = new Map(ids.map((userId, i) => [userId, viewOf(userId, records[i])]));
     for (const [room, users] of changes) {
-      const diff = {
-        joined: [] as PresenceState[],
-        left: [] as string[],
-        changed: [] as PresenceState[],
-      };
+      const diff: RoomPresenceDiff = { joined: [], left: [], changed: [] };
       for (const [userId, change] of users) {
         if (change === 'left') {
           diff.left.push(userId);
@@ -390,6 +412,10 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
         this.batcher!.record(room, userId, 'left');
       }
     }
+  }
+
+  private arrivalOf(connection: RealtimeConnection): Promise<unknown> {
+    return this.arrivals.get(connection) ?? Promise.resolve();
   }
 
   private entryOf(connection: RealtimeConnection, userId: string, now: number) {

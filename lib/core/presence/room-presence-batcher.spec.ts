@@ -3,7 +3,7 @@ import { RoomPresenceBatcher, type MemberChange } from './room-presence-batcher.
 
 const collect = () => {
   const flushed: Record<string, Record<string, MemberChange>>[] = [];
-  const batcher = new RoomPresenceBatcher(100, (changes) => {
+  const batcher = new RoomPresenceBatcher(100, async (changes) => {
     flushed.push(
       Object.fromEntries([...changes].map(([room, users]) => [room, Object.fromEntries(users)])),
     );
@@ -45,6 +45,29 @@ describe('RoomPresenceBatcher', () => {
     batcher.record('r', 'other', 'joined');
     vi.advanceTimersByTime(100);
     expect(flushed[0]!.r!.u).toBe(expected);
+  });
+
+  it('hands over the next batch only once the one before is out, an interval later', async () => {
+    vi.useFakeTimers();
+    const batches: string[][] = [];
+    const releases: (() => void)[] = [];
+    const release = () => releases.shift()!();
+    const batcher = new RoomPresenceBatcher(100, async (changes) => {
+      batches.push([...changes.get('r')!.keys()]);
+      await new Promise<void>((resolve) => releases.push(resolve));
+    });
+    batcher.record('r', 'a', 'joined');
+    await vi.advanceTimersByTimeAsync(100);
+    batcher.record('r', 'b', 'joined');
+    await vi.advanceTimersByTimeAsync(500); // the first batch is still going out
+    batcher.record('r', 'c', 'joined');
+    expect(batches).toEqual([['a']]);
+    release();
+    await vi.advanceTimersByTimeAsync(99);
+    expect(batches).toEqual([['a']]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(batches).toEqual([['a'], ['b', 'c']]);
+    release();
   });
 
   it('says nothing when every change cancelled out, and nothing after stop', () => {

@@ -64,7 +64,8 @@ describe('hub calls across nodes', () => {
     const onA = await harness.connect(`${a.wsUrl}?user=u1`);
     const reply = await onA.request('rt:join', { room: 'doomed', presence: true });
     expect(reply.error).toBeUndefined();
-    expect(a.hub.connections.subscriberCount(roomPresenceChannel('doomed'))).toBe(1);
+    // The follower, and the node's list of the room's members (RoomFollowers).
+    expect(a.hub.connections.subscriberCount(roomPresenceChannel('doomed'))).toBe(2);
     await b.hub.deleteRoom('doomed');
     await until(() => a.hub.connectionRooms(onA.connectionId).length === 0);
     await until(() => a.hub.connections.subscribers(roomPresenceChannel('doomed')) === undefined);
