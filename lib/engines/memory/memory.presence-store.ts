@@ -6,12 +6,66 @@ import type {
   PresenceStore,
 } from '../presence-store.interface.js';
 
+/**
+ * A user's connections and when each expires: the one connection most users have
+ * as two fields, a Map only once there are several (most users would otherwise
+ * cost a Map each).
+ */
+class ConnectionExpiries {
+  private onlyId: string | undefined;
+  private onlyExpiresAt = 0;
+  private several: Map<string, number> | undefined;
+
+  get size(): number {
+    return this.several?.size ?? (this.onlyId === undefined ? 0 : 1);
+  }
+
+  has(connectionId: string): boolean {
+    return this.several ? this.several.has(connectionId) : this.onlyId === connectionId;
+  }
+
+  set(connectionId: string, expiresAt: number): void {
+    if (this.several) this.several.set(connectionId, expiresAt);
+    else if (this.onlyId === undefined || this.onlyId === connectionId) {
+      this.onlyId = connectionId;
+      this.onlyExpiresAt = expiresAt;
+    } else {
+      this.several = new Map([
+        [this.onlyId, this.onlyExpiresAt],
+        [connectionId, expiresAt],
+      ]);
+      this.onlyId = undefined;
+    }
+  }
+
+  delete(connectionId: string): boolean {
+    if (this.several) return this.several.delete(connectionId);
+    if (this.onlyId !== connectionId) return false;
+    this.onlyId = undefined;
+    return true;
+  }
+
+  /** Drops the connections expired at `now`; returns the earliest expiry left (Infinity if none). */
+  dropExpired(now: number): number {
+    let earliest = Infinity;
+    if (this.several) {
+      for (const [connectionId, expiresAt] of this.several) {
+        if (expiresAt <= now) this.several.delete(connectionId);
+        else earliest = Math.min(earliest, expiresAt);
+      }
+    } else if (this.onlyId !== undefined) {
+      if (this.onlyExpiresAt <= now) this.onlyId = undefined;
+      else earliest = this.onlyExpiresAt;
+    }
+    return earliest;
+  }
+}
+
 interface MemoryUser {
   status: ChosenStatus;
   meta: PresenceMeta | null;
   since: number;
-  /** connectionId -> expiresAt */
-  readonly connections: Map<string, number>;
+  readonly connections: ConnectionExpiries;
   /** When the last connection went; undefined while there is one. */
   emptySince: number | undefined;
 }
@@ -52,7 +106,7 @@ export class MemoryPresenceStore implements PresenceStore {
         status: 'online',
         meta: null,
         since: now,
-        connections: new Map(),
+        connections: new ConnectionExpiries(),
         emptySince: undefined,
       };
       this.users.set(entry.userId, user);
@@ -117,10 +171,7 @@ export class MemoryPresenceStore implements PresenceStore {
   private dropExpiredConnections(now: number): void {
     let earliest = Infinity;
     for (const [userId, user] of this.users) {
-      for (const [connectionId, expiresAt] of user.connections) {
-        if (expiresAt <= now) user.connections.delete(connectionId);
-        else earliest = Math.min(earliest, expiresAt);
-      }
+      earliest = Math.min(earliest, user.connections.dropExpired(now));
       if (user.connections.size === 0 && user.emptySince === undefined) {
         user.emptySince = now;
         this.empty.add(userId);

@@ -23,6 +23,12 @@ export interface MessageHandler {
 /** Turns a handler's return value (value, promise, Observable) into an Observable. */
 export type ResultTransform = (result: unknown) => Observable<unknown>;
 
+/** One gateway's handlers for one connection, and how their results become Observables. */
+export interface GatewayBinding {
+  readonly handlers: readonly MessageHandler[];
+  readonly transform: ResultTransform;
+}
+
 const logger = new Logger('RealtimeWebSocket');
 
 /**
@@ -38,38 +44,45 @@ const logger = new Logger('RealtimeWebSocket');
  *
  * @example
  * ```ts
- * const handlers = new GatewayHandlers(connection, 32);
- * handlers.add(nestHandlers, transform);
+ * const handlers = new GatewayHandlers(connection, 32, { handlers: nestHandlers, transform });
  * await handlers.run(frame); // undefined when no handler has frame.event
  * ```
  */
 export class GatewayHandlers {
-  private readonly handlers = new Map<
-    string,
-    { handler: MessageHandler; transform: ResultTransform }
-  >();
+  /**
+   * Each gateway's handlers as Nest handed them over, in order (the first of an
+   * event wins): kept as they are, looked up by event when a frame comes, rather
+   * than copied into a map for every connection.
+   */
+  private readonly bindings: GatewayBinding[];
   private streams: Set<Subscription> | undefined;
   /** Handlers that have emitted and are still open (streams). */
   private streaming = 0;
 
+  /** Made with the first gateway's handlers, as the connection binds them. */
   constructor(
     private readonly connection: RealtimeConnection,
     private readonly maxStreams: number,
-  ) {}
+    first?: GatewayBinding,
+  ) {
+    // An array of exactly one: most apps have one gateway.
+    this.bindings = first ? [first] : [];
+  }
 
-  /** Registers a gateway's handlers (Nest calls this once per gateway); the first of an event wins. */
+  /** Registers another gateway's handlers (Nest calls this once per gateway); the first of an event wins. */
   add(handlers: readonly MessageHandler[], transform: ResultTransform): void {
-    for (const handler of handlers) {
-      const event = String(handler.message);
-      if (!this.handlers.has(event)) this.handlers.set(event, { handler, transform });
-    }
+    this.bindings.push({ handlers, transform });
   }
 
   /** Runs the handler of the frame's event: settles once it took effect; undefined if there is none. */
   run(frame: InboundFrame): Promise<void> | undefined {
-    const entry = this.handlers.get(frame.event);
-    if (!entry) return undefined;
-    return new Promise((settled) => this.start(entry.handler, entry.transform, frame, settled));
+    for (const { handlers, transform } of this.bindings) {
+      for (const handler of handlers) {
+        if (String(handler.message) !== frame.event) continue;
+        return new Promise((settled) => this.start(handler, transform, frame, settled));
+      }
+    }
+    return undefined;
   }
 
   /** The connection closed: every stream of its handlers ends (their teardowns run). */

@@ -39,6 +39,8 @@ export interface WsConnectionShared {
   closed(connection: WsConnection): void;
 }
 
+type CloseListener = (info: { code: number; reason: string }) => void;
+
 const TEXT = { binary: false } as const;
 /** The heartbeat of clients that asked with `rt-ping=1`, encoded once for all. */
 const PING_FRAME = encodeFrame({ event: BuiltinEvent.Ping });
@@ -86,8 +88,11 @@ export class WsConnection extends RealtimeConnection {
   private gateways: GatewayHandlers | undefined;
   /** The client's frames, taking effect in the order sent. */
   private readonly inbound: InboundFrames<WsConnection>;
-  /** Who is told of the close (gateways' handleDisconnect): once one asks. */
-  private closeListeners: ((info: { code: number; reason: string }) => void)[] | undefined;
+  /**
+   * Who is told of the close (gateways' handleDisconnect): once one asks; the one
+   * listener of an app with one gateway as itself, an array only for several.
+   */
+  private closeListeners: CloseListener | CloseListener[] | undefined;
   private cutTimer: NodeJS.Timeout | undefined;
   /** Whether the coalescer holds this connection until the end of the tick. */
   private held = false;
@@ -254,12 +259,19 @@ export class WsConnection extends RealtimeConnection {
 
   /** @internal Registers a gateway's handlers (Nest calls this once per gateway). */
   addHandlers(handlers: readonly MessageHandler[], transform: ResultTransform): void {
-    this.handlers().add(handlers, transform);
+    if (this.gateways) this.gateways.add(handlers, transform);
+    else {
+      const { maxPendingRequests } = this.shared;
+      this.gateways = new GatewayHandlers(this, maxPendingRequests, { handlers, transform });
+    }
   }
 
   /** @internal Runs `listener` once, when the connection has closed. */
-  onClose(listener: (info: { code: number; reason: string }) => void): void {
-    (this.closeListeners ??= []).push(listener);
+  onClose(listener: CloseListener): void {
+    const { closeListeners } = this;
+    if (closeListeners === undefined) this.closeListeners = listener;
+    else if (typeof closeListeners === 'function') this.closeListeners = [closeListeners, listener];
+    else closeListeners.push(listener);
   }
 
   private handlers(): GatewayHandlers {
@@ -316,7 +328,9 @@ export class WsConnection extends RealtimeConnection {
     try {
       this.gateways?.close();
       const info = { code, reason: reason.toString() };
-      const listeners = this.closeListeners ?? [];
+      const { closeListeners } = this;
+      const listeners =
+        typeof closeListeners === 'function' ? [closeListeners] : (closeListeners ?? []);
       this.closeListeners = undefined;
       for (const listener of listeners) {
         try {
