@@ -57,8 +57,11 @@ export interface StreamSink {
  * ```
  */
 export class StreamConnection extends RealtimeConnection {
-  /** The stream's place in each of its own rooms, once known: what event ids carry. */
-  private readonly positions = new Map<string, StreamPosition>();
+  /**
+   * The stream's place in each of its own rooms, once known: what event ids carry.
+   * Each is the stream's own object, moved on as events go (see `place`).
+   */
+  private readonly positions = new Map<string, { epoch: string; offset: number }>();
   /** The stream's own rooms (the app may join it to others, which its ids do not carry). */
   private readonly ownRooms: ReadonlySet<string>;
   private readonly formatId: (positions: ReadonlyMap<string, StreamPosition>) => string;
@@ -125,7 +128,7 @@ export class StreamConnection extends RealtimeConnection {
    */
   resumeFrom(room: string, since: StreamPosition | null): void {
     this.resuming.set(room, since);
-    if (since) this.positions.set(room, since);
+    if (since) this.positions.set(room, { epoch: since.epoch, offset: since.offset });
   }
 
   /** @internal After joining a room: a resumed room that got no event yet learns its fate. */
@@ -211,7 +214,14 @@ export class StreamConnection extends RealtimeConnection {
 
   /** Records the stream's place in a room of its own (no other room is in its ids). */
   private place(room: string, { epoch, offset }: StreamPosition): void {
-    if (this.ownRooms.has(room)) this.positions.set(room, { epoch, offset });
+    if (!this.ownRooms.has(room)) return;
+    const known = this.positions.get(room);
+    if (known === undefined) this.positions.set(room, { epoch, offset });
+    else {
+      // Every position in the map is the stream's own object: moved on, not made anew.
+      known.epoch = epoch;
+      known.offset = offset;
+    }
   }
 
   /** The SSE id of the stream's place now, for a sink that writes ids (per recipient: only then). */

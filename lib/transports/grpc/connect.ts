@@ -3,6 +3,8 @@ import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { fileURLToPath } from 'node:url';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
+import { GrpcEventWriter } from './grpc-sink.js';
+import { RealtimeGrpcStreams } from './grpc-streams.service.js';
 
 /**
  * The path of protos/realtime/v1/realtime.proto, to load it in clients (and servers).
@@ -46,6 +48,20 @@ export const PROTO_LOADER_OPTIONS = {
 } as const;
 
 /**
+ * Lets Subscribe's serializer pass bytes through, and hands its own to the streams,
+ * so that each event is encoded once for all the calls it goes to.
+ */
+function encodeEventsOnce(definition: Record<string, unknown>, streams: RealtimeGrpcStreams): void {
+  const service = definition['realtime.v1.Realtime'] as
+    Record<string, { responseSerialize: (value: unknown) => Buffer }> | undefined;
+  const method = service?.Subscribe;
+  if (!method) return;
+  const serialize = method.responseSerialize;
+  method.responseSerialize = (value) => (Buffer.isBuffer(value) ? value : serialize(value));
+  streams.eventWriter = new GrpcEventWriter(serialize);
+}
+
+/**
  * Serves the gRPC API of a hybrid app in one call: connects the gRPC microservice at
  * `grpc.url` with both protos, and starts it. Call it before `app.listen()`.
  *
@@ -68,6 +84,8 @@ export async function connectRealtimeGrpc(app: INestApplication): Promise<void> 
         protoPath: [REALTIME_PROTO_PATH, HEALTH_PROTO_PATH],
         url: grpc.url,
         loader: { ...PROTO_LOADER_OPTIONS },
+        onLoadPackageDefinition: (definition: Record<string, unknown>) =>
+          encodeEventsOnce(definition, app.get(RealtimeGrpcStreams)),
       },
     },
     { inheritAppConfig: true },

@@ -114,7 +114,7 @@ export class RealtimeGrpcServerStreamController {
     principal: RealtimePrincipal,
     rooms: readonly string[],
     start: (connection: StreamConnection) => Promise<void>,
-    wrap: (event: EventMessage) => object | undefined = (event) => event,
+    wrap?: (event: EventMessage) => object | undefined,
   ): Observable<never> {
     return new Observable<never>((subscriber) => {
       if (this.streams.isClosing) {
@@ -123,9 +123,13 @@ export class RealtimeGrpcServerStreamController {
         );
         return undefined;
       }
-      const sink = callSink(call, wrap, (code, reason) =>
-        endSubscriber(subscriber, closeStatus(code, reason)),
-      );
+      const end = (code: number, reason: string) =>
+        endSubscriber(subscriber, closeStatus(code, reason));
+      // Subscribe's events are Event messages as they are: encoded once, when they can be.
+      const writer = wrap ? undefined : this.streams.eventWriter;
+      const sink = writer
+        ? writer.sink(call, end)
+        : callSink(call, wrap ?? ((event) => event), end);
       const connection = this.streams.connection(principal, rooms, sink);
       this.streams.open(connection);
       start(connection).catch((error: unknown) => {

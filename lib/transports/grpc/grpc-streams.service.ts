@@ -6,6 +6,7 @@ import { CloseCode } from '../../protocol/index.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import type { GrpcOptions } from './grpc.options.js';
+import type { GrpcEventWriter } from './grpc-sink.js';
 import { StreamConnection, type StreamSink } from '../stream-connection.js';
 
 /**
@@ -18,6 +19,12 @@ export class RealtimeGrpcStreams implements BeforeApplicationShutdown {
   /** Open subscriptions and sessions, ended at shutdown. */
   private readonly streams = new Set<StreamConnection>();
   private closing = false;
+  /**
+   * Encodes Subscribe's events once for all their calls and writes each call's
+   * tick at once, when the gRPC server was started by connectRealtimeGrpc (which
+   * lets encoded bytes through).
+   */
+  eventWriter: GrpcEventWriter | undefined;
 
   constructor(
     private readonly hub: RealtimeHub,

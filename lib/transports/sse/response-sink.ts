@@ -2,7 +2,8 @@ import type { ServerResponse } from 'node:http';
 import type { OutboundFrame } from '../../protocol/index.js';
 import { LastSequence } from '../last-sequence.js';
 import type { StreamSink } from '../stream-connection.js';
-import { WriteCoalescer, type Corkable } from '../write-coalescer.js';
+import { TickQueue } from '../tick-queue.js';
+import { WriteCoalescer } from '../write-coalescer.js';
 
 const NL2 = '\n\n';
 
@@ -31,9 +32,9 @@ export class SseWriter {
     return new ResponseSink(response, this);
   }
 
-  /** @internal Holds `sink` until the end of the tick. */
-  hold(sink: Corkable): void {
-    this.coalescer.hold(sink);
+  /** @internal A stream's queue of the tick's events, written by `write`. */
+  queue(write: (events: readonly Buffer[]) => void): TickQueue {
+    return new TickQueue(this.coalescer, write);
   }
 
   /** @internal The tick's events of one stream, in one buffer. */
@@ -80,28 +81,29 @@ export class SseWriter {
  * Events written to the response once per tick, all of them in one write (one
  * HTTP chunk); what waits unsent is the response's to tell, and this tick's queue.
  */
-class ResponseSink implements StreamSink, Corkable {
+class ResponseSink implements StreamSink {
   readonly ids = true;
-  /** This tick's events, written at its end (made at the first one). */
-  private queue: Buffer[] | undefined;
-  private queued = 0;
-  private held = false;
+  private readonly queue: TickQueue;
 
   constructor(
     private readonly response: ServerResponse,
     private readonly writer: SseWriter,
-  ) {}
+  ) {
+    this.queue = writer.queue((events) => {
+      if (!response.destroyed && !response.writableEnded) response.write(writer.tick(events));
+    });
+  }
 
   event(id: string | undefined, event: string, data: OutboundFrame | string): void {
-    this.push(this.writer.eventBytes(id, event, data));
+    this.queue.push(this.writer.eventBytes(id, event, data));
   }
 
   comment(text: string): void {
-    this.push(this.writer.commentBytes(text));
+    this.queue.push(this.writer.commentBytes(text));
   }
 
   get buffered(): number {
-    return this.response.writableLength + this.queued;
+    return this.response.writableLength + this.queue.queued;
   }
 
   end(): void {
@@ -111,31 +113,7 @@ class ResponseSink implements StreamSink, Corkable {
       this.response.destroy();
       return;
     }
-    this.flush();
+    this.queue.flush();
     this.response.end();
-  }
-
-  /** Nothing to hold: the queue is written at the end of the tick. */
-  cork(): void {}
-
-  uncork(): void {
-    this.held = false;
-    this.flush();
-  }
-
-  private push(bytes: Buffer): void {
-    (this.queue ??= []).push(bytes);
-    this.queued += bytes.length;
-    if (this.held) return;
-    this.held = true;
-    this.writer.hold(this);
-  }
-
-  private flush(): void {
-    const { queue, response } = this;
-    if (queue === undefined || queue.length === 0) return;
-    if (!response.destroyed && !response.writableEnded) response.write(this.writer.tick(queue));
-    queue.length = 0;
-    this.queued = 0;
   }
 }

@@ -203,6 +203,27 @@ describe('gRPC: server streams', () => {
     expect(await app.hub.roomMembers('b')).toEqual([]);
   });
 
+  it("Subscribe: a tick's burst reaches every call whole and in order (written once per call)", async () => {
+    const app = await started();
+    const client = app.realtime();
+    const calls = [0, 1, 2].map(() => client.raw.Subscribe({ rooms: ['burst'] }, client.metadata));
+    for (const call of calls) harness.defer(() => call.cancel());
+    const streams = calls.map(collect);
+    await until(() => streams.every((s) => s.messages.some((m) => m.event === 'rt:joined')));
+    // All in one tick, as a broadcast loop sends them.
+    for (let i = 0; i < 500; i++) void app.hub.to('burst').emit('n', i);
+    await until(() =>
+      streams.every((s) => s.messages.filter((m) => m.event === 'n').length === 500),
+    );
+    for (const stream of streams) {
+      const burst = stream.messages.filter((m) => m.event === 'n');
+      expect(burst.map((m) => JSON.parse(m.data as string))).toEqual([...Array(500).keys()]);
+      expect(burst.map((m) => m.offset)).toEqual(
+        [...Array(500).keys()].map((i) => burst[0]!.offset + i),
+      );
+    }
+  });
+
   it('ends a stream whose client does not read with RESOURCE_EXHAUSTED', async () => {
     // The url is the helper's (a free port).
     const app = await started({ grpc: { url: 'replaced:0', maxBufferedBytes: 64 << 10 } });
