@@ -44,7 +44,8 @@ const logger = new Logger('RealtimeWebSocket');
  *
  * @example
  * ```ts
- * const handlers = new GatewayHandlers(connection, 32, { handlers: nestHandlers, transform });
+ * const handlers = new GatewayHandlers(connection, 32);
+ * handlers.add(nestHandlers, transform);
  * await handlers.run(frame); // undefined when no handler has frame.event
  * ```
  */
@@ -54,35 +55,40 @@ export class GatewayHandlers {
    * event wins): kept as they are, looked up by event when a frame comes, rather
    * than copied into a map for every connection.
    */
-  private readonly bindings: GatewayBinding[];
+  private firstHandlers: readonly MessageHandler[] = [];
+  private firstTransform: ResultTransform | undefined;
+  /** The handlers of gateways after the first (most apps have one). */
+  private more: GatewayBinding[] | undefined;
   private streams: Set<Subscription> | undefined;
   /** Handlers that have emitted and are still open (streams). */
   private streaming = 0;
 
-  /** Made with the first gateway's handlers, as the connection binds them. */
   constructor(
     private readonly connection: RealtimeConnection,
     private readonly maxStreams: number,
-    first?: GatewayBinding,
-  ) {
-    // An array of exactly one: most apps have one gateway.
-    this.bindings = first ? [first] : [];
-  }
+  ) {}
 
-  /** Registers another gateway's handlers (Nest calls this once per gateway); the first of an event wins. */
+  /** Registers a gateway's handlers (Nest calls this once per gateway); the first of an event wins. */
   add(handlers: readonly MessageHandler[], transform: ResultTransform): void {
-    this.bindings.push({ handlers, transform });
+    if (this.firstTransform === undefined) {
+      this.firstHandlers = handlers;
+      this.firstTransform = transform;
+    } else (this.more ??= []).push({ handlers, transform });
   }
 
   /** Runs the handler of the frame's event: settles once it took effect; undefined if there is none. */
   run(frame: InboundFrame): Promise<void> | undefined {
-    for (const { handlers, transform } of this.bindings) {
-      for (const handler of handlers) {
-        if (String(handler.message) !== frame.event) continue;
-        return new Promise((settled) => this.start(handler, transform, frame, settled));
-      }
-    }
-    return undefined;
+    const { firstTransform } = this;
+    if (firstTransform === undefined) return undefined;
+    const run = (handlers: readonly MessageHandler[], transform: ResultTransform) => {
+      const handler = handlers.find((h) => String(h.message) === frame.event);
+      return (
+        handler && new Promise<void>((settled) => this.start(handler, transform, frame, settled))
+      );
+    };
+    let started = run(this.firstHandlers, firstTransform);
+    for (const { handlers, transform } of this.more ?? []) started ??= run(handlers, transform);
+    return started;
   }
 
   /** The connection closed: every stream of its handlers ends (their teardowns run). */

@@ -16,13 +16,31 @@ import type { Socket } from 'node:net';
 export interface UpgradeRequest {
   /** The request's target, path and query, as `IncomingMessage.url`. */
   readonly url: string;
-  /** The request's headers, names in lower case, as `IncomingMessage.headers`. */
+  /**
+   * The request's headers, names in lower case, as `IncomingMessage.headers`, but
+   * for those of the handshake itself (`sec-websocket-*`, `upgrade`, `connection`),
+   * which mean nothing once it is done.
+   */
   readonly headers: IncomingHttpHeaders;
   /** The TCP (or TLS) socket, as `IncomingMessage.socket`: `remoteAddress`, `remotePort`, ... */
   readonly socket: Socket;
 }
 
+/** The handshake's own headers: not kept (see {@link UpgradeRequest.headers}). */
+const HANDSHAKE_HEADERS = new Set([
+  'upgrade',
+  'connection',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+]);
+
 /** The part of an upgrade request a connection keeps (see {@link UpgradeRequest}). */
 export function upgradeRequestOf({ url, headers, socket }: IncomingMessage): UpgradeRequest {
-  return { url: url ?? '/', headers, socket };
+  const kept: IncomingHttpHeaders = {};
+  for (const name of Object.keys(headers)) {
+    if (!HANDSHAKE_HEADERS.has(name)) kept[name] = headers[name];
+  }
+  return { url: url ?? '/', headers: kept, socket };
 }

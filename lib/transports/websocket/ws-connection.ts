@@ -259,11 +259,7 @@ export class WsConnection extends RealtimeConnection {
 
   /** @internal Registers a gateway's handlers (Nest calls this once per gateway). */
   addHandlers(handlers: readonly MessageHandler[], transform: ResultTransform): void {
-    if (this.gateways) this.gateways.add(handlers, transform);
-    else {
-      const { maxPendingRequests } = this.shared;
-      this.gateways = new GatewayHandlers(this, maxPendingRequests, { handlers, transform });
-    }
+    this.handlers().add(handlers, transform);
   }
 
   /** @internal Runs `listener` once, when the connection has closed. */

@@ -132,8 +132,15 @@ describe('application handlers', () => {
       expect(request).not.toBeInstanceOf(IncomingMessage);
       expect(Object.keys(request).toSorted()).toStrictEqual(['headers', 'socket', 'url']);
       expect(request.url).toBe('/ws');
-      expect(request.headers).toBe(upgrade.headers);
-      expect(request.headers.upgrade?.toLowerCase()).toBe('websocket');
+      // Every header but the handshake's own (sec-websocket-*, upgrade, connection).
+      const { upgrade: _u, connection: _c, ...others } = upgrade.headers;
+      const kept = Object.fromEntries(
+        Object.entries(others).filter(([name]) => !name.startsWith('sec-websocket-')),
+      );
+      expect(request.headers).toStrictEqual(kept);
+      expect(request.headers.host).toBe(upgrade.headers.host);
+      expect(request.headers.upgrade).toBeUndefined();
+      expect(request.headers['sec-websocket-key']).toBeUndefined();
       expect(request.socket).toBe(upgrade.socket);
       expect(request.socket.remoteAddress).toBe('127.0.0.1');
       await client.close();
