@@ -238,7 +238,7 @@ const NOTES = `## How the figures are taken
   delivery counts, from the moment the schedule meant the message to go to its arrival,
   so a server that falls behind shows its lag.
 - memory: 10,000 idle clients in one room; RSS and heap after GC, minus the same before
-  the clients came, per connection.
+  the clients came, per connection; the medians of three fresh servers.
 - connections: clients from 127.0.0.1-4, held for 60 s with the heartbeat running;
   \`dropped\` counts connections that closed.
 - storm: 5,000 clients connecting at once; the time until the last has joined its room.

@@ -1,5 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { burstRounds, connect, memoryOf, MESSAGE_SIZE, withPeer, type Figures } from './measure.js';
+import {
+  burstRounds,
+  connect,
+  median,
+  memoryOf,
+  MESSAGE_SIZE,
+  withPeer,
+  type Figures,
+} from './measure.js';
 import { BENCH_ROOM } from './peers/peer.js';
 import { presence } from './presence.scenario.js';
 import { startClients, startServer } from './processes.js';
@@ -14,7 +22,7 @@ export type { Figures } from './measure.js';
 export interface Sizes {
   fanout: { subscribers: number; burst: number; rounds: number; processes: number };
   latency: { subscribers: number; rates: number[]; seconds: number };
-  memory: { connections: number };
+  memory: { connections: number; rounds: number };
   connections: { target: number; holdSeconds: number; processes: number };
   storm: { clients: number };
   crossnode: { subscribers: number; burst: number; rounds: number };
@@ -27,7 +35,7 @@ export interface Sizes {
 export const FULL: Sizes = {
   fanout: { subscribers: 1_000, burst: 200, rounds: 5, processes: 1 },
   latency: { subscribers: 1_000, rates: [20, 200, 400], seconds: 5 },
-  memory: { connections: 10_000 },
+  memory: { connections: 10_000, rounds: 3 },
   // 19,000: each process here may hold 20,000 descriptors (see RESULTS.md).
   connections: { target: 19_000, holdSeconds: 60, processes: 2 },
   storm: { clients: 5_000 },
@@ -41,7 +49,7 @@ export const FULL: Sizes = {
 export const SMOKE: Sizes = {
   fanout: { subscribers: 20, burst: 10, rounds: 1, processes: 1 },
   latency: { subscribers: 20, rates: [20], seconds: 1 },
-  memory: { connections: 50 },
+  memory: { connections: 50, rounds: 1 },
   connections: { target: 50, holdSeconds: 1, processes: 1 },
   storm: { clients: 50 },
   crossnode: { subscribers: 20, burst: 10, rounds: 1 },
@@ -85,20 +93,34 @@ export function latency(peer: string, sizes: Sizes): Promise<Figures> {
   });
 }
 
-/** Server RSS and heap per connection, after GC, with N idle clients in one room. */
-export function memory(peer: string, sizes: Sizes): Promise<Figures> {
-  const { connections: count } = sizes.memory;
-  return withPeer(peer, 1, async (server, port, clients) => {
-    const before = await memoryOf(server);
-    await connect(clients, peer, port, count);
-    await sleep(500);
-    const after = await memoryOf(server);
-    return {
-      rssBytesPerConnection: (after.rss - before.rss) / count,
-      heapBytesPerConnection: (after.heapUsed - before.heapUsed) / count,
-      held: after.connections,
-    };
-  });
+/**
+ * Server RSS and heap per connection, after GC, with N idle clients in one room:
+ * the medians of `rounds` fresh servers (RSS moves by some 10% from one to the next).
+ */
+export async function memory(peer: string, sizes: Sizes): Promise<Figures> {
+  const { connections: count, rounds } = sizes.memory;
+  const samples: Figures[] = [];
+  for (let round = 0; round < rounds; round++) {
+    samples.push(
+      await withPeer(peer, 1, async (server, port, clients) => {
+        const before = await memoryOf(server);
+        await connect(clients, peer, port, count);
+        await sleep(500);
+        const after = await memoryOf(server);
+        return {
+          rssBytesPerConnection: (after.rss - before.rss) / count,
+          heapBytesPerConnection: (after.heapUsed - before.heapUsed) / count,
+          held: after.connections,
+        };
+      }),
+    );
+  }
+  const figure = (key: string) => median(samples.map((sample) => sample[key]!));
+  return {
+    rssBytesPerConnection: figure('rssBytesPerConnection'),
+    heapBytesPerConnection: figure('heapBytesPerConnection'),
+    held: figure('held'),
+  };
 }
 
 /** How many connections one server holds, heartbeat running, for `holdSeconds`; none may drop. */
