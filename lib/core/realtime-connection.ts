@@ -1,5 +1,4 @@
 import type { OutboundFrame, StreamPosition } from '../protocol/index.js';
-import { RoomSet } from './room-set.js';
 
 /**
  * Who a connection belongs to, as the `authenticate` hook returned it. `userId` ties
@@ -30,7 +29,7 @@ export interface RealtimePrincipal {
  */
 export abstract class RealtimeConnection {
   /** @internal The hub's record of this connection's rooms. */
-  readonly roomSet = new RoomSet();
+  readonly roomSet = new Set<string>();
 
   /** @internal Live frames held per room while the room's missed messages are replayed. */
   recovering: Map<string, { offset: number; frame: OutboundFrame }[]> | undefined;
