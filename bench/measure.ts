@@ -5,6 +5,12 @@ import { startClients, startServer, type Child } from './processes.js';
 /** Figures of one scenario for one peer. */
 export type Figures = Record<string, number>;
 
+/**
+ * Source addresses to spread many clients over: one address has some 28,000
+ * ephemeral ports, fewer once earlier scenarios' sockets linger in TIME_WAIT.
+ */
+export const LOCAL_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
+
 /** About how many bytes of JSON each bench message is. */
 export const MESSAGE_SIZE = 100;
 

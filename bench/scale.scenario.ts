@@ -1,4 +1,11 @@
-import { burstRounds, connect, memoryOf, withPeer, type Figures } from './measure.js';
+import {
+  burstRounds,
+  connect,
+  LOCAL_ADDRESSES as localAddresses,
+  memoryOf,
+  withPeer,
+  type Figures,
+} from './measure.js';
 
 /**
  * Scaling curves: one server, clients added up to each of `points` in turn (over
@@ -15,7 +22,7 @@ export function scale(
     const before = await memoryOf(server);
     let held = 0;
     for (const point of sizes.points) {
-      await connect(clients, peer, port, point - held, { concurrency: 500 });
+      await connect(clients, peer, port, point - held, { concurrency: 500, localAddresses });
       held = point;
       const now = await memoryOf(server);
       figures[`rssBytesPerConnectionAt${point}`] = (now.rss - before.rss) / point;

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   burstRounds,
   connect,
+  LOCAL_ADDRESSES,
   median,
   memoryOf,
   MESSAGE_SIZE,
@@ -126,9 +127,11 @@ export async function memory(peer: string, sizes: Sizes): Promise<Figures> {
 /** How many connections one server holds, heartbeat running, for `holdSeconds`; none may drop. */
 export function connections(peer: string, sizes: Sizes): Promise<Figures> {
   const { target, holdSeconds, processes } = sizes.connections;
-  const localAddresses = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
   return withPeer(peer, processes, async (server, port, clients) => {
-    const opened = await connect(clients, peer, port, target, { concurrency: 500, localAddresses });
+    const opened = await connect(clients, peer, port, target, {
+      concurrency: 500,
+      localAddresses: LOCAL_ADDRESSES,
+    });
     const open = opened.reduce((sum, r) => sum + r.open, 0);
     await sleep(holdSeconds * 1_000);
     const status = await Promise.all(
