@@ -3,6 +3,13 @@
  * hands the same payloads, in the same order, to every member of a room in turn,
  * so remembering the last sequence (by identity: nothing is compared byte by byte)
  * lets all of them share one buffer, and one write each.
+ *
+ * @example
+ * ```ts
+ * const last = new LastSequence();
+ * const tick = [a, b];
+ * last.bytesOf(tick, (all) => Buffer.concat(all)) === last.bytesOf([a, b], (all) => Buffer.concat(all)); // true
+ * ```
  */
 export class LastSequence {
   private payloads: readonly Buffer[] = [];
