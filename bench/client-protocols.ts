@@ -11,6 +11,11 @@ export interface ClientProtocol {
    * counted unread, unless their send times are wanted (latency).
    */
   countPrefix?: string;
+  /**
+   * Whether each counted frame's bytes, socket and arrival are recorded too (the
+   * presence storm's figures); fan-out clients count and nothing more.
+   */
+  recordsFrames?: boolean;
   /** Called for every text frame until `joined` returns true. */
   handshake(socket: TextSender, frame: string, room: string): boolean;
   /**
@@ -108,6 +113,7 @@ const nestRealtimeBatched: ClientProtocol = {
 const nestRealtimePresence: ClientProtocol = {
   path: '/ws',
   countPrefix: '{"event":"rt:room-presence"',
+  recordsFrames: true,
   handshake(socket, frame, room) {
     if (frame.startsWith('{"event":"rt:connected"')) {
       socket.send(JSON.stringify({ event: 'rt:join', data: { room, presence: true }, id: 1 }));

@@ -45,6 +45,7 @@ function open(
         },
         onCount(length) {
           tally.add(1);
+          if (!protocol.recordsFrames) return;
           countedBytes += length;
           maxFramesPerSocket = Math.max(maxFramesPerSocket, ++counted);
           lastAt = performance.timeOrigin + performance.now();

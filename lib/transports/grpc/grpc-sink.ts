@@ -145,7 +145,7 @@ export class GrpcEventWriter {
   }
 
   /** The sink of one Subscribe call. */
-  sink(call: WritableCall, end: (code: number, reason: string) => void): CallSink {
+  sink(call: WritableCall, end: (code: number, reason: string) => void): StreamSink {
     const internals = internalsOf(call);
     if (!internals) return callSink(call, (event) => event, end, this.encoder);
     const { stream } = internals;
@@ -162,9 +162,6 @@ export class GrpcEventWriter {
             ? encoder.serialize(eventOf(event, data))
             : encoder.bytesOf(event, data),
         );
-      },
-      send(message) {
-        queue.push(encoder.serialize(message as EventMessage));
       },
       ids: false,
       comment: () => undefined,

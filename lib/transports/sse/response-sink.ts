@@ -6,6 +6,7 @@ import { TickQueue } from '../tick-queue.js';
 import { WriteCoalescer } from '../write-coalescer.js';
 
 const NL2 = '\n\n';
+const concat = (parts: readonly Buffer[]) => Buffer.concat(parts);
 
 /**
  * What every stream of the SSE endpoint shares: one write per stream per tick,
@@ -39,9 +40,7 @@ export class SseWriter {
 
   /** @internal The tick's events of one stream, in one buffer. */
   tick(events: readonly Buffer[]): Buffer {
-    return events.length === 1
-      ? events[0]!
-      : this.sequence.bytesOf(events, (all) => Buffer.concat(all));
+    return events.length === 1 ? events[0]! : this.sequence.bytesOf(events, concat);
   }
 
   /** @internal A comment line's bytes (the keep-alive's are the same every time). */

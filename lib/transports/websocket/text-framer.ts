@@ -27,7 +27,7 @@ function writeHeader(frame: Buffer, at: number, length: number): number {
  * Builds the bytes of unmasked, unfragmented WebSocket text frames (RFC 6455
  * section 5.2), one per payload, back to back in one buffer.
  */
-export function frameText(...payloads: readonly Buffer[]): Buffer {
+export function frameText(payloads: readonly Buffer[]): Buffer {
   let size = 0;
   for (const payload of payloads) size += headerLength(payload.length) + payload.length;
   const frames = Buffer.allocUnsafe(size);
@@ -43,6 +43,17 @@ const BATCH_HEAD = Buffer.from('{"event":"rt:batch","data":[');
 const BATCH_COMMA = Buffer.from(',');
 const BATCH_TAIL = Buffer.from(']}');
 
+/** One `rt:batch` text frame whose items are these payloads, in order. */
+function batchFrame(payloads: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [BATCH_HEAD];
+  for (const [i, payload] of payloads.entries()) {
+    if (i > 0) parts.push(BATCH_COMMA);
+    parts.push(payload);
+  }
+  parts.push(BATCH_TAIL);
+  return frameText([Buffer.concat(parts)]);
+}
+
 /**
  * Frames each tick's payloads once for all their recipients. A broadcast hands the
  * same payloads, in the same order, to every member of a room in turn, so
@@ -55,7 +66,7 @@ export class TextFramer {
 
   /** The tick's payloads as plain text frames, one per payload, in one buffer. */
   frames(payloads: readonly Buffer[]): Buffer {
-    return this.plain.bytesOf(payloads, (all) => frameText(...all));
+    return this.plain.bytesOf(payloads, frameText);
   }
 
   /**
@@ -65,11 +76,6 @@ export class TextFramer {
    */
   batch(payloads: readonly Buffer[]): Buffer {
     if (payloads.length === 1) return this.frames(payloads);
-    return this.batched.bytesOf(payloads, (all) => {
-      const parts: Buffer[] = [BATCH_HEAD];
-      all.forEach((payload, i) => parts.push(...(i === 0 ? [payload] : [BATCH_COMMA, payload])));
-      parts.push(BATCH_TAIL);
-      return frameText(Buffer.concat(parts));
-    });
+    return this.batched.bytesOf(payloads, batchFrame);
   }
 }
