@@ -1,4 +1,4 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { BuiltinEventRegistry } from './core/events/builtin-event-registry.js';
 import { CoreEvents } from './core/events/core-events.js';
 import { FrameDispatcher } from './core/events/frame-dispatcher.js';
@@ -12,16 +12,22 @@ import { createEngine } from './engines/create-engine.js';
 import { RealtimeEngine } from './engines/realtime-engine.interface.js';
 import { REALTIME_OPTIONS } from './realtime.constants.js';
 import {
+  ASYNC_OPTIONS_TYPE,
   ConfigurableModuleClass,
   OPTIONS_TYPE,
   REALTIME_MODULE_OPTIONS,
 } from './realtime.module-definition.js';
 import { RealtimeConfigError } from './options-check.js';
 import { resolveRealtimeOptions, type ResolvedRealtimeOptions } from './realtime.options.js';
+import { realtimeSseControllerClass, useSseOptions } from './transports/sse/realtime-sse.controller.js';
 import { RealtimeSseEndpoint } from './transports/sse/realtime-sse.endpoint.js';
 import { RealtimeSse } from './transports/sse/realtime-sse.service.js';
 import { WebRtcSignalingService } from './transports/webrtc/webrtc-signaling.service.js';
+import { realtimeGatewayClass, useGatewayOptions } from './transports/websocket/realtime.gateway.js';
 import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
+
+/** Set once the transports' gateway and controller have their options. */
+const TRANSPORT_ROUTES = Symbol('nest-realtime:transport-routes');
 
 /**
  * The module. Import it once, at the root; it is global unless `isGlobal: false`.
@@ -89,7 +95,7 @@ import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
 export class RealtimeModule extends ConfigurableModuleClass {
   /** The module; with the `grpc` option, with the gRPC controllers (`RealtimeGrpcModule`). */
   static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {
-    const module = super.forRoot(options);
+    const module = withTransports(super.forRoot(options));
     if (options.grpc === undefined) return module;
     if (options.isGlobal === false) {
       // The gRPC controllers use the module's providers from a module of their own.
@@ -103,4 +109,33 @@ export class RealtimeModule extends ConfigurableModuleClass {
     );
     return { ...module, imports: [...(module.imports ?? []), grpc] };
   }
+
+  /** The module, with options from a factory (see the example above). */
+  static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withTransports(super.forRootAsync(options));
+  }
+}
+
+/**
+ * Adds the module's WebSocket gateway (the built-in events) and SSE controller, as
+ * classes of this module's own: their routes and paths are set from the options
+ * once they are resolved, before Nest connects gateways and registers routes.
+ */
+function withTransports(module: DynamicModule): DynamicModule {
+  const gateway = realtimeGatewayClass();
+  const controller = realtimeSseControllerClass();
+  const routes: Provider = {
+    provide: TRANSPORT_ROUTES,
+    useFactory: (options: ResolvedRealtimeOptions) => {
+      useGatewayOptions(gateway, options);
+      useSseOptions(controller, options);
+      return true;
+    },
+    inject: [REALTIME_OPTIONS],
+  };
+  return {
+    ...module,
+    controllers: [...(module.controllers ?? []), controller],
+    providers: [...(module.providers ?? []), gateway, routes],
+  };
 }

@@ -9,7 +9,7 @@ import {
   WsException,
 } from '@nestjs/websockets';
 import type { AddressInfo } from 'node:net';
-import { RealtimeHub, RealtimeModule, type WsConnection } from 'nest-realtime';
+import { RealtimeHub, RealtimeModule, RealtimeWsAdapter, type WsConnection } from 'nest-realtime';
 import { connectRealtimeGrpc } from 'nest-realtime/grpc';
 import { BENCH_ROOM, PING_INTERVAL, PONG_TIMEOUT, type PeerServer } from './peer.js';
 
@@ -66,6 +66,7 @@ function userOf(authorization: string | string[] | undefined): { userId: string 
  */
 export async function start(): Promise<PeerServer> {
   const app = await NestFactory.create(BenchModule, { logger: ['error', 'warn'] });
+  app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   if (grpcPort) await connectRealtimeGrpc(app);
   await app.listen(0, '127.0.0.1');
   const hub = app.get(RealtimeHub);

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RealtimeWsAdapter } from 'nest-realtime';
 import { connectRealtimeGrpc } from 'nest-realtime/grpc';
 import { AppModule, GRPC_PORT } from './app.module.js';
 
@@ -10,6 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 async function bootstrap(): Promise<void> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule);
+  app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   app.enableShutdownHooks();
   app.useStaticAssets(join(here, '..', 'public'));
   // The page loads the library's browser client straight from the build.

@@ -10,7 +10,12 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { afterAll, beforeAll } from 'vitest';
 import type { AddressInfo, Socket } from 'node:net';
-import { RealtimeHub, RealtimeModule, type RealtimeModuleOptions } from '../../lib/index.js';
+import {
+  RealtimeHub,
+  RealtimeModule,
+  RealtimeWsAdapter,
+  type RealtimeModuleOptions,
+} from '../../lib/index.js';
 import { testLogger } from './logger.js';
 
 /** A running Nest app on a free port, and where its WebSocket endpoint is. */
@@ -96,6 +101,7 @@ export async function listen(
     platform === 'fastify'
       ? await NestFactory.create<NestFastifyApplication>(root, new FastifyAdapter(), nest)
       : await NestFactory.create(root, nest);
+  app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   await app.listen(wanted, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {

@@ -32,6 +32,17 @@ export type ReadFrame =
   | { readonly kind: 'immediate'; readonly frame: InboundFrame; readonly event: RegisteredEvent }
   | { readonly kind: 'ordered'; readonly frame: InboundFrame; readonly event?: RegisteredEvent };
 
+/**
+ * How a transport runs built-in events in its framework's pipeline (the WebSocket's
+ * is Nest's, see RealtimeGateway): it calls `event.handler` in the end, and
+ * resolves to its result or rejects with what refused it.
+ */
+export type BuiltinPipeline = (
+  connection: RealtimeConnection,
+  event: RegisteredEvent,
+  frame: InboundFrame,
+) => Promise<unknown>;
+
 const logger = new Logger('RealtimeFrames');
 
 /**
@@ -50,10 +61,18 @@ const logger = new Logger('RealtimeFrames');
  */
 @Injectable()
 export class FrameDispatcher {
+  /** The pipelines built-in events run in, by transport; the others call the handler. */
+  private readonly pipelines = new Map<string, BuiltinPipeline>();
+
   constructor(
     private readonly registry: BuiltinEventRegistry,
     private readonly rpc: RpcService,
   ) {}
+
+  /** Runs the built-in events of `transport`'s connections through `pipeline`. */
+  usePipeline(transport: string, pipeline: BuiltinPipeline): void {
+    this.pipelines.set(transport, pipeline);
+  }
 
   /**
    * Parses one text frame. A bad one is answered here (BAD_FRAME) and is undefined;
@@ -112,7 +131,11 @@ export class FrameDispatcher {
   ): Promise<void> {
     let reply: object | undefined;
     try {
-      const result = await event.handler(connection, frame.data);
+      // rt:ack and rt:pong are the protocol's bookkeeping: no pipeline holds them up.
+      const pipeline = event.immediate ? undefined : this.pipelines.get(connection.transport);
+      const result = await (pipeline
+        ? pipeline(connection, event, frame)
+        : event.handler(connection, frame.data));
       if (frame.id !== undefined) reply = replyFrame(frame.id, result);
     } catch (error) {
       reply = errorFrame(frame.id, toErrorBody(error), frame.event);

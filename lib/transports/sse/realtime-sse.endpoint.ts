@@ -1,5 +1,4 @@
-import { HttpException, Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { HttpException, Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
@@ -25,8 +24,12 @@ import type { StreamConnection } from '../stream-connection.js';
 import { SseWriter } from './response-sink.js';
 
 /** A request as Express (or Fastify, through `raw`) hands it over. */
-type AdapterRequest = IncomingMessage & { raw?: IncomingMessage; body?: unknown };
-type AdapterResponse = ServerResponse & { raw?: ServerResponse; hijack?: () => void };
+export type AdapterRequest = IncomingMessage & { raw?: IncomingMessage; body?: unknown };
+/** A response as Express (or Fastify, through `raw`) hands it over. */
+export type AdapterResponse = ServerResponse & { raw?: ServerResponse; hijack?: () => void };
+
+/** How long a browser may keep a CORS preflight answer (seconds). */
+const PREFLIGHT_MAX_AGE = 600;
 
 /** An open stream of the endpoint, and what publishing through it needs. */
 interface Stream {
@@ -37,11 +40,13 @@ interface Stream {
 }
 
 /**
- * The built-in SSE endpoint (docs/protocol.md, Server-Sent Events): `GET <path>` streams
- * the rooms named by `room` query parameters, resuming from `Last-Event-ID`;
- * `POST <path>/publish` publishes to a room a stream is in. It is a route of the
- * app's HTTP server (Express), registered at start-up because its path comes from
- * the options; it writes its own responses, bounded for slow readers.
+ * What the built-in SSE endpoint does (docs/protocol.md, Server-Sent Events):
+ * `GET <path>` streams the rooms named by `room` query parameters, resuming from
+ * `Last-Event-ID`; `POST <path>/publish` publishes to a room a stream is in. The
+ * routes are those of RealtimeSseController, a Nest controller, so that the app's
+ * global prefix, guards and interceptors apply; this writes the responses itself,
+ * each event's bytes once for all its streams, bounded for slow readers. A page of
+ * another origin that `origins` allows gets the CORS headers it needs.
  *
  * @example
  * ```ts
@@ -50,7 +55,7 @@ interface Stream {
  * ```
  */
 @Injectable()
-export class RealtimeSseEndpoint implements OnModuleInit {
+export class RealtimeSseEndpoint {
   private readonly logger = new Logger('RealtimeSse');
   private readonly options: Readonly<Required<SseOptions>> | false;
   private readonly streams = new Map<string, Stream>();
@@ -63,7 +68,6 @@ export class RealtimeSseEndpoint implements OnModuleInit {
     private readonly hub: RealtimeHub,
     private readonly registry: BuiltinEventRegistry,
     @Inject(REALTIME_OPTIONS) private readonly realtime: ResolvedRealtimeOptions,
-    private readonly httpAdapterHost: HttpAdapterHost,
   ) {
     this.options = realtime.sse;
   }
@@ -73,26 +77,36 @@ export class RealtimeSseEndpoint implements OnModuleInit {
     return this.streams.size;
   }
 
-  /** Registers the routes: after the app's controllers, before Nest's 404 handler. */
-  onModuleInit(): void {
-    const options = this.options;
-    if (!options) return;
-    const adapter = this.httpAdapterHost.httpAdapter;
-    if (!adapter) {
-      this.logger.warn('the application has no HTTP server: the SSE endpoint is off');
-      return;
-    }
-    adapter.get(options.path, (request: AdapterRequest, response: AdapterResponse) => {
-      this.serve(request, response).catch((error: unknown) => this.crashed(response, error));
+  /** `GET <path>`: opens a stream, or answers why not; settles once it is open (or refused). */
+  stream(request: AdapterRequest, response: AdapterResponse): Promise<void> {
+    return this.serve(request, response).catch((error: unknown) =>
+      this.crashed(response.raw ?? response, error),
+    );
+  }
+
+  /** `POST <path>/publish`: publishes for a stream; settles once answered. */
+  publishFor(request: AdapterRequest, response: AdapterResponse): Promise<void> {
+    return this.publish(request, response).catch((error: unknown) =>
+      this.crashed(response.raw ?? response, error),
+    );
+  }
+
+  /**
+   * `OPTIONS` (a CORS preflight): 204 with what a page of an allowed origin may send
+   * (`POST`, its `Content-Type` and `Authorization`), 403 for another origin.
+   */
+  preflight(adapterRequest: AdapterRequest, adapterResponse: AdapterResponse): void {
+    const request = adapterRequest.raw ?? adapterRequest;
+    const response = adapterResponse.raw ?? adapterResponse;
+    adapterResponse.hijack?.();
+    if (!this.originAllowed(request, response)) return;
+    const asked = request.headers['access-control-request-headers'];
+    response.writeHead(204, {
+      'Access-Control-Allow-Methods': 'GET, POST',
+      'Access-Control-Allow-Headers': asked ?? 'Content-Type, Authorization',
+      'Access-Control-Max-Age': String(PREFLIGHT_MAX_AGE),
     });
-    if (options.publish) {
-      adapter.post(
-        `${options.path}/publish`,
-        (request: AdapterRequest, response: AdapterResponse) => {
-          this.publish(request, response).catch((error: unknown) => this.crashed(response, error));
-        },
-      );
-    }
+    response.end();
   }
 
   private async serve(
@@ -184,11 +198,22 @@ export class RealtimeSseEndpoint implements OnModuleInit {
     });
   }
 
-  /** A page of another site may not open a stream, nor publish (403): see `origins`. */
+  /**
+   * A page of another site may not open a stream, nor publish (403): see `origins`.
+   * One that may is told so with CORS headers, credentials (cookies) included.
+   */
   private originAllowed(request: IncomingMessage, response: ServerResponse): boolean {
-    if (originAllowed(request, this.realtime.origins)) return true;
-    answer(response, 403, ErrorCode.Forbidden, 'this origin may not connect');
-    return false;
+    if (!originAllowed(request, this.realtime.origins)) {
+      answer(response, 403, ErrorCode.Forbidden, 'this origin may not connect');
+      return false;
+    }
+    const { origin } = request.headers;
+    if (origin !== undefined) {
+      response.setHeader('Access-Control-Allow-Origin', origin);
+      response.setHeader('Access-Control-Allow-Credentials', 'true');
+      response.setHeader('Vary', 'Origin');
+    }
+    return true;
   }
 
   private async publish(

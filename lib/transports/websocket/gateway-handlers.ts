@@ -12,6 +12,7 @@ import {
   type OutboundFrame,
 } from '../../protocol/index.js';
 import type { RealtimeConnection } from '../../core/realtime-connection.js';
+import { exceptionBody } from './exception-body.js';
 import { requestContext, type RequestContext } from './request-context.js';
 
 /** A user's `@SubscribeMessage` handler, as Nest hands it to the adapter. */
@@ -227,34 +228,4 @@ function isWsResponse(value: unknown): value is { event: string; data?: unknown 
     value !== null &&
     typeof (value as { event?: unknown }).event === 'string'
   );
-}
-
-/**
- * Maps what Nest's exception filter emits to an error body: `{ status, message,
- * cause }` for `new WsException('text')`, the object itself for
- * `new WsException({ code, message, ... })`.
- */
-function exceptionBody(payload: unknown): ErrorBody {
-  if (typeof payload !== 'object' || payload === null) {
-    return { code: ErrorCode.HandlerError, message: String(payload) };
-  }
-  const {
-    code,
-    message,
-    status: _status,
-    cause: _cause,
-    ...rest
-  } = payload as Record<string, unknown>;
-  const text = typeof message === 'string' ? message : 'error';
-  const body: ErrorBody = {
-    code:
-      typeof code === 'string' && code.length > 0
-        ? code
-        : text === INTERNAL_ERROR.message
-          ? ErrorCode.InternalError
-          : ErrorCode.HandlerError,
-    message: text,
-  };
-  if (Object.keys(rest).length > 0) body.details = rest;
-  return body;
 }

@@ -1,113 +1,219 @@
-import { Logger, type INestApplicationContext, type WebSocketAdapter } from '@nestjs/common';
-import type { ApplicationConfig, ModuleRef } from '@nestjs/core';
+import type { INestApplicationContext, WebSocketAdapter, WsMessageHandler } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Observable } from 'rxjs';
+import { BUILTIN_GATEWAY_PATH } from './realtime.gateway.js';
 import { RealtimeWsServer } from './realtime-ws.server.js';
-import type { MessageHandler, WsConnection } from './ws-connection.js';
-
-const logger = new Logger('RealtimeWebSocket');
+import { rejectUpgrade } from './upgrade-response.js';
+import { WsConnection } from './ws-connection.js';
 
 /**
- * Connects the app's `@WebSocketGateway` classes to the realtime WebSocket server,
- * so that `@SubscribeMessage` handlers, guards, pipes, filters and
- * `handleConnection`/`handleDisconnect` work on its connections. RealtimeModule
- * installs it by itself; set it by hand only if you call `app.useWebSocketAdapter`.
+ * How {@link RealtimeWsAdapter} treats the app's gateways that are not realtime ones.
+ *
+ * @example
+ * ```ts
+ * app.useWebSocketAdapter(new RealtimeWsAdapter(app, { fallback: new IoAdapter(app) }));
+ * ```
+ */
+export interface RealtimeWsAdapterOptions {
+  /**
+   * The adapter of the app's other gateways (Socket.IO's `IoAdapter`, say): those
+   * with a `namespace`, a `port`, or a `path` other than `websocket.path`. Without
+   * one, such a gateway on another path or port is a plain `@nestjs/platform-ws`
+   * server, and one with a namespace stops the start with an error.
+   */
+  readonly fallback?: WebSocketAdapter;
+}
+
+/** A gateway's options as Nest hands them to `create`. */
+type GatewayOptions = Record<string, unknown> & { path?: string; namespace?: unknown };
+
+/** What `create` answers for the module's built-in gateway: it needs no server of its own. */
+const BUILTIN_SERVER = Object.freeze({ builtin: true });
+
+const UNDERLYING_PORT = 0;
+
+/**
+ * The WebSocket adapter of an app that imports RealtimeModule, built on
+ * `@nestjs/platform-ws`'s `WsAdapter`. Gateways on the HTTP port with no path (or
+ * `websocket.path`) run on the realtime server: their `@SubscribeMessage`
+ * handlers, guards, pipes, filters and `handleConnection`/`handleDisconnect` work
+ * on its connections, and `@WebSocketServer()` is the {@link RealtimeWsServer}.
+ * Other gateways go to `options.fallback`, or are plain platform-ws servers.
+ * Install it as any Nest WebSocket adapter, before `app.listen()`.
  *
  * @example
  * ```ts
  * const app = await NestFactory.create(AppModule);
- * app.useWebSocketAdapter(new RealtimeWsAdapter(app)); // only if you set adapters yourself
+ * app.useWebSocketAdapter(new RealtimeWsAdapter(app));
+ * await app.listen(3000);
  * ```
  */
-export class RealtimeWsAdapter implements WebSocketAdapter<RealtimeWsServer, WsConnection> {
-  private server: RealtimeWsServer | undefined;
+export class RealtimeWsAdapter extends WsAdapter {
+  private realtime: RealtimeWsServer | undefined;
+  private readonly fallbackServers = new WeakSet<object>();
+  private readonly fallbackClients = new WeakSet<object>();
+  private upgradeListener: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
 
-  constructor(private readonly source: RealtimeWsServer | INestApplicationContext) {}
+  constructor(
+    private readonly app: INestApplicationContext,
+    private readonly options: RealtimeWsAdapterOptions = {},
+  ) {
+    super(app);
+  }
 
   /**
-   * Every gateway gets the one realtime server. A gateway must use the HTTP port
-   * and either no path or `websocket.path`; anything else fails at start-up.
+   * The realtime server for realtime gateways (a gateway must not ask for another
+   * path while `websocket` is false); the fallback's or a platform-ws server for the
+   * others.
    */
-  create(port: number, options: { path?: string; namespace?: unknown } = {}): RealtimeWsServer {
+  override create(port: number, options: GatewayOptions = {}): unknown {
     const server = this.resolveServer();
+    if (options.path === BUILTIN_GATEWAY_PATH) {
+      this.route(server);
+      return BUILTIN_SERVER;
+    }
+    const realtime =
+      port === UNDERLYING_PORT &&
+      options.namespace === undefined &&
+      (options.path === undefined || options.path === server.path);
+    if (!realtime) return this.createOther(port, options);
     if (server.path === undefined) {
       throw new Error(
         'nest-realtime: a @WebSocketGateway exists but the option "websocket" is false',
       );
     }
-    if (port !== 0) {
-      throw new Error(
-        `nest-realtime: gateways share the HTTP port; remove the port ${port} from @WebSocketGateway`,
-      );
-    }
-    if (options.namespace !== undefined) {
-      throw new Error('nest-realtime: gateway namespaces are not supported; use rooms');
-    }
-    if (options.path !== undefined && options.path !== server.path) {
-      throw new Error(
-        `nest-realtime: a gateway asks for path "${options.path}" but websocket.path is "${server.path}"`,
-      );
-    }
     server.prepareGateways();
+    this.route(server);
     return server;
   }
 
-  bindClientConnect(server: RealtimeWsServer, callback: (...args: unknown[]) => void): void {
-    server.onConnection(callback);
+  override bindClientConnect(server: unknown, callback: (...args: unknown[]) => void): void {
+    if (server === BUILTIN_SERVER) return; // the built-in gateway needs no per-connection hooks
+    if (server instanceof RealtimeWsServer) server.onConnection(callback);
+    else if (this.fallbackServers.has(server as object)) {
+      this.options.fallback!.bindClientConnect(server, (client: object, ...rest: unknown[]) => {
+        this.fallbackClients.add(client);
+        callback(client, ...rest);
+      });
+    } else super.bindClientConnect(server, callback);
   }
 
   /** `handleDisconnect(client, { code, reason })` gets the close code and reason. */
-  bindClientDisconnect(
-    client: WsConnection,
-    callback: (info: { code: number; reason: string }) => void,
-  ): void {
-    client.onClose(callback);
+  override bindClientDisconnect(client: unknown, callback: (...args: unknown[]) => void): void {
+    if (client instanceof WsConnection) client.onClose(callback);
+    else if (this.fallbackClients.has(client as object)) {
+      this.options.fallback!.bindClientDisconnect?.(client, callback);
+    } else super.bindClientDisconnect(client, callback);
   }
 
-  bindMessageHandlers(
-    client: WsConnection,
-    handlers: MessageHandler[],
+  override bindMessageHandlers(
+    client: unknown,
+    handlers: WsMessageHandler[],
     transform: (data: unknown) => Observable<unknown>,
   ): void {
-    client.addHandlers(handlers, transform);
+    if (client instanceof WsConnection) {
+      if (handlers.length > 0) client.addHandlers(handlers, transform);
+    } else if (this.fallbackClients.has(client as object)) {
+      this.options.fallback!.bindMessageHandlers(client, handlers, transform);
+    } else {
+      super.bindMessageHandlers(client as never, handlers as never, transform);
+    }
   }
 
-  /** The server closes itself (before application shutdown); nothing is left to do here. */
-  async close(): Promise<void> {}
+  /** The realtime server closes itself (before application shutdown); the others as their adapter does. */
+  override async close(server: unknown): Promise<void> {
+    if (server === BUILTIN_SERVER || server instanceof RealtimeWsServer) return;
+    if (this.fallbackServers.has(server as object)) await this.options.fallback!.close(server);
+    else await super.close(server as never);
+  }
 
-  async dispose(): Promise<void> {}
+  override async dispose(): Promise<void> {
+    const httpServer = this.httpServersRegistry.get(UNDERLYING_PORT) as HttpServer | undefined;
+    if (this.upgradeListener) httpServer?.off('upgrade', this.upgradeListener);
+    this.upgradeListener = undefined;
+    await super.dispose();
+    await (this.options.fallback as { dispose?: () => Promise<void> } | undefined)?.dispose?.();
+  }
+
+  /**
+   * On the HTTP port one listener takes every upgrade: the realtime path to the
+   * realtime server, a platform-ws gateway's path to its server, and anything else
+   * to whoever else listens (Socket.IO's engine), or 404 when no one does.
+   */
+  protected override ensureHttpServerExists(
+    port: number,
+    httpServer: HttpServer = createServer(),
+  ): HttpServer | undefined {
+    if (port !== UNDERLYING_PORT) return super.ensureHttpServerExists(port, httpServer);
+    if (this.httpServersRegistry.has(port)) return undefined;
+    this.httpServersRegistry.set(port, httpServer);
+    this.upgradeListener = (request, socket, head) => {
+      const pathname = pathnameOf(request);
+      const { realtime } = this;
+      if (realtime && pathname === realtime.path) {
+        realtime.handleUpgrade(request, socket, head);
+        return;
+      }
+      for (const wsServer of this.wsServersRegistry.get(port) ?? []) {
+        if (pathname !== wsServer.path) continue;
+        wsServer.handleUpgrade(request, socket, head, (ws: unknown) => {
+          wsServer.emit('connection', ws, request);
+        });
+        return;
+      }
+      if (httpServer.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'Not Found');
+    };
+    httpServer.on('upgrade', this.upgradeListener);
+    return httpServer;
+  }
+
+  private createOther(port: number, options: GatewayOptions): unknown {
+    const { fallback } = this.options;
+    if (fallback) {
+      const server = fallback.create(port, options) as object;
+      this.fallbackServers.add(server);
+      return server;
+    }
+    if (options.namespace !== undefined) {
+      throw new Error(
+        'nest-realtime: a @WebSocketGateway has a namespace, which the realtime server does not ' +
+          'have (it has rooms). For a Socket.IO gateway, give its adapter: ' +
+          'app.useWebSocketAdapter(new RealtimeWsAdapter(app, { fallback: new IoAdapter(app) }))',
+      );
+    }
+    return super.create(port, options as Parameters<WsAdapter['create']>[1]);
+  }
+
+  /** Serves the realtime path on the HTTP port, once. */
+  private route(server: RealtimeWsServer): void {
+    if (this.realtime) return;
+    this.realtime = server;
+    if (server.path === undefined) return;
+    if (!this.httpServer) {
+      throw new Error('nest-realtime: RealtimeWsAdapter needs an HTTP application');
+    }
+    this.ensureHttpServerExists(UNDERLYING_PORT, this.httpServer as HttpServer);
+    server.routed();
+  }
 
   private resolveServer(): RealtimeWsServer {
-    const { source } = this;
-    if (this.server) return this.server;
+    let server: RealtimeWsServer | undefined;
     try {
-      this.server =
-        source instanceof RealtimeWsServer
-          ? source
-          : source.get(RealtimeWsServer, { strict: false });
+      server = this.app.get(RealtimeWsServer, { strict: false });
     } catch {
       // reported below
     }
-    if (!this.server) {
+    if (!server) {
       throw new Error('nest-realtime: RealtimeWsAdapter needs RealtimeModule to be imported');
     }
-    return this.server;
+    return server;
   }
 }
 
-/**
- * Makes the realtime adapter the app's WebSocket adapter, unless the app has set
- * one already. Runs while the module's providers are built, which is before Nest
- * connects gateways (during `app.init()`).
- */
-export function installRealtimeWsAdapter(moduleRef: ModuleRef, server: RealtimeWsServer): void {
-  // ModuleRef has no public way to the application config; its container does.
-  const config = (moduleRef as unknown as { container?: { applicationConfig?: ApplicationConfig } })
-    .container?.applicationConfig;
-  if (!config) {
-    logger.warn(
-      'could not install RealtimeWsAdapter: call app.useWebSocketAdapter(new RealtimeWsAdapter(app))',
-    );
-    return;
-  }
-  if (!config.getIoAdapter()) config.setIoAdapter(new RealtimeWsAdapter(server));
+function pathnameOf(request: IncomingMessage): string {
+  const url = request.url ?? '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
 }

@@ -5,7 +5,7 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
+import { HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -29,7 +29,6 @@ import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import type { WebSocketOptions } from './websocket.options.js';
 import { guardGatewayHooks } from './gateway-hooks.js';
-import { installRealtimeWsAdapter } from './realtime-ws.adapter.js';
 import { upgradeRequestOf } from './upgrade-request.js';
 import { rejectUpgrade } from './upgrade-response.js';
 import { ConnectionSocket, WsConnection, type WsConnectionShared } from './ws-connection.js';
@@ -80,9 +79,10 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
   private readonly pending = new Map<Duplex, Handshake>();
   /** Sockets refused with a close code, until they are closed. */
   private readonly refused = new Set<WebSocket>();
-  private httpServer: HttpServer | undefined;
   private closing = false;
   private gatewaysPrepared = false;
+  /** Whether the app's WebSocket adapter sends this server its upgrades. */
+  private isRouted = false;
 
   constructor(
     private readonly hub: RealtimeHub,
@@ -91,7 +91,6 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     @Inject(REALTIME_OPTIONS) private readonly realtimeOptions: ResolvedRealtimeOptions,
     private readonly httpAdapterHost: HttpAdapterHost,
     private readonly modules: ModulesContainer,
-    moduleRef: ModuleRef,
   ) {
     const options = (this.options = realtimeOptions.websocket);
     this.path = options ? options.path : undefined;
@@ -115,7 +114,6 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       WebSocket: ConnectionSocket,
     });
     this.heartbeat = new WsHeartbeat(this.clients, options.pingInterval, options.pongTimeout);
-    installRealtimeWsAdapter(moduleRef, this);
   }
 
   /**
@@ -133,6 +131,15 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     this.listeners.push(listener);
   }
 
+  /** @internal Called by {@link RealtimeWsAdapter} once it sends this server the upgrades of its path. */
+  routed(): void {
+    this.isRouted = true;
+  }
+
+  /**
+   * Starts the heartbeat; fails the start when the app's WebSocket adapter is not
+   * {@link RealtimeWsAdapter}, which would leave `websocket.path` unserved.
+   */
   onApplicationBootstrap(): void {
     if (!this.options) return;
     const httpServer = this.httpAdapterHost.httpAdapter?.getHttpServer() as HttpServer | undefined;
@@ -140,8 +147,15 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       this.logger.warn('the application has no HTTP server: the WebSocket transport is off');
       return;
     }
-    this.httpServer = httpServer;
-    httpServer.on('upgrade', this.onUpgrade);
+    if (!this.isRouted) {
+      throw new Error(
+        `nest-realtime: the WebSocket transport ("${this.path}") needs RealtimeWsAdapter, and the ` +
+          `app's WebSocket adapter is another one (or none). Call ` +
+          `app.useWebSocketAdapter(new RealtimeWsAdapter(app)) before app.listen(); to keep ` +
+          `another adapter's gateways (Socket.IO's), give it as the fallback: ` +
+          `new RealtimeWsAdapter(app, { fallback: new IoAdapter(app) }). Or set websocket: false.`,
+      );
+    }
     this.heartbeat!.start();
   }
 
@@ -152,7 +166,6 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.options) return;
     this.closing = true;
-    this.httpServer?.off('upgrade', this.onUpgrade);
     this.heartbeat!.stop();
     for (const ws of this.refused) ws.terminate();
     // After the line above: those refused now with a close get closeTimeout to answer it.
@@ -173,12 +186,11 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     while (this.clients.size + this.refused.size > 0 && Date.now() < deadline) await delay(5);
   }
 
-  private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (pathnameOf(request) !== this.path) {
-      // Another listener may own that path; if there is none, do not leave the client hanging.
-      if (this.httpServer!.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'Not Found');
-      return;
-    }
+  /**
+   * @internal Takes a handshake on `path` (the adapter routes them here): refused
+   * with 503 once shutting down, else authenticated and limited as the options say.
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!isWebSocketHandshake(request)) {
       rejectUpgrade(socket, 400, 'Bad Request: not a WebSocket handshake');
       return;
@@ -188,7 +200,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       this.logger.error('upgrade failed', error instanceof Error ? error.stack : error);
       rejectUpgrade(socket, 500, 'Internal Server Error');
     });
-  };
+  }
 
   private async accept(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const options = this.options as Required<WebSocketOptions>;
@@ -342,12 +354,6 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     this.clients.delete(connection);
     this.lifecycle.detach(connection);
   }
-}
-
-function pathnameOf(request: IncomingMessage): string {
-  const url = request.url ?? '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
 }
 
 /** The headers without which ws would refuse the handshake: checked before `authenticate` runs. */
