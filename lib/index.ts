@@ -78,11 +78,16 @@ export type { ControlHandler, NodeController } from './engines/node-controller.i
 export { MemoryEngine } from './engines/memory/memory.engine.js';
 
 export { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
-export { RealtimeWsAdapter } from './transports/websocket/realtime-ws.adapter.js';
+export {
+  RealtimeWsAdapter,
+  type RealtimeWsAdapterOptions,
+} from './transports/websocket/realtime-ws.adapter.js';
+export { RealtimeGateway } from './transports/websocket/realtime.gateway.js';
 export { WsConnection } from './transports/websocket/ws-connection.js';
 export type { UpgradeRequest } from './transports/websocket/upgrade-request.js';
 export { RealtimeSse, type SseHelperOptions } from './transports/sse/realtime-sse.service.js';
 export { RealtimeSseEndpoint } from './transports/sse/realtime-sse.endpoint.js';
+export { RealtimeSseController } from './transports/sse/realtime-sse.controller.js';
 export {
   StreamConnection,
   type ResumePoint,

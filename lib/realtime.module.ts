@@ -19,11 +19,17 @@ import {
 } from './realtime.module-definition.js';
 import { RealtimeConfigError } from './options-check.js';
 import { resolveRealtimeOptions, type ResolvedRealtimeOptions } from './realtime.options.js';
-import { realtimeSseControllerClass, useSseOptions } from './transports/sse/realtime-sse.controller.js';
+import {
+  realtimeSseControllerClass,
+  useSseOptions,
+} from './transports/sse/realtime-sse.controller.js';
 import { RealtimeSseEndpoint } from './transports/sse/realtime-sse.endpoint.js';
 import { RealtimeSse } from './transports/sse/realtime-sse.service.js';
 import { WebRtcSignalingService } from './transports/webrtc/webrtc-signaling.service.js';
-import { realtimeGatewayClass, useGatewayOptions } from './transports/websocket/realtime.gateway.js';
+import {
+  realtimeGatewayClass,
+  useGatewayOptions,
+} from './transports/websocket/realtime.gateway.js';
 import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
 
 /** Set once the transports' gateway and controller have their options. */

@@ -5,6 +5,7 @@ import {
   type ModuleMetadata,
   type NestApplicationOptions,
   type Type,
+  type WebSocketAdapter,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -40,6 +41,13 @@ export interface StartOptions {
   readonly port?: number;
   /** The HTTP platform: Express or Fastify; see {@link usePlatform} for the default. */
   readonly platform?: Platform;
+  /**
+   * The app's WebSocket adapter: `new RealtimeWsAdapter(app)` unless given; null sets
+   * none (Nest then picks its default, Socket.IO's).
+   */
+  readonly adapter?: ((app: INestApplication) => WebSocketAdapter) | null;
+  /** What the app's main.ts would do before `listen` (a global prefix, global guards...). */
+  readonly configure?: (app: INestApplication) => void;
 }
 
 /** The HTTP platforms the HTTP-facing suites run over (`describe.each(PLATFORMS)`). */
@@ -93,7 +101,13 @@ export async function startApp(
 export async function listen(
   root: Type,
   path = '/ws',
-  { logger = testLogger, port: wanted = 0, platform = defaultPlatform }: StartOptions = {},
+  {
+    logger = testLogger,
+    port: wanted = 0,
+    platform = defaultPlatform,
+    adapter = (app) => new RealtimeWsAdapter(app),
+    configure,
+  }: StartOptions = {},
 ): Promise<TestApp> {
   // abortOnError: false, so that a start-up failure rejects instead of exiting the process.
   const nest = { logger, abortOnError: false };
@@ -101,8 +115,14 @@ export async function listen(
     platform === 'fastify'
       ? await NestFactory.create<NestFastifyApplication>(root, new FastifyAdapter(), nest)
       : await NestFactory.create(root, nest);
-  app.useWebSocketAdapter(new RealtimeWsAdapter(app));
-  await app.listen(wanted, '127.0.0.1');
+  if (adapter) app.useWebSocketAdapter(adapter(app));
+  configure?.(app);
+  try {
+    await app.listen(wanted, '127.0.0.1');
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {
     app,

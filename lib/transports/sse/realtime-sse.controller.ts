@@ -71,6 +71,11 @@ export function realtimeSseControllerClass(): Type<RealtimeSseController> {
   return AppRealtimeSseController;
 }
 
+/** Takes a controller method's route away (Nest skips a method without a path). */
+function unroute(method: (...args: never[]) => unknown): void {
+  Reflect.deleteMetadata(PATH_METADATA, method);
+}
+
 /**
  * Puts `controller` at `sse.path`, without the publish route when `sse.publish` is
  * false, and without any route when `sse` is false.
@@ -81,8 +86,6 @@ export function useSseOptions(
 ): void {
   const { sse } = options;
   const { prototype } = controller;
-  const unroute = (method: (...args: never[]) => unknown) =>
-    Reflect.deleteMetadata(PATH_METADATA, method);
   if (!sse) {
     unroute(prototype.stream);
     unroute(prototype.publish);

@@ -54,7 +54,8 @@ export class RealtimeWsAdapter extends WsAdapter {
   private realtime: RealtimeWsServer | undefined;
   private readonly fallbackServers = new WeakSet<object>();
   private readonly fallbackClients = new WeakSet<object>();
-  private upgradeListener: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
+  private upgradeListener:
+    ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
 
   constructor(
     private readonly app: INestApplicationContext,

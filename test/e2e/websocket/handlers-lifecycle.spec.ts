@@ -9,7 +9,6 @@ import { IncomingMessage } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it, vi } from 'vitest';
 import { RealtimeError, WsConnection } from '../../../lib/index.js';
-import { startApp } from '../../support/app.js';
 import {
   appForAllTests,
   appForEachTest,
@@ -28,22 +27,6 @@ import {
 } from '../../support/handlers-gateways.js';
 import type { Frame, TestClient } from '../../support/ws-client.js';
 import { eventIs } from '../../support/ws-client.js';
-
-@WebSocketGateway({ path: '/other' })
-class OtherPathGateway {
-  @SubscribeMessage('x')
-  x() {
-    return 1;
-  }
-}
-
-@WebSocketGateway(4000)
-class OwnPortGateway {
-  @SubscribeMessage('x')
-  x() {
-    return 1;
-  }
-}
 
 /** Tracks how many `slow` handlers run at once. */
 const slowStats = { running: 0, max: 0, calls: 0 };
@@ -179,16 +162,6 @@ describe('application handlers', () => {
       expect(await client.next()).toEqual({ event: 'custom', data: { a: 1 } });
       expect(await leftovers(client)).toEqual([]);
       expect(await leftovers(bystander, 50)).toEqual([]);
-    });
-  });
-
-  describe('start-up', () => {
-    it('fails when a gateway asks for another path, naming the path', async () => {
-      await expect(startApp({}, { providers: [OtherPathGateway] })).rejects.toThrow(/\/other/);
-    });
-
-    it('fails when a gateway asks for its own port', async () => {
-      await expect(startApp({}, { providers: [OwnPortGateway] })).rejects.toThrow(/4000/);
     });
   });
 
