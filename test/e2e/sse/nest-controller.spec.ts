@@ -2,15 +2,20 @@
 // interceptors apply to it, its path comes from forRoot or forRootAsync options,
 // @nestjs/swagger lists it, and a page of an allowed origin gets CORS headers.
 import {
+  Catch,
+  ForbiddenException,
   Injectable,
   Module,
+  VersioningType,
+  type ArgumentsHost,
+  type ExceptionFilter,
   type CallHandler,
   type CanActivate,
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { RealtimeModule, type RealtimeModuleOptions } from '../../../lib/index.js';
@@ -41,6 +46,17 @@ class Recorder implements NestInterceptor {
     const { url } = context.switchToHttp().getRequest<IncomingMessage & { originalUrl?: string }>();
     this.calls.push(`${context.getHandler().name} ${url?.split('?')[0]}`);
     return next.handle();
+  }
+}
+
+/** Answers a refusal with 418, as an app's own filter would reshape errors. */
+@Catch(ForbiddenException)
+class TeapotFilter implements ExceptionFilter {
+  catch(_exception: ForbiddenException, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<{ raw?: ServerResponse } & ServerResponse>();
+    const response = reply.raw ?? reply;
+    response.writeHead(418, { 'content-type': 'application/json' });
+    response.end('{"teapot":true}');
   }
 }
 
@@ -124,6 +140,28 @@ describe.each(PLATFORMS)('the SSE endpoint as a Nest controller, over %s', (plat
       'stream /api/realtime/events',
       'publish /api/realtime/events/publish',
     ]);
+  });
+
+  it("is versioned with the app's URI versioning, and answered by its global filters", async () => {
+    const app = await harness.start(
+      { authenticate: userFromQuery },
+      {},
+      {
+        configure: (nest) => {
+          nest.enableVersioning({ type: VersioningType.URI, defaultVersion: '2' });
+          nest.useGlobalGuards(new PassGuard());
+          nest.useGlobalFilters(new TeapotFilter());
+        },
+      },
+    );
+    expect(
+      (await open(app, '/realtime/events?room=lobby&user=a', { 'x-pass': 'yes' })).status,
+    ).toBe(404);
+    const refused = await open(app, '/v2/realtime/events?room=lobby&user=a');
+    expect(refused.status).toBe(418);
+    const stream = await open(app, '/v2/realtime/events?room=lobby&user=a', { 'x-pass': 'yes' });
+    expect(stream.status).toBe(200);
+    await joined(stream);
   });
 
   it('stays where it was when the global prefix excludes it', async () => {
