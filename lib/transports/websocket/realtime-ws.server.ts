@@ -48,10 +48,10 @@ interface Handshake {
 }
 
 /**
- * The WebSocket transport: it takes upgrades on the app's HTTP port at
- * `websocket.path`, authenticates them, applies the connection limits, keeps the
- * heartbeat and hands each connection to the hub and to the app's gateways.
- * Gateways get it as their `@WebSocketServer()`.
+ * The WebSocket transport: it takes the upgrades that {@link RealtimeWsAdapter}
+ * routes to it from the app's HTTP port at `websocket.path`, authenticates them,
+ * applies the connection limits, keeps the heartbeat and hands each connection to
+ * the hub and to the app's gateways. Gateways get it as their `@WebSocketServer()`.
  *
  * @example
  * ```ts
