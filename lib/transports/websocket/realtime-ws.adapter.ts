@@ -1,4 +1,9 @@
-import type { INestApplicationContext, WebSocketAdapter, WsMessageHandler } from '@nestjs/common';
+import {
+  Logger,
+  type INestApplicationContext,
+  type WebSocketAdapter,
+  type WsMessageHandler,
+} from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -33,6 +38,7 @@ type GatewayOptions = Record<string, unknown> & { path?: string; namespace?: unk
 const BUILTIN_SERVER = Object.freeze({ builtin: true });
 
 const UNDERLYING_PORT = 0;
+const logger = new Logger('RealtimeWebSocket');
 
 /**
  * The WebSocket adapter of an app that imports RealtimeModule, built on
@@ -54,6 +60,8 @@ export class RealtimeWsAdapter extends WsAdapter {
   private realtime: RealtimeWsServer | undefined;
   private readonly fallbackServers = new WeakSet<object>();
   private readonly fallbackClients = new WeakSet<object>();
+  /** The fallback's base servers of namespace gateways, by port and path. */
+  private readonly fallbackBases = new Map<string, object>();
   private upgradeListener:
     ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
 
@@ -83,6 +91,14 @@ export class RealtimeWsAdapter extends WsAdapter {
     if (server.path === undefined) {
       throw new Error(
         'nest-realtime: a @WebSocketGateway exists but the option "websocket" is false',
+      );
+    }
+    const others = Object.keys(options).filter((key) => key !== 'path');
+    if (this.options.fallback && others.length > 0) {
+      // Options of another library's gateway (Socket.IO's `cors`, say): likely meant for the fallback.
+      logger.warn(
+        `a @WebSocketGateway with options ${others.join(', ')} but no namespace or path runs on ` +
+          'nest-realtime; give it a namespace or a path to send it to the fallback adapter',
       );
     }
     server.prepareGateways();
@@ -135,6 +151,8 @@ export class RealtimeWsAdapter extends WsAdapter {
     if (this.upgradeListener) httpServer?.off('upgrade', this.upgradeListener);
     this.upgradeListener = undefined;
     await super.dispose();
+    for (const base of this.fallbackBases.values()) await this.options.fallback!.close(base);
+    this.fallbackBases.clear();
     await (this.options.fallback as { dispose?: () => Promise<void> } | undefined)?.dispose?.();
   }
 
@@ -173,7 +191,10 @@ export class RealtimeWsAdapter extends WsAdapter {
   private createOther(port: number, options: GatewayOptions): unknown {
     const { fallback } = this.options;
     if (fallback) {
-      const server = fallback.create(port, options) as object;
+      const server = fallback.create(
+        port,
+        this.withFallbackBase(fallback, port, options),
+      ) as object;
       this.fallbackServers.add(server);
       return server;
     }
@@ -185,6 +206,33 @@ export class RealtimeWsAdapter extends WsAdapter {
       );
     }
     return super.create(port, options as Parameters<WsAdapter['create']>[1]);
+  }
+
+  /**
+   * A namespace gateway's options for the fallback. Nest makes a namespace's base
+   * server first, with no namespace, which on the HTTP port with no path is the
+   * realtime server: the fallback gets a base of its own instead, one per port and
+   * path, so that every namespace shares it (as they would one Socket.IO server).
+   */
+  private withFallbackBase(
+    fallback: WebSocketAdapter,
+    port: number,
+    options: GatewayOptions,
+  ): GatewayOptions {
+    const { namespace, server, ...base } = options;
+    if (
+      namespace === undefined ||
+      (server !== BUILTIN_SERVER && !(server instanceof RealtimeWsServer))
+    ) {
+      return options;
+    }
+    const key = `${port} ${options.path ?? ''}`;
+    let fallbackBase = this.fallbackBases.get(key);
+    if (!fallbackBase) {
+      fallbackBase = fallback.create(port, base) as object;
+      this.fallbackBases.set(key, fallbackBase);
+    }
+    return { ...options, server: fallbackBase };
   }
 
   /** Serves the realtime path on the HTTP port, once. */

@@ -16,6 +16,7 @@ import { WebSocket } from 'ws';
 import { RealtimeWsAdapter, RealtimeWsServer, type WsConnection } from '../../../lib/index.js';
 import { PLATFORMS, usePlatform } from '../../support/app.js';
 import { userFromQuery, withHarness } from '../../support/fixtures.js';
+import { testLogger } from '../../support/logger.js';
 
 /** A Socket.IO gateway, as an app that had one before nest-realtime would. */
 @WebSocketGateway({ namespace: 'legacy' })
@@ -25,6 +26,19 @@ class LegacyGateway {
     return { echoed: data };
   }
 }
+
+/** A second namespace of the same Socket.IO server. */
+@WebSocketGateway({ namespace: 'second' })
+class SecondLegacyGateway {
+  @SubscribeMessage('echo')
+  echo(@MessageBody() data: unknown) {
+    return { second: data };
+  }
+}
+
+/** A Socket.IO gateway whose options would have been meant for Socket.IO, without a namespace. */
+@WebSocketGateway({ cors: { origin: '*' } })
+class AmbiguousGateway {}
 
 /** The app's realtime gateway. */
 @WebSocketGateway()
@@ -53,24 +67,39 @@ describe.each(PLATFORMS)('RealtimeWsAdapter beside other gateways, over %s', (pl
   it('serves a Socket.IO gateway through its fallback, and the realtime ones itself', async () => {
     const app = await harness.start(
       { authenticate: userFromQuery },
-      { providers: [LegacyGateway, ChatGateway] },
+      { providers: [LegacyGateway, SecondLegacyGateway, ChatGateway] },
       { adapter: (nest) => new RealtimeWsAdapter(nest, { fallback: new IoAdapter(nest) }) },
     );
     for (const transports of [['websocket'], ['polling']]) {
-      const socket: IoClient = io(`http://127.0.0.1:${app.port}/legacy`, {
-        transports,
-        reconnection: false,
-      });
-      harness.defer(() => socket.close());
-      const answer = await socket.timeout(3_000).emitWithAck('echo', { n: 1 });
-      expect(answer).toEqual({ echoed: { n: 1 } });
-      socket.close();
+      for (const [namespace, answer] of [
+        ['legacy', { echoed: { n: 1 } }],
+        ['second', { second: { n: 1 } }],
+      ] as const) {
+        const socket: IoClient = io(`http://127.0.0.1:${app.port}/${namespace}`, {
+          transports,
+          reconnection: false,
+        });
+        harness.defer(() => socket.close());
+        expect(await socket.timeout(3_000).emitWithAck('echo', { n: 1 })).toEqual(answer);
+        socket.close();
+      }
     }
     const client = await harness.connect(`${app.wsUrl}?user=ada`);
     expect((await client.request('whoami')).data).toEqual({ user: 'ada', realtime: true });
     expect((await client.request('rt:join', { room: 'lobby' })).data).toMatchObject({
       name: 'lobby',
     });
+  });
+
+  it('warns of a gateway with options of another library and no namespace or path', async () => {
+    await harness.start(
+      {},
+      { providers: [AmbiguousGateway] },
+      { adapter: (nest) => new RealtimeWsAdapter(nest, { fallback: new IoAdapter(nest) }) },
+    );
+    expect(testLogger.problems().map((entry) => entry.text)).toEqual([
+      expect.stringMatching(/options cors but no namespace or path runs on nest-realtime/),
+    ]);
   });
 
   it('serves a gateway on another path as a plain platform-ws server', async () => {
