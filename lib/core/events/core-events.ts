@@ -104,9 +104,7 @@ export class CoreEvents {
     registry.register(BuiltinEvent.Room, async (connection, data) => {
       const room = roomOf(hub, data);
       assertMember(connection, room);
-      const [info, users] = await Promise.all([hub.roomInfo(room), hub.roomUsers(room)]);
-      if (!info) throw new RealtimeError(ErrorCode.RoomNotFound, `no room "${room}"`);
-      return { ...info, users };
+      return presence.roomView(room, { viewer: connection.userId });
     });
     // The heartbeat's answer: reading the frame at all is what counts (the transport
     // marks the connection alive before the rate limit), so there is nothing to do.

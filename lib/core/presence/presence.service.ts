@@ -26,6 +26,7 @@ import { presenceChannel, roomPresenceChannel, userChannel } from '../channels.j
 import type { ChannelSubscriber } from '../connection-registry.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
 import type { LeaveCause } from '../hub/hub-listeners.js';
+import type { RoomInfo } from '../hub/room-joins.js';
 import { RealtimeHub } from '../realtime-hub.js';
 import {
   assertChosenStatus,
@@ -176,6 +177,44 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     this.require();
     const records = await this.engine.presence.get(userIds);
     return userIds.map((userId, i) => viewOf(userId, records[i], viewer));
+  }
+
+  /**
+   * Which of these users others may not see: those whose status is `invisible`
+   * (none when presence is off). What the server tells other clients of a room or a
+   * call leaves them out.
+   */
+  async hiddenUsers(userIds: readonly string[]): Promise<Set<string>> {
+    if (!this.options || userIds.length === 0) return new Set();
+    const records = await this.engine.presence.get(userIds);
+    return new Set(userIds.filter((_, i) => records[i]?.status === 'invisible'));
+  }
+
+  /**
+   * A room as `viewer` sees it (`rt:room`, gRPC `GetRoom`): its record and its users,
+   * where an invisible user other than the viewer is neither listed nor counted in
+   * `size`, as if offline. `hub.roomInfo` and `hub.roomUsers` keep the whole truth
+   * for server code.
+   *
+   * @throws RealtimeError ROOM_NOT_FOUND when there is no such room.
+   */
+  async roomView(
+    room: string,
+    { viewer }: PresenceViewOptions = {},
+  ): Promise<RoomInfo & { users: string[] }> {
+    const [info, members] = await Promise.all([
+      this.hub.roomInfo(room),
+      this.hub.roomMembers(room),
+    ]);
+    if (!info) throw new RealtimeError(ErrorCode.RoomNotFound, `no room "${room}"`);
+    const users = [...new Set(members.flatMap(({ userId }) => userId ?? []))];
+    const hidden = await this.hiddenUsers(users.filter((userId) => userId !== viewer));
+    const unseen = members.filter(({ userId }) => userId !== undefined && hidden.has(userId));
+    return {
+      ...info,
+      size: info.size - unseen.length,
+      users: users.filter((userId) => !hidden.has(userId)),
+    };
   }
 
   /**

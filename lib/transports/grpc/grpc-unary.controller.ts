@@ -60,9 +60,7 @@ export class RealtimeGrpcUnaryController {
     try {
       const room = roomName(request.room, this.hub.maxRoomNameLength);
       await assertCanJoin(this.realtime.authorize, principal, room);
-      const [info, users] = await Promise.all([this.hub.roomInfo(room), this.hub.roomUsers(room)]);
-      if (!info) throw new RealtimeError(ErrorCode.RoomNotFound, `no room "${room}"`);
-      return { ...info, users };
+      return await this.presence.roomView(room, { viewer: principal.userId });
     } catch (error) {
       throw rpcException(error);
     }

@@ -108,13 +108,9 @@ function candidateOf(value: unknown): SignalCandidate | null {
 }
 
 /** The frame a signal reaches its peer as. */
-export function signalFrame(
-  signal: Signal,
-  from: string,
-  fromUser: string | undefined,
-): OutboundFrame {
+export function signalFrame(signal: Signal, from: string, fromUser: string | null): OutboundFrame {
   const { room, description, candidate } = signal;
-  const data: Record<string, unknown> = { room, from, fromUser: fromUser ?? null };
+  const data: Record<string, unknown> = { room, from, fromUser };
   if (description) data.description = description;
   else data.candidate = candidate;
   return encodeFrame({ event: BuiltinEvent.Signal, data });
@@ -125,5 +121,5 @@ export function fromServer(
   room: string,
   part: Pick<Signal, 'description' | 'candidate'>,
 ): OutboundFrame {
-  return signalFrame({ room, to: '', ...part }, SERVER_PEER, undefined);
+  return signalFrame({ room, to: '', ...part }, SERVER_PEER, null);
 }

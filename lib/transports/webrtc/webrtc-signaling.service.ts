@@ -13,6 +13,7 @@ import { peerChannel } from '../../core/channels.js';
 import { assertMember, roomOf } from '../../core/events/event-data.js';
 import { encodeFrame, ErrorCode, RealtimeError, BuiltinEvent } from '../../protocol/index.js';
 import type { RealtimeConnection } from '../../core/realtime-connection.js';
+import { PresenceService } from '../../core/presence/presence.service.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
@@ -43,8 +44,11 @@ import type { IceServer, ResolvedWebRtcOptions } from './webrtc.options.js';
 @Injectable()
 export class WebRtcSignalingService implements OnModuleInit, OnApplicationShutdown {
   private readonly options: ResolvedWebRtcOptions | undefined;
-  /** The calls this node's connections are peers of. */
-  private readonly peerRooms = new Map<RealtimeConnection, Set<string>>();
+  /**
+   * The calls this node's connections are peers of, each with the user the other
+   * peers know it as (null: anonymous, or invisible when it joined the call).
+   */
+  private readonly peerRooms = new Map<RealtimeConnection, Map<string, Promise<string | null>>>();
   private readonly logger = new Logger('RealtimeWebRtc');
   private servers: ServerPeers | undefined;
 
@@ -52,6 +56,7 @@ export class WebRtcSignalingService implements OnModuleInit, OnApplicationShutdo
     private readonly hub: RealtimeHub,
     private readonly dispatcher: FrameDispatcher,
     private readonly lifecycle: ConnectionLifecycle,
+    private readonly presence: PresenceService,
     registry: BuiltinEventRegistry,
     @Inject(REALTIME_OPTIONS) private readonly realtime: ResolvedRealtimeOptions,
   ) {
@@ -121,10 +126,11 @@ export class WebRtcSignalingService implements OnModuleInit, OnApplicationShutdo
     assertMember(connection, room);
     let rooms = this.peerRooms.get(connection);
     if (rooms?.has(room)) return { room };
-    if (!rooms) this.peerRooms.set(connection, (rooms = new Set()));
-    rooms.add(room);
+    if (!rooms) this.peerRooms.set(connection, (rooms = new Map()));
+    const named = this.publicUser(connection);
+    rooms.set(room, named);
     await this.hub.subscribeChannel(peerChannel(room), connection);
-    const peer = { id: connection.id, userId: connection.userId ?? null };
+    const peer = { id: connection.id, userId: await named };
     const frame = encodeFrame({ event: BuiltinEvent.PeerJoined, data: { room, peer } });
     await this.hub.publish([peerChannel(room)], frame, [connection.id]);
     return { room };
@@ -160,8 +166,15 @@ export class WebRtcSignalingService implements OnModuleInit, OnApplicationShutdo
       { connectionId: signal.to, ...(userId !== undefined && { userId }) },
       room,
     );
-    this.hub.sendTo(signal.to, signalFrame(signal, connection.id, connection.userId));
+    const named = this.peerRooms.get(connection)?.get(room) ?? this.publicUser(connection);
+    this.hub.sendTo(signal.to, signalFrame(signal, connection.id, await named));
     return null;
+  }
+
+  /** The user other peers may know a connection as: none when anonymous or invisible. */
+  private async publicUser({ userId }: RealtimeConnection): Promise<string | null> {
+    if (userId === undefined) return null;
+    return (await this.presence.hiddenUsers([userId])).has(userId) ? null : userId;
   }
 
   /**
@@ -186,21 +199,24 @@ export class WebRtcSignalingService implements OnModuleInit, OnApplicationShutdo
   }
 
   private gone(connection: RealtimeConnection): void {
-    for (const room of this.peerRooms.get(connection) ?? []) this.dropPeer(connection, room);
+    for (const room of this.peerRooms.get(connection)?.keys() ?? [])
+      this.dropPeer(connection, room);
     this.servers?.close(connection.id);
   }
 
   /** The connection leaves the room's call: the other peers hear `rt:peer-left`. */
   private dropPeer(connection: RealtimeConnection, room: string): void {
     const rooms = this.peerRooms.get(connection)!;
+    const named = rooms.get(room)!;
     rooms.delete(room);
     if (rooms.size === 0) this.peerRooms.delete(connection);
     void this.hub.unsubscribeChannel(peerChannel(room), connection);
-    const frame = encodeFrame({
-      event: BuiltinEvent.PeerLeft,
-      data: { room, peer: { id: connection.id, userId: connection.userId ?? null } },
-    });
-    this.hub.publish([peerChannel(room)], frame, [connection.id]).catch((error: unknown) => {
+    const left = async () => {
+      const peer = { id: connection.id, userId: await named };
+      const frame = encodeFrame({ event: BuiltinEvent.PeerLeft, data: { room, peer } });
+      await this.hub.publish([peerChannel(room)], frame, [connection.id]);
+    };
+    left().catch((error: unknown) => {
       this.logger.warn(`could not announce that ${connection.id} left "${room}": ${String(error)}`);
     });
   }
