@@ -1,11 +1,7 @@
 import { Metadata, type status } from '@grpc/grpc-js';
 import { RpcException } from '@nestjs/microservices';
-import {
-  CLOSE_CODES,
-  errorCodeMapping,
-  INTERNAL_ERROR,
-  RealtimeError,
-} from '../../protocol/index.js';
+import { toErrorBody } from '../../core/error-body.js';
+import { CLOSE_CODES, ERROR_CODES, GrpcStatus } from '../../protocol/index.js';
 
 /**
  * The trailing metadata entry in which a failed call carries its error code
@@ -20,6 +16,17 @@ import {
  * ```
  */
 export const ERROR_CODE_METADATA_KEY = 'rt-error-code';
+
+/**
+ * The trailing metadata entry in which a failed call carries the `details` of an
+ * app's own `RpcError` (or `WsException`), as JSON text.
+ *
+ * @example
+ * ```ts
+ * const [json] = error.metadata.get(ERROR_DETAILS_METADATA_KEY); // '{"sku":"x"}'
+ * ```
+ */
+export const ERROR_DETAILS_METADATA_KEY = 'rt-error-details';
 
 /**
  * What a gRPC status error carries: grpc-js sends `code`, `details`, and `metadata`
@@ -38,16 +45,18 @@ export function grpcError(code: status, details: string, metadata?: Metadata): G
 }
 
 /**
- * The core's error (or any other) as a gRPC status error: the code's gRPC status,
- * its message, and the code itself in the trailers; anything unexpected is
- * INTERNAL_ERROR, without its text.
+ * An error as a gRPC status error: the code's gRPC status (`UNKNOWN` for an app's own
+ * `RpcError` code), its message, and the code itself (and an `RpcError`'s details) in
+ * the trailers; anything unexpected is INTERNAL_ERROR, without its text.
  */
 export function toGrpcError(error: unknown): GrpcError {
   if (isGrpcError(error)) return error;
-  const { code, message } = error instanceof RealtimeError ? error : INTERNAL_ERROR;
+  const { code, message, details } = toErrorBody(error);
   const trailers = new Metadata();
   trailers.set(ERROR_CODE_METADATA_KEY, code);
-  return grpcError(errorCodeMapping(code).grpc, message, trailers);
+  if (details) trailers.set(ERROR_DETAILS_METADATA_KEY, JSON.stringify(details));
+  const known = (ERROR_CODES as Partial<Record<string, { grpc: status }>>)[code];
+  return grpcError(known?.grpc ?? GrpcStatus.Unknown, message, trailers);
 }
 
 function isGrpcError(error: unknown): error is GrpcError {

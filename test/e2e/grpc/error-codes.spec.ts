@@ -1,16 +1,30 @@
 // How a gRPC client reads why a call failed: the status is the error code's gRPC
 // status (docs/protocol.md, Error codes), `details` its message, and the code itself
 // is the `rt-error-code` trailer, read here by @grpc/grpc-js clients of a real app.
+import { Injectable, type ModuleMetadata } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { withHarness } from '../../support/fixtures.js';
 import { collect, grpc, startGrpcApp, type GrpcApp } from '../../support/grpc.js';
-import type { RealtimeModuleOptions } from '../../../lib/index.js';
+import { RpcError, RpcService, type RealtimeModuleOptions } from '../../../lib/index.js';
 
 const harness = withHarness();
 
-async function started(options: RealtimeModuleOptions = {}, quiet = false): Promise<GrpcApp> {
+@Injectable()
+class Shop {
+  constructor(rpc: RpcService) {
+    rpc.register('buy', () => {
+      throw new RpcError('OUT_OF_STOCK', 'sold out', { sku: 'x1' });
+    });
+  }
+}
+
+async function started(
+  options: RealtimeModuleOptions = {},
+  quiet = false,
+  metadata: ModuleMetadata = {},
+): Promise<GrpcApp> {
   // Quiet: the error a test provokes on purpose is logged by the server, not printed here.
-  const app = await startGrpcApp(options, {}, quiet ? { logger: false } : {});
+  const app = await startGrpcApp(options, metadata, quiet ? { logger: false } : {});
   harness.track(app);
   return app;
 }
@@ -75,6 +89,23 @@ describe('gRPC error codes', () => {
       details: 'Internal server error',
       code: ['INTERNAL_ERROR'],
     });
+  });
+
+  it("an app's RpcError: UNKNOWN, its message as details, its code and details in the trailers", async () => {
+    const app = await started({}, false, { providers: [Shop] });
+    const error = await app
+      .realtime()
+      .unary('Call', { method: 'buy' })
+      .then(
+        () => undefined,
+        (e: grpc.ServiceError) => e,
+      );
+    expect(failure(error)).toEqual({
+      status: grpc.status.UNKNOWN,
+      details: 'sold out',
+      code: ['OUT_OF_STOCK'],
+    });
+    expect(error?.metadata.get('rt-error-details')).toEqual(['{"sku":"x1"}']);
   });
 
   it('a server stream ends with the same status, details and trailer', async () => {

@@ -44,7 +44,8 @@ describe('an invisible user, as others see it', () => {
   });
 
   it('gRPC GetRoom neither lists nor counts them, but for themselves', async () => {
-    const app = harness.track(await startGrpcApp(OPTIONS));
+    const app = await startGrpcApp(OPTIONS);
+    harness.track(app);
     const ghost = await harness.connect(`${app.wsUrl}?user=ghost`);
     const bob = await harness.connect(`${app.wsUrl}?user=bob`);
     await join(ghost, 'lobby');
