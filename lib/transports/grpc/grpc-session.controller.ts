@@ -77,10 +77,11 @@ export class RealtimeGrpcSessionController {
       });
     });
     call.on('end', () => {
-      // The client ended its side: the session ends once its requests are answered.
+      // The client ended its side: the session ends once its requests are answered,
+      // with OK (ended first, so that the connection's close is no status of its own).
       void queue.then(() => {
-        this.streams.finish(connection);
         endCall(call, undefined);
+        this.streams.finish(connection);
       });
     });
   }

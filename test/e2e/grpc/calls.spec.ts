@@ -453,6 +453,9 @@ describe('regressions', () => {
         ['j1', ''],
         ['p1', ''],
       ]);
+      // A clean end from the client is a clean end: OK, not UNAVAILABLE (which retry
+      // policies read as a server going away).
+      expect(stream.ended.status!.code).toBe(grpc.status.OK);
     });
 
     it('an ack written just before half-close counts: the message is not delivered again', async () => {
