@@ -1,16 +1,46 @@
-import type { Metadata } from '@grpc/grpc-js';
+import type { Metadata, ServerReadableStream } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcStreamMethod } from '@nestjs/microservices';
-import { Observable, concatMap, map, tap, toArray } from 'rxjs';
+import { Observable, concatMap, reduce, tap } from 'rxjs';
 import { toErrorBody } from '../../core/error-body.js';
+import type { ErrorBody } from '../../protocol/index.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
-import { ErrorCode, RealtimeError } from '../../protocol/index.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import { MAX_WAITING, REALTIME_SERVICE, type PublishRequest } from './grpc-messages.js';
-import { publishOne } from './grpc-publish.js';
-import { rpcException } from './grpc-errors.js';
+import { publishOne, type PublishReply } from './grpc-publish.js';
 import { authenticateRpc } from './grpc-support.js';
+
+/** The first refusals a summary lists; it counts the others. */
+const MAX_LISTED_REJECTIONS = 100;
+
+type Outcome = { index: number } & (
+  { published: PublishReply; rejected?: undefined } | { rejected: ErrorBody; published?: undefined }
+);
+
+/** The proto's `PublishSummary`. */
+interface PublishSummary {
+  count: number;
+  last?: PublishReply;
+  rejected: { index: number; code: string; message: string }[];
+  rejectedCount: number;
+}
+
+const emptySummary = (): PublishSummary => ({ count: 0, rejected: [], rejectedCount: 0 });
+
+function addOutcome(summary: PublishSummary, outcome: Outcome): PublishSummary {
+  if (outcome.published) {
+    summary.count++;
+    summary.last = outcome.published;
+  } else {
+    summary.rejectedCount++;
+    if (summary.rejected.length < MAX_LISTED_REJECTIONS) {
+      const { code, message } = outcome.rejected;
+      summary.rejected.push({ index: outcome.index, code, message });
+    }
+  }
+  return summary;
+}
 
 /**
  * The client-streaming call of realtime.v1.Realtime (docs/grpc.md): PublishStream,
@@ -24,45 +54,37 @@ export class RealtimeGrpcClientStreamController {
   ) {}
 
   @GrpcStreamMethod(REALTIME_SERVICE, 'PublishStream')
-  publishStream(messages: Observable<PublishRequest>, metadata: Metadata) {
+  publishStream(
+    messages: Observable<PublishRequest>,
+    metadata: Metadata,
+    call: ServerReadableStream<PublishRequest, unknown>,
+  ) {
     // Subscribed at once (the messages may come before the authentication ends), and
-    // handled one after the other; at most MAX_WAITING wait for their turn.
+    // handled one after the other. While MAX_WAITING wait for their turn, the call is
+    // not read: HTTP/2 flow control holds the client back, and nothing else grows.
     const principal = authenticateRpc(this.realtime.authenticate, metadata, 'PublishStream');
     principal.catch(() => undefined); // the first message's turn reports it
     let waiting = 0;
     return messages.pipe(
       tap(() => {
-        if (++waiting > MAX_WAITING) {
-          throw rpcException(
-            new RealtimeError(
-              ErrorCode.TooManyRequests,
-              `more than ${MAX_WAITING} messages waiting`,
-            ),
-          );
-        }
+        if (++waiting >= MAX_WAITING) call.pause();
       }),
-      concatMap(async (request, index) => {
+      concatMap(async (request, index): Promise<Outcome> => {
         const caller = await principal;
         try {
-          return {
-            published: await publishOne(this.hub, this.realtime.authorize, caller, request),
-          };
+          const { authorize } = this.realtime;
+          return { index, published: await publishOne(this.hub, authorize, caller, request) };
         } catch (error) {
           // Made of the error itself, its code and message (unexpected ones: INTERNAL_ERROR).
-          const { code, message } = toErrorBody(error);
-          return { rejected: { index, code, message } };
+          return { index, rejected: toErrorBody(error) };
         } finally {
-          waiting--;
+          if (--waiting <= MAX_WAITING / 2 && call.isPaused()) call.resume();
         }
       }),
-      toArray(),
+      // Summed up as the messages go: nothing is kept per message.
+      reduce(addOutcome, emptySummary()),
       // An empty stream still needs the caller authenticated.
-      concatMap(async (outcomes) => (await principal, outcomes)),
-      map((outcomes) => {
-        const published = outcomes.flatMap((o) => ('published' in o ? [o.published!] : []));
-        const rejected = outcomes.flatMap((o) => ('rejected' in o ? [o.rejected!] : []));
-        return { count: published.length, published, rejected };
-      }),
+      concatMap(async (summary) => (await principal, summary)),
     );
   }
 }

@@ -6,6 +6,13 @@ import type { AuthorizeOptions } from '../../core/authorize.options.js';
 import { roomName, type PublishRequest } from './grpc-messages.js';
 import { parseJson } from './grpc-support.js';
 
+/** The proto's `PublishReply`: where a message went. */
+export interface PublishReply {
+  readonly room: string;
+  readonly epoch: string;
+  readonly offset: number;
+}
+
 /**
  * One message to a room (a Publish, or one of a PublishStream), checked like any
  * client's; answers the proto's `PublishReply`.
@@ -17,7 +24,7 @@ export async function publishOne(
   authorize: AuthorizeOptions,
   principal: RealtimePrincipal,
   request: PublishRequest,
-) {
+): Promise<PublishReply> {
   const room = roomName(request.room, hub.maxRoomNameLength);
   const event = request.event ?? '';
   assertUserEvent(event);

@@ -280,10 +280,8 @@ describe('gRPC: client and bidirectional streams', () => {
     });
     expect(summary).toEqual({
       count: 2,
-      published: [
-        { room: 'feed', epoch: expect.any(String), offset: 1 },
-        { room: 'feed', epoch: expect.any(String), offset: 2 },
-      ],
+      last: { room: 'feed', epoch: expect.any(String), offset: 2 },
+      rejectedCount: 2,
       rejected: [
         { index: 1, code: 'ROOM_NAME_INVALID', message: expect.any(String) },
         { index: 2, code: 'INVALID_DATA', message: 'data must be JSON text' },
@@ -292,6 +290,57 @@ describe('gRPC: client and bidirectional streams', () => {
     await until(() => heard.length === 2);
     expect(heard).toEqual([1, 3]);
   });
+
+  it('PublishStream: the summary lists the first 100 refusals and counts them all', async () => {
+    const app = await started();
+    const client = app.realtime();
+    const summary = await new Promise<any>((resolve, reject) => {
+      const call = client.raw.PublishStream(client.metadata, (error: Error | null, reply: any) =>
+        error ? reject(error) : resolve(reply),
+      );
+      for (let i = 0; i < 300; i++) {
+        call.write({ room: i % 3 === 0 ? 'feed' : 'rt:bad', event: 'n', data: String(i) });
+      }
+      call.end();
+    });
+    expect(summary).toMatchObject({ count: 100, last: { offset: 100 }, rejectedCount: 200 });
+    expect(summary.rejected).toHaveLength(100);
+    expect(summary.rejected.at(-1)).toMatchObject({ index: 149, code: 'ROOM_NAME_INVALID' });
+  });
+
+  it('PublishStream: while 1000 messages wait, the call is not read, and the client is held back', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    harness.defer(() => release());
+    let asked = 0;
+    const app = await started({
+      authorize: { canPublish: () => (++asked, held.then(() => true)) },
+    });
+    const client = app.realtime();
+    let summary: any;
+    const call = client.raw.PublishStream(client.metadata, (error: Error | null, reply: any) => {
+      summary = error ?? reply;
+    });
+    // 1 KiB each: 5 MiB in all, more than HTTP/2's windows hold.
+    const big = 'x'.repeat(1_024);
+    let flushed = 0;
+    for (let i = 0; i < 5_000; i++) {
+      call.write({ room: 'feed', event: 'n', data: JSON.stringify(big) }, () => flushed++);
+    }
+    // The server reads until 1000 wait, then stops: HTTP/2 flow control holds the rest
+    // in the client, and the call goes on (no RESOURCE_EXHAUSTED, no status at all).
+    await until(() => asked === 1);
+    await until(async () => {
+      const before = flushed;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return flushed === before && flushed < 5_000;
+    }, 10_000);
+    expect(summary).toBeUndefined();
+    release();
+    call.end();
+    await until(() => summary !== undefined, 20_000);
+    expect(summary).toMatchObject({ count: 5_000, last: { offset: 5_000 }, rejectedCount: 0 });
+  }, 60_000);
 
   it('Session: join, receive, publish both ways, acknowledge, leave; presence counts it', async () => {
     const app = await started({
