@@ -224,6 +224,17 @@ export class RealtimeSseEndpoint {
     const response = adapterResponse.raw ?? adapterResponse;
     adapterResponse.hijack?.();
     if (!this.originAllowed(request, response)) return;
+    // Express and Fastify as Nest sets them up also parse forms (and Fastify plain
+    // text): the body is JSON, on both alike.
+    if (!sentAsJson(request)) {
+      answer(
+        response,
+        415,
+        ErrorCode.InvalidData,
+        'the body must be JSON, sent with Content-Type: application/json',
+      );
+      return;
+    }
     const principal = await this.authenticate(request, response);
     if (!principal) return;
     const body = adapterRequest.body;
@@ -290,6 +301,12 @@ export class RealtimeSseEndpoint {
       answer(response, 500, ErrorCode.InternalError, 'Internal server error');
     else response.destroy();
   }
+}
+
+/** Whether the request says its body is JSON (`application/json`, any parameters). */
+function sentAsJson(request: IncomingMessage): boolean {
+  const type = request.headers['content-type'] ?? '';
+  return type.split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
