@@ -110,7 +110,7 @@ describe.each(PLATFORMS)('the SSE publish body, over %s', (platform) => {
       return JSON.stringify(fields({ ...changes, data: 'x'.repeat(size - bare.length) }));
     };
     /** POSTs `body` as reader; every answer, ours or the platform's, is JSON. */
-    const send = async (body: string | Uint8Array, type?: string) => {
+    const send = async (body: string | Uint8Array<ArrayBuffer>, type?: string) => {
       const response = await fetch(`${httpBase(app)}/realtime/events/publish?user=reader`, {
         method: 'POST',
         headers: type === undefined ? {} : { 'content-type': type },
