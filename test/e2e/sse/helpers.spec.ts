@@ -1,7 +1,8 @@
 // RealtimeSse helpers in the app's own @Sse() handlers: rooms with resume, a
 // presence watch, any Observable; ids, keep-alive, refusals and cleanup.
 import { Controller, Query, Req, Sse } from '@nestjs/common';
-import type { IncomingMessage } from 'node:http';
+import type { Request as ExpressRequest } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { request as httpRequest } from 'node:http';
 import { interval, map, take } from 'rxjs';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +17,8 @@ class LiveController {
   constructor(private readonly sse: RealtimeSse) {}
 
   @Sse('room')
-  room(@Req() request: IncomingMessage, @Query('user') user?: string) {
+  // Typed as either platform hands it over: rooms() takes both.
+  room(@Req() request: ExpressRequest | FastifyRequest, @Query('user') user?: string) {
     return this.sse.rooms(request, ['news', 'alerts'], { principal: { userId: user } });
   }
 
