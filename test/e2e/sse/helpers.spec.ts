@@ -55,6 +55,10 @@ async function open(app: TestApp, path: string, headers?: Record<string, string>
   return client;
 }
 
+const noop = (): void => undefined;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe.each(PLATFORMS)('over %s', (platform) => {
   usePlatform(platform);
 
@@ -147,10 +151,6 @@ describe.each(PLATFORMS)('over %s', (platform) => {
       expect(sse.size).toBe(0);
     });
   });
-
-  const noop = (): void => undefined;
-
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   describe('regressions', () => {
     /** Lets a test hold a handler until the app is shutting down. */

@@ -80,53 +80,53 @@ const PARSERS: Record<
 
 const JSON_TYPE = 'application/json';
 
+/**
+ * An app where `reader` has a stream in `lobby` (whose credentials the bodies carry)
+ * and `watcher` another, which sees whatever is published there.
+ */
+async function lobby() {
+  const app = await harness.start({ authenticate: userFromQuery });
+  const reader = await openStream(harness, app, 'user=reader&room=lobby');
+  const watcher = await openStream(harness, app, 'user=watcher&room=lobby');
+  await joined(reader);
+  await joined(watcher);
+  const { connectionId: connection, publishToken: token } = dataOf(reader.events[0]!);
+  /** A publish to lobby from reader's stream, with these fields instead. */
+  const fields = (changes: Record<string, unknown> = {}) => ({
+    connection,
+    token,
+    room: 'lobby',
+    event: 'chat',
+    data: 'published',
+    ...changes,
+  });
+  /** `fields` as JSON of exactly `size` bytes (its data padded). */
+  const sized = (size: number, changes: Record<string, unknown> = {}) => {
+    const bare = JSON.stringify(fields({ ...changes, data: '' }));
+    return JSON.stringify(fields({ ...changes, data: 'x'.repeat(size - bare.length) }));
+  };
+  /** POSTs `body` as reader; every answer, ours or the platform's, is JSON. */
+  const send = async (body: string | Uint8Array<ArrayBuffer>, type?: string) => {
+    const response = await fetch(`${httpBase(app)}/realtime/events/publish?user=reader`, {
+      method: 'POST',
+      headers: type === undefined ? {} : { 'content-type': type },
+      body,
+    });
+    return { status: response.status, body: JSON.parse(await response.text()) as unknown };
+  };
+  /** Publishes `fence`, and resolves with the data of every message the watcher got. */
+  const fence = async (type = JSON_TYPE) => {
+    const sent = await send(JSON.stringify(fields({ data: 'fence' })), type);
+    expect(sent).toEqual({ status: 200, body: expect.objectContaining({ room: 'lobby' }) });
+    await watcher.until(() => messages(watcher).some((m) => dataOf(m).data === 'fence'));
+    return messages(watcher).map((m) => dataOf(m).data as unknown);
+  };
+  return { app, fields, sized, send, fence };
+}
+
 describe.each(PLATFORMS)('the SSE publish body, over %s', (platform) => {
   usePlatform(platform);
   const parser = PARSERS[platform];
-
-  /**
-   * An app where `reader` has a stream in `lobby` (whose credentials the bodies carry)
-   * and `watcher` another, which sees whatever is published there.
-   */
-  async function lobby() {
-    const app = await harness.start({ authenticate: userFromQuery });
-    const reader = await openStream(harness, app, 'user=reader&room=lobby');
-    const watcher = await openStream(harness, app, 'user=watcher&room=lobby');
-    await joined(reader);
-    await joined(watcher);
-    const { connectionId: connection, publishToken: token } = dataOf(reader.events[0]!);
-    /** A publish to lobby from reader's stream, with these fields instead. */
-    const fields = (changes: Record<string, unknown> = {}) => ({
-      connection,
-      token,
-      room: 'lobby',
-      event: 'chat',
-      data: 'published',
-      ...changes,
-    });
-    /** `fields` as JSON of exactly `size` bytes (its data padded). */
-    const sized = (size: number, changes: Record<string, unknown> = {}) => {
-      const bare = JSON.stringify(fields({ ...changes, data: '' }));
-      return JSON.stringify(fields({ ...changes, data: 'x'.repeat(size - bare.length) }));
-    };
-    /** POSTs `body` as reader; every answer, ours or the platform's, is JSON. */
-    const send = async (body: string | Uint8Array<ArrayBuffer>, type?: string) => {
-      const response = await fetch(`${httpBase(app)}/realtime/events/publish?user=reader`, {
-        method: 'POST',
-        headers: type === undefined ? {} : { 'content-type': type },
-        body,
-      });
-      return { status: response.status, body: JSON.parse(await response.text()) as unknown };
-    };
-    /** Publishes `fence`, and resolves with the data of every message the watcher got. */
-    const fence = async (type = JSON_TYPE) => {
-      const sent = await send(JSON.stringify(fields({ data: 'fence' })), type);
-      expect(sent).toEqual({ status: 200, body: expect.objectContaining({ room: 'lobby' }) });
-      await watcher.until(() => messages(watcher).some((m) => dataOf(m).data === 'fence'));
-      return messages(watcher).map((m) => dataOf(m).data as unknown);
-    };
-    return { app, fields, sized, send, fence };
-  }
 
   it("answers a body that is not JSON with the platform's own answer, and publishes nothing", async () => {
     const { fields, send, fence } = await lobby();

@@ -22,6 +22,14 @@ function expiring(request: IncomingMessage) {
 
 const inSeconds = (seconds: number) => Math.floor(Date.now() / 1_000) + seconds;
 
+/** The grpc-js status code of a failed unary call, or 'OK'. */
+function outcome(call: Promise<unknown>): Promise<number | 'OK'> {
+  return call.then(
+    () => 'OK' as const,
+    (error: { code: number }) => error.code,
+  );
+}
+
 describe.each(PLATFORMS)('over %s', (platform) => {
   usePlatform(platform);
 
@@ -88,14 +96,6 @@ describe.each(PLATFORMS)('over %s', (platform) => {
       expect(client.closeCode).toBeUndefined();
     });
   });
-
-  /** The grpc-js status code of a failed unary call, or 'OK'. */
-  function outcome(call: Promise<unknown>): Promise<number | 'OK'> {
-    return call.then(
-      () => 'OK' as const,
-      (error: { code: number }) => error.code,
-    );
-  }
 
   describe('regressions', () => {
     describe('credentials that expire', () => {
