@@ -96,9 +96,7 @@ export class RealtimeSseEndpoint {
    * (`POST`, its `Content-Type` and `Authorization`), 403 for another origin.
    */
   preflight(adapterRequest: AdapterRequest, adapterResponse: AdapterResponse): void {
-    const request = adapterRequest.raw ?? adapterRequest;
-    const response = adapterResponse.raw ?? adapterResponse;
-    adapterResponse.hijack?.();
+    const [request, response] = takeOver(adapterRequest, adapterResponse);
     if (!this.originAllowed(request, response)) return;
     const asked = request.headers['access-control-request-headers'];
     response.writeHead(204, {
@@ -114,9 +112,7 @@ export class RealtimeSseEndpoint {
     adapterResponse: AdapterResponse,
   ): Promise<void> {
     const options = this.options as Required<SseOptions>;
-    const request = adapterRequest.raw ?? adapterRequest;
-    const response = adapterResponse.raw ?? adapterResponse;
-    adapterResponse.hijack?.();
+    const [request, response] = takeOver(adapterRequest, adapterResponse);
     if (!this.originAllowed(request, response)) return;
     const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
     let rooms: string[];
@@ -156,7 +152,7 @@ export class RealtimeSseEndpoint {
       Connection: 'keep-alive',
     });
     if (request.method === 'HEAD') {
-      // Express routes HEAD here too: it learns the stream would open, and no more.
+      // Express and Fastify route HEAD here too: it learns the stream would open, and no more.
       response.end();
       return;
     }
@@ -220,10 +216,19 @@ export class RealtimeSseEndpoint {
     adapterRequest: AdapterRequest,
     adapterResponse: AdapterResponse,
   ): Promise<void> {
-    const request = adapterRequest.raw ?? adapterRequest;
-    const response = adapterResponse.raw ?? adapterResponse;
-    adapterResponse.hijack?.();
+    const [request, response] = takeOver(adapterRequest, adapterResponse);
     if (!this.originAllowed(request, response)) return;
+    // Express and Fastify as Nest sets them up also parse forms (and Fastify plain
+    // text): the body is JSON, on both alike.
+    if (!sentAsJson(request)) {
+      answer(
+        response,
+        415,
+        ErrorCode.InvalidData,
+        'the body must be JSON, sent with Content-Type: application/json',
+      );
+      return;
+    }
     const principal = await this.authenticate(request, response);
     if (!principal) return;
     const body = adapterRequest.body;
@@ -290,6 +295,32 @@ export class RealtimeSseEndpoint {
       answer(response, 500, ErrorCode.InternalError, 'Internal server error');
     else response.destroy();
   }
+}
+
+/** Whether the request says its body is JSON (`application/json`, any parameters). */
+function sentAsJson(request: IncomingMessage): boolean {
+  const type = request.headers['content-type'] ?? '';
+  return type.split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
+}
+
+/**
+ * The Node request and response under the platform's, the response taken from the
+ * platform: on Fastify the reply is hijacked, and the headers its hooks and plugins
+ * set on it (an `onRequest` hook, `@fastify/helmet`...) are carried over to the raw
+ * response, where Express's middleware sets them in the first place.
+ */
+function takeOver(
+  adapterRequest: AdapterRequest,
+  adapterResponse: AdapterResponse,
+): [IncomingMessage, ServerResponse] {
+  const request = adapterRequest.raw ?? adapterRequest;
+  const { raw } = adapterResponse;
+  if (!raw) return [request, adapterResponse];
+  for (const [name, value] of Object.entries(adapterResponse.getHeaders())) {
+    if (value !== undefined && !raw.hasHeader(name)) raw.setHeader(name, value);
+  }
+  adapterResponse.hijack?.();
+  return [request, raw];
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -29,6 +29,9 @@ import type { PresenceOptions } from '../../core/presence/presence.options.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import { StreamConnection, type ResumePoint, type StreamSink } from '../stream-connection.js';
 
+/** What a stream's resume point is read from: a request of either HTTP platform. */
+type RequestLine = Pick<IncomingMessage, 'headers' | 'url'>;
+
 /** What the service keeps alive and ends at shutdown: streams, and `stream()` helpers. */
 interface LiveStream {
   keepAlive(): void;
@@ -112,9 +115,11 @@ export class RealtimeSse implements BeforeApplicationShutdown {
    * The client resumes from its `Last-Event-ID` header, or a `lastEventId` query
    * parameter, as with the built-in endpoint. Rooms are checked (names, count,
    * `authorize.canJoin`) before anything is sent: a refusal is a 400 or 403.
+   * `request` is the handler's `@Req()` on either platform (Express's `Request`,
+   * Fastify's `FastifyRequest`): its headers and URL are all that is read.
    */
   async rooms(
-    request: IncomingMessage | undefined,
+    request: RequestLine | undefined,
     rooms: string | readonly string[],
     options: SseHelperOptions = {},
   ): Promise<Observable<MessageEvent>> {
@@ -249,7 +254,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
    * sends when it reconnects), else the `lastEventId` query parameter (a first
    * connection, which cannot set headers).
    */
-  resumePoint(request: IncomingMessage, rooms: readonly string[]): ResumePoint {
+  resumePoint(request: RequestLine, rooms: readonly string[]): ResumePoint {
     const header = request.headers['last-event-id'];
     const text =
       typeof header === 'string'

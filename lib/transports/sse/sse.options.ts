@@ -12,7 +12,7 @@ import {
 /**
  * The Server-Sent Events transport: a stream of rooms' messages at `path` (GET),
  * with resume by `Last-Event-ID`, and a publish endpoint at `path + '/publish'`
- * (POST). It shares the application's HTTP server (Express).
+ * (POST). It shares the application's HTTP server (Express or Fastify).
  *
  * @example
  * ```ts

@@ -477,7 +477,7 @@ describe.each(PLATFORMS)('over %s', (platform) => {
         method: 'POST',
         body: 'a=b',
       });
-      expect(form.status).toBe(400);
+      expect(form.status).toBe(415); // not sent as JSON (publish-body.spec.ts)
       expect(messages(sse)).toEqual([]);
       expect(app.hub.connections.count()).toBe(1);
     });
@@ -610,7 +610,7 @@ describe.each(PLATFORMS)('over %s', (platform) => {
         expect(outcome).toBe('connected');
       });
 
-      it('answers a HEAD request, and holds no stream for it (Express routes HEAD to the GET route)', async () => {
+      it('answers a HEAD request, and holds no stream for it (Express and Fastify route HEAD to the GET route)', async () => {
         const app = await startedWithReview();
         const request = httpRequest(`${httpBase(app)}/realtime/events?room=lobby&user=u1`, {
           method: 'HEAD',

@@ -15,6 +15,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
@@ -202,6 +203,48 @@ describe.each(PLATFORMS)('the SSE endpoint as a Nest controller, over %s', (plat
     );
     expect(document.paths['/api/realtime/events']).toHaveProperty('get');
     expect(document.paths['/api/realtime/events/publish']).toHaveProperty('post');
+  });
+
+  it('keeps the headers the platform set before it (Express middleware, a Fastify hook) on every answer', async () => {
+    const app = await harness.start(
+      { authenticate: userFromQuery },
+      {},
+      {
+        configure: (nest) => {
+          const http = nest.getHttpAdapter();
+          // What @fastify/helmet or a request-id hook does on Fastify: the reply's
+          // headers, which a hijacked reply never sends by itself.
+          if (http.getType() === 'fastify') {
+            (nest as NestFastifyApplication)
+              .getHttpAdapter()
+              .getInstance()
+              .addHook('onRequest', async (_request, reply) => {
+                reply.header('x-request-id', 'r1');
+              });
+          } else {
+            nest.use((_request: IncomingMessage, response: ServerResponse, next: () => void) => {
+              response.setHeader('x-request-id', 'r1');
+              next();
+            });
+          }
+        },
+      },
+    );
+    const stream = await open(app, '/realtime/events?room=lobby&user=a');
+    const refused = await open(app, '/realtime/events?user=a');
+    const published = await post(app, '/realtime/events/publish?user=a', {});
+    const preflight = await fetch(`${httpBase(app)}/realtime/events`, { method: 'OPTIONS' });
+    expect([
+      [stream.status, stream.response.headers['x-request-id']],
+      [refused.status, refused.response.headers['x-request-id']],
+      [published.status, published.headers.get('x-request-id')],
+      [preflight.status, preflight.headers.get('x-request-id')],
+    ]).toEqual([
+      [200, 'r1'],
+      [400, 'r1'],
+      [400, 'r1'],
+      [204, 'r1'],
+    ]);
   });
 
   describe('CORS, from `origins`', () => {

@@ -1,84 +1,90 @@
 import { randomBytes } from 'node:crypto';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { PLATFORMS, usePlatform } from '../../support/app.js';
 import { appForAllTests, errorReply, expectAlive } from '../../support/fixtures.js';
 import { seededRandom } from '../../support/random.js';
 import { isAnswer, type TestClient } from '../../support/ws-client.js';
 
-describe('bad input', () => {
-  // The parser is under test here, not the rate limit: 2,000 frames go out at once.
-  const { connect } = appForAllTests({ rateLimit: false });
-  let client: TestClient;
+describe.each(PLATFORMS)('over %s', (platform) => {
+  usePlatform(platform);
 
-  beforeEach(async () => {
-    client = await connect();
-  });
+  describe('bad input', () => {
+    // The parser is under test here, not the rate limit: 2,000 frames go out at once.
+    const { connect } = appForAllTests({ rateLimit: false });
+    let client: TestClient;
 
-  describe('a burst of garbage', () => {
-    it('answers each of 2000 garbage frames exactly once and keeps serving everyone', async () => {
-      const bystander = await connect();
-      const random = seededRandom(20261125);
-      const burst = makeGarbage(2000, random);
+    beforeEach(async () => {
+      client = await connect();
+    });
 
-      // The bystander keeps making requests while the burst is handled.
-      let bystanderReplies = 0;
-      let bystanderError: unknown;
-      const loop = { stop: false };
-      const bystanderLoop = (async () => {
-        while (!loop.stop) {
-          const room = `bystander-${bystanderReplies % 5}`;
-          const reply = await bystander.request('rt:join', { room });
-          if (reply.data?.name !== room) throw new Error(`bad reply ${JSON.stringify(reply)}`);
-          bystanderReplies++;
-        }
-      })().catch((error: unknown) => {
-        bystanderError = error;
-      });
+    describe('a burst of garbage', () => {
+      it('answers each of 2000 garbage frames exactly once and keeps serving everyone', async () => {
+        const bystander = await connect();
+        const random = seededRandom(20261125);
+        const burst = makeGarbage(2000, random);
 
-      try {
-        for (const { text } of burst) client.send(text);
-        await vi.waitFor(
-          () => expect(client.frames.filter(isAnswer).length).toBeGreaterThanOrEqual(burst.length),
-          { timeout: 15_000, interval: 25 },
-        );
-      } finally {
-        loop.stop = true;
-        await bystanderLoop;
-      }
-      expect(bystanderError).toBeUndefined();
-      expect(bystanderReplies).toBeGreaterThan(0);
-      // Let anything extra arrive before counting.
-      const answers = await client.collect(isAnswer, 200);
-      expect(answers).toHaveLength(burst.length);
-      expect(client.frames.filter((f) => !isAnswer(f))).toEqual([]);
-
-      // Each answer is the one its frame called for.
-      const expectedErrors = burst
-        .filter((g) => g.expected.id === undefined)
-        .map((g) => describeError(g.expected.code, g.expected.event))
-        .toSorted();
-      const gotErrors = answers
-        .filter((f) => f.event === 'rt:error')
-        .map((f) => describeError(f.data.code, f.data.event))
-        .toSorted();
-      expect(gotErrors).toEqual(expectedErrors);
-
-      const expectedReplies = burst.filter((g) => g.expected.id !== undefined);
-      const replies = answers.filter((f) => f.event === 'rt:reply');
-      expect(replies).toHaveLength(expectedReplies.length);
-      const repliesById = new Map(replies.map((f) => [f.id, f]));
-      expect(repliesById.size).toBe(replies.length);
-      for (const { expected, text } of expectedReplies) {
-        expect({ text, reply: repliesById.get(expected.id) }).toEqual({
-          text,
-          reply: errorReply(expected.id!, expected.code),
+        // The bystander keeps making requests while the burst is handled.
+        let bystanderReplies = 0;
+        let bystanderError: unknown;
+        const loop = { stop: false };
+        const bystanderLoop = (async () => {
+          while (!loop.stop) {
+            const room = `bystander-${bystanderReplies % 5}`;
+            const reply = await bystander.request('rt:join', { room });
+            if (reply.data?.name !== room) throw new Error(`bad reply ${JSON.stringify(reply)}`);
+            bystanderReplies++;
+          }
+        })().catch((error: unknown) => {
+          bystanderError = error;
         });
-      }
 
-      client.frames.splice(0);
-      await expectAlive(client);
-      await expectAlive(bystander);
-      const fresh = await connect();
-      await expectAlive(fresh);
+        try {
+          for (const { text } of burst) client.send(text);
+          await vi.waitFor(
+            () =>
+              expect(client.frames.filter(isAnswer).length).toBeGreaterThanOrEqual(burst.length),
+            { timeout: 15_000, interval: 25 },
+          );
+        } finally {
+          loop.stop = true;
+          await bystanderLoop;
+        }
+        expect(bystanderError).toBeUndefined();
+        expect(bystanderReplies).toBeGreaterThan(0);
+        // Let anything extra arrive before counting.
+        const answers = await client.collect(isAnswer, 200);
+        expect(answers).toHaveLength(burst.length);
+        expect(client.frames.filter((f) => !isAnswer(f))).toEqual([]);
+
+        // Each answer is the one its frame called for.
+        const expectedErrors = burst
+          .filter((g) => g.expected.id === undefined)
+          .map((g) => describeError(g.expected.code, g.expected.event))
+          .toSorted();
+        const gotErrors = answers
+          .filter((f) => f.event === 'rt:error')
+          .map((f) => describeError(f.data.code, f.data.event))
+          .toSorted();
+        expect(gotErrors).toEqual(expectedErrors);
+
+        const expectedReplies = burst.filter((g) => g.expected.id !== undefined);
+        const replies = answers.filter((f) => f.event === 'rt:reply');
+        expect(replies).toHaveLength(expectedReplies.length);
+        const repliesById = new Map(replies.map((f) => [f.id, f]));
+        expect(repliesById.size).toBe(replies.length);
+        for (const { expected, text } of expectedReplies) {
+          expect({ text, reply: repliesById.get(expected.id) }).toEqual({
+            text,
+            reply: errorReply(expected.id!, expected.code),
+          });
+        }
+
+        client.frames.splice(0);
+        await expectAlive(client);
+        await expectAlive(bystander);
+        const fresh = await connect();
+        await expectAlive(fresh);
+      });
     });
   });
 });

@@ -4,6 +4,7 @@ import { Injectable, UseGuards, type CanActivate, type ExecutionContext } from '
 import { SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
 import { describe, expect, it } from 'vitest';
 import type { RealtimeConnection } from '../../../lib/index.js';
+import { PLATFORMS, usePlatform } from '../../support/app.js';
 import { queryParam, withHarness } from '../../support/fixtures.js';
 
 /** Lets in connections whose principal has the `admin` role. */
@@ -41,31 +42,35 @@ class AdminGateway {
   }
 }
 
-describe('guards on gateways', () => {
-  const harness = withHarness();
+describe.each(PLATFORMS)('over %s', (platform) => {
+  usePlatform(platform);
 
-  it("see the handshake's principal, and refuse with an error reply", async () => {
-    const app = await harness.start(
-      {
-        authenticate: (request) => ({
-          userId: queryParam(request, 'user') ?? undefined,
-          role: queryParam(request, 'role'),
-        }),
-      },
-      { providers: [AdminGateway, AdminGuard, NoGuestsGuard] },
-    );
-    const admin = await harness.connect(`${app.wsUrl}?user=ada&role=admin`);
-    const user = await harness.connect(`${app.wsUrl}?user=bob&role=user`);
-    const guest = await harness.connect(`${app.wsUrl}?user=gil&role=guest`);
-    expect((await admin.request('purge')).data).toEqual({ purged: true });
-    expect((await user.request('purge')).error).toEqual({
-      code: 'HANDLER_ERROR',
-      message: 'Forbidden resource',
-    });
-    expect((await user.request('post')).data).toEqual({ posted: true });
-    expect((await guest.request('post')).error).toMatchObject({
-      code: 'GUESTS_MAY_NOT',
-      message: 'sign in first',
+  describe('guards on gateways', () => {
+    const harness = withHarness();
+
+    it("see the handshake's principal, and refuse with an error reply", async () => {
+      const app = await harness.start(
+        {
+          authenticate: (request) => ({
+            userId: queryParam(request, 'user') ?? undefined,
+            role: queryParam(request, 'role'),
+          }),
+        },
+        { providers: [AdminGateway, AdminGuard, NoGuestsGuard] },
+      );
+      const admin = await harness.connect(`${app.wsUrl}?user=ada&role=admin`);
+      const user = await harness.connect(`${app.wsUrl}?user=bob&role=user`);
+      const guest = await harness.connect(`${app.wsUrl}?user=gil&role=guest`);
+      expect((await admin.request('purge')).data).toEqual({ purged: true });
+      expect((await user.request('purge')).error).toEqual({
+        code: 'HANDLER_ERROR',
+        message: 'Forbidden resource',
+      });
+      expect((await user.request('post')).data).toEqual({ posted: true });
+      expect((await guest.request('post')).error).toMatchObject({
+        code: 'GUESTS_MAY_NOT',
+        message: 'sign in first',
+      });
     });
   });
 });
