@@ -1,0 +1,215 @@
+// The package as a user gets it: packed with `npm pack` (whose `prepack` builds it),
+// unpacked into fresh projects in the temp folder, and compiled there with
+// `skipLibCheck: false` against the PUBLISHED declarations. test/package/README.md says
+// what each case checks and how to run it alone.
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  makeConsumer,
+  packAll,
+  repo,
+  repoModules,
+  run,
+  runNpm,
+  shippedSnippets,
+  tarballFiles,
+  tsc,
+  tscFailure,
+  writeSnippets,
+  writeTsconfig,
+} from './consumer.js';
+
+/** What a Nest app that uses every transport has installed, besides nest-realtime. */
+const FULL_APP = [
+  '@nestjs/common',
+  '@nestjs/core',
+  '@nestjs/platform-express',
+  '@nestjs/websockets',
+  '@nestjs/platform-ws',
+  '@nestjs/microservices',
+  '@nestjs/terminus',
+  '@grpc/grpc-js',
+  '@grpc/proto-loader',
+  'ioredis',
+  'werift',
+  'reflect-metadata',
+  'rxjs',
+  'ws',
+  '@types/ws',
+  '@types/node',
+  '@types/express',
+  'vitest',
+];
+/** The peers that are optional: an app without them must still type-check. */
+const OPTIONAL_PEERS = [
+  '@nestjs/microservices',
+  '@nestjs/terminus',
+  '@grpc/grpc-js',
+  '@grpc/proto-loader',
+  'ioredis',
+  'werift',
+];
+/** What the package needs in any app: its required peers and its dependencies. */
+const REQUIRED = [
+  '@nestjs/common',
+  '@nestjs/core',
+  '@nestjs/websockets',
+  '@nestjs/platform-ws',
+  'reflect-metadata',
+  'rxjs',
+  'ws',
+  '@types/ws',
+  '@types/node',
+];
+const fixtures = join(repo, 'test/package/fixtures');
+const fixture = (name: string): string => readFileSync(join(fixtures, name), 'utf8');
+
+/** The entries of package.json's `exports` that are code (not ./package.json). */
+function codeEntries(): string[] {
+  const manifest = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as {
+    exports: Record<string, unknown>;
+  };
+  return Object.keys(manifest.exports)
+    .filter((entry) => entry !== './package.json')
+    .map((entry) => entry.replace(/^\./, 'nest-realtime'));
+}
+
+let temp: string;
+let tarballs: { library: string; client: string };
+
+beforeAll(() => {
+  temp = mkdtempSync(join(tmpdir(), 'nest-realtime-package-'));
+  tarballs = packAll(temp);
+}, 180_000);
+
+afterAll(() => {
+  // RT_PACKAGE_KEEP=1 keeps the consumers to look into (tsc -p <folder>/app).
+  if (process.env.RT_PACKAGE_KEEP) console.info(`kept ${temp}`);
+  else if (temp) rmSync(temp, { recursive: true, force: true });
+});
+
+describe('the packed library', () => {
+  it('holds the build, the docs and the LICENSE, and no sources or tests', () => {
+    const files = tarballFiles(tarballs.library);
+    for (const file of [
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/client/index.d.ts',
+      'dist/browser/nest-realtime-client.js',
+      'dist/browser/nest-realtime-client.d.ts',
+      'protos/realtime/v1/realtime.proto',
+      'docs/protocol.md',
+    ])
+      expect(files, file).toContain(file);
+    expect(files.filter((file) => /^(lib|test|sample|bench|packages)\//.test(file))).toEqual([]);
+    expect(files.filter((file) => /\.spec\.(js|d\.ts)$/.test(file))).toEqual([]);
+  });
+
+  it('has links in its README and docs that resolve inside the tarball or are absolute', () => {
+    const files = new Set(tarballFiles(tarballs.library));
+    const broken: string[] = [];
+    for (const doc of [...files].filter((file) => file.endsWith('.md'))) {
+      const text = readFileSync(join(repo, doc), 'utf8');
+      const base = doc.includes('/') ? doc.slice(0, doc.lastIndexOf('/') + 1) : '';
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^(https?:|mailto:|#)/.test(target!)) continue;
+        const path = new URL(target!.split('#')[0]!, `file:///${base}`).pathname.slice(1);
+        if (!files.has(path) && ![...files].some((file) => file.startsWith(`${path}/`)))
+          broken.push(`${doc}: ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+});
+
+describe('a fresh Nest app with the tarball installed (skipLibCheck: false)', () => {
+  it('compiles the README and docs snippets, and the typed client rejects wrong calls', () => {
+    const app = makeConsumer(join(temp, 'app'), tarballs.library, FULL_APP);
+    const snippets = shippedSnippets();
+    expect(snippets.length).toBeGreaterThan(10);
+    writeSnippets(app, snippets, {
+      prelude: fixture('snippet-prelude.ts'),
+      globals: fixture('snippet-globals.d.ts'),
+    });
+    app.write('typed-client.ts', fixture('typed-client.ts'));
+    app.write('typed-client-errors.ts', fixture('typed-client-errors.ts'));
+    const result = tsc(app.dir);
+    expect(result.ok, tscFailure('the snippets and typed-client fixtures', result)).toBe(true);
+  });
+
+  it('type-checks every entry without the optional peers, and the client without the DOM lib', () => {
+    const bare = makeConsumer(join(temp, 'bare'), tarballs.library, REQUIRED, {
+      lib: ['ES2022'],
+    });
+    expect(readdirSync(join(bare.dir, 'node_modules')).sort()).not.toContain('werift');
+    const entries = codeEntries();
+    expect(entries).toContain('nest-realtime/client/browser');
+    bare.write(
+      'entries.ts',
+      entries.map((entry, index) => `import * as entry${index} from '${entry}';`).join('\n') +
+        `\nexport const entries = [${entries.map((_, index) => `entry${index}`).join(', ')}];\n`,
+    );
+    bare.write('typed-client.ts', fixture('typed-client.ts'));
+    bare.write('browser-entry.ts', fixture('browser-entry.ts'));
+    const result = tsc(bare.dir);
+    expect(result.ok, tscFailure(`${entries.join(', ')} without optional peers`, result)).toBe(
+      true,
+    );
+    for (const peer of OPTIONAL_PEERS)
+      expect(result.output.includes(`'${peer}'`), `${peer} named by tsc`).toBe(false);
+  });
+
+  it('resolves nest-realtime/client/browser in Node as well', () => {
+    const bare = join(temp, 'bare');
+    const printed = run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const m = await import('nest-realtime/client/browser'); console.log(typeof m.RealtimeClient)",
+      ],
+      { cwd: bare },
+    );
+    expect(printed.trim()).toBe('function');
+  });
+});
+
+describe('@nest-realtime/client, installed alone', () => {
+  it('installs with no dependencies, type-checks, and runs', () => {
+    const front = join(temp, 'front');
+    mkdirSync(join(front, 'src'), { recursive: true });
+    writeFileSync(
+      join(front, 'package.json'),
+      `${JSON.stringify({ name: 'front', private: true, type: 'module' })}\n`,
+    );
+    runNpm(['install', tarballs.client], front);
+    const tree = JSON.parse(runNpm(['ls', '--all', '--json'], front)) as {
+      dependencies: Record<string, { dependencies?: object }>;
+    };
+    expect(Object.keys(tree.dependencies)).toEqual(['@nest-realtime/client']);
+    expect(tree.dependencies['@nest-realtime/client']!.dependencies ?? {}).toEqual({});
+
+    // A frontend's tsconfig: the DOM lib, and no Node types.
+    writeTsconfig(front, { lib: ['ES2022', 'DOM'], types: [] });
+    for (const name of ['client-package.ts', 'typed-client.ts', 'typed-client-errors.ts'])
+      writeFileSync(
+        join(front, 'src', name),
+        fixture(name).replaceAll("'nest-realtime/client'", "'@nest-realtime/client'"),
+      );
+    const result = tsc(front);
+    expect(result.ok, tscFailure('@nest-realtime/client alone', result)).toBe(true);
+
+    // Runs in Node too: a client against a port where nothing listens goes reconnecting.
+    const printed = run(
+      process.execPath,
+      ['--input-type=module', '-e', fixture('client-package-run.mjs')],
+      { cwd: front, env: { ...process.env, WS_MODULE: join(repoModules, 'ws/wrapper.mjs') } },
+    );
+    expect(printed.trim()).toBe('reconnecting disconnected');
+  });
+});
