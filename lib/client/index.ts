@@ -22,3 +22,10 @@ export { type RealtimeClientOptions } from './client-options.js';
 export { RealtimeClient } from './realtime-client.js';
 export { RoomSubscription, type JoinOptions } from './room-subscription.js';
 export { RoomCall, type CallOptions, type CallPeer, type CallSignaling } from './room-call.js';
+export type {
+  CallConfiguration,
+  CallIceServer,
+  CallPeerConnection,
+  CallPeerConnectionConstructor,
+  PeerConnectionLike,
+} from './call-platform.js';
