@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   makeConsumer,
@@ -116,6 +117,22 @@ describe('the packed library', () => {
     }
     expect(broken).toEqual([]);
   });
+
+  it('states the size of the one-file client as the build has it', () => {
+    const bundle = readFileSync(join(temp, 'stage/dist/browser/nest-realtime-client.js'));
+    const kb = gzipSync(bundle, { level: 9 }).length / 1024;
+    const stated = ['README.md', 'docs/client.md'].flatMap((doc) =>
+      [...readFileSync(join(repo, doc), 'utf8').matchAll(/about ([\d.]+) KB gzipped/g)].map(
+        ([, size]) => ({ doc, size: Number(size) }),
+      ),
+    );
+    expect(stated.length).toBeGreaterThan(0);
+    for (const { doc, size } of stated)
+      expect(
+        Math.abs(size - kb),
+        `${doc} says ${size} KB, the build ${kb.toFixed(1)} KB`,
+      ).toBeLessThanOrEqual(0.5);
+  });
 });
 
 describe('a fresh Nest app with the tarball installed (skipLibCheck: false)', () => {
@@ -138,9 +155,9 @@ describe('a fresh Nest app with the tarball installed (skipLibCheck: false)', ()
       lib: ['ES2022'],
     });
     expect(OPTIONAL_PEERS).toContain('werift');
-    expect(OPTIONAL_PEERS.filter((name) => existsSync(join(bare.dir, 'node_modules', name)))).toEqual(
-      [],
-    );
+    expect(
+      OPTIONAL_PEERS.filter((name) => existsSync(join(bare.dir, 'node_modules', name))),
+    ).toEqual([]);
     const entries = codeEntries().filter((entry) => !(entry in ENTRY_PEERS));
     expect(entries).toContain('nest-realtime/client/browser');
     bare.write('entries.ts', importsOf(entries));
