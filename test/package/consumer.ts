@@ -39,6 +39,7 @@ export function run(
     const failed = error as { stdout?: string; stderr?: string; message: string };
     throw new Error(
       `${command} ${args.join(' ')} (in ${options.cwd}) failed:\n${failed.stdout ?? ''}${failed.stderr ?? failed.message}`,
+      { cause: error },
     );
   }
 }
@@ -180,9 +181,9 @@ export function tsc(dir: string): TscResult {
   }
 }
 
-/** What a tsc run printed, as a test failure message says it. */
-export function tscFailure(what: string, result: TscResult): string {
-  return `tsc failed on ${what}:\n${result.output}`;
+/** Fails, with everything tsc printed, unless the run compiled. */
+export function assertCompiled(result: TscResult, what: string): void {
+  if (!result.ok) throw new Error(`tsc failed on ${what}:\n${result.output}`);
 }
 
 /** One ```ts block of a shipped Markdown file. */
@@ -208,7 +209,7 @@ export function shippedSnippets(): Snippet[] {
     'README.md',
     ...readdirSync(join(repo, 'docs'))
       .filter((name) => name.endsWith('.md'))
-      .sort()
+      .toSorted()
       .map((name) => `docs/${name}`),
   ];
   return docs.flatMap((doc) => snippetsOf(doc, readFileSync(join(repo, doc), 'utf8')));
