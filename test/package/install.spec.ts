@@ -68,13 +68,16 @@ function importsOf(entries: readonly string[]): string {
 export const entries = [${names.join(', ')}];\n`;
 }
 
+/** tsc on a whole app takes its time on a busy machine: a bound, not a budget. */
+const TSC_TIMEOUT = 180_000;
+
 let temp: string;
 let tarballs: { library: string; client: string };
 
 beforeAll(() => {
   temp = mkdtempSync(join(tmpdir(), 'nest-realtime-package-'));
   tarballs = packAll(temp);
-}, 180_000);
+}, TSC_TIMEOUT);
 
 afterAll(() => {
   // RT_PACKAGE_KEEP=1 keeps the consumers to look into (tsc -p <folder>/app).
@@ -82,7 +85,7 @@ afterAll(() => {
   else if (temp) rmSync(temp, { recursive: true, force: true });
 });
 
-describe('the packed library', () => {
+describe('the packed library', { timeout: TSC_TIMEOUT }, () => {
   it('holds the build, the docs and the LICENSE, and no sources or tests', () => {
     const files = tarballFiles(tarballs.library);
     const expected = [
@@ -134,71 +137,75 @@ describe('the packed library', () => {
   });
 });
 
-describe('a fresh Nest app with the tarball installed (skipLibCheck: false)', () => {
-  it('compiles the README and docs snippets, and the typed client rejects wrong calls', () => {
-    const app = makeConsumer(join(temp, 'app'), tarballs.library, FULL_APP);
-    const snippets = shippedSnippets();
-    expect(snippets.length).toBeGreaterThan(10);
-    writeSnippets(app, snippets, {
-      prelude: fixture('snippet-prelude.ts'),
-      globals: fixture('snippet-globals.d.ts'),
+describe(
+  'a fresh Nest app with the tarball installed (skipLibCheck: false)',
+  { timeout: TSC_TIMEOUT },
+  () => {
+    it('compiles the README and docs snippets, and the typed client rejects wrong calls', () => {
+      const app = makeConsumer(join(temp, 'app'), tarballs.library, FULL_APP);
+      const snippets = shippedSnippets();
+      expect(snippets.length).toBeGreaterThan(10);
+      writeSnippets(app, snippets, {
+        prelude: fixture('snippet-prelude.ts'),
+        globals: fixture('snippet-globals.d.ts'),
+      });
+      app.write('typed-client.ts', fixture('typed-client.ts'));
+      app.write('typed-client-errors.ts', fixture('typed-client-errors.ts'));
+      const result = tsc(app.dir);
+      assertCompiled(result, 'the snippets and typed-client fixtures');
     });
-    app.write('typed-client.ts', fixture('typed-client.ts'));
-    app.write('typed-client-errors.ts', fixture('typed-client-errors.ts'));
-    const result = tsc(app.dir);
-    assertCompiled(result, 'the snippets and typed-client fixtures');
-  });
 
-  it('type-checks every entry without the optional peers, and the client without the DOM lib', () => {
-    const bare = makeConsumer(join(temp, 'bare'), tarballs.library, REQUIRED, {
-      lib: ['ES2022'],
+    it('type-checks every entry without the optional peers, and the client without the DOM lib', () => {
+      const bare = makeConsumer(join(temp, 'bare'), tarballs.library, REQUIRED, {
+        lib: ['ES2022'],
+      });
+      expect(OPTIONAL_PEERS).toContain('werift');
+      expect(
+        OPTIONAL_PEERS.filter((name) => existsSync(join(bare.dir, 'node_modules', name))),
+      ).toEqual([]);
+      const entries = codeEntries().filter((entry) => !(entry in ENTRY_PEERS));
+      expect(entries).toContain('nest-realtime/client/browser');
+      bare.write('entries.ts', importsOf(entries));
+      bare.write('typed-client.ts', fixture('typed-client.ts'));
+      bare.write('typed-client-errors.ts', fixture('typed-client-errors.ts'));
+      bare.write('browser-entry.ts', fixture('browser-entry.ts'));
+      const result = tsc(bare.dir);
+      assertCompiled(result, `${entries.join(', ')} without optional peers`);
     });
-    expect(OPTIONAL_PEERS).toContain('werift');
-    expect(
-      OPTIONAL_PEERS.filter((name) => existsSync(join(bare.dir, 'node_modules', name))),
-    ).toEqual([]);
-    const entries = codeEntries().filter((entry) => !(entry in ENTRY_PEERS));
-    expect(entries).toContain('nest-realtime/client/browser');
-    bare.write('entries.ts', importsOf(entries));
-    bare.write('typed-client.ts', fixture('typed-client.ts'));
-    bare.write('typed-client-errors.ts', fixture('typed-client-errors.ts'));
-    bare.write('browser-entry.ts', fixture('browser-entry.ts'));
-    const result = tsc(bare.dir);
-    assertCompiled(result, `${entries.join(', ')} without optional peers`);
-  });
 
-  it.each(Object.entries(ENTRY_PEERS))(
-    'type-checks %s with its own peers and no other optional one',
-    (entry, own) => {
-      expect(codeEntries()).toContain(entry);
-      const consumer = makeConsumer(
-        join(temp, entry.replace(/\W+/g, '-')),
-        tarballs.library,
-        [...REQUIRED, ...own],
-        { lib: ['ES2022'] },
-      );
-      consumer.write('entry.ts', importsOf([entry]));
-      const result = tsc(consumer.dir);
-      assertCompiled(result, `${entry} with ${own.join(', ')}`);
-    },
-  );
-
-  it('resolves nest-realtime/client/browser in Node as well', () => {
-    const bare = join(temp, 'bare');
-    const printed = run(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        "const m = await import('nest-realtime/client/browser'); console.log(typeof m.RealtimeClient)",
-      ],
-      { cwd: bare },
+    it.each(Object.entries(ENTRY_PEERS))(
+      'type-checks %s with its own peers and no other optional one',
+      (entry, own) => {
+        expect(codeEntries()).toContain(entry);
+        const consumer = makeConsumer(
+          join(temp, entry.replace(/\W+/g, '-')),
+          tarballs.library,
+          [...REQUIRED, ...own],
+          { lib: ['ES2022'] },
+        );
+        consumer.write('entry.ts', importsOf([entry]));
+        const result = tsc(consumer.dir);
+        assertCompiled(result, `${entry} with ${own.join(', ')}`);
+      },
     );
-    expect(printed.trim()).toBe('function');
-  });
-});
 
-describe('@nest-realtime/client, installed alone', () => {
+    it('resolves nest-realtime/client/browser in Node as well', () => {
+      const bare = join(temp, 'bare');
+      const printed = run(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          "const m = await import('nest-realtime/client/browser'); console.log(typeof m.RealtimeClient)",
+        ],
+        { cwd: bare },
+      );
+      expect(printed.trim()).toBe('function');
+    });
+  },
+);
+
+describe('@nest-realtime/client, installed alone', { timeout: TSC_TIMEOUT }, () => {
   it('installs with no dependencies, type-checks, and runs', () => {
     const front = join(temp, 'front');
     mkdirSync(join(front, 'src'), { recursive: true });
