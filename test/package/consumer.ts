@@ -75,9 +75,11 @@ export function packAll(into: string): { library: string; client: string } {
   return { library: join(tarballs, library), client: join(tarballs, client) };
 }
 
-function packedFile(json: string): string {
-  // npm prints the scripts' output before the JSON when scripts run.
-  const [packed] = JSON.parse(json.slice(json.indexOf('\n[') + 1)) as { filename: string }[];
+function packedFile(printed: string): string {
+  // npm prints what the scripts print before the JSON, which starts a line with `[`.
+  const start = /^\[\s*\{/m.exec(printed)?.index;
+  if (start === undefined) throw new Error(`npm pack printed no JSON:\n${printed}`);
+  const [packed] = JSON.parse(printed.slice(start)) as { filename: string }[];
   return packed!.filename;
 }
 
