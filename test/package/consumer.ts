@@ -91,6 +91,52 @@ export function tarballFiles(tarball: string): string[] {
     .map((entry) => entry.replace(/^package\//, ''));
 }
 
+/**
+ * The links of the tarball's Markdown files that lead nowhere inside it: a relative
+ * link to a file it does not hold (sample/, test/: those must be absolute URLs), or to
+ * a heading its target does not have. `root` is the packed folder, `files` the
+ * tarball's.
+ */
+export function brokenLinks(root: string, files: readonly string[]): string[] {
+  const held = new Set(files);
+  const docs = files.filter((file) => file.endsWith('.md'));
+  const anchors = new Map(
+    docs.map((doc) => [doc, headingAnchors(readFileSync(join(root, doc), 'utf8'))]),
+  );
+  const broken: string[] = [];
+  for (const doc of docs) {
+    const base = doc.includes('/') ? doc.slice(0, doc.lastIndexOf('/') + 1) : '';
+    for (const [, target] of readFileSync(join(root, doc), 'utf8').matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^(https?|mailto):/.test(target!)) continue;
+      const [path, anchor] = target!.split('#');
+      const file = path ? new URL(path, `file:///${base}`).pathname.slice(1) : doc;
+      const found = held.has(file) || files.some((other) => other.startsWith(`${file}/`));
+      if (!found || (anchor && anchors.has(file) && !anchors.get(file)!.has(anchor)))
+        broken.push(`${doc}: ${target}`);
+    }
+  }
+  return broken;
+}
+
+/** The anchors of a Markdown file's headings, as GitHub makes them. */
+function headingAnchors(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  const seen = new Map<string, number>();
+  for (const [, heading] of markdown
+    .replace(/^```[\s\S]*?^```/gm, '')
+    .matchAll(/^#{1,6} (.+)$/gm)) {
+    const slug = heading!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
+    const times = seen.get(slug) ?? 0;
+    seen.set(slug, times + 1);
+    anchors.add(times === 0 ? slug : `${slug}-${times}`);
+  }
+  return anchors;
+}
+
 /** A consumer project: a folder with its package.json, tsconfig and node_modules. */
 export interface Consumer {
   readonly dir: string;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  brokenLinks,
   makeConsumer,
   packAll,
   repo,
@@ -107,26 +108,15 @@ describe('the packed library', { timeout: TSC_TIMEOUT }, () => {
   });
 
   it('has links in its README and docs that resolve inside the tarball or are absolute', () => {
-    const files = new Set(tarballFiles(tarballs.library));
-    const broken: string[] = [];
-    for (const doc of [...files].filter((file) => file.endsWith('.md'))) {
-      const text = readFileSync(join(repo, doc), 'utf8');
-      const base = doc.includes('/') ? doc.slice(0, doc.lastIndexOf('/') + 1) : '';
-      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
-        if (/^(https?:|mailto:|#)/.test(target!)) continue;
-        const path = new URL(target!.split('#')[0]!, `file:///${base}`).pathname.slice(1);
-        if (!files.has(path) && ![...files].some((file) => file.startsWith(`${path}/`)))
-          broken.push(`${doc}: ${target}`);
-      }
-    }
-    expect(broken).toEqual([]);
+    expect(brokenLinks(join(temp, 'stage'), tarballFiles(tarballs.library))).toEqual([]);
   });
 
   it('states the size of the one-file client as the build has it', () => {
-    const bundle = readFileSync(join(temp, 'stage/dist/browser/nest-realtime-client.js'));
+    const stage = join(temp, 'stage');
+    const bundle = readFileSync(join(stage, 'dist/browser/nest-realtime-client.js'));
     const kb = gzipSync(bundle, { level: 9 }).length / 1024;
     const stated = ['README.md', 'docs/client.md'].flatMap((doc) =>
-      [...readFileSync(join(repo, doc), 'utf8').matchAll(/about ([\d.]+) KB gzipped/g)].map(
+      [...readFileSync(join(stage, doc), 'utf8').matchAll(/about ([\d.]+) KB gzipped/g)].map(
         ([, size]) => ({ doc, size: Number(size) }),
       ),
     );
