@@ -104,3 +104,4 @@ export type {
 } from './transports/webrtc/webrtc.options.js';
 export { turnCredentials } from './transports/webrtc/turn-credentials.js';
 export { DataChannelConnection } from './transports/webrtc/data-channel-connection.js';
+export type { ServerDataChannel } from './transports/webrtc/server-data-channel.js';

@@ -1,4 +1,4 @@
-import { MAX_TIMER_DELAY } from '../protocol/index.js';
+import { MAX_TIMER_DELAY } from '../protocol/limits.js';
 
 /**
  * How the client waits between connection attempts: exponential backoff with full

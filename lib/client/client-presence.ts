@@ -1,4 +1,4 @@
-import { BuiltinEvent } from '../protocol/index.js';
+import { BuiltinEvent } from '../protocol/events.js';
 import type { PresenceState } from './client-types.js';
 import type { ClientRequests } from './client-requests.js';
 import { Listeners } from './listeners.js';

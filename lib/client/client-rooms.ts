@@ -1,4 +1,4 @@
-import { BuiltinEvent } from '../protocol/index.js';
+import { BuiltinEvent } from '../protocol/events.js';
 import type { RealtimeClientError, RoomInfo } from './client-types.js';
 import type { ClientRequests, RequestLink } from './client-requests.js';
 import { closedError, refusedByServer } from './request-errors.js';

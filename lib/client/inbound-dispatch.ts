@@ -1,4 +1,4 @@
-import { BuiltinEvent } from '../protocol/index.js';
+import { BuiltinEvent } from '../protocol/events.js';
 import { RealtimeClientError, type MessageMeta, type PresenceState } from './client-types.js';
 import type { Reply } from './client-requests.js';
 import { Listeners } from './listeners.js';

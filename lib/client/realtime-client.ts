@@ -1,5 +1,5 @@
 // The client imports nothing from Nest or Node: it runs in browsers as it is.
-import { BuiltinEvent } from '../protocol/index.js';
+import { BuiltinEvent } from '../protocol/events.js';
 import {
   checkedTimeout,
   resolveClientOptions,

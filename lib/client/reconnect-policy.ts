@@ -1,4 +1,4 @@
-import { CloseCode, closeCodeReconnect } from '../protocol/index.js';
+import { CloseCode, closeCodeReconnect } from '../protocol/codes.js';
 import { backoffDelay, type ResolvedReconnectOptions } from './backoff.js';
 
 /** A connection ended by 4401 is renewed at once only if it lasted this long, in ms. */

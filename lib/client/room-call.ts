@@ -1,3 +1,9 @@
+import type {
+  CallConfiguration,
+  CallIceServer,
+  CallPeerConnection,
+  CallPeerConnectionConstructor,
+} from './call-platform.js';
 import { Listeners } from './listeners.js';
 
 /** The server's own peer, as signals name it. */
@@ -15,7 +21,7 @@ export interface CallPeer {
   /** The peer's connection id, or `"server"` for the server's own peer. */
   readonly id: string;
   readonly userId: string | null;
-  readonly pc: RTCPeerConnection;
+  readonly pc: CallPeerConnection;
 }
 
 /**
@@ -45,10 +51,10 @@ export interface CallSignaling {
  * ```
  */
 export interface CallOptions {
-  readonly RTCPeerConnection?: new (config?: RTCConfiguration) => RTCPeerConnection;
-  readonly iceServers?: RTCIceServer[];
+  readonly RTCPeerConnection?: CallPeerConnectionConstructor;
+  readonly iceServers?: CallIceServer[];
   /** Anything else for each peer connection (`iceTransportPolicy`, ...). */
-  readonly config?: RTCConfiguration;
+  readonly config?: CallConfiguration;
 }
 
 /** One peer connection and its perfect-negotiation state. */
@@ -87,7 +93,7 @@ export class RoomCall {
   private readonly leftListeners = new Listeners<[CallPeer]>();
   private readonly errorListeners = new Listeners<[unknown]>();
   private readonly stops: (() => void)[] = [];
-  private iceServers: RTCIceServer[] | undefined;
+  private iceServers: CallIceServer[] | undefined;
   private joined = false;
   /** Counts leave()s: a join that sees it change was left meanwhile. */
   private generation = 0;
@@ -147,7 +153,7 @@ export class RoomCall {
    * (it negotiates by itself as tracks and channels are added). After a reconnect it
    * is gone (`onPeerLeft`): connect again.
    */
-  async connectServer(): Promise<RTCPeerConnection> {
+  async connectServer(): Promise<CallPeerConnection> {
     await this.listen();
     return (this.peers.get(SERVER) ?? this.connect(SERVER, null, false)).peer.pc;
   }
@@ -197,7 +203,7 @@ export class RoomCall {
     );
     this.iceServers ??=
       this.options.iceServers ??
-      ((await this.client.request('rt:ice')) as { iceServers: RTCIceServer[] }).iceServers;
+      ((await this.client.request('rt:ice')) as { iceServers: CallIceServer[] }).iceServers;
   }
 
   private async announce(): Promise<void> {

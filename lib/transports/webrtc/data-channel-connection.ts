@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import type { RTCDataChannel } from 'werift';
 import type { FrameDispatcher } from '../../core/events/frame-dispatcher.js';
 import type { ConnectionLifecycle } from '../../core/lifecycle/connection-lifecycle.js';
 import { InboundFrames, type InboundFramesOptions } from '../../core/events/inbound-frames.js';
@@ -14,6 +13,7 @@ import {
   errorFrame,
   type OutboundFrame,
 } from '../../protocol/index.js';
+import type { ServerDataChannel } from './server-data-channel.js';
 
 /** What every data channel connection of a node shares. */
 export interface DataChannelShared {
@@ -61,7 +61,7 @@ export class DataChannelConnection extends RealtimeConnection {
   constructor(
     id: string,
     principal: RealtimePrincipal,
-    private readonly channel: RTCDataChannel,
+    private readonly channel: ServerDataChannel,
     private readonly shared: DataChannelShared,
   ) {
     super(id, principal);
