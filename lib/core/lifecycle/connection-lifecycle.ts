@@ -52,10 +52,7 @@ export class ConnectionLifecycle {
   /** A connection closed: it leaves its rooms and its user's channels, on every node. */
   detach(connection: RealtimeConnection): void {
     this.hub.removeConnection(connection).catch((error: unknown) => {
-      this.logger.error(
-        `removing a ${connection.transport} connection failed`,
-        error instanceof Error ? error.stack : error,
-      );
+      logFailure(this.logger, `removing a ${connection.transport} connection failed`, error);
     });
   }
 

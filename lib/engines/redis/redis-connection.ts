@@ -83,11 +83,18 @@ export class RedisConnection {
    */
   redis(): ScriptedRedis {
     if (!this.commands) throw new Error('the Redis engine is not started');
-    if (!this.up && this.wasStarted) {
-      this.refused++;
-      throw new EngineUnavailableError(ENGINE);
-    }
+    this.refuseWhileDown(this.commands);
     return this.commands;
+  }
+
+  /**
+   * A call on a client that is not connected (after start) fails at once, as ioredis
+   * without an offline queue would, but as an outage's error, and counted.
+   */
+  private refuseWhileDown(redis: Redis | undefined): void {
+    if (redis?.status === 'ready' || !this.wasStarted) return;
+    this.refused++;
+    throw new EngineUnavailableError(ENGINE);
   }
 
   /** Where the engine connects, for messages: its URL with any password masked. */
@@ -186,11 +193,13 @@ export class RedisConnection {
   }
 
   async subscribe(key: string): Promise<void> {
+    this.refuseWhileDown(this.listener);
     await (this.sharded ? this.listener?.ssubscribe(key) : this.listener?.subscribe(key));
   }
 
   async unsubscribe(keys: string[]): Promise<void> {
     if (keys.length === 0) return;
+    this.refuseWhileDown(this.listener);
     await (this.sharded
       ? this.listener?.sunsubscribe(...keys)
       : this.listener?.unsubscribe(...keys));
