@@ -46,8 +46,8 @@ export interface StartOptions {
    * none (Nest then picks its default, Socket.IO's).
    */
   readonly adapter?: ((app: INestApplication) => WebSocketAdapter) | null;
-  /** What the app's main.ts would do before `listen` (a global prefix, global guards...). */
-  readonly configure?: (app: INestApplication) => void | Promise<void>;
+  /** What the app's main.ts would do before `listen` (a global prefix, global guards...); awaited. */
+  readonly configure?: (app: INestApplication) => unknown;
 }
 
 /** The HTTP platforms the HTTP-facing suites run over (`describe.each(PLATFORMS)`). */
