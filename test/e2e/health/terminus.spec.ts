@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { RealtimeHealthIndicator } from '../../../lib/health/index.js';
 import { connectRealtimeGrpc } from '../../../lib/transports/grpc/index.js';
 import type { RealtimeModuleOptions } from '../../../lib/index.js';
-import { startApp, type TestApp } from '../../support/app.js';
+import type { TestApp } from '../../support/app.js';
 import { until, withHarness } from '../../support/fixtures.js';
 import { freePort } from '../../support/processes.js';
 import { redisAvailable, startRedis } from '../../support/redis.js';
