@@ -68,7 +68,7 @@ export function maskUrl(url: string): string {
     return '(an unparsable URL)';
   }
   if (parsed.password !== '') parsed.password = '***';
-  for (const key of [...parsed.searchParams.keys()]) {
+  for (const key of new Set(parsed.searchParams.keys())) {
     if (/pass|token|secret/i.test(key)) parsed.searchParams.set(key, '***');
   }
   return parsed.href;

@@ -207,5 +207,3 @@ function errorOf(error: unknown): NonNullable<NodeMessage['e']> {
   }
   return { rpc: false, code: ErrorCode.InternalError, message: 'the node failed' };
 }
-
-

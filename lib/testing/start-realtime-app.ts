@@ -104,8 +104,21 @@ export interface RealtimeTestApp {
   close(): Promise<void>;
 }
 
-const PLATFORMS = ['express', 'fastify'];
-const KNOWN = ['imports', 'providers', 'controllers', 'platform', 'override', 'configure', 'logger'];
+const PLATFORMS = new Set(['express', 'fastify']);
+const KNOWN = [
+  'imports',
+  'providers',
+  'controllers',
+  'platform',
+  'override',
+  'configure',
+  'logger',
+];
+const KNOWN_KEYS = new Set(KNOWN);
+
+function wrong(option: string, expected: string): TypeError {
+  return new TypeError(`startRealtimeApp: options.${option} must be ${expected}`);
+}
 
 const importPackage: PackageLoader = (name) => import(name);
 
@@ -152,7 +165,9 @@ export async function startRealtimeApp(
   if (options.override) {
     builder = options.override(builder);
     if (typeof builder?.compile !== 'function') {
-      throw new TypeError('startRealtimeApp: options.override must return the builder it was given');
+      throw new TypeError(
+        'startRealtimeApp: options.override must return the builder it was given',
+      );
     }
   }
   const module = await builder.compile();
@@ -194,11 +209,17 @@ function running(app: INestApplication, module: TestingModule): RealtimeTestApp 
     url: `http://${base}`,
     wsUrl,
     hub: app.get(RealtimeHub),
-    async client<S extends RealtimeSchema>({ query, path, ...rest }: RealtimeTestClientOptions = {}) {
+    async client<S extends RealtimeSchema>({
+      query,
+      path,
+      ...rest
+    }: RealtimeTestClientOptions = {}) {
       if (closing) throw new Error('startRealtimeApp: client() after close()');
       const where = path ?? (websocket ? websocket.path : undefined);
       if (where === undefined) {
-        throw new Error('startRealtimeApp: client() needs the WebSocket transport (websocket is false)');
+        throw new Error(
+          'startRealtimeApp: client() needs the WebSocket transport (websocket is false)',
+        );
       }
       const url = new URL(where, `ws://${base}`);
       for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value);
@@ -226,13 +247,11 @@ function running(app: INestApplication, module: TestingModule): RealtimeTestApp 
 
 /** Refuses options that are not as documented, naming the option. */
 function check(options: StartRealtimeAppOptions): void {
-  const wrong = (option: string, expected: string) =>
-    new TypeError(`startRealtimeApp: options.${option} must be ${expected}`);
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('startRealtimeApp: options must be an object ({ imports: [...] })');
   }
   for (const key of Object.keys(options)) {
-    if (!KNOWN.includes(key)) throw wrong(key, `left out (known: ${KNOWN.join(', ')})`);
+    if (!KNOWN_KEYS.has(key)) throw wrong(key, `left out (known: ${KNOWN.join(', ')})`);
   }
   if (!Array.isArray(options.imports) || options.imports.length === 0) {
     throw wrong('imports', 'an array of modules, e.g. [RealtimeModule.forRoot({})]');
@@ -240,7 +259,7 @@ function check(options: StartRealtimeAppOptions): void {
   for (const key of ['providers', 'controllers'] as const) {
     if (options[key] !== undefined && !Array.isArray(options[key])) throw wrong(key, 'an array');
   }
-  if (options.platform !== undefined && !PLATFORMS.includes(options.platform)) {
+  if (options.platform !== undefined && !PLATFORMS.has(options.platform)) {
     throw wrong('platform', `'express' or 'fastify', not ${JSON.stringify(options.platform)}`);
   }
   for (const key of ['override', 'configure'] as const) {

@@ -51,9 +51,9 @@ async function startOnAFreePort(
       // Before listen, as documented (the app warns of a grpc option nothing serves).
       const app = await startApp(grpcOptions, metadata, {
         ...nest,
-        configure: async (app) => {
-          await nest.configure?.(app);
-          await connectRealtimeGrpc(app);
+        configure: async (created) => {
+          await nest.configure?.(created);
+          await connectRealtimeGrpc(created);
         },
       });
       return { app, grpcUrl };

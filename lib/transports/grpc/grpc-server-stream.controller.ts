@@ -135,7 +135,8 @@ export class RealtimeGrpcServerStreamController {
       this.streams.open(connection);
       start(connection).catch((error: unknown) => {
         if (!connection.isOpen) return;
-        if (!(error instanceof RealtimeError)) logFailure(this.logger, 'a gRPC stream failed', error);
+        if (!(error instanceof RealtimeError))
+          logFailure(this.logger, 'a gRPC stream failed', error);
         endSubscriber(subscriber, toGrpcError(error));
         this.streams.finish(connection);
       });

@@ -80,7 +80,9 @@ describe.runIf(redisAvailable())('the log of a Redis outage', () => {
       const during = testLogger.problems();
       expect(during.map((entry) => entry.text)).toEqual([
         expect.stringMatching(
-          new RegExp(`^the Redis engine lost redis://127\\.0\\.0\\.1:${port} \\(.+\\): calls to the engine fail until it is back; reconnecting$`),
+          new RegExp(
+            `^the Redis engine lost redis://127\\.0\\.0\\.1:${port} \\(.+\\): calls to the engine fail until it is back; reconnecting$`,
+          ),
         ),
       ]);
       expect(during[0]).toMatchObject({ level: 'error', context: 'RealtimeRedis' });

@@ -18,12 +18,14 @@ async function rejection(work: Promise<unknown>): Promise<Error> {
   return result as Error;
 }
 
+/** The import of a package that is not installed, standing for ioredis missing here. */
+const notInstalled = (name: string) => import(`${name}-not-installed-here`);
+const nothingLoads = () => Promise.reject(new Error('nothing may be loaded'));
+
 describe('ioredis not installed', () => {
   it('the Redis engine fails with PEER_MISSING, naming the engine and `npm install ioredis`', async () => {
-    // The import of a package that is not installed, standing for ioredis missing here.
-    const load = (name: string) => import(`${name}-not-installed-here`);
     const error = (await rejection(
-      createEngine({ type: 'redis', url: 'redis://localhost:6379' }, load),
+      createEngine({ type: 'redis', url: 'redis://localhost:6379' }, notInstalled),
     )) as RealtimeStartupError;
     expect(error.code).toBe('PEER_MISSING');
     expect(error.fix).toBe('npm install ioredis');
@@ -42,8 +44,7 @@ describe('ioredis not installed', () => {
   });
 
   it('the memory engine needs no peer', async () => {
-    const load = () => Promise.reject(new Error('nothing may be loaded'));
-    const engine = await createEngine({ type: 'memory' }, load);
+    const engine = await createEngine({ type: 'memory' }, nothingLoads);
     expect(engine.constructor.name).toBe('MemoryEngine');
   });
 });
@@ -60,7 +61,9 @@ describe.runIf(redisAvailable())('Redis unreachable at start', () => {
     expect(error.message).toContain('ECONNREFUSED');
     expect(error.fix).toMatch(/^start Redis there, or set engine\.url/);
     // Nothing is left listening or reconnecting: a second start on the same port fails alike.
-    await expect(startApp({ engine: { type: 'redis', url } })).rejects.toThrow(/ENGINE|could not reach/);
+    await expect(startApp({ engine: { type: 'redis', url } })).rejects.toThrow(
+      /ENGINE|could not reach/,
+    );
   });
 
   it('the password of the URL is masked in the message', async () => {

@@ -40,7 +40,9 @@ describe('the grpc option without RealtimeGrpcModule (forRootAsync)', () => {
   it('starts, and serves gRPC, with RealtimeGrpcModule imported', async () => {
     const url = `127.0.0.1:${await freePort()}`;
     const app = harness.track(
-      await listen(asyncModule(url, true), '/ws', { configure: (app) => connectRealtimeGrpc(app) }),
+      await listen(asyncModule(url, true), '/ws', {
+        configure: (nest) => connectRealtimeGrpc(nest),
+      }),
     );
     expect(app.app.get(GrpcListener)).toMatchObject({ moduleImported: true, listening: true });
     expect(testLogger.has(WARNING)).toBe(false);

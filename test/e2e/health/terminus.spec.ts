@@ -31,7 +31,7 @@ const withHealth = {
   providers: [RealtimeHealthIndicator],
 };
 
-async function health(app: TestApp): Promise<{ status: number; body: any }> {
+async function healthOf(app: TestApp): Promise<{ status: number; body: any }> {
   const response = await fetch(`http://127.0.0.1:${app.port}/health`);
   return { status: response.status, body: await response.json() };
 }
@@ -43,7 +43,7 @@ describe('RealtimeHealthIndicator', () => {
 
   it('the memory engine is up', async () => {
     const app = await start({});
-    expect(await health(app)).toEqual({
+    expect(await healthOf(app)).toEqual({
       status: 200,
       body: expect.objectContaining({
         status: 'ok',
@@ -55,7 +55,7 @@ describe('RealtimeHealthIndicator', () => {
   it('gRPC on and served: up, with grpc up', async () => {
     const url = `127.0.0.1:${await freePort()}`;
     const app = await start({ grpc: { url } }, connectRealtimeGrpc);
-    const { status, body } = await health(app);
+    const { status, body } = await healthOf(app);
     expect(status).toBe(200);
     expect(body.info.realtime).toEqual({ status: 'up', engine: 'memory', grpc: 'up' });
   });
@@ -63,7 +63,7 @@ describe('RealtimeHealthIndicator', () => {
   it('gRPC on but not served: down (503), saying connectRealtimeGrpc was not called', async () => {
     const url = `127.0.0.1:${await freePort()}`;
     const app = await start({ grpc: { url } });
-    const { status, body } = await health(app);
+    const { status, body } = await healthOf(app);
     expect(status).toBe(503);
     expect(body.error.realtime).toEqual({
       status: 'down',
@@ -78,21 +78,21 @@ describe('RealtimeHealthIndicator', () => {
       let redis = await startRedis();
       harness.defer(() => redis.stop());
       const app = await start({ engine: { type: 'redis', url: redis.url } });
-      expect(await health(app)).toMatchObject({
+      expect(await healthOf(app)).toMatchObject({
         status: 200,
         body: { info: { realtime: { status: 'up', engine: 'redis' } } },
       });
 
       const port = redis.port;
       await redis.stop('SIGKILL');
-      const down = await health(app);
+      const down = await healthOf(app);
       expect(down.status).toBe(503);
       expect(down.body.error.realtime).toMatchObject({ status: 'down', engine: 'redis' });
       expect(down.body.error.realtime.message).toMatch(/^the redis engine does not answer \(/);
 
       redis = await startRedis(port);
       await until(() => app.hub.engineAvailable, 10_000);
-      expect(await health(app)).toMatchObject({
+      expect(await healthOf(app)).toMatchObject({
         status: 200,
         body: { info: { realtime: { status: 'up', engine: 'redis' } } },
       });
@@ -103,7 +103,7 @@ describe('RealtimeHealthIndicator', () => {
       harness.defer(() => redis.stop());
       const app = await start({ engine: { type: 'redis', url: redis.url } });
       redis.child.kill('SIGSTOP'); // frozen: its socket is open, nothing is answered
-      const down = await health(app).finally(() => redis.child.kill('SIGCONT'));
+      const down = await healthOf(app).finally(() => redis.child.kill('SIGCONT'));
       expect(down.status).toBe(503);
       expect(down.body.error.realtime.message).toBe(
         'the redis engine does not answer (no answer within 1000 ms)',

@@ -40,6 +40,9 @@ async function inUse(port: number): Promise<boolean> {
   return outcome as boolean;
 }
 
+const realtime = (options: RealtimeModuleOptions = {}) =>
+  RealtimeModule.forRoot({ authenticate: userFromQuery, ...options });
+
 describe('startRealtimeApp', () => {
   const harness = withHarness();
   const started = async (rt: Promise<RealtimeTestApp>) => {
@@ -47,8 +50,6 @@ describe('startRealtimeApp', () => {
     harness.defer(() => app.close());
     return app;
   };
-  const realtime = (options: RealtimeModuleOptions = {}) =>
-    RealtimeModule.forRoot({ authenticate: userFromQuery, ...options });
 
   it('in three lines: an app on a free port and a connected client', async () => {
     const rt = await startRealtimeApp({ imports: [realtime()] });
@@ -141,14 +142,14 @@ describe('startRealtimeApp', () => {
     await expect(rt.client()).rejects.toThrow('client() after close()');
   });
 
-  it('a client the app refuses rejects, and is not left reconnecting', async () => {
+  it('a client the app refuses: client() rejects (the client is closed)', async () => {
     const rt = await started(
       startRealtimeApp({
         imports: [RealtimeModule.forRoot({ authenticate: () => false })],
         logger: testLogger,
       }),
     );
-    await expect(rt.client({ reconnect: false })).rejects.toThrow();
+    await expect(rt.client({ reconnect: false })).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
   describe('failures', () => {
@@ -156,7 +157,10 @@ describe('startRealtimeApp', () => {
       [undefined, 'options must be an object'],
       [{}, 'options.imports must be an array of modules'],
       [{ imports: [] }, 'options.imports must be an array of modules'],
-      [{ imports: [RealtimeModule], platform: 'koa' }, `options.platform must be 'express' or 'fastify', not "koa"`],
+      [
+        { imports: [RealtimeModule], platform: 'koa' },
+        `options.platform must be 'express' or 'fastify', not "koa"`,
+      ],
       [{ imports: [RealtimeModule], override: 1 }, 'options.override must be a function'],
       [{ imports: [RealtimeModule], modules: [] }, 'options.modules must be left out'],
     ])('bad options %j: a TypeError naming the option', async (options, message) => {
@@ -183,6 +187,7 @@ describe('startRealtimeApp', () => {
     it('a start that fails after configure: its error, and nothing left listening', async () => {
       const grpcPort = await freePort();
       const redisPort = await freePort(); // nothing listens there
+      let grpcListened = false;
       const error = await startRealtimeApp({
         imports: [
           RealtimeModule.forRoot({
@@ -193,13 +198,14 @@ describe('startRealtimeApp', () => {
         // The gRPC server listens before the app starts (as documented)...
         configure: async (app) => {
           await connectRealtimeGrpc(app);
-          expect(await inUse(grpcPort)).toBe(true);
+          grpcListened = await inUse(grpcPort);
         },
         logger: testLogger,
       }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RealtimeStartupError);
       expect(error).toMatchObject({ code: 'ENGINE_UNREACHABLE' });
       // ...and was closed with the app that could not start.
+      expect(grpcListened).toBe(true);
       expect(await inUse(grpcPort)).toBe(false);
     });
 
