@@ -12,7 +12,7 @@ const CLOSE_TIMEOUT = 1_000;
  * How long start() waits for Redis to answer before the app fails to start, in ms,
  * unless `startTimeout` says otherwise. A refused connection fails at once.
  */
-export const REDIS_START_TIMEOUT = 5_000;
+const REDIS_START_TIMEOUT = 5_000;
 
 const ENGINE = 'the Redis engine';
 
