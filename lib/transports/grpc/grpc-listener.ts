@@ -4,13 +4,23 @@ import {
   Logger,
   type OnApplicationBootstrap,
   type OnModuleDestroy,
-  type OnModuleInit,
 } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import type { Subscription } from 'rxjs';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import { RealtimeStartupError } from '../../startup-error.js';
+
+/**
+ * The mark of RealtimeGrpcModule (a static property), by which the listener finds it
+ * among the app's modules without importing it (gRPC is optional).
+ *
+ * @example
+ * ```ts
+ * class RealtimeGrpcModule { static readonly [SERVES_GRPC] = true; }
+ * ```
+ */
+export const SERVES_GRPC = Symbol.for('nest-realtime:serves-grpc');
 
 /**
  * Whether the `grpc` option is served: `RealtimeGrpcModule` imported (its controllers
@@ -29,9 +39,9 @@ import { RealtimeStartupError } from '../../startup-error.js';
  * ```
  */
 @Injectable()
-export class GrpcListener implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
-  /** Set by RealtimeGrpcModule when it is part of the app. */
-  moduleImported = false;
+export class GrpcListener implements OnApplicationBootstrap, OnModuleDestroy {
+  /** Whether RealtimeGrpcModule is part of the app. */
+  readonly moduleImported: boolean;
   /** Set by connectRealtimeGrpc when it is called. */
   connected = false;
   /** Set once connectRealtimeGrpc started the gRPC server. */
@@ -39,25 +49,25 @@ export class GrpcListener implements OnModuleInit, OnApplicationBootstrap, OnMod
   private readonly logger = new Logger('RealtimeGrpc');
   private listen: Subscription | undefined;
 
+  /**
+   * @throws RealtimeStartupError (`GRPC_MODULE_MISSING`) when the `grpc` option is set
+   *   and no RealtimeGrpcModule is imported: while the app is created, before anything
+   *   (the engine) starts.
+   */
   constructor(
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
     private readonly adapterHost: HttpAdapterHost,
-  ) {}
+    modules: ModulesContainer,
+  ) {
+    this.moduleImported = [...modules.values()].some(
+      (module) => (module.metatype as { [SERVES_GRPC]?: boolean } | undefined)?.[SERVES_GRPC],
+    );
+    if (options.grpc && !this.moduleImported) throw missingModule();
+  }
 
   /** The gRPC address (`grpc.url`), or undefined when gRPC is off. */
   get url(): string | undefined {
     return this.options.grpc?.url;
-  }
-
-  onModuleInit(): void {
-    if (!this.options.grpc || this.moduleImported) return;
-    throw new RealtimeStartupError(
-      'GRPC_MODULE_MISSING',
-      'the grpc option is set, but RealtimeGrpcModule is not imported: every gRPC call ' +
-        'would answer UNIMPLEMENTED',
-      "import RealtimeGrpcModule (from 'nest-realtime/grpc') in the module that imports " +
-        'RealtimeModule.forRootAsync(...), or remove the grpc option',
-    );
   }
 
   onApplicationBootstrap(): void {
@@ -78,4 +88,14 @@ export class GrpcListener implements OnModuleInit, OnApplicationBootstrap, OnMod
   onModuleDestroy(): void {
     this.listen?.unsubscribe();
   }
+}
+
+function missingModule(): RealtimeStartupError {
+  return new RealtimeStartupError(
+    'GRPC_MODULE_MISSING',
+    'the grpc option is set, but RealtimeGrpcModule is not imported: every gRPC call ' +
+      'would answer UNIMPLEMENTED',
+    "import RealtimeGrpcModule (from 'nest-realtime/grpc') in the module that imports " +
+      'RealtimeModule.forRootAsync(...), or remove the grpc option',
+  );
 }

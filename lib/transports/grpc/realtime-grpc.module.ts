@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { GrpcListener } from './grpc-listener.js';
+import { SERVES_GRPC } from './grpc-listener.js';
 import { RealtimeGrpcClientStreamController } from './grpc-client-stream.controller.js';
 import { RealtimeGrpcServerStreamController } from './grpc-server-stream.controller.js';
 import { RealtimeGrpcSessionController } from './grpc-session.controller.js';
@@ -31,7 +31,6 @@ import { RealtimeHealthController } from './health.controller.js';
   providers: [RealtimeGrpcStreams],
 })
 export class RealtimeGrpcModule {
-  constructor(listener: GrpcListener) {
-    listener.moduleImported = true; // before any onModuleInit: the listener checks it there
-  }
+  /** Found by RealtimeModule, which refuses a grpc option without this module. */
+  static readonly [SERVES_GRPC] = true;
 }

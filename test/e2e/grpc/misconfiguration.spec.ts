@@ -1,8 +1,13 @@
 // A grpc option that nothing serves is refused at start or warned of, never silent
 // (issue 19, point 6).
 import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 import { describe, expect, it } from 'vitest';
-import { RealtimeModule, RealtimeStartupError } from '../../../lib/index.js';
+import {
+  RealtimeModule,
+  RealtimeStartupError,
+  type RealtimeModuleOptions,
+} from '../../../lib/index.js';
 import { GrpcListener } from '../../../lib/transports/grpc/grpc-listener.js';
 import { RealtimeGrpcModule, connectRealtimeGrpc } from '../../../lib/transports/grpc/index.js';
 import { listen, startApp } from '../../support/app.js';
@@ -12,10 +17,16 @@ import { freePort } from '../../support/processes.js';
 
 const WARNING = /connectRealtimeGrpc\(app\) was not called before app\.listen\(\)/;
 
-function asyncModule(grpcUrl: string, withGrpcModule: boolean) {
+function asyncModule(
+  grpcUrl: string,
+  withGrpcModule: boolean,
+  options: RealtimeModuleOptions = {},
+) {
   @Module({
     imports: [
-      RealtimeModule.forRootAsync({ useFactory: async () => ({ grpc: { url: grpcUrl } }) }),
+      RealtimeModule.forRootAsync({
+        useFactory: async () => ({ ...options, grpc: { url: grpcUrl } }),
+      }),
       ...(withGrpcModule ? [RealtimeGrpcModule] : []),
     ],
   })
@@ -35,6 +46,14 @@ describe('the grpc option without RealtimeGrpcModule (forRootAsync)', () => {
     expect(message).toContain('the grpc option is set, but RealtimeGrpcModule is not imported');
     expect(fix).toContain("import RealtimeGrpcModule (from 'nest-realtime/grpc')");
     expect(fix).toContain('RealtimeModule.forRootAsync(...)');
+  });
+
+  it('is refused by NestFactory.create, before init starts the engine', async () => {
+    const url = `127.0.0.1:${await freePort()}`;
+    const unreachable = { type: 'redis', url: `redis://127.0.0.1:${await freePort()}` } as const;
+    const root = asyncModule(url, false, { engine: unreachable });
+    const created = NestFactory.create(root, { logger: testLogger, abortOnError: false });
+    await expect(created).rejects.toMatchObject({ code: 'GRPC_MODULE_MISSING' });
   });
 
   it('starts, and serves gRPC, with RealtimeGrpcModule imported', async () => {
