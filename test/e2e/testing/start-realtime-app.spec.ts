@@ -43,6 +43,14 @@ async function inUse(port: number): Promise<boolean> {
 const realtime = (options: RealtimeModuleOptions = {}) =>
   RealtimeModule.forRoot({ authenticate: userFromQuery, ...options });
 
+/** An app whose GET /greeting answers `value`. */
+const greeting = (value: string) => ({
+  imports: [realtime()],
+  controllers: [GreetingController],
+  providers: [{ provide: GREETING, useValue: value }],
+  logger: testLogger,
+});
+
 describe('startRealtimeApp', () => {
   const harness = withHarness();
   const started = async (rt: Promise<RealtimeTestApp>) => {
@@ -96,15 +104,7 @@ describe('startRealtimeApp', () => {
   });
 
   it('on Fastify', async () => {
-    const rt = await started(
-      startRealtimeApp({
-        imports: [realtime()],
-        controllers: [GreetingController],
-        providers: [{ provide: GREETING, useValue: 'hi' }],
-        platform: 'fastify',
-        logger: testLogger,
-      }),
-    );
+    const rt = await started(startRealtimeApp({ ...greeting('hi'), platform: 'fastify' }));
     expect(rt.app.getHttpAdapter().getType()).toBe('fastify');
     expect(await (await fetch(`${rt.url}/greeting`)).json()).toEqual({ greeting: 'hi' });
     const client = await rt.client({ query: { user: 'cy' } });
@@ -117,12 +117,9 @@ describe('startRealtimeApp', () => {
   it('the override hook changes the testing module before it compiles', async () => {
     const rt = await started(
       startRealtimeApp({
-        imports: [realtime()],
-        controllers: [GreetingController],
-        providers: [{ provide: GREETING, useValue: 'the real one' }],
+        ...greeting('the real one'),
         override: (builder) => builder.overrideProvider(GREETING).useValue('overridden'),
         configure: (app) => app.setGlobalPrefix('api'),
-        logger: testLogger,
       }),
     );
     expect(await (await fetch(`${rt.url}/api/greeting`)).json()).toEqual({
