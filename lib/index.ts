@@ -1,5 +1,7 @@
 export { RealtimeModule } from './realtime.module.js';
 export { RealtimeConfigError } from './options-check.js';
+export { RealtimeStartupError, type RealtimeStartupCode } from './startup-error.js';
+export { EngineUnavailableError } from './engines/engine-unavailable.error.js';
 export {
   resolveRealtimeOptions,
   type RealtimeModuleOptions,

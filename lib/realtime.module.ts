@@ -25,6 +25,7 @@ import {
 } from './transports/sse/realtime-sse.controller.js';
 import { RealtimeSseEndpoint } from './transports/sse/realtime-sse.endpoint.js';
 import { RealtimeSse } from './transports/sse/realtime-sse.service.js';
+import { GrpcListener } from './transports/grpc/grpc-listener.js';
 import { WebRtcSignalingService } from './transports/webrtc/webrtc-signaling.service.js';
 import {
   realtimeGatewayClass,
@@ -82,6 +83,7 @@ const TRANSPORT_ROUTES = Symbol('nest-realtime:transport-routes');
     RealtimeSse,
     RealtimeSseEndpoint,
     WebRtcSignalingService,
+    GrpcListener,
   ],
   exports: [
     RealtimeHub,
@@ -95,6 +97,7 @@ const TRANSPORT_ROUTES = Symbol('nest-realtime:transport-routes');
     RealtimeWsServer,
     RealtimeSse,
     WebRtcSignalingService,
+    GrpcListener,
     REALTIME_OPTIONS,
   ],
 })

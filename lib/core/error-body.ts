@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { INTERNAL_ERROR, RealtimeError, type ErrorBody } from '../protocol/index.js';
 import { RpcError } from './rpc/rpc-error.js';
+import { logFailure } from '../engines/engine-unavailable.error.js';
 
 const logger = new Logger('RealtimeFrames');
 
@@ -12,6 +13,6 @@ export function toErrorBody(error: unknown): ErrorBody {
     if (error.details) body.details = error.details;
     return body;
   }
-  logger.error('a built-in event failed', error instanceof Error ? error.stack : error);
+  logFailure(logger, 'a built-in event failed', error);
   return INTERNAL_ERROR;
 }

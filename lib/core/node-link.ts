@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { NodeController } from '../engines/node-controller.interface.js';
 import { ErrorCode, RealtimeError } from '../protocol/index.js';
 import { RpcError } from './rpc/rpc-error.js';
+import { logFailure } from '../engines/engine-unavailable.error.js';
 
 /** Requests of this node waiting for another node's answer, at most. */
 const MAX_ASKING = 10_000;
@@ -84,7 +85,7 @@ export class NodeLink {
   /** Sends a one-way message to one node, or to all (`undefined`); a failure is logged. */
   tell(node: string | undefined, kind: string, payload: unknown): void {
     this.send(node, { k: kind, f: this.nodeId, p: payload }).catch((error: unknown) => {
-      this.logger.error(`a message to ${node ?? 'all nodes'} failed`, stackOf(error));
+      logFailure(this.logger, `a message to ${node ?? 'all nodes'} failed`, error);
     });
   }
 
@@ -140,7 +141,7 @@ export class NodeLink {
     const answer = (reply: Omit<NodeMessage, 'k' | 'f' | 'i'>) => {
       if (message.i === undefined) return;
       this.send(message.f, { k: ANSWER, f: this.nodeId, i: message.i, ...reply }).catch(
-        (error: unknown) => this.logger.error(`an answer to ${message.f} failed`, stackOf(error)),
+        (error: unknown) => logFailure(this.logger, `an answer to ${message.f} failed`, error),
       );
     };
     (async () => handler(message.p, message.f))().then(
@@ -148,7 +149,7 @@ export class NodeLink {
       (error: unknown) => {
         const expected = error instanceof RealtimeError || error instanceof RpcError;
         if (message.i === undefined || !expected) {
-          this.logger.error(`a ${message.k} from node ${message.f} failed`, stackOf(error));
+          logFailure(this.logger, `a ${message.k} from node ${message.f} failed`, error);
         }
         answer({ e: errorOf(error) });
       },
@@ -205,8 +206,4 @@ function errorOf(error: unknown): NonNullable<NodeMessage['e']> {
     return { rpc: false, code: error.code, message: error.message };
   }
   return { rpc: false, code: ErrorCode.InternalError, message: 'the node failed' };
-}
-
-function stackOf(error: unknown): unknown {
-  return error instanceof Error ? error.stack : error;
 }

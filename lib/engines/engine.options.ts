@@ -10,7 +10,9 @@ import { REDIS_ENGINE_RULES, type RedisEngineConfig } from './redis/redis.option
  * many nodes on one Redis (ioredis, an optional peer dependency): `url`, ioredis
  * options in `redis`, or ioredis clients of your own (`client`, `subscriber`: see
  * `RedisEngineOptions`), a `prefix` for its keys and channels (default `rt:`), and
- * `shardedPubSub` (`'auto'`: sharded pub/sub where the server is Redis 7 or later).
+ * `shardedPubSub` (`'auto'`: sharded pub/sub where the server is Redis 7 or later),
+ * and `startTimeout` (how long start waits for Redis, default 5000 ms; a Redis that does
+ * not answer fails the start with a `RealtimeStartupError`).
  * `custom` runs on an engine of your own (a {@link RealtimeEngine}: see docs/engines.md),
  * which the module starts and closes with the app.
  *

@@ -61,6 +61,13 @@ export interface RealtimeEngine {
   readonly available?: boolean;
 
   /**
+   * Resolves once the server behind the engine answers (Redis: a PING), within
+   * `timeout` ms, and rejects otherwise; the health indicator calls it
+   * (`nest-realtime/health`). Absent means the engine is up while `available` says so.
+   */
+  ping?(timeout: number): Promise<void>;
+
+  /**
    * True when no other node can share this engine (a memory engine of its own): a
    * connection id that is not open here is closed, with no node to ask.
    */

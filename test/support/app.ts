@@ -46,8 +46,8 @@ export interface StartOptions {
    * none (Nest then picks its default, Socket.IO's).
    */
   readonly adapter?: ((app: INestApplication) => WebSocketAdapter) | null;
-  /** What the app's main.ts would do before `listen` (a global prefix, global guards...). */
-  readonly configure?: (app: INestApplication) => void;
+  /** What the app's main.ts would do before `listen` (a global prefix, global guards...); awaited. */
+  readonly configure?: (app: INestApplication) => unknown;
 }
 
 /** The HTTP platforms the HTTP-facing suites run over (`describe.each(PLATFORMS)`). */
@@ -116,8 +116,8 @@ export async function listen(
       ? await NestFactory.create<NestFastifyApplication>(root, new FastifyAdapter(), nest)
       : await NestFactory.create(root, nest);
   if (adapter) app.useWebSocketAdapter(adapter(app));
-  configure?.(app);
   try {
+    await configure?.(app);
     await app.listen(wanted, '127.0.0.1');
   } catch (error) {
     await app.close().catch(() => undefined);

@@ -47,12 +47,17 @@ async function startOnAFreePort(
   for (let attempt = 1; ; attempt++) {
     const grpcUrl = `127.0.0.1:${await freePort()}`;
     const grpcOptions = { ...options, grpc: { ...options.grpc, url: grpcUrl } };
-    const app = await startApp(grpcOptions, metadata, nest);
     try {
-      await connectRealtimeGrpc(app.app);
+      // Before listen, as documented (the app warns of a grpc option nothing serves).
+      const app = await startApp(grpcOptions, metadata, {
+        ...nest,
+        configure: async (created) => {
+          await nest.configure?.(created);
+          await connectRealtimeGrpc(created);
+        },
+      });
       return { app, grpcUrl };
     } catch (error) {
-      await app.close();
       if (attempt === 3 || !String(error).includes('EADDRINUSE')) throw error;
     }
   }

@@ -64,7 +64,7 @@ export class TestLogger implements LoggerService {
     const params = [...rest];
     const context =
       params.length > 0 && typeof params.at(-1) === 'string' ? (params.pop() as string) : undefined;
-    const text = [message, ...params]
+    const text = [message, ...params.filter((part) => part !== undefined)]
       .map((part) => (part instanceof Error ? (part.stack ?? String(part)) : format('%s', part)))
       .join('\n');
     this.entries.push({ level, text, context, message });

@@ -22,6 +22,7 @@ import type { RealtimeConnection } from '../realtime-connection.js';
 import { RealtimeHub } from '../realtime-hub.js';
 import { deliveryChannel } from '../channels.js';
 import type { ChannelSubscriber } from '../connection-registry.js';
+import { EngineUnavailableError } from '../../engines/engine-unavailable.error.js';
 
 /**
  * Who an acknowledged message is for: every connection of a user, or one connection.
@@ -343,6 +344,7 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     this.watchers.set(userId, watcher);
     this.hub.subscribeChannel(deliveryChannel(userId), watcher).catch((error: unknown) => {
       // Unreachable engine: messages still go out on the next attempt or at a local connection.
+      if (error instanceof EngineUnavailableError) return; // logged once, by the engine
       this.logger.warn(`could not follow ${userId}'s connections: ${String(error)}`);
     });
   }

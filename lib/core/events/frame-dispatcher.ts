@@ -14,6 +14,7 @@ import { toErrorBody } from '../error-body.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
 import { RpcService } from '../rpc/rpc.service.js';
 import { BuiltinEventRegistry, type RegisteredEvent } from './builtin-event-registry.js';
+import { logFailure } from '../../engines/engine-unavailable.error.js';
 
 /**
  * Runs a frame of an event that is not built in (a `@SubscribeMessage` handler of the
@@ -118,7 +119,7 @@ export class FrameDispatcher {
       else this.unknown(connection, frame);
     } catch (error) {
       // Nothing a client sends may take the process down; this is the last net.
-      logger.error('frame handling failed', error instanceof Error ? error.stack : error);
+      logFailure(logger, 'frame handling failed', error);
       connection.send(encodeFrame(errorFrame(frame.id, INTERNAL_ERROR, frame.event)));
     }
   }

@@ -6,6 +6,7 @@ import { BROADCAST_CHANNEL } from '../channels.js';
 import type { ChannelSubscriber, ConnectionRegistry } from '../connection-registry.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
 import { forgetReplay } from './room-joins.js';
+import { EngineUnavailableError } from '../../engines/engine-unavailable.error.js';
 
 const NO_RECIPIENTS: readonly ChannelSubscriber[] = [];
 
@@ -93,6 +94,7 @@ export class LocalFanOut {
     if (!this.connections.unsubscribe(channel, subscriber)) return;
     this.subscriptions.delete(channel);
     await this.broker.unsubscribe(channel).catch((error: unknown) => {
+      if (error instanceof EngineUnavailableError) return; // logged once, by the engine
       this.logger.warn(`engine could not unsubscribe ${channel}: ${String(error)}`);
     });
   }

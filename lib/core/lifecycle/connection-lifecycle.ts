@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { CloseCode } from '../../protocol/index.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
 import { RealtimeHub } from '../realtime-hub.js';
+import { logFailure } from '../../engines/engine-unavailable.error.js';
 
 /**
  * The one connection lifecycle every transport calls (WebSocket, SSE, gRPC, data
@@ -41,10 +42,7 @@ export class ConnectionLifecycle {
     return this.hub.addConnection(connection).then(
       () => true,
       (error: unknown) => {
-        this.logger.error(
-          `the engine refused a ${connection.transport} connection`,
-          error instanceof Error ? error.stack : error,
-        );
+        logFailure(this.logger, `the engine refused a ${connection.transport} connection`, error);
         connection.close(CloseCode.InternalError, 'engine unavailable');
         return false;
       },
@@ -54,10 +52,7 @@ export class ConnectionLifecycle {
   /** A connection closed: it leaves its rooms and its user's channels, on every node. */
   detach(connection: RealtimeConnection): void {
     this.hub.removeConnection(connection).catch((error: unknown) => {
-      this.logger.error(
-        `removing a ${connection.transport} connection failed`,
-        error instanceof Error ? error.stack : error,
-      );
+      logFailure(this.logger, `removing a ${connection.transport} connection failed`, error);
     });
   }
 

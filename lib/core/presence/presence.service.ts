@@ -39,6 +39,7 @@ import {
 } from './presence-state.js';
 import { RoomFollowers, type RoomPresenceDiff } from './room-followers.js';
 import { RoomPresenceBatcher, type MemberChange } from './room-presence-batcher.js';
+import { logFailure } from '../../engines/engine-unavailable.error.js';
 
 /**
  * Whose eyes a state is seen through: the user themself sees `invisible`.
@@ -474,7 +475,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private report(what: string, error: unknown): void {
-    this.logger.error(`presence ${what} failed`, error instanceof Error ? error.stack : error);
+    logFailure(this.logger, `presence ${what} failed`, error);
   }
 }
 

@@ -1,10 +1,20 @@
 import { Logger } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
+import { maskUrl, RealtimeStartupError } from '../../startup-error.js';
+import { EngineUnavailableError } from '../engine-unavailable.error.js';
 import { withScripts, type ScriptedRedis } from './redis-scripts.js';
 import type { RedisEngineOptions } from './redis.engine.js';
 
 /** How long close() waits for Redis to answer QUIT before it cuts the connection, in ms. */
 const CLOSE_TIMEOUT = 1_000;
+
+/**
+ * How long start() waits for Redis to answer before the app fails to start, in ms,
+ * unless `startTimeout` says otherwise. A refused connection fails at once.
+ */
+const REDIS_START_TIMEOUT = 5_000;
+
+const ENGINE = 'the Redis engine';
 
 /**
  * What the parts of the engine hear from its connection.
@@ -48,6 +58,11 @@ export class RedisConnection {
   private readonly detach: (() => void)[] = [];
   /** Whether publications go through sharded pub/sub. */
   private sharded = false;
+  /** The last connection error ioredis reported, for the message of a failed start. */
+  private lastError: Error | undefined;
+  /** Calls refused during the current outage. */
+  private refused = 0;
+  private downSince = 0;
 
   constructor(private readonly options: RedisEngineOptions = {}) {
     this.prefix = options.prefix ?? 'rt:';
@@ -62,10 +77,32 @@ export class RedisConnection {
     return this.up;
   }
 
-  /** The commands client; throws before start and after close. */
+  /**
+   * The commands client; throws before start and after close, and during an outage
+   * (an {@link EngineUnavailableError}, counted for the line that ends the outage).
+   */
   redis(): ScriptedRedis {
     if (!this.commands) throw new Error('the Redis engine is not started');
+    this.refuseWhileDown(this.commands);
     return this.commands;
+  }
+
+  /**
+   * A call on a client that is not connected (after start) fails at once, as ioredis
+   * without an offline queue would, but as an outage's error, and counted.
+   */
+  private refuseWhileDown(redis: Redis | undefined): void {
+    if (redis?.status === 'ready' || !this.wasStarted) return;
+    this.refused++;
+    throw new EngineUnavailableError(ENGINE);
+  }
+
+  /** Where the engine connects, for messages: its URL with any password masked. */
+  get target(): string {
+    if (this.options.url) return maskUrl(this.options.url);
+    const given = this.options.client?.options ?? this.options.redis ?? {};
+    const auth = given.password ? ':***@' : '';
+    return `redis://${auth}${given.host ?? 'localhost'}:${given.port ?? 6379}`;
   }
 
   /** Whether the subscriber is connected and subscribed now. */
@@ -85,6 +122,7 @@ export class RedisConnection {
     this.listener = listener;
     for (const redis of [commands, listener]) {
       this.listen(redis, 'error', (error: Error) => this.down(error));
+      this.listen(redis, 'close', () => this.down());
       this.listen(redis, 'ready', () => this.ready());
     }
     const receive = (channel: Buffer, payload: Buffer) =>
@@ -94,7 +132,12 @@ export class RedisConnection {
     this.listen(listener, 'close', () => events.cutOff());
     this.listen(listener, 'ready', () => events.back());
     try {
-      await Promise.all([connected(commands), connected(listener)]);
+      const timeout = this.options.startTimeout ?? REDIS_START_TIMEOUT;
+      await within(Promise.all([connected(commands), connected(listener)]), timeout).catch(
+        (error: unknown) => {
+          throw this.unreachable(this.lastError ?? error);
+        },
+      );
       this.ready();
       this.sharded = await this.useSharded(commands);
     } catch (error) {
@@ -103,6 +146,28 @@ export class RedisConnection {
       await this.close();
       throw error;
     }
+  }
+
+  /** The start-up error of a Redis that does not answer: the engine, where, and the fix. */
+  private unreachable(error: unknown): RealtimeStartupError {
+    const why = error instanceof Error ? error.message : String(error);
+    return new RealtimeStartupError(
+      'ENGINE_UNREACHABLE',
+      `${ENGINE} could not reach ${this.target} (${why})`,
+      'start Redis there, or set engine.url to a Redis that runs ' +
+        '(engine.startTimeout sets how long start waits for it)',
+      error,
+    );
+  }
+
+  /**
+   * Resolves once Redis answers a PING, within `timeout` ms (for health checks: not
+   * counted among the calls an outage refused).
+   */
+  async check(timeout: number): Promise<void> {
+    if (!this.commands) throw new Error(`${ENGINE} is not started`);
+    if (!this.up) throw new EngineUnavailableError(ENGINE);
+    await within(this.commands.ping(), timeout);
   }
 
   async close(): Promise<void> {
@@ -128,11 +193,13 @@ export class RedisConnection {
   }
 
   async subscribe(key: string): Promise<void> {
+    this.refuseWhileDown(this.listener);
     await (this.sharded ? this.listener?.ssubscribe(key) : this.listener?.subscribe(key));
   }
 
   async unsubscribe(keys: string[]): Promise<void> {
     if (keys.length === 0) return;
+    this.refuseWhileDown(this.listener);
     await (this.sharded
       ? this.listener?.sunsubscribe(...keys)
       : this.listener?.unsubscribe(...keys));
@@ -179,17 +246,34 @@ export class RedisConnection {
     return has;
   }
 
-  private down(error: Error): void {
+  /**
+   * The start of an outage: one line, whatever the number of clients and errors; until
+   * it ends, calls are refused at once and counted.
+   */
+  private down(error?: Error): void {
+    if (error) this.lastError = error;
     if (!this.up) return;
     this.up = false;
-    this.logger.warn(`Redis is unreachable (${error.message}): reconnecting`);
+    this.refused = 0;
+    this.downSince = Date.now();
+    const why = error ? ` (${error.message})` : ' (connection closed)';
+    this.logger.error(
+      `${ENGINE} lost ${this.target}${why}: calls to the engine fail until it is back; reconnecting`,
+    );
   }
 
+  /** The end of an outage (or the first connection): one line, with what was refused. */
   private ready(): void {
     if (this.up || !this.commands || this.commands.status !== 'ready') return;
     if (this.listener?.status !== 'ready') return;
     this.up = true;
-    if (this.wasStarted) this.logger.log('Redis is back');
+    if (this.wasStarted) {
+      const seconds = ((Date.now() - this.downSince) / 1_000).toFixed(1);
+      this.logger.log(
+        `${ENGINE} reached ${this.target} again after ${seconds} s; ` +
+          `${this.refused} call(s) failed during the outage`,
+      );
+    }
     this.wasStarted = true;
   }
 }

@@ -79,7 +79,9 @@ describe.runIf(redisAvailable())('RedisEngine connections', () => {
     const engine = new RedisEngine({ url: `redis://127.0.0.1:${port}`, prefix: 'gone:' });
     await expect(
       engine.start('n1', { deliver: () => undefined, control: () => undefined }),
-    ).rejects.toThrow('Connection is closed');
+    ).rejects.toThrow(
+      `the Redis engine could not reach redis://127.0.0.1:${port} (connect ECONNREFUSED`,
+    );
     // A Redis that comes up there afterwards hears from no client of the engine.
     const late = await startRedis(port);
     const lateProbe = new Redis(late.url);

@@ -37,6 +37,12 @@ export interface RedisEngineOptions {
    * requires it (start fails on an older server); `false` uses the classic one.
    */
   readonly shardedPubSub?: boolean | 'auto';
+  /**
+   * How long the app's start waits for Redis to answer, in ms (default 5000); past it,
+   * or at once when the connection is refused, start fails with a
+   * `RealtimeStartupError` (`ENGINE_UNREACHABLE`) naming the URL, password masked.
+   */
+  readonly startTimeout?: number;
 }
 
 /**
@@ -72,6 +78,11 @@ export class RedisEngine implements RealtimeEngine {
    */
   get available(): boolean {
     return this.connection.available;
+  }
+
+  /** Resolves once Redis answers a PING within `timeout` ms; rejects otherwise. */
+  ping(timeout: number): Promise<void> {
+    return this.connection.check(timeout);
   }
 
   async start(nodeId: string, handler: EngineHandler): Promise<void> {

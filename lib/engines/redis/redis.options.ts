@@ -1,11 +1,12 @@
-import { isPlainObject, type Rule } from '../../options-check.js';
+import { isPlainObject, ms, type Rule } from '../../options-check.js';
 
 /**
  * The `engine` option that picks the Redis engine, for many nodes on one Redis
  * (ioredis, an optional peer dependency): `url`, ioredis options in `redis`, or
  * ioredis clients of your own (`client`, `subscriber`: see `RedisEngineOptions`), a
- * `prefix` for its keys and channels (default `rt:`), and `shardedPubSub` (`'auto'`:
- * sharded pub/sub where the server is Redis 7 or later). Typed loosely, so that the
+ * `prefix` for its keys and channels (default `rt:`), `shardedPubSub` (`'auto'`:
+ * sharded pub/sub where the server is Redis 7 or later), and `startTimeout` (how long
+ * start waits for Redis, default 5000 ms). Typed loosely, so that the
  * options do not need ioredis.
  *
  * @example
@@ -23,6 +24,8 @@ export interface RedisEngineConfig {
   /** An ioredis `Redis` client to subscribe on. */
   subscriber?: object;
   shardedPubSub?: boolean | 'auto';
+  /** How long start waits for Redis to answer, in ms (default 5000). */
+  startTimeout?: number;
 }
 
 /** What the Redis engine needs of a client it is given (an ioredis `Redis`). */
@@ -52,4 +55,5 @@ export const REDIS_ENGINE_RULES: Record<Exclude<keyof RedisEngineConfig, 'type'>
   client: [isRedisClient, 'an ioredis client'],
   subscriber: [isRedisClient, 'an ioredis client'],
   shardedPubSub: [(v) => typeof v === 'boolean' || v === 'auto', "true, false or 'auto'"],
+  startTimeout: ms,
 };

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import { GrpcEventWriter } from './grpc-sink.js';
+import { GrpcListener } from './grpc-listener.js';
 import { RealtimeGrpcStreams } from './grpc-streams.service.js';
 
 /**
@@ -76,6 +77,8 @@ function encodeEventsOnce(definition: Record<string, unknown>, streams: Realtime
 export async function connectRealtimeGrpc(app: INestApplication): Promise<void> {
   const { grpc } = app.get<ResolvedRealtimeOptions>(REALTIME_OPTIONS);
   if (!grpc) throw new Error('nest-realtime: set the grpc option to serve the gRPC API');
+  const listener = app.get(GrpcListener);
+  listener.connected = true;
   app.connectMicroservice<MicroserviceOptions>(
     {
       transport: Transport.GRPC,
@@ -91,4 +94,5 @@ export async function connectRealtimeGrpc(app: INestApplication): Promise<void> 
     { inheritAppConfig: true },
   );
   await app.startAllMicroservices();
+  listener.listening = true;
 }

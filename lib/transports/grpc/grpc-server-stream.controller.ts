@@ -30,6 +30,7 @@ import {
   type GrpcError,
 } from './grpc-errors.js';
 import { authenticateRpc } from './grpc-support.js';
+import { logFailure } from '../../engines/engine-unavailable.error.js';
 
 /**
  * The server-streaming calls of realtime.v1.Realtime (docs/grpc.md): Subscribe (the
@@ -134,9 +135,8 @@ export class RealtimeGrpcServerStreamController {
       this.streams.open(connection);
       start(connection).catch((error: unknown) => {
         if (!connection.isOpen) return;
-        if (!(error instanceof RealtimeError)) {
-          this.logger.error('a gRPC stream failed', error instanceof Error ? error.stack : error);
-        }
+        if (!(error instanceof RealtimeError))
+          logFailure(this.logger, 'a gRPC stream failed', error);
         endSubscriber(subscriber, toGrpcError(error));
         this.streams.finish(connection);
       });

@@ -22,6 +22,7 @@ import { originAllowed } from '../origin-policy.js';
 import { RealtimeSse } from './realtime-sse.service.js';
 import type { StreamConnection } from '../stream-connection.js';
 import { SseWriter } from './response-sink.js';
+import { logFailure } from '../../engines/engine-unavailable.error.js';
 
 /** A request as Express (or Fastify, through `raw`) hands it over. */
 export type AdapterRequest = IncomingMessage & { raw?: IncomingMessage; body?: unknown };
@@ -186,10 +187,7 @@ export class RealtimeSseEndpoint {
     await connection.joinAll(this.hub, resume).catch((error: unknown) => {
       // A stream that closed meanwhile (its client left, the app shut down) is no failure.
       if (!connection.isOpen) return;
-      this.logger.error(
-        "joining an SSE stream's rooms failed",
-        error instanceof Error ? error.stack : error,
-      );
+      logFailure(this.logger, "joining an SSE stream's rooms failed", error);
       response.destroy();
     });
   }
@@ -290,7 +288,7 @@ export class RealtimeSseEndpoint {
   }
 
   private crashed(response: ServerResponse, error: unknown): void {
-    this.logger.error('the SSE endpoint failed', error instanceof Error ? error.stack : error);
+    logFailure(this.logger, 'the SSE endpoint failed', error);
     if (!response.headersSent)
       answer(response, 500, ErrorCode.InternalError, 'Internal server error');
     else response.destroy();

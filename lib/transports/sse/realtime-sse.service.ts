@@ -28,6 +28,7 @@ import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { PresenceOptions } from '../../core/presence/presence.options.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import { StreamConnection, type ResumePoint, type StreamSink } from '../stream-connection.js';
+import { logFailure } from '../../engines/engine-unavailable.error.js';
 
 /** What a stream's resume point is read from: a request of either HTTP platform. */
 type RequestLine = Pick<IncomingMessage, 'headers' | 'url'>;
@@ -312,7 +313,7 @@ export class RealtimeSse implements BeforeApplicationShutdown {
 
   private failed(connection: StreamConnection, error: unknown): void {
     if (!connection.isOpen) return;
-    this.logger.error('an SSE stream failed', error instanceof Error ? error.stack : error);
+    logFailure(this.logger, 'an SSE stream failed', error);
     this.finish(connection);
   }
 

@@ -8,6 +8,7 @@ import { startApp, type TestApp } from '../../support/app.js';
 import { until, userFromQuery, withHarness } from '../../support/fixtures.js';
 import { redisAvailable, startRedis, type RedisServer } from '../../support/redis.js';
 import { SseTestClient, httpBase } from '../../support/sse-client.js';
+import { testLogger } from '../../support/logger.js';
 
 describe.runIf(redisAvailable())('a Redis outage', () => {
   let redis: RedisServer;
@@ -52,6 +53,57 @@ describe.runIf(redisAvailable())('a Redis outage', () => {
     // The new Redis had no history: the room's epoch changed, and the client was told.
     expect(resyncs).toMatchObject([{ name: 'r', recovered: false }]);
     await client.close();
+  }, 30_000);
+});
+
+describe.runIf(redisAvailable())('the log of a Redis outage', () => {
+  it('one line when it starts, one when it ends with the count of failed calls, no stack per call', async () => {
+    let redis = await startRedis();
+    const app = await startApp({
+      authenticate: userFromQuery,
+      engine: { type: 'redis', url: redis.url },
+    });
+    const client = new RealtimeClient(`${app.wsUrl}?user=olga`, { WebSocket });
+    try {
+      await client.join('r');
+      testLogger.clear();
+      const port = redis.port;
+      await redis.stop('SIGKILL');
+      await until(() => !app.hub.engineAvailable, 5_000);
+      const calls = 5;
+      for (let i = 0; i < calls; i++) {
+        await expect(client.publish('r', 'm', i)).rejects.toMatchObject({ code: 'INTERNAL_ERROR' });
+      }
+      await expect(app.hub.to('r').emit('m', 'from the server')).rejects.toThrow(
+        'the Redis engine is unavailable',
+      );
+      const during = testLogger.problems();
+      expect(during.map((entry) => entry.text)).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^the Redis engine lost redis://127\\.0\\.0\\.1:${port} \\(.+\\): calls to the engine fail until it is back; reconnecting$`,
+          ),
+        ),
+      ]);
+      expect(during[0]).toMatchObject({ level: 'error', context: 'RealtimeRedis' });
+
+      redis = await startRedis(port);
+      await until(() => app.hub.engineAvailable, 10_000);
+      const back = testLogger.entries.filter((entry) => entry.text.includes('again after'));
+      expect(back).toHaveLength(1);
+      const failed = Number(/; (\d+) call\(s\) failed during the outage$/.exec(back[0]!.text)?.[1]);
+      // The calls above, and whatever the node itself tried meanwhile (heartbeats).
+      expect(failed).toBeGreaterThanOrEqual(calls + 1);
+      expect(back[0]).toMatchObject({ level: 'log', context: 'RealtimeRedis' });
+      // The outage's one error; what else was said (a room told to resync) is one line
+      // about the outage, never a stack.
+      expect(testLogger.problems(['error', 'fatal'])).toHaveLength(1);
+      expect(testLogger.entries.filter((entry) => /\n\s+at /.test(entry.text))).toEqual([]);
+    } finally {
+      await client.close();
+      await app.close();
+      await redis.stop();
+    }
   }, 30_000);
 });
 
