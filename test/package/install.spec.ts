@@ -40,10 +40,15 @@ const REQUIRED = [
   ...Object.keys(manifest.dependencies),
   '@types/node',
 ];
-/** A Nest app on Express that uses every transport (and vitest, for the engine suite). */
+/**
+ * A Nest app on Express and Fastify that uses every transport (and vitest, for the
+ * engine suite and docs/testing.md).
+ */
 const FULL_APP = [...new Set([...REQUIRED, ...peers])].concat(
   '@nestjs/platform-express',
   '@types/express',
+  '@nestjs/platform-fastify',
+  'fastify',
   'vitest',
 );
 /**
@@ -52,6 +57,8 @@ const FULL_APP = [...new Set([...REQUIRED, ...peers])].concat(
  */
 const ENTRY_PEERS: Record<string, string[]> = {
   'nest-realtime/grpc': ['@grpc/grpc-js', '@grpc/proto-loader', '@nestjs/microservices'],
+  'nest-realtime/health': ['@nestjs/terminus'],
+  'nest-realtime/testing': ['@nestjs/testing'],
 };
 const fixtures = join(repo, 'test/package/fixtures');
 const fixture = (name: string): string => readFileSync(join(fixtures, name), 'utf8');
