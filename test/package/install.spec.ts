@@ -200,6 +200,27 @@ describe(
   },
 );
 
+describe('a CommonJS Nest app', { timeout: TSC_TIMEOUT }, () => {
+  it('compiles with module nodenext and runs, requiring the ES module package', () => {
+    const app = makeConsumer(join(temp, 'commonjs'), tarballs.library, [
+      ...REQUIRED,
+      '@nestjs/platform-express',
+    ]);
+    // No "type": "module": the app's .js files are CommonJS, as `nest new` makes them.
+    const manifestPath = join(app.dir, 'package.json');
+    const { type: _type, ...commonjs } = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    writeFileSync(manifestPath, `${JSON.stringify(commonjs, null, 2)}\n`);
+    writeTsconfig(app.dir, { noEmit: false, rootDir: 'src', outDir: 'dist' });
+    app.write('main.ts', fixture('commonjs-app.ts'));
+    assertCompiled(tsc(app.dir), 'a CommonJS app');
+    expect(readFileSync(join(app.dir, 'dist/main.js'), 'utf8')).toContain(
+      'require("nest-realtime")',
+    );
+    const printed = run(process.execPath, ['dist/main.js'], { cwd: app.dir });
+    expect(JSON.parse(printed)).toEqual({ from: 'function' });
+  });
+});
+
 describe('@nest-realtime/client, installed alone', { timeout: TSC_TIMEOUT }, () => {
   it('installs with no dependencies, type-checks, and runs', () => {
     const front = join(temp, 'front');
