@@ -19,7 +19,7 @@ describe('lib/protocol', () => {
     expect(foreign).toEqual([]);
   });
 
-  it('is what the client imports of the server side', () => {
+  it('is all the client imports of the server side', () => {
     const client = new URL('../client/', import.meta.url);
     const outside = readdirSync(client)
       .filter((name) => name.endsWith('.ts') && !name.endsWith('.spec.ts'))
@@ -28,7 +28,8 @@ describe('lib/protocol', () => {
           ([, target]) => target!,
         ),
       )
-      .filter((target) => target !== '../protocol/index.js');
+      // Its files one by one, not the barrel, whose encoder brings Node's Buffer types.
+      .filter((target) => !/^\.\.\/protocol\/[\w-]+\.js$/.test(target));
     expect(outside).toEqual([]);
   });
 });
