@@ -40,6 +40,8 @@ export class SignalingPeer {
   /** What failed while applying the remote peer's signals. */
   readonly errors: unknown[] = [];
   private queue = Promise.resolve();
+  /** Offers that came while offers are held (see holdOffers). */
+  private held: { offers: number; released: Promise<void> } | undefined;
   private readonly listener = (raw: Buffer) => this.receive(JSON.parse(raw.toString()) as Frame);
 
   constructor(
@@ -61,6 +63,24 @@ export class SignalingPeer {
     this.signal({ description: { type: 'offer', sdp: this.pc.localDescription!.sdp } });
   }
 
+  /**
+   * Holds the remote peer's offers (and all that follows them) until the returned
+   * function is called: a peer slow to answer. `offersHeld()` counts the offers waiting.
+   */
+  holdOffers(): () => void {
+    let release!: () => void;
+    this.held = { offers: 0, released: new Promise<void>((resolve) => (release = resolve)) };
+    return () => {
+      this.held = undefined;
+      release();
+    };
+  }
+
+  /** How many offers of the remote peer wait for holdOffers' release. */
+  offersHeld(): number {
+    return this.held?.offers ?? 0;
+  }
+
   /** Resolves once the connection is up. */
   async connected(timeout = 10_000): Promise<void> {
     if (this.pc.connectionState === 'connected') return;
@@ -80,8 +100,11 @@ export class SignalingPeer {
     if (frame.event !== 'rt:signal') return;
     const { from, room, description, candidate } = frame.data as Record<string, any>;
     if (from !== this.remote || room !== this.room) return;
+    const held = description?.type === 'offer' ? this.held : undefined;
+    if (held) held.offers++;
     this.queue = this.queue
       .then(async () => {
+        await held?.released;
         if (description) {
           if (description.type === 'offer' && this.pc.signalingState === 'have-local-offer') {
             await this.pc.setLocalDescription({ type: 'rollback' });

@@ -1,8 +1,36 @@
 import { Logger } from '@nestjs/common';
-import type { MediaStreamTrack, RTCRtpReceiver, RTCRtpSender } from 'werift';
+import type {
+  MediaStreamTrack,
+  RTCRtpReceiver,
+  RTCRtpSender,
+  RTCRtpTransceiver,
+  RtcpPacket,
+} from 'werift';
 import type { ServerPeer } from './server-peer.js';
 
 const logger = new Logger('RealtimeWebRtc');
+
+/** RTCP payload-specific feedback (RFC 4585), and its keyframe requests: PLI, and FIR (RFC 5104). */
+const PSFB = 206;
+const PLI = 1;
+const FIR = 4;
+/** The least time between two keyframe requests to one sender, in ms; one asked sooner waits. */
+const KEYFRAME_INTERVAL = 250;
+
+/**
+ * Whether an RTCP packet asks the stream `ssrc` for a keyframe (a PLI or a FIR). Its
+ * media SSRC decides, not its sender SSRC: a subscriber that also sends media (Chromium)
+ * puts its own outgoing stream there, and werift would route the request to that.
+ */
+function asksKeyframe(packet: RtcpPacket, ssrc: number): boolean {
+  if (packet.type !== PSFB) return false;
+  const { feedback } = packet;
+  if (feedback.count === PLI) return feedback.mediaSsrc === ssrc;
+  if (feedback.count === FIR && 'fir' in feedback) {
+    return feedback.fir.some((entry) => entry.ssrc === ssrc);
+  }
+  return false;
+}
 
 /** What the router needs of werift to make a subscriber's outgoing track. */
 export interface TrackFactory {
@@ -12,10 +40,15 @@ export interface TrackFactory {
 
 /** A subscriber's copy of a track. */
 interface Subscription {
+  readonly transceiver: RTCRtpTransceiver;
   readonly sender: RTCRtpSender;
-  /** Whether packets reach it yet (its transport is up): it then needs a keyframe. */
+  /**
+   * Whether the subscriber takes packets yet: its transport is up AND it has answered
+   * the offer with this track (an already-connected peer is up from the start). It
+   * then needs a keyframe.
+   */
   flowing: boolean;
-  /** Stops following the subscriber's picture loss reports. */
+  /** Stops following the subscriber's keyframe requests. */
   readonly stop: () => void;
 }
 
@@ -26,6 +59,9 @@ interface Publication {
   readonly receiver: RTCRtpReceiver;
   /** Per subscriber, the sender its copy goes out on. */
   readonly senders: Map<ServerPeer, Subscription>;
+  /** When a keyframe was last asked of the sender, and the request waiting its turn. */
+  keyframeAt: number;
+  keyframeLater?: NodeJS.Timeout;
   stop(): void;
 }
 
@@ -34,7 +70,9 @@ interface Publication {
  * the server goes to every other peer of the room, as a track of its own on that
  * peer's connection (streams named after the sender's connection id). Every packet is
  * cloned per subscriber (werift rewrites a packet as it sends it); a subscriber that
- * starts receiving, or loses a picture, gets a keyframe asked of the sender (PLI).
+ * starts receiving (once it has answered with the track), and every keyframe request
+ * (PLI, FIR) a subscriber sends, gets a keyframe asked of the sender (PLI), at most one
+ * per 250 ms.
  * When a peer goes, its tracks leave the others' connections.
  *
  * @example
@@ -82,7 +120,7 @@ export class RoomMedia {
       for (const subscription of senders.values()) {
         // One clone per subscriber: sendRtp rewrites the packet's header.
         subscription.sender.sendRtp(rtp.clone()).catch(() => undefined);
-        if (!subscription.flowing && subscription.sender.dtlsTransport.state === 'connected') {
+        if (!subscription.flowing && receives(subscription)) {
           // The subscriber can receive from now on: it starts from a keyframe.
           subscription.flowing = true;
           started = true;
@@ -96,16 +134,29 @@ export class RoomMedia {
       track,
       receiver,
       senders,
-      stop: () => forwarding.unSubscribe(),
+      keyframeAt: 0,
+      stop: () => {
+        forwarding.unSubscribe();
+        clearTimeout(publication.keyframeLater);
+      },
     };
     this.publications.add(publication);
     for (const other of this.peers) if (other !== peer) this.subscribe(other, publication);
   }
 
-  /** Asks the sender of a publication for a keyframe. */
+  /** Asks the sender of a publication for a keyframe, or once the last request is old enough. */
   private keyframe(publication: Publication): void {
     const { ssrc, kind } = publication.track;
-    if (ssrc === undefined || kind !== 'video') return;
+    if (ssrc === undefined || kind !== 'video' || publication.keyframeLater) return;
+    const wait = publication.keyframeAt + KEYFRAME_INTERVAL - Date.now();
+    if (wait > 0) {
+      publication.keyframeLater = setTimeout(() => {
+        publication.keyframeLater = undefined;
+        if (this.publications.has(publication)) this.keyframe(publication);
+      }, wait);
+      return;
+    }
+    publication.keyframeAt = Date.now();
     publication.receiver.sendRtcpPLI(ssrc).catch((error: unknown) => {
       logger.debug(`a PLI to ${publication.peer.owner.id} failed: ${String(error)}`);
     });
@@ -118,13 +169,21 @@ export class RoomMedia {
       if (!peer.isOpen || !this.publications.has(publication) || !this.peers.has(peer)) return;
       const outgoing = this.factory.track(publication.track.kind as 'audio' | 'video');
       const stream = this.factory.stream(publication.peer.owner.id) as never;
-      const { sender } = peer.pc.addTransceiver(outgoing, {
+      const transceiver = peer.pc.addTransceiver(outgoing, {
         direction: 'sendonly',
         streams: [stream],
       });
-      // And again whenever it loses the picture.
-      const losses = sender.onPictureLossIndication.subscribe(() => this.keyframe(publication));
-      publication.senders.set(peer, { sender, flowing: false, stop: () => losses.unSubscribe() });
+      const { sender } = transceiver;
+      // And again whenever it asks for one (it lost the picture, or never had one).
+      const requests = sender.dtlsTransport.onRtcp.subscribe((packet) => {
+        if (asksKeyframe(packet, sender.ssrc)) this.keyframe(publication);
+      });
+      publication.senders.set(peer, {
+        transceiver,
+        sender,
+        flowing: false,
+        stop: () => requests.unSubscribe(),
+      });
       peer.renegotiate();
     });
   }
@@ -144,4 +203,13 @@ export class RoomMedia {
     }
     publication.senders.clear();
   }
+}
+
+/** Whether a subscriber takes its copy: connected, and negotiated to receive it. */
+function receives({ sender, transceiver }: Subscription): boolean {
+  const direction = transceiver.currentDirection;
+  return (
+    sender.dtlsTransport.state === 'connected' &&
+    (direction === 'sendonly' || direction === 'sendrecv')
+  );
 }

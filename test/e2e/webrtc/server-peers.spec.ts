@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   MediaStreamTrack,
+  PictureLossIndication,
   RTCPeerConnection,
+  RtcpPayloadSpecificFeedback,
   RtpHeader,
   RtpPacket,
   type RTCDataChannel,
@@ -214,6 +216,68 @@ describe.runIf(loopbackOnly())('WebRTC server peers', () => {
     await Promise.all([sue.close(), sid.close()]);
     await until(() => peersOf(app) === 0, 5_000);
   }, 30_000);
+
+  it('asks a keyframe once a late subscriber has answered, and for the PLI of a subscriber that sends media too', async () => {
+    const app = await harness.start(OPTIONS);
+    const [pat, lou, mia] = await Promise.all(
+      ['pat', 'lou', 'mia'].map(async (user) => {
+        const client = await harness.connect(`${app.wsUrl}?user=${user}`);
+        await join(client, 'stage');
+        return client;
+      }),
+    );
+    // lou is connected to the server before anything is published, and slow to answer.
+    const louSide = toServer(lou, 'stage');
+    louSide.pc.createDataChannel('rt');
+    await louSide.offer();
+    await louSide.connected();
+    const release = louSide.holdOffers();
+    let louPackets = 0;
+    louSide.pc.onTrack.subscribe((track) => track.onReceiveRtp.subscribe(() => louPackets++));
+
+    const publisher = toServer(pat, 'stage');
+    const video = new MediaStreamTrack({ kind: 'video' });
+    const { sender } = publisher.pc.addTransceiver(video, { direction: 'sendonly' });
+    let plis = 0;
+    sender.onPictureLossIndication.subscribe(() => plis++);
+    await publisher.offer();
+    await publisher.connected();
+    harness.defer(feed(video, 96));
+
+    // The server offers lou the track while packets flow (lou's transport is up): the
+    // keyframe asked now would be lost. It is asked once lou has answered.
+    await until(() => louSide.offersHeld() === 1, 10_000);
+    const beforeAnswer = plis;
+    release();
+    await until(() => plis > beforeAnswer && louPackets > 0, 10_000);
+    expect(beforeAnswer).toBe(0);
+
+    // mia sends video too: the PLI she sends for pat's track names her own stream as
+    // its sender (as Chromium does), which must not keep it from reaching pat.
+    const miaSide = toServer(mia, 'stage');
+    const own = new MediaStreamTrack({ kind: 'video' });
+    const miaSender = miaSide.pc.addTransceiver(own, { direction: 'sendonly' }).sender;
+    let forwarded: MediaStreamTrack | undefined;
+    miaSide.pc.onTrack.subscribe((track) => {
+      if (track.kind === 'video') forwarded ??= track;
+    });
+    await miaSide.offer();
+    await miaSide.connected();
+    harness.defer(feed(own, 96));
+    await until(() => forwarded?.ssrc !== undefined, 10_000);
+    await until(() => plis >= 2, 10_000); // lou's, then mia's as she started
+    const beforeRequest = plis;
+    await miaSender.dtlsTransport.sendRtcp([
+      new RtcpPayloadSpecificFeedback({
+        feedback: new PictureLossIndication({
+          senderSsrc: miaSender.ssrc,
+          mediaSsrc: forwarded!.ssrc!,
+        }),
+      }),
+    ]);
+    await until(() => plis > beforeRequest, 5_000);
+    expect([...publisher.errors, ...louSide.errors, ...miaSide.errors]).toEqual([]);
+  }, 40_000);
 
   it('refuses past its limits, times out a peer that never connects, and closes every peer at shutdown', async () => {
     const app = await harness.start({
