@@ -1,9 +1,8 @@
 // The built-in SSE endpoint: events and ids, resume, refusals, keep-alive, publish,
 // bounds and cleanup, against a real app over real HTTP.
-import { Controller, ForbiddenException, Query, Sse } from '@nestjs/common';
+import { ForbiddenException } from '@nestjs/common';
 import { EventSource } from 'eventsource';
 import { request as httpRequest } from 'node:http';
-import { interval } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   DeliveryService,
@@ -24,6 +23,7 @@ import {
   openStream,
   SseTestClient,
 } from '../../support/sse-client.js';
+import { ReviewController } from '../../support/review-controller.js';
 import { eventIs, TestClient } from '../../support/ws-client.js';
 
 const harness = withHarness();
@@ -52,6 +52,9 @@ async function post(app: TestApp, path: string, body: unknown, query = '') {
 const noop = (): void => undefined;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const startedWithReview = (options: RealtimeModuleOptions = {}): Promise<TestApp> =>
+  harness.start({ authenticate: userFromQuery, ...options }, { controllers: [ReviewController] });
 
 describe.each(PLATFORMS)('over %s', (platform) => {
   usePlatform(platform);
@@ -484,32 +487,6 @@ describe.each(PLATFORMS)('over %s', (platform) => {
   });
 
   describe('regressions', () => {
-    /** Lets a test hold a handler until the app is shutting down. */
-    const late = { arrived: false, release: noop };
-
-    @Controller('review')
-    class ReviewController {
-      constructor(private readonly sse: RealtimeSse) {}
-
-      @Sse('late')
-      async late() {
-        late.arrived = true;
-        await new Promise<void>((resolve) => (late.release = resolve));
-        return this.sse.stream(interval(60_000));
-      }
-
-      @Sse('watch')
-      watch(@Query('users') users: string) {
-        return this.sse.presence(users.split(','));
-      }
-    }
-
-    const startedWithReview = (options: RealtimeModuleOptions = {}): Promise<TestApp> =>
-      harness.start(
-        { authenticate: userFromQuery, ...options },
-        { controllers: [ReviewController] },
-      );
-
     describe('resume', () => {
       it('names every resumed room in the ids sent before rt:joined, so a second drop loses no room', async () => {
         const app = await startedWithReview({ history: { maxCount: 100 } });

@@ -11,6 +11,7 @@ import { startApp, type TestApp, PLATFORMS, usePlatform } from '../../support/ap
 import { libraryClient } from '../../support/client.js';
 import { until, userFromQuery, withHarness } from '../../support/fixtures.js';
 import { dataOf, httpBase, SseTestClient } from '../../support/sse-client.js';
+import { late, ReviewController } from '../../support/review-controller.js';
 
 @Controller('live')
 class LiveController {
@@ -55,9 +56,10 @@ async function open(app: TestApp, path: string, headers?: Record<string, string>
   return client;
 }
 
-const noop = (): void => undefined;
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const startedWithReview = (options: RealtimeModuleOptions = {}): Promise<TestApp> =>
+  harness.start({ authenticate: userFromQuery, ...options }, { controllers: [ReviewController] });
 
 describe.each(PLATFORMS)('over %s', (platform) => {
   usePlatform(platform);
@@ -153,32 +155,6 @@ describe.each(PLATFORMS)('over %s', (platform) => {
   });
 
   describe('regressions', () => {
-    /** Lets a test hold a handler until the app is shutting down. */
-    const late = { arrived: false, release: noop };
-
-    @Controller('review')
-    class ReviewController {
-      constructor(private readonly sse: RealtimeSse) {}
-
-      @Sse('late')
-      async late() {
-        late.arrived = true;
-        await new Promise<void>((resolve) => (late.release = resolve));
-        return this.sse.stream(interval(60_000));
-      }
-
-      @Sse('watch')
-      watch(@Query('users') users: string) {
-        return this.sse.presence(users.split(','));
-      }
-    }
-
-    const startedWithReview = (options: RealtimeModuleOptions = {}): Promise<TestApp> =>
-      harness.start(
-        { authenticate: userFromQuery, ...options },
-        { controllers: [ReviewController] },
-      );
-
     describe('helpers', () => {
       it('ends a stream() helper that starts while the app shuts down, so that close() does not hang', async () => {
         late.arrived = false;
