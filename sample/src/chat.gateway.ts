@@ -22,12 +22,14 @@ interface ChatMessage {
 export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   constructor(private readonly hub: RealtimeHub) {}
 
-  handleConnection(client: WsConnection): void {
-    void this.hub.emit('online', { count: this.hub.connections.count(), joined: client.userId });
+  // The hooks return their promise: a failure (Redis down, say) is then the library's to
+  // log. Discarded with `void`, it would be an unhandled rejection, which ends Node.
+  async handleConnection(client: WsConnection): Promise<void> {
+    await this.hub.emit('online', { count: this.hub.connections.count(), joined: client.userId });
   }
 
-  handleDisconnect(client: WsConnection): void {
-    void this.hub
+  async handleDisconnect(client: WsConnection): Promise<void> {
+    await this.hub
       .except(client)
       .emit('online', { count: this.hub.connections.count() - 1, left: client.userId });
   }
