@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { startSample, sampleToken } from '../../support/browser.js';
 import { withHarness } from '../../support/fixtures.js';
 import { redisAvailable, startRedis } from '../../support/redis.js';
-import { TestClient } from '../../support/ws-client.js';
 
 describe.runIf(redisAvailable())('the sample on Redis, with Redis down', () => {
   const harness = withHarness();
