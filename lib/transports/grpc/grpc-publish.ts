@@ -1,4 +1,4 @@
-import { assertCanPublish } from '../../core/authorize.js';
+import { assertCanJoin, assertCanPublish } from '../../core/authorize.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
 import type { RealtimeHub } from '../../core/realtime-hub.js';
 import { assertUserEvent } from '../../protocol/index.js';
@@ -15,7 +15,9 @@ export interface PublishReply {
 
 /**
  * One message to a room (a Publish, or one of a PublishStream), checked like any
- * client's; answers the proto's `PublishReply`.
+ * client's; answers the proto's `PublishReply`. These calls are in no room, where a
+ * WebSocket or SSE client publishes only to rooms it is in: so the caller must be one
+ * who may join the room (`authorize.canJoin`), and then publish there (`canPublish`).
  *
  * @throws RealtimeError ROOM_NAME_INVALID, INVALID_DATA, FORBIDDEN, ...
  */
@@ -29,6 +31,7 @@ export async function publishOne(
   const event = request.event ?? '';
   assertUserEvent(event);
   const data = parseJson(request.data, 'data');
+  await assertCanJoin(authorize, principal, room);
   await assertCanPublish(authorize, principal, room, { event, data });
   const position = (await hub.to(room).emit(event, data))!;
   return { room, epoch: position.epoch, offset: position.offset };

@@ -7,6 +7,38 @@ import { collect, grpc, startGrpcApp } from '../../support/grpc.js';
 describe('authorize over gRPC', () => {
   const harness = withHarness();
 
+  it('refuses a Publish and a PublishStream message to a room canJoin refuses, as a non-member would be', async () => {
+    const app = await startGrpcApp({
+      authenticate: (request) => ({ userId: String(request.headers.user ?? 'anon') }),
+      authorize: { canJoin: (principal, room) => room !== 'vault' || principal.userId === 'boss' },
+    });
+    harness.track(app);
+    const eve = app.realtime({ user: 'eve' });
+    harness.defer(() => eve.close());
+    const refused = await eve.unary('Publish', { room: 'vault', event: 'x', data: '1' }).then(
+      () => 'OK',
+      (error: grpc.ServiceError) => error.code,
+    );
+    expect(refused).toBe(grpc.status.PERMISSION_DENIED);
+    const summary = await new Promise<any>((resolve, reject) => {
+      const call = eve.raw.PublishStream(eve.metadata, (error: Error | null, reply: any) =>
+        error ? reject(error) : resolve(reply),
+      );
+      call.write({ room: 'vault', event: 'x', data: '2' });
+      call.write({ room: 'lobby', event: 'x', data: '3' });
+      call.end();
+    });
+    expect(summary).toMatchObject({ count: 1, rejected: [{ index: 0, code: 'FORBIDDEN' }] });
+
+    const boss = app.realtime({ user: 'boss' });
+    harness.defer(() => boss.close());
+    // One who may join may publish: the first message the vault ever got (eve's never went in).
+    expect(await boss.unary('Publish', { room: 'vault', event: 'x', data: '4' })).toMatchObject({
+      room: 'vault',
+      offset: 1,
+    });
+  });
+
   it('refuses a Subscribe and a session join of a room canJoin refuses', async () => {
     const app = await startGrpcApp({
       authenticate: (request) => ({ userId: String(request.headers.user ?? 'anon') }),
