@@ -14,6 +14,12 @@ const CLOSE_TIMEOUT = 1_000;
  */
 const REDIS_START_TIMEOUT = 5_000;
 
+/** How long a call may wait for Redis before it is an outage, in ms, unless `commandTimeout` says. */
+const REDIS_COMMAND_TIMEOUT = 2_000;
+
+/** How often a PING asks Redis whether it still answers, in ms. */
+const PROBE_INTERVAL = 1_000;
+
 const ENGINE = 'the Redis engine';
 
 /**
@@ -63,6 +69,10 @@ export class RedisConnection {
   /** Calls refused during the current outage. */
   private refused = 0;
   private downSince = 0;
+  private probe: NodeJS.Timeout | undefined;
+  private probing = false;
+  /** Whether Redis stopped answering on connections that stay open (see probeOnce). */
+  private frozen = false;
 
   constructor(private readonly options: RedisEngineOptions = {}) {
     this.prefix = options.prefix ?? 'rt:';
@@ -92,7 +102,7 @@ export class RedisConnection {
    * without an offline queue would, but as an outage's error, and counted.
    */
   private refuseWhileDown(redis: Redis | undefined): void {
-    if (redis?.status === 'ready' || !this.wasStarted) return;
+    if ((redis?.status === 'ready' && !this.frozen) || !this.wasStarted) return;
     this.refused++;
     throw new EngineUnavailableError(ENGINE);
   }
@@ -140,6 +150,7 @@ export class RedisConnection {
       );
       this.ready();
       this.sharded = await this.useSharded(commands);
+      this.probe = setInterval(() => void this.probeOnce(), PROBE_INTERVAL).unref();
     } catch (error) {
       // Nest shuts nothing down after a failed start: no client of ours may go on
       // reconnecting (and keep the process alive).
@@ -171,6 +182,7 @@ export class RedisConnection {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.probe);
     this.up = false;
     for (const undo of this.detach.splice(0)) undo();
     this.commands = this.listener = undefined;
@@ -216,6 +228,8 @@ export class RedisConnection {
     const settings: RedisOptions = {
       lazyConnect: true,
       enableOfflineQueue: false,
+      // A call that Redis does not answer fails in time (a frozen server keeps its TCP up).
+      commandTimeout: this.timeout,
       retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
       ...this.options.redis,
     };
@@ -262,8 +276,40 @@ export class RedisConnection {
     );
   }
 
+  private get timeout(): number {
+    return this.options.commandTimeout ?? REDIS_COMMAND_TIMEOUT;
+  }
+
+  /**
+   * Asks both clients for a PING. No answer within the command timeout from a Redis
+   * that keeps its connections open is an outage: the engine's own clients are cut and
+   * reconnect (ioredis subscribes again), a user's clients are only refused. An answer
+   * after such an outage, on connections that never closed, ends it.
+   */
+  private async probeOnce(): Promise<void> {
+    const { commands, listener } = this;
+    if (this.probing || !commands || !listener) return;
+    if (commands.status !== 'ready' || listener.status !== 'ready') return;
+    this.probing = true;
+    try {
+      await within(Promise.all([commands.ping(), listener.ping()]), this.timeout);
+      if (this.frozen) {
+        this.frozen = false;
+        this.ready();
+      }
+    } catch {
+      if (this.commands !== commands) return; // closed meanwhile
+      this.frozen = true;
+      this.down(new Error(`no answer within ${this.timeout} ms`));
+      for (const redis of this.owned) redis.disconnect(true);
+    } finally {
+      this.probing = false;
+    }
+  }
+
   /** The end of an outage (or the first connection): one line, with what was refused. */
   private ready(): void {
+    this.frozen = false;
     if (this.up || !this.commands || this.commands.status !== 'ready') return;
     if (this.listener?.status !== 'ready') return;
     this.up = true;

@@ -43,6 +43,13 @@ export interface RedisEngineOptions {
    * `RealtimeStartupError` (`ENGINE_UNREACHABLE`) naming the URL, password masked.
    */
   readonly startTimeout?: number;
+  /**
+   * How long a call may wait for Redis, in ms (default 2000). A Redis that stops
+   * answering without closing its connections (frozen, overloaded, a half-open network
+   * path) is an outage from then on: the calls waiting fail, the next ones fail at
+   * once, and the engine's own clients reconnect. A probe asks Redis every second.
+   */
+  readonly commandTimeout?: number;
 }
 
 /**

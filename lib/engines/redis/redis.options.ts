@@ -26,6 +26,8 @@ export interface RedisEngineConfig {
   shardedPubSub?: boolean | 'auto';
   /** How long start waits for Redis to answer, in ms (default 5000). */
   startTimeout?: number;
+  /** How long a call may wait for Redis before it is an outage, in ms (default 2000). */
+  commandTimeout?: number;
 }
 
 /** What the Redis engine needs of a client it is given (an ioredis `Redis`). */
@@ -56,4 +58,5 @@ export const REDIS_ENGINE_RULES: Record<Exclude<keyof RedisEngineConfig, 'type'>
   subscriber: [isRedisClient, 'an ioredis client'],
   shardedPubSub: [(v) => typeof v === 'boolean' || v === 'auto', "true, false or 'auto'"],
   startTimeout: ms,
+  commandTimeout: ms,
 };
