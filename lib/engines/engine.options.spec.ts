@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { resolveEngineOptions } from './engine.options.js';
 
-const REDIS_KEYS = 'type, url, prefix, redis, client, subscriber, shardedPubSub, startTimeout, commandTimeout';
+const REDIS_KEYS =
+  'type, url, prefix, redis, client, subscriber, shardedPubSub, startTimeout, commandTimeout';
 
 describe('resolveEngineOptions', () => {
   it('is the memory engine unless set, and keeps what is given', () => {

@@ -48,6 +48,13 @@ export const ErrorCode = {
   PeerNotFound: 'PEER_NOT_FOUND',
   /** WebRTC: a server peer would pass `webrtc.maxPeersPerUser`, `maxPeersPerRoom` or `maxPeersPerNode`. */
   PeerLimitReached: 'PEER_LIMIT_REACHED',
+  /**
+   * The user holds as many streams of this transport on this node as its per-user limit
+   * allows (`sse.maxConnectionsPerUser`, `grpc.maxStreamsPerUser`).
+   */
+  TooManyConnections: 'TOO_MANY_CONNECTIONS',
+  /** The node holds as many streams of this transport as its limit allows (`sse.maxConnections`, `grpc.maxStreams`). */
+  ServerFull: 'SERVER_FULL',
   /** The node that holds the connection did not answer (it is gone, or the engine is unreachable). */
   NodeUnavailable: 'NODE_UNAVAILABLE',
   /** Anything unexpected; the server logged it. */
@@ -203,6 +210,8 @@ export const ERROR_CODES: { readonly [Code in ErrorCode]: ErrorCodeMapping } = {
   [ErrorCode.TooManyRequests]: row(429, G.ResourceExhausted, C.RateLimited),
   [ErrorCode.PeerNotFound]: row(404, G.NotFound, C.Forbidden),
   [ErrorCode.PeerLimitReached]: row(429, G.ResourceExhausted, C.Forbidden),
+  [ErrorCode.TooManyConnections]: row(429, G.ResourceExhausted, C.UserConnectionLimit),
+  [ErrorCode.ServerFull]: row(503, G.Unavailable, C.ServerFull),
   [ErrorCode.NodeUnavailable]: row(503, G.Unavailable, C.ServerFull),
   [ErrorCode.InternalError]: row(500, G.Internal, C.InternalError),
 };

@@ -124,6 +124,12 @@ export class RealtimeGrpcServerStreamController {
         );
         return undefined;
       }
+      try {
+        this.streams.admit(principal);
+      } catch (error) {
+        subscriber.error(rpcException(error));
+        return undefined;
+      }
       const end = (code: number, reason: string) =>
         endSubscriber(subscriber, closeStatus(code, reason));
       // Subscribe's events are Event messages as they are: encoded once, when they can be.

@@ -45,6 +45,12 @@ export class RealtimeGrpcSessionController {
       endCall(call, grpcError(status.UNAVAILABLE, 'the server is shutting down'));
       return;
     }
+    try {
+      this.streams.admit(principal);
+    } catch (error) {
+      endCall(call, toGrpcError(error));
+      return;
+    }
     const sink = callSink(
       call,
       (event) => ({ event }),

@@ -2,10 +2,10 @@ import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/comm
 import { ConnectionLifecycle } from '../../core/lifecycle/connection-lifecycle.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
-import { CloseCode } from '../../protocol/index.js';
+import { CloseCode, ErrorCode, RealtimeError } from '../../protocol/index.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
-import type { GrpcOptions } from './grpc.options.js';
+import { GRPC_DEFAULTS, type GrpcOptions } from './grpc.options.js';
 import type { GrpcEventWriter } from './grpc-sink.js';
 import { StreamConnection, type StreamSink } from '../stream-connection.js';
 
@@ -31,7 +31,7 @@ export class RealtimeGrpcStreams implements BeforeApplicationShutdown {
     private readonly lifecycle: ConnectionLifecycle,
     @Inject(REALTIME_OPTIONS) realtime: ResolvedRealtimeOptions,
   ) {
-    this.options = realtime.grpc ?? { url: '', maxBufferedBytes: 4 << 20 };
+    this.options = realtime.grpc ?? { url: '', ...GRPC_DEFAULTS };
   }
 
   /** Subscriptions and sessions open now. */
@@ -72,6 +72,28 @@ export class RealtimeGrpcStreams implements BeforeApplicationShutdown {
       'grpc',
       acknowledges,
     );
+  }
+
+  /**
+   * Whether one more stream of this principal may open on this node. Called just before
+   * {@link open}, with nothing awaited between: the limits cannot be raced.
+   *
+   * @throws RealtimeError SERVER_FULL past `grpc.maxStreams` (UNAVAILABLE: try another
+   *   node), TOO_MANY_CONNECTIONS past `grpc.maxStreamsPerUser` (RESOURCE_EXHAUSTED).
+   */
+  admit({ userId }: RealtimePrincipal): void {
+    if (this.streams.size >= this.options.maxStreams) {
+      throw new RealtimeError(ErrorCode.ServerFull, 'the server holds grpc.maxStreams streams');
+    }
+    if (
+      userId !== undefined &&
+      this.lifecycle.countOf(userId, 'grpc') >= this.options.maxStreamsPerUser
+    ) {
+      throw new RealtimeError(
+        ErrorCode.TooManyConnections,
+        `the user holds grpc.maxStreamsPerUser (${this.options.maxStreamsPerUser}) streams`,
+      );
+    }
   }
 
   open(connection: StreamConnection): void {

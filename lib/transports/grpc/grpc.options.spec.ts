@@ -7,6 +7,8 @@ describe('resolveGrpcOptions', () => {
     expect(resolveGrpcOptions({ url: '0.0.0.0:50051' })).toEqual({
       url: '0.0.0.0:50051',
       maxBufferedBytes: 4 << 20,
+      maxStreams: Infinity,
+      maxStreamsPerUser: 20,
     });
   });
 
@@ -19,7 +21,11 @@ describe('resolveGrpcOptions', () => {
     ],
     [
       { url: 'h:1', q: 1 },
-      '"grpc.q": expected one of the known options (url, maxBufferedBytes), got 1',
+      '"grpc.q": expected one of the known options (url, maxBufferedBytes, maxStreams, maxStreamsPerUser), got 1',
+    ],
+    [
+      { url: 'h:1', maxStreamsPerUser: 0 },
+      '"grpc.maxStreamsPerUser": expected a positive integer or Infinity, got 0',
     ],
     [1, '"grpc": expected an object, got 1'],
   ])('refuses %j', (given, expected) => {

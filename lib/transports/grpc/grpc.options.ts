@@ -1,4 +1,4 @@
-import { bytes, RealtimeConfigError, resolveGroup, type Rule } from '../../options-check.js';
+import { bytes, limit, RealtimeConfigError, resolveGroup, type Rule } from '../../options-check.js';
 
 /**
  * The gRPC API (`nest-realtime/grpc`, docs/grpc.md): a gRPC server beside the HTTP
@@ -14,6 +14,10 @@ export interface GrpcOptions {
   url: string;
   /** Bytes that may wait unsent to one gRPC stream; past it the stream ends. Default 4 MiB. */
   maxBufferedBytes?: number;
+  /** Streams (Subscribe, WatchPresence, Session) open at once on this node. Default unlimited. */
+  maxStreams?: number;
+  /** Streams of one user open at once on this node. Default 20. */
+  maxStreamsPerUser?: number;
 }
 
 /**
@@ -34,13 +38,22 @@ export type ResolvedGrpcOptions = Readonly<Required<GrpcOptions>>;
  * GRPC_DEFAULTS.maxBufferedBytes; // 4 MiB
  * ```
  */
-export const GRPC_DEFAULTS: Omit<ResolvedGrpcOptions, 'url'> = { maxBufferedBytes: 4 << 20 };
+export const GRPC_DEFAULTS: Omit<ResolvedGrpcOptions, 'url'> = {
+  maxBufferedBytes: 4 << 20,
+  maxStreams: Infinity,
+  maxStreamsPerUser: 20,
+};
 
 const url: Rule = [
   (v) => typeof v === 'string' && /^[^\s]+:\d{1,5}$/.test(v),
   'a "host:port" string',
 ];
-const RULES: Record<keyof GrpcOptions, Rule> = { url, maxBufferedBytes: bytes };
+const RULES: Record<keyof GrpcOptions, Rule> = {
+  url,
+  maxBufferedBytes: bytes,
+  maxStreams: limit,
+  maxStreamsPerUser: limit,
+};
 
 /**
  * The `grpc` options with defaults, checked; undefined when gRPC is off (not set).

@@ -138,12 +138,12 @@ export class RealtimeSseEndpoint {
       return;
     }
     if (this.streams.size >= options.maxConnections) {
-      answer(response, 503, 'SERVER_FULL', 'the server holds sse.maxConnections streams');
+      answer(response, 503, ErrorCode.ServerFull, 'the server holds sse.maxConnections streams');
       return;
     }
     const { userId } = principal;
     if (userId !== undefined && (this.perUser.get(userId) ?? 0) >= options.maxConnectionsPerUser) {
-      answer(response, 429, 'TOO_MANY_CONNECTIONS', 'too many streams for this user');
+      answer(response, 429, ErrorCode.TooManyConnections, 'too many streams for this user');
       return;
     }
     response.writeHead(200, {
