@@ -9,6 +9,7 @@ import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import { MAX_WAITING, REALTIME_SERVICE, type PublishRequest } from './grpc-messages.js';
 import { publishOne, type PublishReply } from './grpc-publish.js';
+import { callerOf, RealtimeGrpcStreams } from './grpc-streams.service.js';
 import { authenticateRpc } from './grpc-support.js';
 
 /** The first refusals a summary lists; it counts the others. */
@@ -50,6 +51,7 @@ function addOutcome(summary: PublishSummary, outcome: Outcome): PublishSummary {
 export class RealtimeGrpcClientStreamController {
   constructor(
     private readonly hub: RealtimeHub,
+    private readonly streams: RealtimeGrpcStreams,
     @Inject(REALTIME_OPTIONS) private readonly realtime: ResolvedRealtimeOptions,
   ) {}
 
@@ -72,6 +74,7 @@ export class RealtimeGrpcClientStreamController {
       concatMap(async (request, index): Promise<Outcome> => {
         const caller = await principal;
         try {
+          this.streams.takeRate(callerOf(caller, call), JSON.stringify(request).length);
           const { authorize } = this.realtime;
           return { index, published: await publishOne(this.hub, authorize, caller, request) };
         } catch (error) {

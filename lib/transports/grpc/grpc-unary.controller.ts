@@ -1,4 +1,4 @@
-import type { Metadata } from '@grpc/grpc-js';
+import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 import { Controller, Inject } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { assertCanJoin } from '../../core/authorize.js';
@@ -17,9 +17,16 @@ import {
   type PublishRequest,
 } from './grpc-messages.js';
 import { publishOne } from './grpc-publish.js';
-import { RealtimeGrpcStreams } from './grpc-streams.service.js';
+import { callerOf, RealtimeGrpcStreams } from './grpc-streams.service.js';
 import { rpcException } from './grpc-errors.js';
 import { authenticateRpc, parseJson } from './grpc-support.js';
+
+type Unary = ServerUnaryCall<unknown, unknown>;
+
+/** What a request weighs for the rate limit: its fields' lengths, as a frame's bytes would. */
+function requestSize(request: object): number {
+  return JSON.stringify(request).length;
+}
 
 /** The sink of a connection that sends nothing (an RPC caller). */
 const NO_SINK: StreamSink = {
@@ -45,9 +52,10 @@ export class RealtimeGrpcUnaryController {
   ) {}
 
   @GrpcMethod(REALTIME_SERVICE, 'Publish')
-  async publish(request: PublishRequest, metadata: Metadata) {
+  async publish(request: PublishRequest, metadata: Metadata, call: Unary) {
     const principal = await authenticateRpc(this.realtime.authenticate, metadata, 'Publish');
     try {
+      this.streams.takeRate(callerOf(principal, call), requestSize(request));
       return await publishOne(this.hub, this.realtime.authorize, principal, request);
     } catch (error) {
       throw rpcException(error);
@@ -55,9 +63,10 @@ export class RealtimeGrpcUnaryController {
   }
 
   @GrpcMethod(REALTIME_SERVICE, 'GetRoom')
-  async getRoom(request: { room?: string }, metadata: Metadata) {
+  async getRoom(request: { room?: string }, metadata: Metadata, call: Unary) {
     const principal = await authenticateRpc(this.realtime.authenticate, metadata, 'GetRoom');
     try {
+      this.streams.takeRate(callerOf(principal, call), requestSize(request));
       const room = roomName(request.room, this.hub.maxRoomNameLength);
       await assertCanJoin(this.realtime.authorize, principal, room);
       return await this.presence.roomView(room, { viewer: principal.userId });
@@ -67,9 +76,10 @@ export class RealtimeGrpcUnaryController {
   }
 
   @GrpcMethod(REALTIME_SERVICE, 'GetStatuses')
-  async getStatuses(request: { users?: string[] }, metadata: Metadata) {
+  async getStatuses(request: { users?: string[] }, metadata: Metadata, call: Unary) {
     const principal = await authenticateRpc(this.realtime.authenticate, metadata, 'GetStatuses');
     try {
+      this.streams.takeRate(callerOf(principal, call), requestSize(request));
       const users = request.users ?? [];
       assertUserIds(users);
       const states = await this.presence.getStatuses(users, { viewer: principal.userId });
@@ -80,14 +90,18 @@ export class RealtimeGrpcUnaryController {
   }
 
   @GrpcMethod(REALTIME_SERVICE, 'Call')
-  async call(request: { method?: string; params?: string }, metadata: Metadata) {
+  async call(request: { method?: string; params?: string }, metadata: Metadata, call: Unary) {
     const principal = await authenticateRpc(this.realtime.authenticate, metadata, 'Call');
     try {
+      const key = callerOf(principal, call);
+      this.streams.takeRate(key, requestSize(request));
       if (!request.method) throw new RealtimeError(ErrorCode.InvalidData, 'method is required');
       const params = parseJson(request.params, 'params');
       // The caller, as RPC handlers see it: a connection of its own, in no room.
       const caller = this.streams.connection(principal, [], NO_SINK);
-      const result = await this.rpc.invoke(caller, request.method, params);
+      const result = await this.streams.boundedCall(key, () =>
+        this.rpc.invoke(caller, request.method!, params),
+      );
       return { result: JSON.stringify(result ?? null) };
     } catch (error) {
       throw rpcException(error);

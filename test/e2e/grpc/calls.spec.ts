@@ -261,6 +261,62 @@ describe('gRPC: server streams', () => {
 });
 
 describe('gRPC: client and bidirectional streams', () => {
+  it("unary calls and PublishStream messages take from the caller's rateLimit, across its calls", async () => {
+    const app = await started({
+      rateLimit: { messagesPerSecond: 1, messageBurst: 3 },
+    });
+    const first = app.realtime();
+    const second = app.realtime(); // another channel of the same user: the same bucket
+    const began = Date.now();
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 ? first : second)
+          .unary('Publish', { room: 'feed', event: 'n', data: String(i) })
+          .then(
+            () => 'OK',
+            (error: grpc.ServiceError) => error.metadata.get('rt-error-code')[0],
+          ),
+      ),
+    );
+    const seconds = Math.ceil((Date.now() - began) / 1_000);
+    const admitted = outcomes.filter((o) => o === 'OK').length;
+    // The burst, and one more per second the calls took.
+    expect(admitted).toBeGreaterThanOrEqual(3);
+    expect(admitted).toBeLessThanOrEqual(3 + seconds);
+    expect(outcomes.filter((o) => o !== 'OK')).toEqual(
+      Array.from({ length: 20 - admitted }, () => 'RATE_LIMITED'),
+    );
+    const summary = await new Promise<any>((resolve, reject) => {
+      const call = first.raw.PublishStream(first.metadata, (error: Error | null, reply: any) =>
+        error ? reject(error) : resolve(reply),
+      );
+      for (let i = 0; i < 5; i++) call.write({ room: 'feed', event: 'n', data: String(i) });
+      call.end();
+    });
+    expect(summary.rejected.map((r: { code: string }) => r.code)).toContain('RATE_LIMITED');
+  });
+
+  it('a caller has at most rpc.maxPendingCalls Calls waiting; more are RESOURCE_EXHAUSTED', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    harness.defer(() => release());
+    const app = await started({ rateLimit: false, rpc: { maxPendingCalls: 2 } });
+    let arrived = 0;
+    app.app.get(RpcService).register('slow', () => (arrived++, held.then(() => 'done')));
+    const client = app.realtime();
+    const calls = [1, 2].map(() => client.unary('Call', { method: 'slow' }));
+    await until(() => arrived === 2);
+    const third = await client.unary('Call', { method: 'slow' }).catch((e: grpc.ServiceError) => e);
+    expect(third).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+    expect((third as grpc.ServiceError).metadata.get('rt-error-code')).toEqual([
+      'TOO_MANY_REQUESTS',
+    ]);
+    release();
+    expect(await Promise.all(calls)).toEqual([{ result: '"done"' }, { result: '"done"' }]);
+    // Answered: room again.
+    expect(await client.unary('Call', { method: 'slow' })).toEqual({ result: '"done"' });
+  });
+
   it('PublishStream: publishes in order and answers a summary with the rejected ones', async () => {
     const app = await started();
     const ws = libraryClient(harness, app, 'reader');
@@ -292,7 +348,7 @@ describe('gRPC: client and bidirectional streams', () => {
   });
 
   it('PublishStream: the summary lists the first 100 refusals and counts them all', async () => {
-    const app = await started();
+    const app = await started({ rateLimit: false }); // 300 messages at once
     const client = app.realtime();
     const summary = await new Promise<any>((resolve, reject) => {
       const call = client.raw.PublishStream(client.metadata, (error: Error | null, reply: any) =>
@@ -315,6 +371,7 @@ describe('gRPC: client and bidirectional streams', () => {
     let asked = 0;
     const app = await started({
       authorize: { canPublish: () => (++asked, held.then(() => true)) },
+      rateLimit: false, // 5000 messages at once
     });
     const client = app.realtime();
     let summary: any;
