@@ -197,12 +197,24 @@ export class ServerPeer {
     if (!this.pc.remoteDescription) return; // the client has not offered yet
     this.offerWanted = false;
     await this.pc.setLocalDescription(await this.pc.createOffer());
-    this.toClient({ description: { type: 'offer', sdp: this.pc.localDescription!.sdp } });
+    const sdp = offeredSetup(this.pc.localDescription!.sdp);
+    this.toClient({ description: { type: 'offer', sdp } });
   }
 
   private toClient(part: Pick<Signal, 'description' | 'candidate'>): void {
     if (this.open) this.owner.send(fromServer(this.room, part));
   }
+}
+
+/**
+ * An offer as RFC 8842 wants it: `a=setup:actpass` (werift's re-offers carry the role
+ * it took, `active`, which standard peers such as aiortc refuse in an offer). The
+ * answer keeps the roles of the DTLS association that exists, so nothing changes.
+ */
+function offeredSetup(sdp: string): string {
+  return sdp.replace(/^a=setup:(?:active|passive)\r?$/gm, (line) =>
+    line.replace(/setup:\w+/, 'setup:actpass'),
+  );
 }
 
 function gone(): RealtimeError {

@@ -155,6 +155,13 @@ describe.runIf(loopbackOnly())('WebRTC server peers', () => {
       return peer;
     };
 
+    // The server's offers to sue (it re-offers as tracks come and go).
+    const offers: string[] = [];
+    sue.socket.on('message', (raw: Buffer) => {
+      const { event, data } = JSON.parse(raw.toString());
+      if (event === 'rt:signal' && data.from === 'server' && data.description?.type === 'offer')
+        offers.push(data.description.sdp);
+    });
     // sue is there before the publisher; sid comes after it.
     const sueSide = await subscriber(sue, 'sue');
     const publisher = toServer(pat, 'stage');
@@ -194,6 +201,13 @@ describe.runIf(loopbackOnly())('WebRTC server peers', () => {
     }
     // A keyframe was asked of the publisher for each subscriber that came.
     await until(() => plis >= 2, 5_000);
+    // Each offer is valid for any standard peer: its DTLS role is actpass (RFC 8842),
+    // never the role the server took.
+    expect(offers.length).toBeGreaterThan(0);
+    for (const sdp of offers) {
+      expect(sdp).toMatch(/^a=setup:actpass\r?$/m);
+      expect(sdp).not.toMatch(/^a=setup:(active|passive)/m);
+    }
     expect(peersOf(app)).toBe(3);
     expect([...publisher.errors, ...sueSide.errors, ...sidSide.errors]).toEqual([]);
 
