@@ -110,9 +110,17 @@ describe('regressions', () => {
       'the live panel follows the room joined last, even right after its stream renewed',
       async () => {
         const app = await startSample({ TOKEN_TTL: '3' });
-        harness.defer(() => app.stop());
-        const chat = await openChat(browser, app, 'rnw', 'renew-a');
-        harness.defer(() => chat.close());
+        let chat: Awaited<ReturnType<typeof openChat>> | undefined;
+        let nia: ReturnType<typeof sampleClient> | undefined;
+        // The page and the client go before the server, as the harness closes its own
+        // clients first: a page left reconnecting while the sample shuts down is not
+        // what this test is about.
+        harness.defer(async () => {
+          await nia?.close();
+          await chat?.close();
+          await app.stop();
+        });
+        chat = await openChat(browser, app, 'rnw', 'renew-a');
         // The stream ends with its token; the browser comes back with it and gets 401, and
         // the page renews the stream a second later. Meanwhile, the person joins another room.
         await chat.page.waitForResponse(
@@ -121,8 +129,7 @@ describe('regressions', () => {
         );
         await joinWithForm(chat.page, 'renew-b');
         await sleep(1_500);
-        const nia = sampleClient(app, 'nia');
-        harness.defer(() => nia.close());
+        nia = sampleClient(app, 'nia');
         await nia.subscribe('renew-a').ready;
         await nia.subscribe('renew-b').ready;
         await nia.request('chat', { room: 'renew-a', text: 'in a' });
