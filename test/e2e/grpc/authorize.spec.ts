@@ -2,17 +2,23 @@
 // be subscribed to (PERMISSION_DENIED), nor joined in a session (FORBIDDEN reply).
 import { describe, expect, it } from 'vitest';
 import { until, withHarness } from '../../support/fixtures.js';
-import { collect, grpc, startGrpcApp } from '../../support/grpc.js';
+import { collect, grpc, startGrpcApp, type GrpcApp } from '../../support/grpc.js';
+
+const harness = withHarness();
+
+/** An app whose vault only the boss may join (users come in the `user` metadata). */
+async function vaultApp(): Promise<GrpcApp> {
+  const app = await startGrpcApp({
+    authenticate: (request) => ({ userId: String(request.headers.user ?? 'anon') }),
+    authorize: { canJoin: (principal, room) => room !== 'vault' || principal.userId === 'boss' },
+  });
+  harness.track(app);
+  return app;
+}
 
 describe('authorize over gRPC', () => {
-  const harness = withHarness();
-
   it('refuses a Publish and a PublishStream message to a room canJoin refuses, as a non-member would be', async () => {
-    const app = await startGrpcApp({
-      authenticate: (request) => ({ userId: String(request.headers.user ?? 'anon') }),
-      authorize: { canJoin: (principal, room) => room !== 'vault' || principal.userId === 'boss' },
-    });
-    harness.track(app);
+    const app = await vaultApp();
     const eve = app.realtime({ user: 'eve' });
     harness.defer(() => eve.close());
     const refused = await eve.unary('Publish', { room: 'vault', event: 'x', data: '1' }).then(
@@ -40,11 +46,7 @@ describe('authorize over gRPC', () => {
   });
 
   it('refuses a Subscribe and a session join of a room canJoin refuses', async () => {
-    const app = await startGrpcApp({
-      authenticate: (request) => ({ userId: String(request.headers.user ?? 'anon') }),
-      authorize: { canJoin: (principal, room) => room !== 'vault' || principal.userId === 'boss' },
-    });
-    harness.track(app);
+    const app = await vaultApp();
     const client = app.realtime({ user: 'eve' });
     harness.defer(() => client.close());
     const refused = collect(client.raw.Subscribe({ rooms: ['lobby', 'vault'] }, client.metadata));
