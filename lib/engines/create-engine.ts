@@ -15,7 +15,15 @@ import type { RealtimeEngine } from './realtime-engine.interface.js';
  */
 export type PackageLoader = (name: string) => Promise<unknown>;
 
-const importPackage: PackageLoader = (name) => import(name);
+/**
+ * The loader of every optional peer: `import(name)`.
+ *
+ * @example
+ * ```ts
+ * await loadPeer(importPackage, 'ioredis', 'the Redis engine');
+ * ```
+ */
+export const importPackage: PackageLoader = (name) => import(name);
 
 /**
  * Builds the engine the (already checked) options name, or hands over the user's own.

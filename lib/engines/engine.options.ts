@@ -9,10 +9,11 @@ import { REDIS_ENGINE_RULES, type RedisEngineConfig } from './redis/redis.option
  * node of one cluster (tests and demos of several nodes without Redis). `redis` runs
  * many nodes on one Redis (ioredis, an optional peer dependency): `url`, ioredis
  * options in `redis`, or ioredis clients of your own (`client`, `subscriber`: see
- * `RedisEngineOptions`), a `prefix` for its keys and channels (default `rt:`), and
+ * `RedisEngineOptions`), a `prefix` for its keys and channels (default `rt:`),
  * `shardedPubSub` (`'auto'`: sharded pub/sub where the server is Redis 7 or later),
- * and `startTimeout` (how long start waits for Redis, default 5000 ms; a Redis that does
- * not answer fails the start with a `RealtimeStartupError`).
+ * `startTimeout` (how long start waits for Redis, default 5000 ms; a Redis that does
+ * not answer fails the start with a `RealtimeStartupError`), and `commandTimeout` (how
+ * long a call may wait for Redis before it is an outage, default 2000 ms).
  * `custom` runs on an engine of your own (a {@link RealtimeEngine}: see docs/engines.md),
  * which the module starts and closes with the app.
  *

@@ -13,7 +13,7 @@ import type { RealtimeClientOptions } from '../client/client-options.js';
 import type { RealtimeSchema } from '../client/client-types.js';
 import { RealtimeClient } from '../client/realtime-client.js';
 import { RealtimeHub } from '../core/realtime-hub.js';
-import { loadPeer, type PackageLoader } from '../engines/create-engine.js';
+import { importPackage, loadPeer, type PackageLoader } from '../engines/create-engine.js';
 import { REALTIME_OPTIONS } from '../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../realtime.options.js';
 import { RealtimeWsAdapter } from '../transports/websocket/realtime-ws.adapter.js';
@@ -119,8 +119,6 @@ const KNOWN_KEYS = new Set(KNOWN);
 function wrong(option: string, expected: string): TypeError {
   return new TypeError(`startRealtimeApp: options.${option} must be ${expected}`);
 }
-
-const importPackage: PackageLoader = (name) => import(name);
 
 /**
  * Starts your module on a free port for a test, with a client in one more line: builds a

@@ -293,10 +293,7 @@ export class RedisConnection {
     this.probing = true;
     try {
       await within(Promise.all([commands.ping(), listener.ping()]), this.timeout);
-      if (this.frozen) {
-        this.frozen = false;
-        this.ready();
-      }
+      if (this.frozen) this.ready();
     } catch {
       if (this.commands !== commands) return; // closed meanwhile
       this.frozen = true;

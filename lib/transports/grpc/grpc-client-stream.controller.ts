@@ -7,7 +7,12 @@ import type { ErrorBody } from '../../protocol/index.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
-import { MAX_WAITING, REALTIME_SERVICE, type PublishRequest } from './grpc-messages.js';
+import {
+  MAX_WAITING,
+  REALTIME_SERVICE,
+  requestSize,
+  type PublishRequest,
+} from './grpc-messages.js';
 import { publishOne, type PublishReply } from './grpc-publish.js';
 import { callerOf, RealtimeGrpcStreams } from './grpc-streams.service.js';
 import { authenticateRpc } from './grpc-support.js';
@@ -74,7 +79,7 @@ export class RealtimeGrpcClientStreamController {
       concatMap(async (request, index): Promise<Outcome> => {
         const caller = await principal;
         try {
-          this.streams.takeRate(callerOf(caller, call), JSON.stringify(request).length);
+          this.streams.takeRate(callerOf(caller, call), requestSize(request));
           const { authorize } = this.realtime;
           return { index, published: await publishOne(this.hub, authorize, caller, request) };
         } catch (error) {

@@ -31,6 +31,11 @@ export interface SessionRequest {
   ack?: { id?: string };
 }
 
+/** What a request weighs for the rate limit: its fields' lengths, as a frame's bytes would. */
+export function requestSize(request: object): number {
+  return JSON.stringify(request).length;
+}
+
 /** A room field, checked as every transport checks room names. */
 export function roomName(room: string | undefined, maxLength: number): string {
   assertRoomName(room ?? '', maxLength);

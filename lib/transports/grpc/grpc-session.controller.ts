@@ -9,7 +9,12 @@ import { BuiltinEvent, CloseCode, ErrorCode, RealtimeError } from '../../protoco
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import type { StreamConnection } from '../stream-connection.js';
-import { MAX_WAITING, REALTIME_SERVICE, type SessionRequest } from './grpc-messages.js';
+import {
+  MAX_WAITING,
+  REALTIME_SERVICE,
+  requestSize,
+  type SessionRequest,
+} from './grpc-messages.js';
 import { callSink, type CallSink } from './grpc-sink.js';
 import { RealtimeGrpcStreams } from './grpc-streams.service.js';
 import { closeStatus, grpcError, toGrpcError, type GrpcError } from './grpc-errors.js';
@@ -71,7 +76,7 @@ export class RealtimeGrpcSessionController {
         connection.close(CloseCode.SlowConsumer, `more than ${MAX_WAITING} requests waiting`);
         return;
       }
-      const verdict = limiter?.take(JSON.stringify(request).length) ?? 'admit';
+      const verdict = limiter?.take(requestSize(request)) ?? 'admit';
       if (verdict === 'close') {
         connection.close(CloseCode.RateLimited, 'rate limit exceeded');
         return;

@@ -13,6 +13,7 @@ import type { StreamSink } from '../stream-connection.js';
 import {
   presenceMessage,
   REALTIME_SERVICE,
+  requestSize,
   roomName,
   type PublishRequest,
 } from './grpc-messages.js';
@@ -22,11 +23,6 @@ import { rpcException } from './grpc-errors.js';
 import { authenticateRpc, parseJson } from './grpc-support.js';
 
 type Unary = ServerUnaryCall<unknown, unknown>;
-
-/** What a request weighs for the rate limit: its fields' lengths, as a frame's bytes would. */
-function requestSize(request: object): number {
-  return JSON.stringify(request).length;
-}
 
 /** The sink of a connection that sends nothing (an RPC caller). */
 const NO_SINK: StreamSink = {
