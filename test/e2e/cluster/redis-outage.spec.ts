@@ -150,7 +150,7 @@ describe.runIf(redisAvailable())(
       const redis = await startRedis();
       const app = await startApp({
         authenticate: userFromQuery,
-        engine: { type: 'redis', url: redis.url, commandTimeout: 300 },
+        engine: { type: 'redis', url: redis.url, commandTimeout: 1_000 },
         history: { maxCount: 100 },
       });
       const client = new RealtimeClient(`${app.wsUrl}?user=olga`, { WebSocket });
