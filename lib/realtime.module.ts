@@ -1,4 +1,4 @@
-import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { Module, type DynamicModule, type NestModule, type Provider } from '@nestjs/common';
 import { BuiltinEventRegistry } from './core/events/builtin-event-registry.js';
 import { CoreEvents } from './core/events/core-events.js';
 import { FrameDispatcher } from './core/events/frame-dispatcher.js';
@@ -23,6 +23,7 @@ import {
   realtimeSseControllerClass,
   useSseOptions,
 } from './transports/sse/realtime-sse.controller.js';
+import { PublishBody } from './transports/sse/publish-body.js';
 import { RealtimeSseEndpoint } from './transports/sse/realtime-sse.endpoint.js';
 import { RealtimeSse } from './transports/sse/realtime-sse.service.js';
 import { GrpcListener } from './transports/grpc/grpc-listener.js';
@@ -82,6 +83,7 @@ const TRANSPORT_ROUTES = Symbol('nest-realtime:transport-routes');
     RealtimeWsServer,
     RealtimeSse,
     RealtimeSseEndpoint,
+    PublishBody,
     WebRtcSignalingService,
     GrpcListener,
   ],
@@ -101,7 +103,16 @@ const TRANSPORT_ROUTES = Symbol('nest-realtime:transport-routes');
     REALTIME_OPTIONS,
   ],
 })
-export class RealtimeModule extends ConfigurableModuleClass {
+export class RealtimeModule extends ConfigurableModuleClass implements NestModule {
+  constructor(private readonly publishBody: PublishBody) {
+    super();
+  }
+
+  /** Nest calls it before it registers the routes: the SSE publish body is read our way. */
+  configure(): void {
+    this.publishBody.install();
+  }
+
   /** The module; with the `grpc` option, with the gRPC controllers (`RealtimeGrpcModule`). */
   static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {
     const module = withTransports(super.forRoot(options));

@@ -53,6 +53,8 @@ export const ErrorCode = {
    * allows (`sse.maxConnectionsPerUser`, `grpc.maxStreamsPerUser`).
    */
   TooManyConnections: 'TOO_MANY_CONNECTIONS',
+  /** An HTTP request's body is larger than its limit (`sse.maxPayload` for an SSE publish). */
+  PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
   /** The node holds as many streams of this transport as its limit allows (`sse.maxConnections`, `grpc.maxStreams`). */
   ServerFull: 'SERVER_FULL',
   /** The node that holds the connection did not answer (it is gone, or the engine is unreachable). */
@@ -211,6 +213,7 @@ export const ERROR_CODES: { readonly [Code in ErrorCode]: ErrorCodeMapping } = {
   [ErrorCode.PeerNotFound]: row(404, G.NotFound, C.Forbidden),
   [ErrorCode.PeerLimitReached]: row(429, G.ResourceExhausted, C.Forbidden),
   [ErrorCode.TooManyConnections]: row(429, G.ResourceExhausted, C.UserConnectionLimit),
+  [ErrorCode.PayloadTooLarge]: row(413, G.ResourceExhausted, C.Forbidden),
   [ErrorCode.ServerFull]: row(503, G.Unavailable, C.ServerFull),
   [ErrorCode.NodeUnavailable]: row(503, G.Unavailable, C.ServerFull),
   [ErrorCode.InternalError]: row(500, G.Internal, C.InternalError),

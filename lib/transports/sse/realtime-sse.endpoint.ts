@@ -210,6 +210,17 @@ export class RealtimeSseEndpoint {
     return true;
   }
 
+  /**
+   * A publish refused before the endpoint saw it, as the platform read its body
+   * (PublishBody): the same CORS headers and shape as the endpoint's own refusals, and
+   * the connection closed after a body too large to read.
+   */
+  refuseBody(request: IncomingMessage, response: ServerResponse, error: unknown): void {
+    if (!this.originAllowed(request, response)) return;
+    if (!response.headersSent && !request.complete) response.setHeader('Connection', 'close');
+    answerError(response, error);
+  }
+
   private async publish(
     adapterRequest: AdapterRequest,
     adapterResponse: AdapterResponse,
@@ -219,12 +230,7 @@ export class RealtimeSseEndpoint {
     // Express and Fastify as Nest sets them up also parse forms (and Fastify plain
     // text): the body is JSON, on both alike.
     if (!sentAsJson(request)) {
-      answer(
-        response,
-        415,
-        ErrorCode.InvalidData,
-        'the body must be JSON, sent with Content-Type: application/json',
-      );
+      answerError(response, notJson());
       return;
     }
     const principal = await this.authenticate(request, response);
@@ -296,7 +302,7 @@ export class RealtimeSseEndpoint {
 }
 
 /** Whether the request says its body is JSON (`application/json`, any parameters). */
-function sentAsJson(request: IncomingMessage): boolean {
+export function sentAsJson(request: IncomingMessage): boolean {
   const type = request.headers['content-type'] ?? '';
   return type.split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
 }
@@ -319,6 +325,17 @@ function takeOver(
   }
   adapterResponse.hijack?.();
   return [request, raw];
+}
+
+/** The refusal of a publish body not sent as JSON (415). */
+export function notJson(): HttpException {
+  return new HttpException(
+    {
+      code: ErrorCode.InvalidData,
+      message: 'the body must be JSON, sent with Content-Type: application/json',
+    },
+    415,
+  );
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -13,6 +13,7 @@ describe('resolveSseOptions', () => {
       maxConnectionsPerUser: 20,
       maxBufferedBytes: 4 << 20,
       publish: true,
+      maxPayload: 1 << 20,
     });
   });
 
@@ -44,7 +45,7 @@ describe('resolveSseOptions', () => {
     [{ publish: 1 }, '"sse.publish": expected a boolean, got 1'],
     [
       { z: 1 },
-      '"sse.z": expected one of the known options (path, retry, keepAliveInterval, maxConnections, maxConnectionsPerUser, maxBufferedBytes, publish), got 1',
+      '"sse.z": expected one of the known options (path, retry, keepAliveInterval, maxConnections, maxConnectionsPerUser, maxBufferedBytes, publish, maxPayload), got 1',
     ],
     [1, '"sse": expected an object, got 1'],
   ])('refuses %j', (given, expected) => {

@@ -34,6 +34,12 @@ export interface SseOptions {
   maxBufferedBytes?: number;
   /** Whether `POST <path>/publish` is served. Default true. */
   publish?: boolean;
+  /**
+   * The largest body of a publish, in bytes, on every HTTP platform (the app's own JSON
+   * parser does not read it); past it 413 `PAYLOAD_TOO_LARGE`. Default 1 MiB, as
+   * `websocket.maxPayload`.
+   */
+  maxPayload?: number;
 }
 
 /**
@@ -62,6 +68,7 @@ export const SSE_DEFAULTS: ResolvedSseOptions = {
   maxConnectionsPerUser: 20,
   maxBufferedBytes: 4 << 20,
   publish: true,
+  maxPayload: 1 << 20,
 };
 
 const RULES: Record<keyof SseOptions, Rule> = {
@@ -72,6 +79,7 @@ const RULES: Record<keyof SseOptions, Rule> = {
   maxConnectionsPerUser: limit,
   maxBufferedBytes: bytes,
   publish: boolean,
+  maxPayload: bytes,
 };
 
 /**

@@ -98,6 +98,7 @@ describe.each(PLATFORMS)('over %s', (platform) => {
         maxConnectionsPerUser: 20,
         maxBufferedBytes: 4 << 20,
         publish: true,
+        maxPayload: 1 << 20,
       });
       expect(resolveRealtimeOptions({ sse: false }).sse).toBe(false);
       expect(resolveRealtimeOptions().authorize).toEqual({});
