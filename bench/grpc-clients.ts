@@ -6,7 +6,8 @@ import { serve } from './ipc.js';
 import { Tally, tallyCommands } from './tally.js';
 
 // gRPC load clients, in a process of their own: `Subscribe` calls to one room of
-// realtime.v1.Realtime (the same for every peer), counting the room's `msg` events.
+// realtime.v1.Realtime (the same for every peer), counting the room's `msg` events,
+// and one `PublishStream` writing into a room.
 //
 // Calls are spread over channels of `callsPerChannel` calls each, every channel with
 // a subchannel pool of its own and so an HTTP/2 connection of its own: one channel
@@ -15,6 +16,7 @@ import { Tally, tallyCommands } from './tally.js';
 // server that writes per connection.
 
 const SUBSCRIBE = '/realtime.v1.Realtime/Subscribe';
+const PUBLISH_STREAM = '/realtime.v1.Realtime/PublishStream';
 /** How long a call may take to be told `rt:joined` before `connect` fails. */
 const JOIN_TIMEOUT = 30_000;
 /**
@@ -26,12 +28,15 @@ const JOIN_TIMEOUT = 30_000;
 const FLOW_CONTROL_WINDOW = 8 << 20;
 
 const definition = protoLoader.loadSync(REALTIME_PROTO_PATH, { ...PROTO_LOADER_OPTIONS });
-const method = (definition['realtime.v1.Realtime'] as grpc.ServiceDefinition).Subscribe!;
+const service = definition['realtime.v1.Realtime'] as grpc.ServiceDefinition;
+const method = service.Subscribe!;
 const serializeRequest = method.requestSerialize as (request: object) => Buffer;
 const parseEvent = method.responseDeserialize as (bytes: Buffer) => {
   event: string;
   data: string;
 };
+const serializePublish = service.PublishStream!.requestSerialize as (request: object) => Buffer;
+const parseSummary = service.PublishStream!.responseDeserialize as (bytes: Buffer) => object;
 
 /** The start of an Event whose `event` (field 1, a string) is "msg": tag 0x0a, length 3. */
 const MSG_PREFIX = Buffer.from([0x0a, 0x03, ...Buffer.from('msg')]);
@@ -44,6 +49,12 @@ let dropped = 0;
 let closing = false;
 /** Calls opened so far by this process: each is a user of its own. */
 let users = 0;
+/** The PublishStream, its messages written so far, and its summary (or how it failed). */
+let publisher:
+  | { call: grpc.ClientWritableStream<object>; written: number; summary: Promise<object> }
+  | undefined;
+/** How the PublishStream ended, once it has: OK, or its status's code and details. */
+let publisherEnded: string | undefined;
 
 /**
  * An Event, counted without decoding it when it is a room's `msg` (the counting is
@@ -129,10 +140,64 @@ serve({
     await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
     return { ms: performance.now() - started, open, channels: ours.length };
   },
+  /**
+   * Opens one `PublishStream`, on a channel of its own without retries: a retrying
+   * grpc-js call keeps every message it sent, which would be the client's heap, and
+   * clears them in time quadratic in their number.
+   */
+  openPublishStream({ port }: { port: number }) {
+    const channel = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+      'grpc.enable_retries': 0,
+    });
+    channels.push(channel);
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${process.pid}-publisher`);
+    let call!: grpc.ClientWritableStream<object>;
+    const summary = new Promise<object>((resolve, reject) => {
+      call = channel.makeClientStreamRequest(
+        PUBLISH_STREAM,
+        serializePublish,
+        parseSummary,
+        metadata,
+        (error, reply) => {
+          publisherEnded = error ? `${error.code} ${error.details}` : 'OK';
+          if (error) reject(error);
+          else resolve(reply!);
+        },
+      );
+    });
+    summary.catch(() => undefined); // endPublishStream reports it
+    publisher = { call, written: 0, summary };
+  },
+  /** Writes `count` more messages of about `size` bytes of JSON to `room`, each its own text. */
+  publish({ room, count, size }: { room: string; count: number; size: number }) {
+    const stream = publisher!;
+    const pad = 'x'.repeat(Math.max(0, size - 40));
+    return new Promise<void>((resolve, reject) => {
+      for (let i = 1; i <= count; i++) {
+        const data = JSON.stringify({ n: ++stream.written, pad });
+        // Once grpc-js has taken the last one, the step is written.
+        const done =
+          i === count ? (error?: Error | null) => (error ? reject(error) : resolve()) : undefined;
+        stream.call.write({ room, event: 'msg', data }, done);
+      }
+    });
+  },
+  /** Ends the PublishStream's writes: resolves with the server's summary. */
+  endPublishStream() {
+    publisher!.call.end();
+    return publisher!.summary;
+  },
   ...tallyCommands(tally),
-  status: () => ({ open, dropped }),
+  status: () => ({
+    open,
+    dropped,
+    received: tally.received,
+    ...(publisher && { publisher: publisherEnded ?? 'open' }),
+  }),
   close() {
     closing = true;
+    publisher?.call.cancel();
     for (const call of calls) call.cancel();
     for (const channel of channels) channel.close();
     calls = [];

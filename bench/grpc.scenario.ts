@@ -14,7 +14,7 @@ export interface GrpcSizes {
 }
 
 /** A port free now on 127.0.0.1: a gRPC server bound to port 0 would not say which it got. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);

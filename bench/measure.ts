@@ -76,7 +76,7 @@ const held = new WeakMap<Child, number>();
 const BURST_TIMEOUT = 60_000;
 
 /** Resolves with `promise`, or rejects with `message()` after `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, message: () => Promise<string>) {
+export async function within<T>(promise: Promise<T>, ms: number, message: () => Promise<string>) {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => void message().then((text) => reject(new Error(text)), reject), ms);

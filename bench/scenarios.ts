@@ -15,6 +15,7 @@ import { startClients, startServer } from './processes.js';
 import { startRedis } from './redis.js';
 import { scale } from './scale.scenario.js';
 import { grpc, type GrpcSizes } from './grpc.scenario.js';
+import { publishStream, type PublishStreamSizes } from './grpc-publish.scenario.js';
 import { sse, type SseSizes } from './sse.scenario.js';
 
 export type { Figures } from './measure.js';
@@ -31,6 +32,7 @@ export interface Sizes {
   presence: { points: number[] };
   sse: SseSizes;
   grpc: GrpcSizes;
+  publishStream: PublishStreamSizes;
 }
 
 export const FULL: Sizes = {
@@ -45,6 +47,7 @@ export const FULL: Sizes = {
   presence: { points: [1_000, 5_000] },
   sse: { streams: 1_000, memoryStreams: 5_000, burst: 200, rounds: 5 },
   grpc: { calls: 1_000, burst: 200, rounds: 5, processes: 2 },
+  publishStream: { offsets: [5_000, 25_000, 45_000, 65_000] },
 };
 
 export const SMOKE: Sizes = {
@@ -58,6 +61,7 @@ export const SMOKE: Sizes = {
   presence: { points: [20] },
   sse: { streams: 20, memoryStreams: 50, burst: 10, rounds: 1 },
   grpc: { calls: 20, burst: 10, rounds: 1, processes: 1 },
+  publishStream: { offsets: [500, 1_000] },
 };
 
 /** 1 room, N subscribers, bursts of 100-byte messages: deliveries/s and server CPU per delivery. */
@@ -206,6 +210,12 @@ export const SCENARIOS = {
   grpc: {
     peers: ['nest-realtime', 'grpc-js', 'grpc-js-encoded'],
     run: (peer, sizes) => grpc(peer, sizes.grpc),
+  },
+  // One long PublishStream: the heap it keeps per message, against a grpc-js server
+  // that counts its messages as they come.
+  'grpc-publish-stream-heap': {
+    peers: ['nest-realtime', 'grpc-js'],
+    run: (peer, sizes) => publishStream(peer, sizes.publishStream),
   },
 } satisfies Record<string, Scenario>;
 export type ScenarioName = keyof typeof SCENARIOS;

@@ -16,6 +16,23 @@ interface Event {
 
 type SubscribeCall = grpc.ServerWritableStream<{ rooms?: string[] }, Event>;
 
+/** The `PublishRequest` message of realtime.proto. */
+interface PublishRequest {
+  room: string;
+  event: string;
+  data: string;
+}
+
+/** The `PublishSummary` of realtime.proto: a count and the last message's place. */
+interface PublishSummary {
+  count: number;
+  last?: { room: string; epoch: string; offset: number };
+  rejected: never[];
+  rejectedCount: number;
+}
+
+type PublishStreamCall = grpc.ServerReadableStream<PublishRequest, PublishSummary>;
+
 /** A room: its calls, and its place in its stream, as nest-realtime numbers a room's messages. */
 interface Room {
   readonly calls: Set<SubscribeCall>;
@@ -25,11 +42,13 @@ interface Room {
 
 /**
  * A minimal hand-written `@grpc/grpc-js` server of the same service
- * (realtime.v1.Realtime, only `Subscribe`; grpc-js answers UNIMPLEMENTED for the
- * rest): rooms as a Map of Sets of calls, a room message written to each call as
- * the same Event nest-realtime writes (event, room, offset, epoch, JSON data), so
- * that the bytes on the wire are the same. A call is told `rt:joined` once it is in
- * its rooms, as nest-realtime tells it, which is what the clients wait for.
+ * (realtime.v1.Realtime, only `Subscribe` and `PublishStream`; grpc-js answers
+ * UNIMPLEMENTED for the rest): rooms as a Map of Sets of calls, a room message
+ * written to each call as the same Event nest-realtime writes (event, room, offset,
+ * epoch, JSON data), so that the bytes on the wire are the same. A call is told
+ * `rt:joined` once it is in its rooms, as nest-realtime tells it, which is what the
+ * clients wait for. A PublishStream's messages go to their rooms as they come, and
+ * its summary is a count and the last one's place, kept as the stream goes.
  * Serves at 127.0.0.1:$BENCH_GRPC_PORT, the port the scenario chose.
  */
 export function start(): Promise<PeerServer> {
@@ -59,10 +78,24 @@ export async function startGrpcJs(encodeOnce: boolean): Promise<PeerServer> {
     for (const name of names) rooms.get(name)?.calls.delete(call);
   };
 
-  const subscribe = (call: SubscribeCall) => {
+  const roomOf = (name: string) => {
+    let room = rooms.get(name);
+    if (!room) {
+      room = { calls: new Set(), epoch: randomBytes(6).toString('base64url'), offset: 0 };
+      rooms.set(name, room);
+    }
+    return room;
+  };
+
+  const authenticated = (call: SubscribeCall | PublishStreamCall) => {
     const authorization = call.metadata.get('authorization')[0];
-    if (typeof authorization !== 'string' || !authorization.startsWith('Bearer ')) {
-      call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'no user' });
+    return typeof authorization === 'string' && authorization.startsWith('Bearer ');
+  };
+  const unauthenticated = { code: grpc.status.UNAUTHENTICATED, details: 'no user' };
+
+  const subscribe = (call: SubscribeCall) => {
+    if (!authenticated(call)) {
+      call.emit('error', unauthenticated);
       return;
     }
     const names = [...new Set(call.request.rooms ?? [])];
@@ -72,11 +105,7 @@ export async function startGrpcJs(encodeOnce: boolean): Promise<PeerServer> {
     }
     calls.add(call);
     const joined = names.map((name) => {
-      let room = rooms.get(name);
-      if (!room) {
-        room = { calls: new Set(), epoch: randomBytes(6).toString('base64url'), offset: 0 };
-        rooms.set(name, room);
-      }
+      const room = roomOf(name);
       room.calls.add(call);
       return { room: name, epoch: room.epoch, offset: room.offset };
     });
@@ -106,9 +135,40 @@ export async function startGrpcJs(encodeOnce: boolean): Promise<PeerServer> {
       }
     : base;
 
+  /** Numbers a message in its room's stream and writes it to the room's calls. */
+  const publish = (room: Room, name: string, event: string, data: string) => {
+    // One message for every call; grpc-js serialises an object for each write.
+    const message: Event = {
+      event,
+      room: name,
+      offset: ++room.offset,
+      epoch: room.epoch,
+      data,
+      ack: '',
+    };
+    const written = encodeOnce ? serialize(message) : message;
+    for (const call of room.calls) call.write(written as Event);
+    return message;
+  };
+
+  const publishStream = (call: PublishStreamCall, done: grpc.sendUnaryData<PublishSummary>) => {
+    if (!authenticated(call)) {
+      done(unauthenticated);
+      return;
+    }
+    const summary: PublishSummary = { count: 0, rejected: [], rejectedCount: 0 };
+    call.on('data', ({ room, event, data }: PublishRequest) => {
+      const { offset, epoch } = publish(roomOf(room), room, event, data);
+      summary.count++;
+      summary.last = { room, epoch, offset };
+    });
+    call.on('end', () => done(null, summary));
+  };
+
   const server = new grpc.Server();
   server.addService(service, {
     Subscribe: subscribe,
+    PublishStream: publishStream,
   } as grpc.UntypedServiceImplementation);
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error) =>
@@ -122,18 +182,7 @@ export async function startGrpcJs(encodeOnce: boolean): Promise<PeerServer> {
       const room = rooms.get(name);
       for (let i = 0; i < count; i++) {
         const data = JSON.stringify(payload());
-        if (!room) continue;
-        // One message for every call; grpc-js serialises an object for each write.
-        const event: Event = {
-          event: 'msg',
-          room: name,
-          offset: ++room.offset,
-          epoch: room.epoch,
-          data,
-          ack: '',
-        };
-        const message = encodeOnce ? serialize(event) : event;
-        for (const call of room.calls) call.write(message as Event);
+        if (room) publish(room, name, 'msg', data);
       }
     },
     connections: () => calls.size,

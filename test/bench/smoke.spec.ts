@@ -27,6 +27,7 @@ describe('bench smoke run', () => {
       presence: ['nest-realtime'],
       sse: ['nest-realtime', 'nest-sse'],
       grpc: ['nest-realtime', 'grpc-js', 'grpc-js-encoded'],
+      'grpc-publish-stream-heap': ['nest-realtime', 'grpc-js'],
     };
     for (const [scenario, peers] of Object.entries(runs)) {
       for (const peer of peers) {
