@@ -181,6 +181,14 @@ export class ServerPeer {
       if (pc.signalingState !== 'have-local-offer') {
         throw new RealtimeError(ErrorCode.InvalidData, 'the server made no offer to answer');
       }
+      // An answer has the offer's sections (JSEP): more would be werift's work for nothing.
+      const offered = mediaSections(pc.localDescription!.sdp);
+      if (mediaSections(description.sdp) > offered) {
+        throw new RealtimeError(
+          ErrorCode.InvalidData,
+          `the answer has more than the offer's ${offered} m-sections`,
+        );
+      }
       await this.step(pc.setRemoteDescription(description), 'the answer');
     } else {
       return; // rollback or pranswer: nothing of ours to undo

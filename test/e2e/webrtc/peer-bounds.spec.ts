@@ -3,11 +3,16 @@
 // and starved the node. The m-sections a client's offer adds, and its offers a second,
 // are bounded and refused before werift reads them; the peer stays as it was.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MediaStreamTrack } from 'werift';
+import { MediaStreamTrack, RTCPeerConnection } from 'werift';
 import { WebRtcSignalingService, type RealtimeModuleOptions } from '../../../lib/index.js';
 import type { TestApp } from '../../support/app.js';
 import { errorReply, join, until, userFromQuery, withHarness } from '../../support/fixtures.js';
-import { LOOPBACK_WEBRTC, SignalingPeer, loopbackOnly } from '../../support/webrtc.js';
+import {
+  LOOPBACK_PEER,
+  LOOPBACK_WEBRTC,
+  SignalingPeer,
+  loopbackOnly,
+} from '../../support/webrtc.js';
 import type { Frame, TestClient } from '../../support/ws-client.js';
 
 const OPTIONS: RealtimeModuleOptions = { authenticate: userFromQuery, webrtc: LOOPBACK_WEBRTC };
@@ -170,6 +175,46 @@ describe.runIf(loopbackOnly())('the bounds of a client on its server peer', () =
     // A fifth track of hers is one past the bound.
     peer.pc.addTransceiver(new MediaStreamTrack({ kind: 'video' }), { direction: 'sendonly' });
     expect(await renegotiate(peer)).toEqual(errorReply(expect.any(Number), 'TRACK_LIMIT_REACHED'));
+    expect(peer.errors).toEqual([]);
+  }, 30_000);
+
+  it("refuses an answer with more m-sections than the server's offer, and takes the real one after", async () => {
+    const app = await harness.start(OPTIONS);
+    const [lou, pat] = await Promise.all(
+      ['lou', 'pat'].map(async (user) => {
+        const client = await harness.connect(`${app.wsUrl}?user=${user}`);
+        await join(client, 'stage');
+        return client;
+      }),
+    );
+    const { peer } = await connected(lou!, 'stage');
+    const release = peer.holdOffers();
+    await connected(pat!, 'stage', 1);
+    await until(() => peer.offersHeld() === 1, 10_000);
+    const offer = await lou!.next(
+      (f) => f.event === 'rt:signal' && f.data.description?.type === 'offer',
+    );
+
+    // A real answer to the server's offer (of another peer), padded.
+    const other = new RTCPeerConnection(LOOPBACK_PEER);
+    harness.defer(() => other.close());
+    await other.setRemoteDescription(offer.data.description);
+    await other.setLocalDescription(await other.createAnswer());
+    const sdp = withSections(other.localDescription!.sdp, 560);
+    const reply = await lou!.request('rt:signal', {
+      room: 'stage',
+      to: 'server',
+      description: { type: 'answer', sdp },
+    });
+    expect(reply).toEqual(errorReply(expect.any(Number), 'INVALID_DATA'));
+    expect(reply.error!.message).toContain("more than the offer's 2 m-sections");
+
+    // lou's own answer is still awaited, and taken: pat's track reaches her.
+    release();
+    await until(
+      () => peer.pc.getTransceivers().some((t) => t.currentDirection === 'recvonly'),
+      10_000,
+    );
     expect(peer.errors).toEqual([]);
   }, 30_000);
 });
