@@ -40,7 +40,11 @@ export const ErrorCode = {
   HandlerError: 'HANDLER_ERROR',
   /** The user already has `delivery.maxPendingPerUser` messages waiting for acknowledgement. */
   QueueFull: 'QUEUE_FULL',
-  /** The client sent faster than `rateLimit` allows; the frame was dropped unread. */
+  /**
+   * The client sent faster than `rateLimit` allows (the frame was dropped unread), or
+   * offered to the server's WebRTC peers faster than `webrtc.offersPerSecond` (the
+   * offer was refused, the peer is as it was).
+   */
   RateLimited: 'RATE_LIMITED',
   /** The connection keeps `websocket.maxPendingRequests` streams open already. */
   TooManyRequests: 'TOO_MANY_REQUESTS',
@@ -48,6 +52,12 @@ export const ErrorCode = {
   PeerNotFound: 'PEER_NOT_FOUND',
   /** WebRTC: a server peer would pass `webrtc.maxPeersPerUser`, `maxPeersPerRoom` or `maxPeersPerNode`. */
   PeerLimitReached: 'PEER_LIMIT_REACHED',
+  /**
+   * WebRTC: a client's offer to the server's peer has more m-sections than the server's
+   * own, `webrtc.maxTracksPerPeer` of the client's and one data section; it was
+   * refused, and the peer is as it was.
+   */
+  TrackLimitReached: 'TRACK_LIMIT_REACHED',
   /**
    * The user holds as many streams of this transport on this node as its per-user limit
    * allows (`sse.maxConnectionsPerUser`, `grpc.maxStreamsPerUser`).
@@ -212,6 +222,7 @@ export const ERROR_CODES: { readonly [Code in ErrorCode]: ErrorCodeMapping } = {
   [ErrorCode.TooManyRequests]: row(429, G.ResourceExhausted, C.RateLimited),
   [ErrorCode.PeerNotFound]: row(404, G.NotFound, C.Forbidden),
   [ErrorCode.PeerLimitReached]: row(429, G.ResourceExhausted, C.Forbidden),
+  [ErrorCode.TrackLimitReached]: row(400, G.ResourceExhausted, C.Forbidden),
   [ErrorCode.TooManyConnections]: row(429, G.ResourceExhausted, C.UserConnectionLimit),
   [ErrorCode.PayloadTooLarge]: row(413, G.ResourceExhausted, C.Forbidden),
   [ErrorCode.ServerFull]: row(503, G.Unavailable, C.ServerFull),

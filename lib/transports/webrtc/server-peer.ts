@@ -9,6 +9,7 @@ import type {
 import type { RealtimeConnection } from '../../core/realtime-connection.js';
 import type { DataChannelConnection } from './data-channel-connection.js';
 import { CloseCode, ErrorCode, RealtimeError } from '../../protocol/index.js';
+import { mediaSections } from './offer-limits.js';
 import { fromServer, type Signal, type SignalDescription } from './signal.js';
 
 const logger = new Logger('RealtimeWebRtc');
@@ -52,6 +53,8 @@ export class ServerPeer {
   private open = true;
   /** The connections of the core its open data channels are. */
   private readonly channels = new Set<DataChannelConnection>();
+  /** The transceivers werift made for the client's own media sections. */
+  private readonly clientTransceivers = new WeakSet<RTCRtpTransceiver>();
 
   constructor(
     readonly owner: RealtimeConnection,
@@ -65,6 +68,7 @@ export class ServerPeer {
     });
     pc.onDataChannel.subscribe((channel) => host.openChannel(this, channel));
     pc.onRemoteTransceiverAdded.subscribe((transceiver: RTCRtpTransceiver) => {
+      this.clientTransceivers.add(transceiver);
       transceiver.onTrack.subscribe((track) => host.publish(this, track, transceiver.receiver));
     });
     pc.connectionStateChange.subscribe((state) => {
@@ -83,6 +87,15 @@ export class ServerPeer {
 
   get isOpen(): boolean {
     return this.open;
+  }
+
+  /**
+   * The media sections of the server's own: the tracks it forwards to the client,
+   * which every re-offer of the client's repeats (those of tracks gone too, inactive).
+   */
+  get serverSections(): number {
+    const ours = this.pc.getTransceivers().filter((t) => !this.clientTransceivers.has(t));
+    return ours.length;
   }
 
   /**
@@ -152,7 +165,7 @@ export class ServerPeer {
   private async describe(description: SignalDescription): Promise<void> {
     const { pc } = this;
     if (description.type === 'offer') {
-      if (!/^m=/m.test(description.sdp)) {
+      if (mediaSections(description.sdp) === 0) {
         throw new RealtimeError(ErrorCode.InvalidData, 'the offer has no media or data section');
       }
       // Polite: the client's offer wins over one of ours.
@@ -167,6 +180,14 @@ export class ServerPeer {
     } else if (description.type === 'answer') {
       if (pc.signalingState !== 'have-local-offer') {
         throw new RealtimeError(ErrorCode.InvalidData, 'the server made no offer to answer');
+      }
+      // An answer has the offer's sections (JSEP): more would be werift's work for nothing.
+      const offered = mediaSections(pc.localDescription!.sdp);
+      if (mediaSections(description.sdp) > offered) {
+        throw new RealtimeError(
+          ErrorCode.InvalidData,
+          `the answer has more than the offer's ${offered} m-sections`,
+        );
       }
       await this.step(pc.setRemoteDescription(description), 'the answer');
     } else {

@@ -3,6 +3,7 @@ import type * as Werift from 'werift';
 import type { RealtimeConnection } from '../../core/realtime-connection.js';
 import { ErrorCode, RealtimeError } from '../../protocol/index.js';
 import { DataChannelConnection, type DataChannelShared } from './data-channel-connection.js';
+import { OfferLimits } from './offer-limits.js';
 import { RoomMedia } from './room-media.js';
 import { ServerPeer, type PeerHost } from './server-peer.js';
 import type { Signal } from './signal.js';
@@ -26,6 +27,7 @@ const logger = new Logger('RealtimeWebRtc');
 export class ServerPeers {
   private readonly peers = new Map<string, ServerPeer>();
   private readonly rooms = new Map<string, RoomMedia>();
+  private readonly offers: OfferLimits;
   private readonly host: PeerHost;
 
   private constructor(
@@ -34,6 +36,7 @@ export class ServerPeers {
     private readonly channels: DataChannelShared,
   ) {
     containControlMessageErrors(werift);
+    this.offers = new OfferLimits(options);
     this.host = {
       connectTimeout: options.connectTimeout,
       createConnection: () => this.createConnection(),
@@ -64,14 +67,22 @@ export class ServerPeers {
   /**
    * A client's signal to the server: its first offer in a room creates the peer.
    *
+   * An offer is counted before anything else happens to it (OfferLimits).
+   *
    * @throws RealtimeError PEER_NOT_FOUND (a candidate or answer before any offer),
-   *   PEER_LIMIT_REACHED, INVALID_DATA (a description or candidate werift refused).
+   *   PEER_LIMIT_REACHED, RATE_LIMITED and TRACK_LIMIT_REACHED (an offer past
+   *   `webrtc.offersPerSecond` or `maxTracksPerPeer`), INVALID_DATA (a description or
+   *   candidate werift refused).
    */
   async signal(owner: RealtimeConnection, signal: Signal): Promise<void> {
     const key = keyOf(owner.id, signal.room);
     let peer = this.peers.get(key);
+    const { description } = signal;
+    if (description?.type === 'offer') {
+      this.offers.admit(owner.id, description.sdp, peer?.serverSections ?? 0);
+    }
     if (!peer) {
-      if (signal.description?.type !== 'offer') {
+      if (description?.type !== 'offer') {
         throw new RealtimeError(ErrorCode.PeerNotFound, 'offer to the server first');
       }
       this.assertRoomFor(owner, signal.room);
@@ -98,6 +109,7 @@ export class ServerPeers {
       peer?.close('its client left the room, or the call');
       return peer !== undefined;
     }
+    this.offers.forget(ownerId);
     let closed = false;
     for (const peer of this.peers.values()) {
       if (peer.owner.id !== ownerId) continue;

@@ -15,6 +15,9 @@ describe('webrtc options', () => {
       maxPeersPerRoom: 50,
       maxPeersPerNode: 500,
       maxChannelsPerPeer: 32,
+      maxTracksPerPeer: 4,
+      offersPerSecond: 2,
+      offerBurst: 5,
       connectTimeout: 15_000,
       videoCodecs: ['VP8'],
       audioCodecs: ['opus'],
@@ -58,6 +61,19 @@ describe('webrtc options', () => {
   ])('refuses %j, naming %s', (given, option) => {
     expect(() => resolveWebRtcOptions(given)).toThrow(RealtimeConfigError);
     expect(() => resolveWebRtcOptions(given)).toThrow(`"${option}"`);
+  });
+
+  it('bound tracks by a count (0: data channels only), and offers by positive integers', () => {
+    expect(resolveWebRtcOptions({ maxTracksPerPeer: 0 })!.maxTracksPerPeer).toBe(0);
+    expect(() => resolveWebRtcOptions({ maxTracksPerPeer: -1 })).toThrow(
+      '"webrtc.maxTracksPerPeer": expected a non-negative integer',
+    );
+    expect(() => resolveWebRtcOptions({ offersPerSecond: 0 })).toThrow(
+      '"webrtc.offersPerSecond": expected a positive integer',
+    );
+    expect(() => resolveWebRtcOptions({ offerBurst: 0.5 })).toThrow(
+      '"webrtc.offerBurst": expected a positive integer',
+    );
   });
 
   it('needs the WebSocket transport (signaling runs over it)', () => {

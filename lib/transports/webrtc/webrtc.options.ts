@@ -1,5 +1,6 @@
 import {
   bytes,
+  count,
   positiveInteger,
   RealtimeConfigError,
   resolveGroup,
@@ -85,6 +86,19 @@ export interface WebRtcOptions {
   maxPeersPerNode?: number;
   /** Data channels one server peer takes (each is a connection); more are closed. Default 32. */
   maxChannelsPerPeer?: number;
+  /**
+   * Media sections (tracks it sends) a client's offer may add to its server peer,
+   * besides one data section and the sections of the tracks the server forwards to it;
+   * an offer with more is refused with TRACK_LIMIT_REACHED. 0: data channels only. Default 4.
+   */
+  maxTracksPerPeer?: number;
+  /**
+   * Offers one connection may make to the server's peers a second, saving up
+   * `offerBurst`; one more is refused with RATE_LIMITED. Default 2.
+   */
+  offersPerSecond?: number;
+  /** Offers a connection may make at once to the server's peers. Default 5. */
+  offerBurst?: number;
   /** A server peer not connected this long after its offer is closed, in ms. Default 15000. */
   connectTimeout?: number;
   /** Codecs server peers accept and forward. Default VP8 and Opus. */
@@ -157,6 +171,9 @@ const CHECKS: Record<keyof WebRtcOptions, Rule> = {
   maxPeersPerRoom: positiveInteger,
   maxPeersPerNode: positiveInteger,
   maxChannelsPerPeer: positiveInteger,
+  maxTracksPerPeer: count,
+  offersPerSecond: positiveInteger,
+  offerBurst: positiveInteger,
   connectTimeout: [positiveInteger[0], 'a positive integer (ms)'],
   videoCodecs: [oneOf('VP8', 'H264'), "a list of 'VP8', 'H264'"],
   audioCodecs: [oneOf('opus'), "a list of 'opus'"],
@@ -178,6 +195,9 @@ const DEFAULTS: Omit<ResolvedWebRtcOptions, 'turn' | 'portRange'> = {
   maxPeersPerRoom: 50,
   maxPeersPerNode: 500,
   maxChannelsPerPeer: 32,
+  maxTracksPerPeer: 4,
+  offersPerSecond: 2,
+  offerBurst: 5,
   connectTimeout: 15_000,
   videoCodecs: ['VP8'],
   audioCodecs: ['opus'],
