@@ -63,6 +63,11 @@ async function resetChannels(sctp: RTCSctpTransport, timeout: number): Promise<v
       if (directions.size === 0) resolve();
     });
     for (const channel of channels) channel.close();
+    // Chromium (dcSCTP, 156) ignores the first RE-CONFIG chunk werift sends it and
+    // answers a retransmission at once, which werift makes only after its RTO (1-3 s).
+    // A request sent twice is answered twice (RFC 6525 §5.2.1): harmless.
+    const { reconfigRequest } = association;
+    if (reconfigRequest) void association.sendReconfigParam(reconfigRequest);
   });
   clearTimeout(timer);
   listener?.unSubscribe();
