@@ -10,6 +10,7 @@ import type { RealtimeConnection } from '../../core/realtime-connection.js';
 import type { DataChannelConnection } from './data-channel-connection.js';
 import { CloseCode, ErrorCode, RealtimeError } from '../../protocol/index.js';
 import { mediaSections } from './offer-limits.js';
+import { closeGracefully } from './peer-closing.js';
 import { fromServer, type Signal, type SignalDescription } from './signal.js';
 
 const logger = new Logger('RealtimeWebRtc');
@@ -18,12 +19,17 @@ const logger = new Logger('RealtimeWebRtc');
 export interface PeerHost {
   createConnection(): RTCPeerConnection;
   readonly connectTimeout: number;
+  /** How long a close waits for the client to confirm its channels closed, in ms. */
+  readonly closeTimeout: number;
   /** A data channel the client opened: it becomes a connection of the core. */
   openChannel(peer: ServerPeer, channel: RTCDataChannel): void;
   /** A track the client sends: forwarded to the room's other peers. */
   publish(peer: ServerPeer, track: MediaStreamTrack, receiver: RTCRtpReceiver): void;
-  /** The peer is closed: its channels, tracks and subscriptions go. */
-  closed(peer: ServerPeer): void;
+  /**
+   * The peer is closed: its channels, tracks and subscriptions go; `closing` resolves
+   * once its connection is closed (it never rejects).
+   */
+  closed(peer: ServerPeer, closing: Promise<void>): void;
 }
 
 /**
@@ -51,6 +57,7 @@ export class ServerPeer {
   private timer: NodeJS.Timeout | undefined;
   private offerWanted = false;
   private open = true;
+  private closing: Promise<void> | undefined;
   /** The connections of the core its open data channels are. */
   private readonly channels = new Set<DataChannelConnection>();
   /** The transceivers werift made for the client's own media sections. */
@@ -139,17 +146,24 @@ export class ServerPeer {
       });
   }
 
-  /** Closes the peer connection and what it opened. Safe to call twice. */
-  close(reason: string): void {
-    if (!this.open) return;
+  /**
+   * Closes the peer connection and what it opened, telling the client's peer (its
+   * channels close at once; see closeGracefully). The peer is gone from its host at
+   * once; the promise resolves once the connection is closed. Safe to call twice.
+   */
+  close(reason: string): Promise<void> {
+    if (this.closing) return this.closing;
     this.open = false;
     clearTimeout(this.timer);
     logger.debug(`server peer of ${this.owner.id} in "${this.room}" closed: ${reason}`);
-    this.host.closed(this);
     for (const channel of this.channels) {
       channel.close(CloseCode.GoingAway, 'the peer connection closed');
     }
-    this.pc.close().catch(() => undefined);
+    this.closing = closeGracefully(this.pc, this.host.closeTimeout).catch((error: unknown) => {
+      logger.warn(`closing the server peer of ${this.owner.id} failed: ${String(error)}`);
+    });
+    this.host.closed(this, this.closing);
+    return this.closing;
   }
 
   private async apply({ description, candidate }: Signal): Promise<void> {

@@ -28,6 +28,8 @@ export class ServerPeers {
   private readonly peers = new Map<string, ServerPeer>();
   private readonly rooms = new Map<string, RoomMedia>();
   private readonly offers: OfferLimits;
+  /** Peers gone from `peers` whose connections are still closing (shutdown waits for them). */
+  private readonly closing = new Set<Promise<void>>();
   private readonly host: PeerHost;
 
   private constructor(
@@ -39,10 +41,11 @@ export class ServerPeers {
     this.offers = new OfferLimits(options);
     this.host = {
       connectTimeout: options.connectTimeout,
+      closeTimeout: options.closeTimeout,
       createConnection: () => this.createConnection(),
       openChannel: (peer, channel) => this.openChannel(peer, channel),
       publish: (peer, track, receiver) => this.rooms.get(peer.room)?.publish(peer, track, receiver),
-      closed: (peer) => this.forget(peer),
+      closed: (peer, closing) => this.forget(peer, closing),
     };
   }
 
@@ -119,11 +122,11 @@ export class ServerPeers {
     return closed;
   }
 
-  /** Closes every server peer (shutdown). */
+  /** Closes every server peer (shutdown); resolves once every connection is closed. */
   async closeAll(): Promise<void> {
-    const peers = [...this.peers.values()];
-    for (const peer of peers) peer.close('the server is shutting down');
-    await Promise.all(peers.map((peer) => peer.pc.close().catch(() => undefined)));
+    // Each close deletes its own entry: a Map's iteration goes on past that.
+    for (const peer of this.peers.values()) peer.close('the server is shutting down');
+    await Promise.all(this.closing);
   }
 
   private assertRoomFor(owner: RealtimeConnection, room: string): void {
@@ -177,7 +180,9 @@ export class ServerPeers {
     else channel.stateChanged.subscribe((state) => state === 'open' && start());
   }
 
-  private forget(peer: ServerPeer): void {
+  private forget(peer: ServerPeer, closing: Promise<void>): void {
+    this.closing.add(closing);
+    void closing.finally(() => this.closing.delete(closing));
     const key = keyOf(peer.owner.id, peer.room);
     if (this.peers.get(key) === peer) this.peers.delete(key);
     const media = this.rooms.get(peer.room);

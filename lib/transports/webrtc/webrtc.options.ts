@@ -101,6 +101,12 @@ export interface WebRtcOptions {
   offerBurst?: number;
   /** A server peer not connected this long after its offer is closed, in ms. Default 15000. */
   connectTimeout?: number;
+  /**
+   * How long a closing server peer waits for the client to confirm that its data
+   * channels closed (each channel's stream reset) before it ends the association
+   * anyway, in ms. Default 1000.
+   */
+  closeTimeout?: number;
   /** Codecs server peers accept and forward. Default VP8 and Opus. */
   videoCodecs?: readonly VideoCodec[];
   audioCodecs?: readonly AudioCodec[];
@@ -175,6 +181,7 @@ const CHECKS: Record<keyof WebRtcOptions, Rule> = {
   offersPerSecond: positiveInteger,
   offerBurst: positiveInteger,
   connectTimeout: [positiveInteger[0], 'a positive integer (ms)'],
+  closeTimeout: [positiveInteger[0], 'a positive integer (ms)'],
   videoCodecs: [oneOf('VP8', 'H264'), "a list of 'VP8', 'H264'"],
   audioCodecs: [oneOf('opus'), "a list of 'opus'"],
   hostAddresses: [strings, 'a list of IP addresses'],
@@ -199,6 +206,7 @@ const DEFAULTS: Omit<ResolvedWebRtcOptions, 'turn' | 'portRange'> = {
   offersPerSecond: 2,
   offerBurst: 5,
   connectTimeout: 15_000,
+  closeTimeout: 1_000,
   videoCodecs: ['VP8'],
   audioCodecs: ['opus'],
   hostAddresses: [],
