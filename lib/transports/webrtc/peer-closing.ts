@@ -21,20 +21,27 @@ const CLOSE_NOTIFY = Buffer.from([1, 0]);
  * ```
  */
 export async function closeGracefully(pc: RTCPeerConnection, resetTimeout: number): Promise<void> {
-  if (pc.connectionState === 'connected') {
-    const sctp = pc.sctpTransport;
-    if (sctp?.sctp.state === 'connected') {
-      await resetChannels(sctp, resetTimeout);
-      await sctp.stop(); // sends the ABORT
-    }
-    for (const { dtls, state } of pc.dtlsTransports) {
-      if (dtls && state === 'connected') await closeNotify(dtls);
-    }
-    // werift's UDP send resolves its destination on a later tick, and closing the
-    // socket drops what has not gone out: the last step's bytes leave first.
-    await sent();
+  try {
+    if (pc.connectionState === 'connected') await tellRemote(pc, resetTimeout);
+  } finally {
+    // Whatever telling the remote met, the connection and its sockets go.
+    await pc.close();
   }
-  await pc.close();
+}
+
+/** The channels' resets, the ABORT and the close_notify, sent before the sockets close. */
+async function tellRemote(pc: RTCPeerConnection, resetTimeout: number): Promise<void> {
+  const sctp = pc.sctpTransport;
+  if (sctp?.sctp.state === 'connected') {
+    await resetChannels(sctp, resetTimeout);
+    await sctp.stop(); // sends the ABORT
+  }
+  for (const { dtls, state } of pc.dtlsTransports) {
+    if (dtls && state === 'connected') await closeNotify(dtls);
+  }
+  // werift's UDP send resolves its destination on a later tick, and closing the
+  // socket drops what has not gone out: the last step's bytes leave first.
+  await sent();
 }
 
 /**
