@@ -6,6 +6,7 @@ import { ConnectionLifecycle } from './core/lifecycle/connection-lifecycle.js';
 import { PresenceEvents } from './core/presence/presence-events.js';
 import { PresenceService } from './core/presence/presence.service.js';
 import { RealtimeHub } from './core/realtime-hub.js';
+import { RealtimeMetrics } from './core/metrics/realtime-metrics.js';
 import { RpcService } from './core/rpc/rpc.service.js';
 import { DeliveryService } from './core/delivery/delivery.service.js';
 import { createEngine } from './engines/create-engine.js';
@@ -33,6 +34,11 @@ import {
   useGatewayOptions,
 } from './transports/websocket/realtime.gateway.js';
 import { RealtimeWsServer } from './transports/websocket/realtime-ws.server.js';
+import {
+  realtimeMetricsControllerClass,
+  useMetricsOptions,
+} from './observability/metrics.controller.js';
+import { RealtimeMetricsExport } from './observability/metrics-export.service.js';
 
 /** Set once the transports' gateway and controller have their options. */
 const TRANSPORT_ROUTES = Symbol('nest-realtime:transport-routes');
@@ -72,6 +78,7 @@ const TRANSPORT_ROUTES = Symbol('nest-realtime:transport-routes');
       inject: [REALTIME_OPTIONS],
     },
     RealtimeHub,
+    RealtimeMetrics,
     PresenceService,
     RpcService,
     DeliveryService,
@@ -86,9 +93,11 @@ const TRANSPORT_ROUTES = Symbol('nest-realtime:transport-routes');
     PublishBody,
     WebRtcSignalingService,
     GrpcListener,
+    RealtimeMetricsExport,
   ],
   exports: [
     RealtimeHub,
+    RealtimeMetrics,
     PresenceService,
     RpcService,
     DeliveryService,
@@ -144,18 +153,20 @@ export class RealtimeModule extends ConfigurableModuleClass implements NestModul
 function withTransports(module: DynamicModule): DynamicModule {
   const gateway = realtimeGatewayClass();
   const controller = realtimeSseControllerClass();
+  const metrics = realtimeMetricsControllerClass();
   const routes: Provider = {
     provide: TRANSPORT_ROUTES,
     useFactory: (options: ResolvedRealtimeOptions) => {
       useGatewayOptions(gateway, options);
       useSseOptions(controller, options);
+      useMetricsOptions(metrics, options);
       return true;
     },
     inject: [REALTIME_OPTIONS],
   };
   return {
     ...module,
-    controllers: [...(module.controllers ?? []), controller],
+    controllers: [...(module.controllers ?? []), controller, metrics],
     providers: [...(module.providers ?? []), gateway, routes],
   };
 }

@@ -36,6 +36,11 @@ import {
 } from './core/rpc/rpc.options.js';
 import { resolveEngineOptions, type EngineOptions } from './engines/engine.options.js';
 import {
+  resolveMetricsOptions,
+  type MetricsOptions,
+  type ResolvedMetricsOptions,
+} from './core/metrics/metrics.options.js';
+import {
   resolveGrpcOptions,
   type GrpcOptions,
   type ResolvedGrpcOptions,
@@ -105,6 +110,8 @@ export interface RealtimeModuleOptions {
    * of rooms and presence before it closes anyway (logged), in ms. Default 5000.
    */
   shutdownTimeout?: number;
+  /** Metrics for Prometheus or OpenTelemetry (docs/observability.md); off unless set. */
+  metrics?: MetricsOptions;
 }
 
 /**
@@ -131,6 +138,7 @@ export interface ResolvedRealtimeOptions {
   readonly authorize: Readonly<AuthorizeOptions>;
   readonly origins: OriginPolicy;
   readonly shutdownTimeout: number;
+  readonly metrics: ResolvedMetricsOptions | undefined;
 }
 
 const KNOWN: readonly (keyof RealtimeModuleOptions)[] = [
@@ -149,6 +157,7 @@ const KNOWN: readonly (keyof RealtimeModuleOptions)[] = [
   'webrtc',
   'origins',
   'shutdownTimeout',
+  'metrics',
 ];
 
 /**
@@ -191,12 +200,14 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
     );
   }
   const origins = resolveOriginPolicy(given.origins);
+  const metrics = resolveMetricsOptions(given.metrics);
   const shutdownTimeout = given.shutdownTimeout ?? 5_000;
   if (!ms[0](shutdownTimeout))
     throw new RealtimeConfigError('shutdownTimeout', ms[1], shutdownTimeout);
   return {
     origins,
     shutdownTimeout,
+    metrics,
     websocket,
     sse,
     grpc,

@@ -12,10 +12,13 @@ import { BROADCAST_CHANNEL, roomChannel, userChannel } from './channels.js';
 import type { RoomPublication } from '../engines/broker.interface.js';
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
 import type { RealtimeConnection } from './realtime-connection.js';
+import type { RealtimeMetrics } from './metrics/realtime-metrics.js';
 
 /** What an operator needs from the hub: a way out to the engine, and the room rules. */
 export interface BroadcastTarget {
   readonly maxRoomNameLength: number;
+  /** Where publishes are counted. */
+  readonly metrics: RealtimeMetrics;
   publish(
     channels: readonly string[],
     frame: OutboundFrame,
@@ -58,6 +61,8 @@ export class BroadcastOperator {
     private readonly channels: readonly string[] | undefined = undefined,
     private readonly excluded: readonly string[] = [],
     private readonly isVolatile = false,
+    /** Who publishes, for the metrics: a client's transport, or `server` for the app. */
+    private readonly origin = 'server',
   ) {
     this.publishTo = channels ?? [BROADCAST_CHANNEL];
     const only = channels?.length === 1 ? channels[0]! : undefined;
@@ -110,7 +115,7 @@ export class BroadcastOperator {
    * ```
    */
   get volatile(): BroadcastOperator {
-    return new BroadcastOperator(this.target, this.channels, this.excluded, true);
+    return new BroadcastOperator(this.target, this.channels, this.excluded, true, this.origin);
   }
 
   /**
@@ -162,8 +167,20 @@ export class BroadcastOperator {
     return this.send({ event: BuiltinEvent.Batch, data: batch, room: this.room });
   }
 
+  /**
+   * @internal The same operator, counted in the metrics as published by a client of
+   * `transport` (the built-in publishes) rather than by the app.
+   */
+  publishedBy(transport: string): BroadcastOperator {
+    const { target, channels, excluded, isVolatile } = this;
+    return new BroadcastOperator(target, channels, excluded, isVolatile, transport);
+  }
+
   private async send(frame: object): Promise<StreamPosition | undefined> {
     if (this.publishTo.length === 0) return undefined; // addressed to an empty list: nobody
+    const { metrics } = this.target;
+    metrics.publishes.inc(this.origin);
+    if (this.room !== undefined) metrics.roomPublished(this.room);
     const encoded = encodeFrame(frame);
     if (this.room === undefined) {
       await this.target.publish(this.publishTo, encoded, this.excluded, this.isVolatile);
@@ -191,6 +208,7 @@ export class BroadcastOperator {
       channels ? [...new Set([...(this.channels ?? []), ...channels])] : this.channels,
       excluded.length ? [...this.excluded, ...excluded] : this.excluded,
       this.isVolatile,
+      this.origin,
     );
   }
 }

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type { HistogramFamily } from './metrics/metric-families.js';
 import type { NodeController } from '../engines/node-controller.interface.js';
 import { ErrorCode, RealtimeError } from '../protocol/index.js';
 import { RpcError } from './rpc/rpc-error.js';
@@ -75,6 +76,8 @@ export class NodeLink {
   constructor(
     private readonly controller: NodeController,
     private readonly nodeId: string,
+    /** Where the requests' round trips are timed, by kind and outcome. */
+    private readonly roundTrips?: HistogramFamily,
   ) {}
 
   /** Runs `handler` for each message of `kind` from another node. */
@@ -108,12 +111,26 @@ export class NodeLink {
     } catch {
       return Promise.reject(new RealtimeError(ErrorCode.InvalidData, 'the request must be JSON'));
     }
+    const started = performance.now();
+    const timed = (outcome: string) =>
+      this.roundTrips?.observe((performance.now() - started) / 1_000, kind, outcome);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.asking.delete(id);
+        timed('unavailable');
         reject(new RealtimeError(ErrorCode.NodeUnavailable, `node ${node} did not answer in time`));
       }, timeout);
-      this.asking.set(id, { resolve, reject, timer });
+      const answered = (value: unknown) => {
+        timed('ok');
+        resolve(value);
+      };
+      const failed = (error: Error) => {
+        const unanswered =
+          error instanceof RealtimeError && error.code === ErrorCode.NodeUnavailable;
+        timed(unanswered ? 'unavailable' : 'error');
+        reject(error);
+      };
+      this.asking.set(id, { resolve: answered, reject: failed, timer });
       this.publish(node, frame).catch(() => {
         this.settle({ k: ANSWER, f: node, i: id, e: unavailable(node) });
       });

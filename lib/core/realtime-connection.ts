@@ -1,4 +1,5 @@
 import type { OutboundFrame, StreamPosition } from '../protocol/index.js';
+import { ConnectionTraffic } from './metrics/connection-traffic.js';
 
 /**
  * Who a connection belongs to, as the `authenticate` hook returned it. `userId` ties
@@ -40,6 +41,27 @@ export abstract class RealtimeConnection {
    * was sent already.
    */
   replayed: Map<string, StreamPosition> | undefined;
+
+  /** What this connection has been sent (read by the metrics and the inspector). */
+  readonly traffic = new ConnectionTraffic();
+
+  /** When the connection opened (ms since the epoch). */
+  readonly openedAt = Date.now();
+
+  /**
+   * How the connection ended: the code the server closed it with, else the client's
+   * (1006 when it was cut); undefined while open.
+   */
+  get closeCode(): number | undefined {
+    return this.#closeCode;
+  }
+
+  #closeCode: number | undefined;
+
+  /** @internal The transport records how the connection ended; the first code stays. */
+  protected endedWith(code: number): void {
+    this.#closeCode ??= code;
+  }
 
   /** The rooms this connection is in (on this node; the hub keeps the list). */
   get rooms(): ReadonlySet<string> {

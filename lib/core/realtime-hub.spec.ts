@@ -5,6 +5,7 @@ import { resolveRealtimeOptions } from '../realtime.options.js';
 import { RealtimeConnection, type RealtimePrincipal } from './realtime-connection.js';
 import { CloseCode, ErrorCode, RealtimeError, type OutboundFrame } from '../protocol/index.js';
 import { RealtimeHub } from './realtime-hub.js';
+import { RealtimeMetrics } from './metrics/realtime-metrics.js';
 
 /** A transport that records what it is sent: the core's contract, without sockets. */
 class RecordingConnection extends RealtimeConnection {
@@ -45,10 +46,8 @@ describe('RealtimeHub', () => {
 
   beforeEach(async () => {
     engine = new MemoryEngine();
-    hub = new RealtimeHub(
-      engine,
-      resolveRealtimeOptions({ rooms: { maxPerConnection: 2, maxNameLength: 10 } }),
-    );
+    const options = resolveRealtimeOptions({ rooms: { maxPerConnection: 2, maxNameLength: 10 } });
+    hub = new RealtimeHub(engine, options, new RealtimeMetrics(options));
     await hub.onModuleInit();
   });
   afterEach(() => hub.onApplicationShutdown());

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { RoomPublication } from '../engines/broker.interface.js';
+import type { PublicationOrigin, RoomPublication } from '../engines/broker.interface.js';
 import { RealtimeEngine, type StreamPosition } from '../engines/realtime-engine.interface.js';
 import type { RoomMember } from '../engines/room-store.interface.js';
 import {
@@ -29,6 +29,7 @@ import { LocalFanOut } from './hub/local-fan-out.js';
 import { NodeOrders } from './hub/node-orders.js';
 import { RoomJoins, type JoinOptions, type RoomInfo, type RoomJoin } from './hub/room-joins.js';
 import { NodeLink, nodeOf } from './node-link.js';
+import { RealtimeMetrics } from './metrics/realtime-metrics.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 import { RetentionPolicy } from './history/retention-policy.js';
 import { historyOf, type RoomHistory } from './history/room-history.js';
@@ -78,20 +79,31 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(RealtimeEngine) private readonly engine: RealtimeEngine,
     @Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions,
+    /** @internal What the library counts (read by the metrics exporters). */
+    readonly metrics: RealtimeMetrics,
   ) {
+    metrics.follow(this.connections, () => this.engineAvailable);
     this.maxRoomNameLength = options.rooms.maxNameLength;
     this.shutdownTimeout = options.shutdownTimeout;
     this.retention = new RetentionPolicy(options.history);
     this.recoveryLimit = options.history.recoveryLimit;
     this.everyone = new BroadcastOperator(this);
-    this.link = new NodeLink(engine.controller, this.nodeId);
+    this.link = new NodeLink(engine.controller, this.nodeId, metrics.nodeOrderRoundTrip);
     this.orders = new NodeOrders(this.link);
-    this.fanOut = new LocalFanOut(this.connections, engine.broker);
-    this.joins = new RoomJoins(this.nodeId, this.connections, engine, this.fanOut, this.listeners, {
-      maxNameLength: options.rooms.maxNameLength,
-      maxPerConnection: options.rooms.maxPerConnection,
-      recoveryLimit: this.recoveryLimit,
-    });
+    this.fanOut = new LocalFanOut(this.connections, engine.broker, this.nodeId, metrics);
+    this.joins = new RoomJoins(
+      this.nodeId,
+      this.connections,
+      engine,
+      this.fanOut,
+      this.listeners,
+      metrics,
+      {
+        maxNameLength: options.rooms.maxNameLength,
+        maxPerConnection: options.rooms.maxPerConnection,
+        recoveryLimit: this.recoveryLimit,
+      },
+    );
   }
 
   async onModuleInit(): Promise<void> {
@@ -166,7 +178,15 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     volatile = false,
   ): Promise<void> {
     const facts = frame.facts ?? undefined;
-    return this.engine.broker.publish({ channels, frame: frame.bytes, except, volatile, facts });
+    const origin = this.origin();
+    return this.engine.broker.publish({
+      channels,
+      frame: frame.bytes,
+      except,
+      volatile,
+      facts,
+      origin,
+    });
   }
 
   /** @internal The way out for a message to exactly one room: numbered, maybe kept. */
@@ -189,7 +209,13 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
       now: Date.now(),
       volatile,
       facts,
+      origin: this.origin(),
     });
+  }
+
+  /** This node, now: what a publication carries for the pub/sub lag measured where it arrives. */
+  private origin(): PublicationOrigin {
+    return { node: this.nodeId, at: performance.timeOrigin + performance.now() };
   }
 
   // -- connections --------------------------------------------------------------
@@ -206,6 +232,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
    */
   addConnection(connection: RealtimeConnection): Promise<void> {
     this.connections.add(connection);
+    this.metrics.opened(connection);
     this.expiry.watch(connection);
     const { userId } = connection;
     // Listed under its user before anyone hears of it (delivery sends to the user's connections).
@@ -229,6 +256,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
   /** @internal Removes a closed connection from every room and from the registry. */
   removeConnection(connection: RealtimeConnection): Promise<void> {
     if (!this.connections.remove(connection)) return Promise.resolve();
+    this.metrics.closed(connection);
     const removal = this.forget(connection);
     this.removals.add(removal);
     void removal.finally(() => this.removals.delete(removal)).catch(() => undefined);
@@ -351,6 +379,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     room: string,
     { since, limit = this.recoveryLimit }: { since?: StreamPosition; limit?: number } = {},
   ): Promise<RoomHistory> {
+    this.metrics.historyReads.inc('api');
     return historyOf(await this.engine.broker.readRoom(room, since, limit, Date.now()));
   }
 

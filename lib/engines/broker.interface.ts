@@ -113,6 +113,26 @@ export interface EnginePublication {
    * without it reads the bytes.
    */
   readonly facts?: FrameFacts;
+  /** Where and when it was published; an engine carries it to every node. */
+  readonly origin?: PublicationOrigin;
+}
+
+/**
+ * Where and when a publication was made, carried by the engine to every node: the
+ * cross-node pub/sub lag is measured from it, and a trace goes on from its context.
+ *
+ * @example
+ * ```ts
+ * const origin: PublicationOrigin = { node: hub.nodeId, at: performance.timeOrigin + performance.now() };
+ * ```
+ */
+export interface PublicationOrigin {
+  /** The publishing node's id. */
+  readonly node: string;
+  /** When: ms since the epoch, with a fraction. */
+  readonly at: number;
+  /** The W3C `traceparent` of the publish span, when a trace records it. */
+  readonly trace?: string;
 }
 
 /**
@@ -146,6 +166,8 @@ export interface RoomPublication {
   readonly volatile?: boolean;
   /** As for {@link EnginePublication.facts}; a local delivery adds the offset and epoch. */
   readonly facts?: FrameFacts;
+  /** As for {@link EnginePublication.origin}. */
+  readonly origin?: PublicationOrigin;
 }
 
 /**

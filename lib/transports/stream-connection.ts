@@ -176,6 +176,7 @@ export class StreamConnection extends RealtimeConnection {
       id = this.placeId();
     }
     this.sink.event(id, frame.eventLine, frame); // an SSE event's name is one line
+    this.traffic.sent(frame.bytes.length);
     if (this.sink.buffered > this.maxBufferedBytes) {
       this.close(CloseCode.SlowConsumer, 'the client reads too slowly');
     }
@@ -202,6 +203,7 @@ export class StreamConnection extends RealtimeConnection {
   close(code: number, reason: string): void {
     if (!this.open) return;
     this.open = false;
+    this.endedWith(code);
     this.sink.end(code, reason);
   }
 

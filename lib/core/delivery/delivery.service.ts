@@ -121,7 +121,7 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     // An acknowledgement that reached another node, for a message sent from this one.
     link.handle('ack', ({ id, userId }: { id: string; userId: string }) => {
       const pending = this.byId.get(id);
-      if (pending?.userId !== undefined && pending.userId === userId) this.forget(pending);
+      if (pending?.userId !== undefined && pending.userId === userId) this.acked(pending);
     });
     // Another node's message for a user: this node's connections of the user that can
     // acknowledge get it, and the sending node hears that someone did.
@@ -192,6 +192,7 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     const waiting =
       (connection ? this.byConnection.get(connection) : this.byUser.get(userId!))?.size ?? 0;
     if (waiting >= this.options.maxPendingPerUser) {
+      this.hub.metrics.acknowledged.inc('refused');
       throw new RealtimeError(
         ErrorCode.QueueFull,
         `${waiting} messages are waiting for acknowledgement already`,
@@ -232,7 +233,7 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
     const mine = pending.connection
       ? pending.connection === connection
       : pending.userId === connection.userId;
-    if (mine) this.forget(pending);
+    if (mine) this.acked(pending);
   }
 
   /** Sends (again) to whoever the message is for, and schedules the next try. */
@@ -267,6 +268,7 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
   private sent(pending: Pending, now: number): void {
     pending.waiting = false;
     pending.attempts++;
+    this.hub.metrics.acknowledged.inc(pending.attempts === 1 ? 'sent' : 'resent');
     const { ackTimeout, maxBackoff } = this.options;
     const wait = Math.min(maxBackoff, ackTimeout * 2 ** (pending.attempts - 1));
     pending.timer = setTimeout(
@@ -306,6 +308,7 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
 
   private giveUp(pending: Pending, reason: Undeliverable['reason']): void {
     this.forget(pending);
+    this.hub.metrics.acknowledged.inc('undeliverable');
     this.failed.next({
       id: pending.id,
       event: pending.event,
@@ -315,6 +318,12 @@ export class DeliveryService implements OnModuleInit, OnApplicationShutdown {
       reason,
       attempts: pending.attempts,
     });
+  }
+
+  /** The client acknowledged it: delivered. */
+  private acked(pending: Pending): void {
+    this.forget(pending);
+    this.hub.metrics.acknowledged.inc('acked');
   }
 
   private forget(pending: Pending): void {

@@ -95,7 +95,7 @@ export class CoreEvents {
       const toSelf = optionalBoolean(echo, 'echo');
       assertMember(connection, room);
       await assertCanPublish(authorize, connection.principal, room, { event, data: payload });
-      const operator = hub.to(room);
+      const operator = hub.to(room).publishedBy(connection.transport);
       // Its place in the room's stream: a sender that did not get its own message
       // (no echo) knows which offset not to expect.
       const position = await (toSelf ? operator : operator.except(connection)).emit(event, payload);

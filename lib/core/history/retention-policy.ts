@@ -1,11 +1,6 @@
 import type { HistoryRetention } from '../../engines/broker.interface.js';
 import type { HistoryOptions } from './history.options.js';
-
-/** `chat:*` -> /^chat:.*$/: `*` matches any run of characters, the rest is literal. */
-function patternToRegExp(pattern: string): RegExp {
-  const literal = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${literal.join('.*')}$`);
-}
+import { roomPattern } from '../room-pattern.js';
 
 /**
  * How much history each room keeps: the first pattern of `history.rooms` that
@@ -24,7 +19,7 @@ export class RetentionPolicy {
   constructor(options: Readonly<Required<HistoryOptions>>) {
     this.fallback = { maxCount: options.maxCount, maxAge: options.maxAge };
     this.patterns = Object.entries(options.rooms).map(([pattern, given]) => ({
-      test: patternToRegExp(pattern),
+      test: roomPattern(pattern),
       retention: {
         maxCount: given.maxCount ?? this.fallback.maxCount,
         maxAge: given.maxAge ?? this.fallback.maxAge,

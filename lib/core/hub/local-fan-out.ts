@@ -7,6 +7,7 @@ import type { ChannelSubscriber, ConnectionRegistry } from '../connection-regist
 import type { RealtimeConnection } from '../realtime-connection.js';
 import { forgetReplay } from './room-joins.js';
 import { EngineUnavailableError } from '../../engines/engine-unavailable.error.js';
+import type { RealtimeMetrics } from '../metrics/realtime-metrics.js';
 
 const NO_RECIPIENTS: readonly ChannelSubscriber[] = [];
 
@@ -32,22 +33,35 @@ export class LocalFanOut {
   constructor(
     private readonly connections: ConnectionRegistry,
     private readonly broker: Broker,
+    private readonly nodeId: string,
+    private readonly metrics: RealtimeMetrics,
   ) {}
 
   /** Local fan-out of a publication, called by the engine. */
-  deliver({ channels, frame: bytes, except, position, volatile, facts }: EnginePublication): void {
+  deliver(publication: EnginePublication): void {
+    const { channels, frame: bytes, except, position, volatile, facts, origin } = publication;
+    if (origin !== undefined && origin.node !== this.nodeId) {
+      const lag = performance.timeOrigin + performance.now() - origin.at;
+      this.metrics.pubsubLag.observe(Math.max(0, lag) / 1_000);
+    }
     // One value for every recipient: what a transport needs of it is read at most once.
     const frame = new OutboundFrame(bytes, facts);
     if (channels.length === 1) {
       for (const connection of this.recipientsOf(channels[0]!)) {
         if (except.length > 0 && except.includes(connection.id)) continue;
-        if (volatile && (connection as RealtimeConnection).congested) continue;
-        // A connection replaying this room's history gets live frames after it.
+        // Only connections are ever congested (a watcher has no such getter).
         const member = connection as RealtimeConnection;
+        if (volatile && member.congested) {
+          member.traffic.volatileSkipped++;
+          continue;
+        }
+        // A connection replaying this room's history gets live frames after it.
         const held = position && member.recovering?.get(position.room);
         if (held) held.push({ offset: position.offset, frame });
         else if (!(position && member.replayed && replayedAlready(member, position))) {
           connection.send(frame);
+          // A watcher (presence, delivery) counts nothing: it is the library's own.
+          if (member.traffic !== undefined) member.traffic.delivered++;
         }
       }
       return;
@@ -57,9 +71,14 @@ export class LocalFanOut {
     for (const channel of channels) {
       for (const connection of this.recipientsOf(channel)) {
         if (sent.has(connection) || except.includes(connection.id)) continue;
-        if (volatile && (connection as RealtimeConnection).congested) continue;
+        const member = connection as RealtimeConnection;
+        if (volatile && member.congested) {
+          member.traffic.volatileSkipped++;
+          continue;
+        }
         sent.add(connection);
         connection.send(frame);
+        if (member.traffic !== undefined) member.traffic.delivered++;
       }
     }
   }

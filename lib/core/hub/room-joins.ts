@@ -6,6 +6,7 @@ import type { ConnectionRegistry } from '../connection-registry.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
 import type { HubListeners, LeaveCause } from './hub-listeners.js';
 import type { LocalFanOut } from './local-fan-out.js';
+import type { RealtimeMetrics } from '../metrics/realtime-metrics.js';
 
 /**
  * How {@link RealtimeHub.join} replays: from `since`, or the `latest` kept messages.
@@ -80,6 +81,7 @@ export class RoomJoins {
     private readonly engine: RealtimeEngine,
     private readonly fanOut: LocalFanOut,
     private readonly listeners: HubListeners,
+    private readonly metrics: RealtimeMetrics,
     private readonly limits: RoomLimits,
   ) {}
 
@@ -128,30 +130,40 @@ export class RoomJoins {
       if (!this.connections.has(connection) || !connection.rooms.has(room)) {
         await this.engine.rooms.removeMember(room, connection.id);
       } else {
+        if (!already) this.metrics.roomJoins.inc(connection.transport);
         this.listeners.notify((listener) => listener.roomJoined?.(connection, room, firstOfUser));
       }
       const limit = since ? recoveryLimit : latest;
       const read = await this.engine.broker.readRoom(room, since, limit, Date.now());
+      this.metrics.historyReads.inc('join');
       if (!held) {
         const joined = { ...record, epoch: read.epoch, offset: read.offset };
         // A member asking again: it got the live messages; nothing is replayed to it.
-        return since
-          ? { ...joined, recovered: read.recovered && read.messages.length === 0 }
-          : joined;
+        const recovered = read.recovered && read.messages.length === 0;
+        if (since) this.countRecovery(since, read, recovered);
+        return since ? { ...joined, recovered } : joined;
       }
       stopHolding(connection, room);
+      const { traffic } = connection;
       if (read.recovered) {
         // Read from the engine: the transports that need its fields read them once.
         for (const { frame } of read.messages) connection.send(new OutboundFrame(frame));
+        traffic.delivered += read.messages.length;
         // Live frames the read already covered are not sent twice.
-        for (const { offset, frame } of held) if (offset > read.offset) connection.send(frame);
+        for (const { offset, frame } of held) {
+          if (offset <= read.offset) continue;
+          connection.send(frame);
+          traffic.delivered++;
+        }
         // And those the broker hands over later (a networked one lags behind the read).
         if (read.messages.length > 0) {
           (connection.replayed ??= new Map()).set(room, { epoch: read.epoch, offset: read.offset });
         }
       } else {
         for (const { frame } of held) connection.send(frame); // live ones flow regardless
+        traffic.delivered += held.length;
       }
+      if (since) this.countRecovery(since, read, read.recovered);
       const joined = { ...record, epoch: read.epoch, offset: read.offset };
       return since ? { ...joined, recovered: read.recovered } : joined;
     } catch (error) {
@@ -173,8 +185,24 @@ export class RoomJoins {
     // A deleted room is gone from the engine before other nodes hear of it: their
     // members left all the same.
     if (removed || cause === 'delete') {
+      this.metrics.roomLeaves.inc(connection.transport, cause);
       this.listeners.notify((listener) => listener.roomLeft?.(connection, room, lastOfUser, cause));
     }
+  }
+
+  /** Counts a join's recovery: recovered, or resync and why (the reason is read off the positions). */
+  private countRecovery(since: StreamPosition, read: StreamPosition, recovered: boolean): void {
+    if (recovered) {
+      this.metrics.recoveries.inc('recovered', 'ok');
+      return;
+    }
+    const reason =
+      since.epoch !== read.epoch
+        ? 'epoch_changed'
+        : since.offset > read.offset
+          ? 'ahead'
+          : 'too_old';
+    this.metrics.recoveries.inc('resync', reason);
   }
 
   /** This node's members of a room leave it (the room was deleted). */

@@ -11,7 +11,7 @@ const policy = {
 
 describe('RateLimiter', () => {
   it('admits a burst, tells the first refusal of a run, and closes at maxRefused', () => {
-    const limiter = new RateLimiter(policy, 0);
+    const limiter = new RateLimiter(policy, undefined, 0);
     expect([limiter.take(1, 0), limiter.take(1, 0)]).toEqual(['admit', 'admit']);
     expect([limiter.take(1, 0), limiter.take(1, 0), limiter.take(1, 0)]).toEqual([
       'refuse-and-tell',
@@ -21,7 +21,7 @@ describe('RateLimiter', () => {
   });
 
   it('starts a new run once a message is admitted again', () => {
-    const limiter = new RateLimiter(policy, 0);
+    const limiter = new RateLimiter(policy, undefined, 0);
     limiter.take(1, 0);
     limiter.take(1, 0);
     expect(limiter.take(1, 0)).toBe('refuse-and-tell');
@@ -30,13 +30,13 @@ describe('RateLimiter', () => {
   });
 
   it('counts bytes too', () => {
-    const limiter = new RateLimiter(policy, 0);
+    const limiter = new RateLimiter(policy, undefined, 0);
     expect(limiter.take(101, 0)).toBe('refuse-and-tell');
     expect(limiter.take(100, 0)).toBe('admit');
   });
 
   it("saves up at most the burst, and takes a message's bytes all at once or not at all", () => {
-    const limiter = new RateLimiter(policy, 0);
+    const limiter = new RateLimiter(policy, undefined, 0);
     expect(limiter.take(60, 0)).toBe('admit');
     expect(limiter.take(60, 0)).toBe('refuse-and-tell'); // 40 bytes left
     expect(limiter.take(40, 0)).toBe('admit');

@@ -21,7 +21,7 @@ export type RateVerdict = 'admit' | 'refuse' | 'refuse-and-tell' | 'close';
  *
  * @example
  * ```ts
- * const limiter = RateLimiter.of(options.rateLimit);
+ * const limiter = RateLimiter.of(options.rateLimit, metrics.framesDropped.cell('websocket', 'rate_limited'));
  * if (limiter?.take(raw.length) === 'close') connection.close(CloseCode.RateLimited, 'rate limit exceeded');
  * ```
  */
@@ -36,6 +36,8 @@ export class RateLimiter {
 
   constructor(
     private readonly policy: RateLimitPolicy,
+    /** Where refusals are counted (`realtime_frames_dropped_total{reason="rate_limited"}`). */
+    private readonly refusals: { value: number } = { value: 0 },
     now = performance.now(),
   ) {
     this.messages = policy.messageBurst;
@@ -44,8 +46,11 @@ export class RateLimiter {
   }
 
   /** A limiter for one client, or undefined when `rateLimit` is off. */
-  static of(policy: RateLimitPolicy | false): RateLimiter | undefined {
-    return policy ? new RateLimiter(policy) : undefined;
+  static of(
+    policy: RateLimitPolicy | false,
+    refusals?: { value: number },
+  ): RateLimiter | undefined {
+    return policy ? new RateLimiter(policy, refusals) : undefined;
   }
 
   /**
@@ -70,6 +75,7 @@ export class RateLimiter {
       }
     }
     this.refused++;
+    this.refusals.value++;
     if (this.refused >= policy.maxRefused) return 'close';
     return this.refused === 1 ? 'refuse-and-tell' : 'refuse';
   }

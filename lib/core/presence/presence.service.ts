@@ -424,6 +424,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
       if (diff.joined.length + diff.left.length + diff.changed.length === 0) continue;
       const frame = encodeFrame({ event: BuiltinEvent.RoomPresence, room, data: diff });
       await this.hub.publish([roomPresenceChannel(room)], frame, []);
+      this.hub.metrics.presenceDiffs.inc();
     }
   }
 

@@ -133,10 +133,35 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
       );
     });
     try {
-      return await Promise.race([(async () => handler(params, context))(), timeout]);
+      const answer = Promise.race([(async () => handler(params, context))(), timeout]);
+      return await this.timed('client_to_server', answer);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Counts a call by its outcome, and how long it took. */
+  private timed<T>(
+    direction: 'client_to_server' | 'server_to_client',
+    answer: Promise<T>,
+  ): Promise<T> {
+    const { rpcCalls, rpcDuration } = this.hub.metrics;
+    const started = performance.now();
+    const done = (outcome: string) => {
+      rpcCalls.inc(direction, outcome);
+      rpcDuration.observe((performance.now() - started) / 1_000, direction);
+    };
+    return answer.then(
+      (value) => {
+        done('ok');
+        return value;
+      },
+      (error: unknown) => {
+        const timedOut = error instanceof RealtimeError && error.code === ErrorCode.RpcTimeout;
+        done(timedOut ? 'timeout' : 'error');
+        throw error;
+      },
+    );
   }
 
   /**
@@ -176,6 +201,7 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
     }
     let calls = this.pending.get(connection);
     if ((calls?.size ?? 0) >= this.options.maxPendingCalls) {
+      this.hub.metrics.framesDropped.inc(connection.transport, 'queue_full');
       return Promise.reject(
         new RealtimeError(
           ErrorCode.TooManyRequests,
@@ -192,7 +218,7 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
     }
     if (!calls) this.pending.set(connection, (calls = new Map()));
     const waiting = calls;
-    return new Promise((resolve, reject) => {
+    const answer = new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.forget(connection, id);
         reject(
@@ -202,6 +228,7 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
       waiting.set(id, { resolve, reject, timer });
       connection.send(frame);
     });
+    return this.timed('server_to_client', answer);
   }
 
   /** @internal A client's `rt:reply` to a server call; unknown or late ids are ignored. */

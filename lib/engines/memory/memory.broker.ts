@@ -40,6 +40,7 @@ export class MemoryBroker implements Broker {
     now,
     volatile = false,
     facts,
+    origin,
   }: RoomPublication): Promise<StreamPosition> {
     const { position, frame } = this.store.streams.append(room, body, retention, now);
     this.store.deliver(this.node(), {
@@ -49,6 +50,7 @@ export class MemoryBroker implements Broker {
       volatile,
       position: { room, offset: position.offset },
       facts: facts && { ...facts, room, offset: position.offset, epoch: position.epoch },
+      origin,
     });
     return position;
   }

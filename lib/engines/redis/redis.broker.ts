@@ -5,6 +5,7 @@ import type {
   Broker,
   BrokerHandler,
   EnginePublication,
+  PublicationOrigin,
   RoomPublication,
   RoomRead,
 } from '../broker.interface.js';
@@ -35,6 +36,10 @@ interface Header {
   p?: string;
   /** id of a publication to several channels */
   i?: string;
+  /** the origin: node, time, trace context */
+  n?: string;
+  t?: number;
+  x?: string;
 }
 
 /**
@@ -85,8 +90,8 @@ export class RedisBroker implements Broker {
     return channel.startsWith(this.channels);
   }
 
-  async publish({ channels, frame, except, volatile }: EnginePublication): Promise<void> {
-    const header: Header = { c: [...channels], e: [...except] };
+  async publish({ channels, frame, except, volatile, origin }: EnginePublication): Promise<void> {
+    const header: Header = { c: [...channels], e: [...except], ...originFields(origin) };
     if (volatile) header.v = true;
     if (channels.length > 1) header.i = randomBytes(9).toString('base64url');
     const payload = Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), frame]);
@@ -127,9 +132,11 @@ export class RedisBroker implements Broker {
     retention,
     now,
     volatile,
+    origin,
   }: RoomPublication): Promise<StreamPosition> {
     // The header up to its offset, as bytes: the script appends offset and epoch.
-    const header = `{"c":${JSON.stringify([channel])},"e":${JSON.stringify(except)},"r":${JSON.stringify(room)}${volatile ? ',"v":true' : ''},"o":`;
+    const from = origin ? JSON.stringify(originFields(origin)).slice(1, -1) + ',' : '';
+    const header = `{"c":${JSON.stringify([channel])},"e":${JSON.stringify(except)},"r":${JSON.stringify(room)}${volatile ? ',"v":true' : ''},${from}"o":`;
     const [epoch, offset] = (await this.connection
       .redis()
       .rtPublishToRoom(
@@ -202,6 +209,14 @@ export class RedisBroker implements Broker {
       ...(header.r !== undefined && {
         position: { room: header.r, offset: header.o!, epoch: header.p! },
       }),
+      ...(typeof header.n === 'string' &&
+        typeof header.t === 'number' && {
+          origin: {
+            node: header.n,
+            at: header.t,
+            ...(typeof header.x === 'string' && { trace: header.x }),
+          },
+        }),
     };
     // A room message waits while its room is refilled after an outage.
     if (publication.position && !this.feeds.live(publication)) return;
@@ -299,4 +314,12 @@ function entryOf(entry: Buffer): { offset: number; frame: Buffer } {
   const first = entry.indexOf(0x3a);
   const second = entry.indexOf(0x3a, first + 1);
   return { offset: Number(entry.subarray(0, first).toString()), frame: entry.subarray(second + 1) };
+}
+
+/** A publication's origin as header fields (none without one). */
+function originFields(origin: PublicationOrigin | undefined): Pick<Header, 'n' | 't' | 'x'> {
+  if (!origin) return {};
+  return origin.trace === undefined
+    ? { n: origin.node, t: origin.at }
+    : { n: origin.node, t: origin.at, x: origin.trace };
 }

@@ -33,6 +33,6 @@ export async function publishOne(
   const data = parseJson(request.data, 'data');
   await assertCanJoin(authorize, principal, room);
   await assertCanPublish(authorize, principal, room, { event, data });
-  const position = (await hub.to(room).emit(event, data))!;
+  const position = (await hub.to(room).publishedBy('grpc').emit(event, data))!;
   return { room, epoch: position.epoch, offset: position.offset };
 }

@@ -54,7 +54,12 @@ export class RealtimeGrpcServerStreamController {
     metadata: Metadata,
     call: ServerWritableStream<unknown, unknown>,
   ) {
-    const principal = await authenticateRpc(this.realtime.authenticate, metadata, 'Subscribe');
+    const principal = await authenticateRpc(
+      this.realtime.authenticate,
+      metadata,
+      'Subscribe',
+      this.streams.refused,
+    );
     let rooms: string[];
     let resume: Map<string, StreamPosition>;
     try {

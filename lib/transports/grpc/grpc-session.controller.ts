@@ -40,7 +40,12 @@ export class RealtimeGrpcSessionController {
     call.once('cancelled', () => (gone = true));
     let principal: RealtimePrincipal;
     try {
-      principal = await authenticateCall(this.realtime.authenticate, call.metadata, 'Session');
+      principal = await authenticateCall(
+        this.realtime.authenticate,
+        call.metadata,
+        'Session',
+        this.streams.refused,
+      );
     } catch (error) {
       endCall(call, toGrpcError(error));
       return;
@@ -67,7 +72,7 @@ export class RealtimeGrpcSessionController {
     call.once('cancelled', done);
     call.once('error', done);
     call.once('finish', done);
-    const limiter = RateLimiter.of(this.realtime.rateLimit);
+    const limiter = RateLimiter.of(this.realtime.rateLimit, this.streams.rateLimited);
     // Requests are handled one after the other, in order; at most MAX_WAITING wait.
     let queue = Promise.resolve();
     let waiting = 0;

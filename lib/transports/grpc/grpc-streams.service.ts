@@ -1,3 +1,4 @@
+import { type RefusalReason } from '../../core/metrics/realtime-metrics.js';
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { ConnectionLifecycle } from '../../core/lifecycle/connection-lifecycle.js';
 import { RateLimiter, type RateLimitPolicy } from '../../core/limits/rate-limiter.js';
@@ -99,6 +100,16 @@ export class RealtimeGrpcStreams implements BeforeApplicationShutdown {
     );
   }
 
+  /** Where refusals of the callers' rate limits are counted. */
+  get rateLimited(): { value: number } {
+    return this.hub.metrics.framesDropped.cell('grpc', 'rate_limited');
+  }
+
+  /** Counts a stream refused before it opened (`realtime_handshakes_refused_total`). */
+  readonly refused = (reason: RefusalReason): void => {
+    this.hub.metrics.handshakeRefused('grpc', reason);
+  };
+
   /**
    * Whether one more stream of this principal may open on this node. Called just before
    * {@link open}, with nothing awaited between: the limits cannot be raced.
@@ -108,12 +119,14 @@ export class RealtimeGrpcStreams implements BeforeApplicationShutdown {
    */
   admit({ userId }: RealtimePrincipal): void {
     if (this.streams.size >= this.options.maxStreams) {
+      this.refused('server_full');
       throw new RealtimeError(ErrorCode.ServerFull, 'the server holds grpc.maxStreams streams');
     }
     if (
       userId !== undefined &&
       this.lifecycle.countOf(userId, 'grpc') >= this.options.maxStreamsPerUser
     ) {
+      this.refused('user_limit');
       throw new RealtimeError(
         ErrorCode.TooManyConnections,
         `the user holds grpc.maxStreamsPerUser (${this.options.maxStreamsPerUser}) streams`,
@@ -131,7 +144,7 @@ export class RealtimeGrpcStreams implements BeforeApplicationShutdown {
     if (!this.rateLimit) return;
     let limiter = this.limiters.get(caller);
     if (limiter) this.limiters.delete(caller);
-    else limiter = new RateLimiter(this.rateLimit);
+    else limiter = new RateLimiter(this.rateLimit, this.rateLimited);
     this.limiters.set(caller, limiter);
     // A forgotten caller starts again with a full bucket: what this bound costs.
     if (this.limiters.size > MAX_RATE_LIMITED_CALLERS) {
@@ -150,6 +163,7 @@ export class RealtimeGrpcStreams implements BeforeApplicationShutdown {
   async boundedCall<T>(caller: string, work: () => Promise<T>): Promise<T> {
     const pending = this.pendingCalls.get(caller) ?? 0;
     if (pending >= this.maxPendingCalls) {
+      this.hub.metrics.framesDropped.inc('grpc', 'queue_full');
       throw new RealtimeError(
         ErrorCode.TooManyRequests,
         `rpc.maxPendingCalls (${this.maxPendingCalls}) calls are waiting already`,

@@ -1,3 +1,4 @@
+import { refusalReasonOf, type RefusalReason } from '../../core/metrics/realtime-metrics.js';
 import type { Metadata } from '@grpc/grpc-js';
 import type { IncomingMessage } from 'node:http';
 import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
@@ -17,6 +18,7 @@ export async function authenticateCall(
   hook: AuthenticateHook | undefined,
   metadata: Metadata,
   method: string,
+  refused?: (reason: RefusalReason) => void,
 ): Promise<RealtimePrincipal> {
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(metadata.getMap())) {
@@ -27,6 +29,7 @@ export async function authenticateCall(
     return await authenticateRequest(hook, request as unknown as IncomingMessage);
   } catch (error) {
     if (!(error instanceof AuthenticationRefused)) throw error;
+    refused?.(refusalReasonOf(error.status));
     throw grpcError(ERROR_CODES[refusalCode(error.status)].grpc, error.message);
   }
 }
@@ -36,9 +39,10 @@ export async function authenticateRpc(
   hook: AuthenticateHook | undefined,
   metadata: Metadata,
   method: string,
+  refused?: (reason: RefusalReason) => void,
 ): Promise<RealtimePrincipal> {
   try {
-    return await authenticateCall(hook, metadata, method);
+    return await authenticateCall(hook, metadata, method, refused);
   } catch (error) {
     throw rpcException(error);
   }

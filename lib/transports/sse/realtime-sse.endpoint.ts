@@ -2,6 +2,7 @@ import { HttpException, Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
+import { refusalReasonOf, type RefusalReason } from '../../core/metrics/realtime-metrics.js';
 import { assertCanJoin } from '../../core/authorize.js';
 import { BuiltinEventRegistry } from '../../core/events/builtin-event-registry.js';
 import { RateLimiter } from '../../core/limits/rate-limiter.js';
@@ -114,37 +115,38 @@ export class RealtimeSseEndpoint {
   ): Promise<void> {
     const options = this.options as Required<SseOptions>;
     const [request, response] = takeOver(adapterRequest, adapterResponse);
-    if (!this.originAllowed(request, response)) return;
+    const refused = (reason: RefusalReason) => this.hub.metrics.handshakeRefused('sse', reason);
+    if (!this.originAllowed(request, response)) return refused('origin');
     const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
     let rooms: string[];
     try {
       rooms = this.sse.checkRooms(query.getAll('room'));
     } catch (error) {
       answerError(response, error);
-      return;
+      return refused('invalid');
     }
-    const principal = await this.authenticate(request, response);
+    const principal = await this.authenticate(request, response, refused);
     if (!principal) return;
     try {
       for (const room of rooms) await assertCanJoin(this.realtime.authorize, principal, room);
     } catch (error) {
       answerError(response, error);
-      return;
+      return refused('forbidden');
     }
     if (response.destroyed) return; // the client left meanwhile
     // From here to the registration nothing awaits: the limits cannot be raced.
     if (this.sse.shuttingDown) {
       answer(response, 503, ErrorCode.InternalError, 'the server is shutting down');
-      return;
+      return refused('unavailable');
     }
     if (this.streams.size >= options.maxConnections) {
       answer(response, 503, ErrorCode.ServerFull, 'the server holds sse.maxConnections streams');
-      return;
+      return refused('server_full');
     }
     const { userId } = principal;
     if (userId !== undefined && (this.perUser.get(userId) ?? 0) >= options.maxConnectionsPerUser) {
       answer(response, 429, ErrorCode.TooManyConnections, 'too many streams for this user');
-      return;
+      return refused('user_limit');
     }
     response.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
@@ -172,7 +174,10 @@ export class RealtimeSseEndpoint {
     this.streams.set(connection.id, {
       connection,
       token,
-      limiter: RateLimiter.of(this.realtime.rateLimit),
+      limiter: RateLimiter.of(
+        this.realtime.rateLimit,
+        this.hub.metrics.framesDropped.cell('sse', 'rate_limited'),
+      ),
     });
     if (userId !== undefined) this.perUser.set(userId, (this.perUser.get(userId) ?? 0) + 1);
     response.once('close', () => {
@@ -283,11 +288,13 @@ export class RealtimeSseEndpoint {
   private async authenticate(
     request: IncomingMessage,
     response: ServerResponse,
+    refused?: (reason: RefusalReason) => void,
   ): Promise<RealtimePrincipal | undefined> {
     try {
       return await authenticateRequest(this.realtime.authenticate, request);
     } catch (error) {
       if (!(error instanceof AuthenticationRefused)) throw error;
+      refused?.(refusalReasonOf(error.status));
       answer(response, error.status, refusalCode(error.status), error.message);
       return undefined;
     }

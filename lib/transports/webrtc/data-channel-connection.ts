@@ -65,7 +65,8 @@ export class DataChannelConnection extends RealtimeConnection {
     private readonly shared: DataChannelShared,
   ) {
     super(id, principal);
-    this.limiter = RateLimiter.of(shared.rateLimit);
+    const refusals = shared.hub.metrics.framesDropped.cell(this.transport, 'rate_limited');
+    this.limiter = RateLimiter.of(shared.rateLimit, refusals);
     this.inbound = new InboundFrames<RealtimeConnection>(this, shared.dispatcher, INBOUND);
     channel.onMessage.subscribe((message) => this.receive(message));
     channel.stateChanged.subscribe((state) => {
@@ -94,6 +95,7 @@ export class DataChannelConnection extends RealtimeConnection {
   send(frame: OutboundFrame): void {
     if (!this.isOpen) return;
     this.channel.send(frame.text); // decoded once, however many channels it goes to
+    this.traffic.sent(frame.bytes.length);
     if (this.channel.bufferedAmount > this.shared.maxBufferedBytes) {
       this.close(CloseCode.SlowConsumer, 'the client reads too slowly');
     }
@@ -108,6 +110,7 @@ export class DataChannelConnection extends RealtimeConnection {
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.endedWith(code);
     this.inbound.clear();
     for (const listener of this.closeListeners.splice(0)) listener();
     logger.debug(`data channel ${this.id} closed (${code}: ${reason})`);

@@ -92,6 +92,18 @@ export class RoomMedia {
     return this.peers.size === 0;
   }
 
+  /** Tracks the room's peers send. */
+  get received(): number {
+    return this.publications.size;
+  }
+
+  /** Copies of them going out to the other peers. */
+  get forwarded(): number {
+    let copies = 0;
+    for (const { senders } of this.publications) copies += senders.size;
+    return copies;
+  }
+
   /** A peer of the room: it receives every track published by the others. */
   join(peer: ServerPeer): void {
     this.peers.add(peer);

@@ -67,6 +67,17 @@ export class ServerPeers {
     return this.peers.size;
   }
 
+  /** Tracks received from clients, and the copies forwarded to the rooms' other peers. */
+  trackCounts(): { received: number; forwarded: number } {
+    let received = 0;
+    let forwarded = 0;
+    for (const media of this.rooms.values()) {
+      received += media.received;
+      forwarded += media.forwarded;
+    }
+    return { received, forwarded };
+  }
+
   /**
    * A client's signal to the server: its first offer in a room creates the peer.
    *

@@ -92,6 +92,34 @@ export class WebRtcSignalingService implements OnModuleInit, OnApplicationShutdo
       rateLimit: realtime.rateLimit,
       maxBufferedBytes: realtime.websocket ? realtime.websocket.maxBufferedBytes : 1 << 20,
     });
+    const servers = this.servers;
+    if (!servers) return;
+    const { metrics } = hub;
+    metrics.gauge('realtime_webrtc_server_peers', 'Server peers open on this node.', [], (add) =>
+      add([], servers.count),
+    );
+    metrics.gauge(
+      'realtime_webrtc_data_channels',
+      'Data channels of server peers open on this node (each is also a connection, transport webrtc).',
+      [],
+      (add) => {
+        let channels = 0;
+        for (const connection of hub.connections.list()) {
+          if (connection.transport === 'webrtc') channels++;
+        }
+        add([], channels);
+      },
+    );
+    metrics.gauge(
+      'realtime_webrtc_tracks',
+      'Media tracks on this node’s server peers, by direction: received from clients, or forwarded (one per subscriber).',
+      ['direction'],
+      (add) => {
+        const { received, forwarded } = servers.trackCounts();
+        add(['received'], received);
+        add(['forwarded'], forwarded);
+      },
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -25,6 +25,7 @@ import {
 } from '../../protocol/index.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
+import { refusalReasonOf, type RefusalReason } from '../../core/metrics/realtime-metrics.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import type { WebSocketOptions } from './websocket.options.js';
@@ -100,6 +101,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       maxPendingRequests: options ? options.maxPendingRequests : 0,
       closeTimeout: options ? options.closeTimeout : 0,
       rateLimit: realtimeOptions.rateLimit,
+      rateLimited: hub.metrics.framesDropped.cell('websocket', 'rate_limited'),
       inbound: WsConnection.inboundOptions(options ? options.maxPendingRequests : 0),
       coalescer: new WriteCoalescer(),
       framer: new TextFramer(),
@@ -192,12 +194,14 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!isWebSocketHandshake(request)) {
+      this.countRefusal('invalid');
       rejectUpgrade(socket, 400, 'Bad Request: not a WebSocket handshake');
       return;
     }
     socket.on('error', destroy);
     this.accept(request, socket, head).catch((error: unknown) => {
       this.logger.error('upgrade failed', error instanceof Error ? error.stack : error);
+      this.countRefusal('error');
       rejectUpgrade(socket, 500, 'Internal Server Error');
     });
   }
@@ -208,11 +212,13 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     // cookies would ride along: cross-site WebSocket hijacking).
     const handshake: Handshake = { request, socket, head, protocol: protocolOptionsOf(request) };
     if (!originAllowed(request, this.realtimeOptions.origins)) {
+      this.countRefusal('origin');
       this.decline(handshake, 403, 'Forbidden: this origin may not connect');
       return;
     }
     // The WebSocket limits count WebSocket connections (SSE streams have their own).
     if (this.clients.size + this.pending.size >= options.maxConnections) {
+      this.countRefusal('server_full');
       this.refuse(request, socket, head, CloseCode.ServerFull, 'server is full');
       return;
     }
@@ -234,6 +240,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     } catch (error) {
       if (!this.pending.delete(socket)) return; // shutdown has refused it
       if (!(error instanceof AuthenticationRefused)) throw error;
+      this.countRefusal(refusalReasonOf(error.status));
       this.decline(handshake, error.status, error.message);
       return;
     } finally {
@@ -242,6 +249,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     if (!this.pending.delete(socket)) return; // shutdown has refused it
     if (socket.destroyed) return; // the client gave up
     if (this.closing) {
+      this.countRefusal('unavailable');
       this.decline(handshake, 503, 'Service Unavailable: shutting down');
       return;
     }
@@ -250,6 +258,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       userId !== undefined &&
       this.lifecycle.countOf(userId, 'websocket') >= options.maxConnectionsPerUser
     ) {
+      this.countRefusal('user_limit');
       this.refuse(
         request,
         socket,
@@ -309,6 +318,11 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       });
       ws.close(code, closeReason(reason));
     });
+  }
+
+  /** Counts a refused handshake. */
+  private countRefusal(reason: RefusalReason): void {
+    this.hub.metrics.handshakeRefused('websocket', reason);
   }
 
   private open(

@@ -32,6 +32,8 @@ export interface WsConnectionShared {
   readonly maxPendingRequests: number;
   readonly closeTimeout: number;
   readonly rateLimit: RateLimitPolicy | false;
+  /** Where the connections' rate-limit refusals are counted. */
+  readonly rateLimited: { value: number };
   /** How every connection's frames wait their turn (see {@link WsConnection.inboundOptions}). */
   readonly inbound: InboundFramesOptions<WsConnection>;
   readonly coalescer: WriteCoalescer;
@@ -126,7 +128,7 @@ export class WsConnection extends RealtimeConnection {
     this.compressed = socket.extensions.includes('permessage-deflate');
     this.batching = !this.compressed && protocol.batch;
     this.appPing = protocol.ping;
-    this.limiter = RateLimiter.of(shared.rateLimit);
+    this.limiter = RateLimiter.of(shared.rateLimit, shared.rateLimited);
     this.inbound = new InboundFrames<WsConnection>(this, shared.dispatcher, shared.inbound);
     // One set of listeners for every socket (`this` is the socket): no closures per connection.
     (socket as ConnectionSocket).connection = this;
@@ -194,6 +196,7 @@ export class WsConnection extends RealtimeConnection {
       this.close(CloseCode.SlowConsumer, 'slow consumer');
       return;
     }
+    this.traffic.sent(bytes.length);
     if (!this.held) {
       this.held = true;
       this.shared.coalescer.hold(this);
@@ -250,6 +253,7 @@ export class WsConnection extends RealtimeConnection {
   /** Closes with `code`; a client that does not answer within `closeTimeout` is cut. */
   close(code: number, reason: string): void {
     this.writeQueue(); // what was sent before the close goes before it
+    this.endedWith(code);
     const { socket } = this;
     socket.close(code, closeReason(reason));
     if (this.cutTimer === undefined && socket.readyState !== WebSocket.CLOSED) {
@@ -318,6 +322,7 @@ export class WsConnection extends RealtimeConnection {
   }
 
   private onSocketClose(code: number, reason: Buffer): void {
+    this.endedWith(code);
     // Frames still waiting, either way, are dropped: their other end is gone.
     this.inbound.clear();
     this.queue = undefined;
