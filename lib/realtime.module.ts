@@ -7,6 +7,7 @@ import { PresenceEvents } from './core/presence/presence-events.js';
 import { PresenceService } from './core/presence/presence.service.js';
 import { RealtimeHub } from './core/realtime-hub.js';
 import { RealtimeMetrics } from './core/metrics/realtime-metrics.js';
+import { RealtimeTracing } from './core/tracing/realtime-tracing.js';
 import { RpcService } from './core/rpc/rpc.service.js';
 import { DeliveryService } from './core/delivery/delivery.service.js';
 import { createEngine } from './engines/create-engine.js';
@@ -79,6 +80,7 @@ const TRANSPORT_ROUTES = Symbol('nest-realtime:transport-routes');
     },
     RealtimeHub,
     RealtimeMetrics,
+    RealtimeTracing,
     PresenceService,
     RpcService,
     DeliveryService,
@@ -98,6 +100,7 @@ const TRANSPORT_ROUTES = Symbol('nest-realtime:transport-routes');
   exports: [
     RealtimeHub,
     RealtimeMetrics,
+    RealtimeTracing,
     PresenceService,
     RpcService,
     DeliveryService,

@@ -13,20 +13,26 @@ import type { RoomPublication } from '../engines/broker.interface.js';
 import type { StreamPosition } from '../engines/realtime-engine.interface.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 import type { RealtimeMetrics } from './metrics/realtime-metrics.js';
+import { SpanKind, type RealtimeTracing } from './tracing/realtime-tracing.js';
 
 /** What an operator needs from the hub: a way out to the engine, and the room rules. */
 export interface BroadcastTarget {
   readonly maxRoomNameLength: number;
   /** Where publishes are counted. */
   readonly metrics: RealtimeMetrics;
+  /** Where publish spans start. */
+  readonly tracing: RealtimeTracing;
   publish(
     channels: readonly string[],
     frame: OutboundFrame,
     except: readonly string[],
     volatile: boolean,
+    trace?: string,
   ): Promise<void>;
   publishToRoom(
-    message: Pick<RoomPublication, 'room' | 'body' | 'except' | 'volatile' | 'facts'>,
+    message: Pick<RoomPublication, 'room' | 'body' | 'except' | 'volatile' | 'facts'> & {
+      trace?: string;
+    },
   ): Promise<StreamPosition>;
 }
 
@@ -178,12 +184,34 @@ export class BroadcastOperator {
 
   private async send(frame: object): Promise<StreamPosition | undefined> {
     if (this.publishTo.length === 0) return undefined; // addressed to an empty list: nobody
-    const { metrics } = this.target;
+    const { metrics, tracing } = this.target;
     metrics.publishes.inc(this.origin);
     if (this.room !== undefined) metrics.roomPublished(this.room);
     const encoded = encodeFrame(frame);
+    const span = tracing.start('realtime.publish', SpanKind.Producer, {
+      'messaging.system': 'nest-realtime',
+      'messaging.operation.type': 'send',
+      'messaging.destination.name': this.room ?? this.publishTo.join(' '),
+      'realtime.origin': this.origin,
+    });
+    try {
+      const trace = span?.traceparent;
+      const position = await this.sendEncoded(encoded, trace);
+      if (position) span?.set('realtime.offset', position.offset);
+      span?.end();
+      return position;
+    } catch (error) {
+      span?.end(error);
+      throw error;
+    }
+  }
+
+  private async sendEncoded(
+    encoded: OutboundFrame,
+    trace: string | undefined,
+  ): Promise<StreamPosition | undefined> {
     if (this.room === undefined) {
-      await this.target.publish(this.publishTo, encoded, this.excluded, this.isVolatile);
+      await this.target.publish(this.publishTo, encoded, this.excluded, this.isVolatile, trace);
       return undefined;
     }
     // One room: the engine numbers it, so the object is left open for its offset and epoch.
@@ -195,6 +223,7 @@ export class BroadcastOperator {
       except: this.excluded,
       volatile: this.isVolatile,
       facts,
+      trace,
     });
   }
 

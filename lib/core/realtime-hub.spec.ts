@@ -6,6 +6,7 @@ import { RealtimeConnection, type RealtimePrincipal } from './realtime-connectio
 import { CloseCode, ErrorCode, RealtimeError, type OutboundFrame } from '../protocol/index.js';
 import { RealtimeHub } from './realtime-hub.js';
 import { RealtimeMetrics } from './metrics/realtime-metrics.js';
+import { RealtimeTracing } from './tracing/realtime-tracing.js';
 
 /** A transport that records what it is sent: the core's contract, without sockets. */
 class RecordingConnection extends RealtimeConnection {
@@ -47,7 +48,7 @@ describe('RealtimeHub', () => {
   beforeEach(async () => {
     engine = new MemoryEngine();
     const options = resolveRealtimeOptions({ rooms: { maxPerConnection: 2, maxNameLength: 10 } });
-    hub = new RealtimeHub(engine, options, new RealtimeMetrics(options));
+    hub = new RealtimeHub(engine, options, new RealtimeMetrics(options), new RealtimeTracing());
     await hub.onModuleInit();
   });
   afterEach(() => hub.onApplicationShutdown());

@@ -30,6 +30,7 @@ import { NodeOrders } from './hub/node-orders.js';
 import { RoomJoins, type JoinOptions, type RoomInfo, type RoomJoin } from './hub/room-joins.js';
 import { NodeLink, nodeOf } from './node-link.js';
 import { RealtimeMetrics } from './metrics/realtime-metrics.js';
+import { RealtimeTracing } from './tracing/realtime-tracing.js';
 import type { RealtimeConnection } from './realtime-connection.js';
 import { RetentionPolicy } from './history/retention-policy.js';
 import { historyOf, type RoomHistory } from './history/room-history.js';
@@ -81,6 +82,8 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     @Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions,
     /** @internal What the library counts (read by the metrics exporters). */
     readonly metrics: RealtimeMetrics,
+    /** @internal The library's spans (publish, delivery, join, RPC, handshake). */
+    readonly tracing: RealtimeTracing,
   ) {
     metrics.follow(this.connections, () => this.engineAvailable);
     this.maxRoomNameLength = options.rooms.maxNameLength;
@@ -90,7 +93,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     this.everyone = new BroadcastOperator(this);
     this.link = new NodeLink(engine.controller, this.nodeId, metrics.nodeOrderRoundTrip);
     this.orders = new NodeOrders(this.link);
-    this.fanOut = new LocalFanOut(this.connections, engine.broker, this.nodeId, metrics);
+    this.fanOut = new LocalFanOut(this.connections, engine.broker, this.nodeId, metrics, tracing);
     this.joins = new RoomJoins(
       this.nodeId,
       this.connections,
@@ -98,6 +101,7 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
       this.fanOut,
       this.listeners,
       metrics,
+      tracing,
       {
         maxNameLength: options.rooms.maxNameLength,
         maxPerConnection: options.rooms.maxPerConnection,
@@ -176,9 +180,10 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     frame: OutboundFrame,
     except: readonly string[],
     volatile = false,
+    trace?: string,
   ): Promise<void> {
     const facts = frame.facts ?? undefined;
-    const origin = this.origin();
+    const origin = this.origin(trace);
     return this.engine.broker.publish({
       channels,
       frame: frame.bytes,
@@ -196,10 +201,10 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
     except,
     volatile,
     facts,
-  }: Pick<
-    RoomPublication,
-    'room' | 'body' | 'except' | 'volatile' | 'facts'
-  >): Promise<StreamPosition> {
+    trace,
+  }: Pick<RoomPublication, 'room' | 'body' | 'except' | 'volatile' | 'facts'> & {
+    trace?: string;
+  }): Promise<StreamPosition> {
     return this.engine.broker.publishToRoom({
       room,
       channel: roomChannel(room),
@@ -209,13 +214,17 @@ export class RealtimeHub implements OnModuleInit, OnApplicationShutdown {
       now: Date.now(),
       volatile,
       facts,
-      origin: this.origin(),
+      origin: this.origin(trace),
     });
   }
 
-  /** This node, now: what a publication carries for the pub/sub lag measured where it arrives. */
-  private origin(): PublicationOrigin {
-    return { node: this.nodeId, at: performance.timeOrigin + performance.now() };
+  /**
+   * This node, now, and the publish span's context: what a publication carries for the
+   * pub/sub lag measured where it arrives, and for the delivery spans there.
+   */
+  private origin(trace: string | undefined): PublicationOrigin {
+    const at = performance.timeOrigin + performance.now();
+    return trace === undefined ? { node: this.nodeId, at } : { node: this.nodeId, at, trace };
   }
 
   // -- connections --------------------------------------------------------------

@@ -8,6 +8,7 @@ import type { RealtimeConnection } from '../realtime-connection.js';
 import { forgetReplay } from './room-joins.js';
 import { EngineUnavailableError } from '../../engines/engine-unavailable.error.js';
 import type { RealtimeMetrics } from '../metrics/realtime-metrics.js';
+import { SpanKind, type RealtimeTracing } from '../tracing/realtime-tracing.js';
 
 const NO_RECIPIENTS: readonly ChannelSubscriber[] = [];
 
@@ -35,15 +36,42 @@ export class LocalFanOut {
     private readonly broker: Broker,
     private readonly nodeId: string,
     private readonly metrics: RealtimeMetrics,
+    private readonly tracing: RealtimeTracing,
   ) {}
 
   /** Local fan-out of a publication, called by the engine. */
   deliver(publication: EnginePublication): void {
-    const { channels, frame: bytes, except, position, volatile, facts, origin } = publication;
-    if (origin !== undefined && origin.node !== this.nodeId) {
+    const { origin, position } = publication;
+    if (origin !== undefined && origin.node !== this.nodeId && position !== undefined) {
       const lag = performance.timeOrigin + performance.now() - origin.at;
       this.metrics.pubsubLag.observe(Math.max(0, lag) / 1_000);
     }
+    if (origin?.trace === undefined) {
+      this.fanOut(publication);
+      return;
+    }
+    // A traced publish: this node's delivery is a span of its trace.
+    const span = this.tracing.start(
+      'realtime.deliver',
+      SpanKind.Consumer,
+      {
+        'messaging.system': 'nest-realtime',
+        'messaging.operation.type': 'receive',
+        'messaging.destination.name': position?.room ?? publication.channels.join(' '),
+        'realtime.node': this.nodeId,
+        'realtime.origin_node': origin.node,
+      },
+      origin.trace,
+    );
+    const recipients = this.fanOut(publication);
+    span?.set('realtime.recipients', recipients);
+    span?.end();
+  }
+
+  /** Hands the publication to this node's recipients; returns how many got it. */
+  private fanOut(publication: EnginePublication): number {
+    const { channels, frame: bytes, except, position, volatile, facts } = publication;
+    let recipients = 0;
     // One value for every recipient: what a transport needs of it is read at most once.
     const frame = new OutboundFrame(bytes, facts);
     if (channels.length === 1) {
@@ -60,11 +88,12 @@ export class LocalFanOut {
         if (held) held.push({ offset: position.offset, frame });
         else if (!(position && member.replayed && replayedAlready(member, position))) {
           connection.send(frame);
+          recipients++;
           // A watcher (presence, delivery) counts nothing: it is the library's own.
           if (member.traffic !== undefined) member.traffic.delivered++;
         }
       }
-      return;
+      return recipients;
     }
     // Several channels: a connection in two of them must get the frame once.
     const sent = new Set<ChannelSubscriber>();
@@ -78,9 +107,11 @@ export class LocalFanOut {
         }
         sent.add(connection);
         connection.send(frame);
+        recipients++;
         if (member.traffic !== undefined) member.traffic.delivered++;
       }
     }
+    return recipients;
   }
 
   /**

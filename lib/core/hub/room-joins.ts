@@ -7,6 +7,7 @@ import type { RealtimeConnection } from '../realtime-connection.js';
 import type { HubListeners, LeaveCause } from './hub-listeners.js';
 import type { LocalFanOut } from './local-fan-out.js';
 import type { RealtimeMetrics } from '../metrics/realtime-metrics.js';
+import { SpanKind, type RealtimeSpan, type RealtimeTracing } from '../tracing/realtime-tracing.js';
 
 /**
  * How {@link RealtimeHub.join} replays: from `since`, or the `latest` kept messages.
@@ -82,6 +83,7 @@ export class RoomJoins {
     private readonly fanOut: LocalFanOut,
     private readonly listeners: HubListeners,
     private readonly metrics: RealtimeMetrics,
+    private readonly tracing: RealtimeTracing,
     private readonly limits: RoomLimits,
   ) {}
 
@@ -110,6 +112,22 @@ export class RoomJoins {
     if (replay && connection.recovering?.has(room)) {
       throw new RealtimeError(ErrorCode.InvalidData, `room "${room}" is being recovered already`);
     }
+    if (!replay) return this.enter(connection, room, options, undefined);
+    const attributes = { 'realtime.room': room, 'realtime.transport': connection.transport };
+    return this.tracing.around('realtime.join', SpanKind.Internal, attributes, (span) =>
+      this.enter(connection, room, options, span),
+    );
+  }
+
+  /** Joins, replaying what the options ask for; a replaying join's span hears how it went. */
+  private async enter(
+    connection: RealtimeConnection,
+    room: string,
+    { since, latest = 0 }: JoinOptions,
+    span: RealtimeSpan | undefined,
+  ): Promise<RoomJoin> {
+    const { recoveryLimit } = this.limits;
+    const replay = since !== undefined || latest > 0;
     const already = connection.rooms.has(room);
     connection.roomSet.add(room);
     // From the subscription on, live frames wait until the missed ones are sent.
@@ -145,6 +163,8 @@ export class RoomJoins {
       }
       stopHolding(connection, room);
       const { traffic } = connection;
+      span?.set('realtime.recovered', read.recovered);
+      span?.set('realtime.replayed', read.recovered ? read.messages.length : 0);
       if (read.recovered) {
         // Read from the engine: the transports that need its fields read them once.
         for (const { frame } of read.messages) connection.send(new OutboundFrame(frame));

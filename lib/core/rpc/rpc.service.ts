@@ -1,3 +1,4 @@
+import { SpanKind } from '../tracing/realtime-tracing.js';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
   MAX_EVENT_LENGTH,
@@ -133,17 +134,22 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
       );
     });
     try {
-      const answer = Promise.race([(async () => handler(params, context))(), timeout]);
-      return await this.timed('client_to_server', answer);
+      return await this.timed('client_to_server', method, () =>
+        Promise.race([(async () => handler(params, context))(), timeout]),
+      );
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** Counts a call by its outcome, and how long it took. */
+  /**
+   * Runs a call in a span (when one records), and counts it by its outcome with how
+   * long it took.
+   */
   private timed<T>(
     direction: 'client_to_server' | 'server_to_client',
-    answer: Promise<T>,
+    method: string,
+    call: () => Promise<T>,
   ): Promise<T> {
     const { rpcCalls, rpcDuration } = this.hub.metrics;
     const started = performance.now();
@@ -151,7 +157,13 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
       rpcCalls.inc(direction, outcome);
       rpcDuration.observe((performance.now() - started) / 1_000, direction);
     };
-    return answer.then(
+    const kind = direction === 'client_to_server' ? SpanKind.Server : SpanKind.Client;
+    const attributes = {
+      'rpc.system': 'nest-realtime',
+      'rpc.method': method,
+      'realtime.direction': direction,
+    };
+    return this.hub.tracing.around('realtime.rpc', kind, attributes, call).then(
       (value) => {
         done('ok');
         return value;
@@ -218,17 +230,24 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
     }
     if (!calls) this.pending.set(connection, (calls = new Map()));
     const waiting = calls;
-    const answer = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.forget(connection, id);
-        reject(
-          new RealtimeError(ErrorCode.RpcTimeout, `"${method}" was not answered in ${timeout} ms`),
-        );
-      }, timeout);
-      waiting.set(id, { resolve, reject, timer });
-      connection.send(frame);
-    });
-    return this.timed('server_to_client', answer);
+    return this.timed(
+      'server_to_client',
+      method,
+      () =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(() => {
+            this.forget(connection, id);
+            reject(
+              new RealtimeError(
+                ErrorCode.RpcTimeout,
+                `"${method}" was not answered in ${timeout} ms`,
+              ),
+            );
+          }, timeout);
+          waiting.set(id, { resolve, reject, timer });
+          connection.send(frame);
+        }),
+    );
   }
 
   /** @internal A client's `rt:reply` to a server call; unknown or late ids are ignored. */

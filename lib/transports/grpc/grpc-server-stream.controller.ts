@@ -54,12 +54,19 @@ export class RealtimeGrpcServerStreamController {
     metadata: Metadata,
     call: ServerWritableStream<unknown, unknown>,
   ) {
-    const principal = await authenticateRpc(
-      this.realtime.authenticate,
-      metadata,
-      'Subscribe',
-      this.streams.refused,
-    );
+    const handshake = this.streams.handshake();
+    let principal: RealtimePrincipal;
+    try {
+      principal = await authenticateRpc(
+        this.realtime.authenticate,
+        metadata,
+        'Subscribe',
+        handshake.refused,
+      );
+    } catch (error) {
+      handshake.end(); // a refusal ended it already; a hook that failed ends it here
+      throw error;
+    }
     let rooms: string[];
     let resume: Map<string, StreamPosition>;
     try {
@@ -72,10 +79,16 @@ export class RealtimeGrpcServerStreamController {
       resume = new Map((request.since ?? []).map((position) => positionOf(position, maxLength)));
       for (const room of rooms) await assertCanJoin(this.realtime.authorize, principal, room);
     } catch (error) {
+      handshake.refused('invalid');
       throw rpcException(error);
     }
-    return this.stream(call, principal, rooms, (connection) =>
-      connection.joinAll(this.hub, resume satisfies ResumePoint),
+    return this.stream(
+      call,
+      principal,
+      rooms,
+      (connection) => connection.joinAll(this.hub, resume satisfies ResumePoint),
+      undefined,
+      handshake,
     );
   }
 
@@ -121,16 +134,18 @@ export class RealtimeGrpcServerStreamController {
     rooms: readonly string[],
     start: (connection: StreamConnection) => Promise<void>,
     wrap?: (event: EventMessage) => object | undefined,
+    handshake = this.streams.handshake(),
   ): Observable<never> {
     return new Observable<never>((subscriber) => {
       if (this.streams.isClosing) {
+        handshake.refused('unavailable');
         subscriber.error(
           rpcException(grpcError(status.UNAVAILABLE, 'the server is shutting down')),
         );
         return undefined;
       }
       try {
-        this.streams.admit(principal);
+        this.streams.admit(principal, handshake);
       } catch (error) {
         subscriber.error(rpcException(error));
         return undefined;
@@ -144,6 +159,7 @@ export class RealtimeGrpcServerStreamController {
         : callSink(call, wrap ?? ((event) => event), end);
       const connection = this.streams.connection(principal, rooms, sink);
       this.streams.open(connection);
+      handshake.opened(connection);
       start(connection).catch((error: unknown) => {
         if (!connection.isOpen) return;
         if (!(error instanceof RealtimeError))

@@ -39,24 +39,27 @@ export class RealtimeGrpcSessionController {
     let gone = false;
     call.once('cancelled', () => (gone = true));
     let principal: RealtimePrincipal;
+    const handshake = this.streams.handshake();
     try {
       principal = await authenticateCall(
         this.realtime.authenticate,
         call.metadata,
         'Session',
-        this.streams.refused,
+        handshake.refused,
       );
     } catch (error) {
+      handshake.end(); // a refusal ended it; a hook that failed ends it here
       endCall(call, toGrpcError(error));
       return;
     }
-    if (gone || call.cancelled) return;
+    if (gone || call.cancelled) return handshake.end();
     if (this.streams.isClosing) {
+      handshake.refused('unavailable');
       endCall(call, grpcError(status.UNAVAILABLE, 'the server is shutting down'));
       return;
     }
     try {
-      this.streams.admit(principal);
+      this.streams.admit(principal, handshake);
     } catch (error) {
       endCall(call, toGrpcError(error));
       return;
@@ -68,6 +71,7 @@ export class RealtimeGrpcSessionController {
     );
     const connection = this.streams.connection(principal, [], sink, true);
     this.streams.open(connection);
+    handshake.opened(connection);
     const done = (): void => this.streams.finish(connection);
     call.once('cancelled', done);
     call.once('error', done);

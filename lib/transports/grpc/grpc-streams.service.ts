@@ -1,4 +1,5 @@
-import { type RefusalReason } from '../../core/metrics/realtime-metrics.js';
+import type { RefusalReason } from '../../core/metrics/realtime-metrics.js';
+import { SpanKind } from '../../core/tracing/realtime-tracing.js';
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { ConnectionLifecycle } from '../../core/lifecycle/connection-lifecycle.js';
 import { RateLimiter, type RateLimitPolicy } from '../../core/limits/rate-limiter.js';
@@ -105,10 +106,28 @@ export class RealtimeGrpcStreams implements BeforeApplicationShutdown {
     return this.hub.metrics.framesDropped.cell('grpc', 'rate_limited');
   }
 
-  /** Counts a stream refused before it opened (`realtime_handshakes_refused_total`). */
-  readonly refused = (reason: RefusalReason): void => {
-    this.hub.metrics.handshakeRefused('grpc', reason);
-  };
+  /**
+   * A stream on its way to open (Subscribe, Session): its span, when a trace records
+   * it, ended by the refusal (counted in `realtime_handshakes_refused_total`) or the open.
+   */
+  handshake(): GrpcHandshake {
+    const span = this.hub.tracing.start('realtime.handshake', SpanKind.Server, {
+      'realtime.transport': 'grpc',
+    });
+    return {
+      refused: (reason) => {
+        this.hub.metrics.handshakeRefused('grpc', reason);
+        span?.set('realtime.outcome', reason);
+        span?.end();
+      },
+      opened: (connection) => {
+        span?.set('realtime.outcome', 'accepted');
+        span?.set('realtime.connection', connection.id);
+        span?.end();
+      },
+      end: () => span?.end(),
+    };
+  }
 
   /**
    * Whether one more stream of this principal may open on this node. Called just before
@@ -117,16 +136,16 @@ export class RealtimeGrpcStreams implements BeforeApplicationShutdown {
    * @throws RealtimeError SERVER_FULL past `grpc.maxStreams` (UNAVAILABLE: try another
    *   node), TOO_MANY_CONNECTIONS past `grpc.maxStreamsPerUser` (RESOURCE_EXHAUSTED).
    */
-  admit({ userId }: RealtimePrincipal): void {
+  admit({ userId }: RealtimePrincipal, handshake: GrpcHandshake): void {
     if (this.streams.size >= this.options.maxStreams) {
-      this.refused('server_full');
+      handshake.refused('server_full');
       throw new RealtimeError(ErrorCode.ServerFull, 'the server holds grpc.maxStreams streams');
     }
     if (
       userId !== undefined &&
       this.lifecycle.countOf(userId, 'grpc') >= this.options.maxStreamsPerUser
     ) {
-      this.refused('user_limit');
+      handshake.refused('user_limit');
       throw new RealtimeError(
         ErrorCode.TooManyConnections,
         `the user holds grpc.maxStreamsPerUser (${this.options.maxStreamsPerUser}) streams`,
@@ -189,4 +208,21 @@ export class RealtimeGrpcStreams implements BeforeApplicationShutdown {
     if (!this.streams.delete(connection)) return;
     this.lifecycle.detach(connection);
   }
+}
+
+/**
+ * A gRPC stream's opening, as {@link RealtimeGrpcStreams.handshake} follows it.
+ *
+ * @example
+ * ```ts
+ * const handshake = streams.handshake();
+ * streams.admit(principal, handshake); // refusals end it
+ * handshake.opened(connection);
+ * ```
+ */
+export interface GrpcHandshake {
+  refused(reason: RefusalReason): void;
+  opened(connection: StreamConnection): void;
+  /** Ends it without an outcome (the client went first). */
+  end(): void;
 }

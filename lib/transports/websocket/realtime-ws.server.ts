@@ -26,6 +26,7 @@ import {
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
 import { refusalReasonOf, type RefusalReason } from '../../core/metrics/realtime-metrics.js';
+import { SpanKind, type RealtimeSpan } from '../../core/tracing/realtime-tracing.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import type { WebSocketOptions } from './websocket.options.js';
@@ -46,6 +47,8 @@ interface Handshake {
   readonly socket: Duplex;
   readonly head: Buffer;
   readonly protocol: ProtocolOptions;
+  /** The handshake's span, when a trace records it. */
+  readonly span: RealtimeSpan | undefined;
 }
 
 /**
@@ -193,32 +196,44 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
    * with 503 once shutting down, else authenticated and limited as the options say.
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const span = this.hub.tracing.start('realtime.handshake', SpanKind.Server, {
+      'realtime.transport': 'websocket',
+    });
     if (!isWebSocketHandshake(request)) {
-      this.countRefusal('invalid');
+      this.countRefusal('invalid', span);
       rejectUpgrade(socket, 400, 'Bad Request: not a WebSocket handshake');
       return;
     }
     socket.on('error', destroy);
-    this.accept(request, socket, head).catch((error: unknown) => {
-      this.logger.error('upgrade failed', error instanceof Error ? error.stack : error);
-      this.countRefusal('error');
-      rejectUpgrade(socket, 500, 'Internal Server Error');
-    });
+    const handshake: Handshake = {
+      request,
+      socket,
+      head,
+      protocol: protocolOptionsOf(request),
+      span,
+    };
+    this.accept(handshake)
+      .catch((error: unknown) => {
+        this.logger.error('upgrade failed', error instanceof Error ? error.stack : error);
+        this.countRefusal('error', span);
+        rejectUpgrade(socket, 500, 'Internal Server Error');
+      })
+      .finally(() => span?.end()); // a client that gave up, or a shutdown, ends it here
   }
 
-  private async accept(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  private async accept(handshake: Handshake): Promise<void> {
+    const { request, socket, head, span } = handshake;
     const options = this.options as Required<WebSocketOptions>;
     // Before anything else: a page of another site does not get to authenticate (its
     // cookies would ride along: cross-site WebSocket hijacking).
-    const handshake: Handshake = { request, socket, head, protocol: protocolOptionsOf(request) };
     if (!originAllowed(request, this.realtimeOptions.origins)) {
-      this.countRefusal('origin');
+      this.countRefusal('origin', span);
       this.decline(handshake, 403, 'Forbidden: this origin may not connect');
       return;
     }
     // The WebSocket limits count WebSocket connections (SSE streams have their own).
     if (this.clients.size + this.pending.size >= options.maxConnections) {
-      this.countRefusal('server_full');
+      this.countRefusal('server_full', span);
       this.refuse(request, socket, head, CloseCode.ServerFull, 'server is full');
       return;
     }
@@ -240,7 +255,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     } catch (error) {
       if (!this.pending.delete(socket)) return; // shutdown has refused it
       if (!(error instanceof AuthenticationRefused)) throw error;
-      this.countRefusal(refusalReasonOf(error.status));
+      this.countRefusal(refusalReasonOf(error.status), span);
       this.decline(handshake, error.status, error.message);
       return;
     } finally {
@@ -249,7 +264,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     if (!this.pending.delete(socket)) return; // shutdown has refused it
     if (socket.destroyed) return; // the client gave up
     if (this.closing) {
-      this.countRefusal('unavailable');
+      this.countRefusal('unavailable', span);
       this.decline(handshake, 503, 'Service Unavailable: shutting down');
       return;
     }
@@ -258,7 +273,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       userId !== undefined &&
       this.lifecycle.countOf(userId, 'websocket') >= options.maxConnectionsPerUser
     ) {
-      this.countRefusal('user_limit');
+      this.countRefusal('user_limit', span);
       this.refuse(
         request,
         socket,
@@ -271,9 +286,12 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     socket.off('error', destroy);
     // handleUpgrade calls back synchronously (no verifyClient), so nothing can slip
     // between the limit checks above and the registration in open().
-    this.wss!.handleUpgrade(request, socket, head, (ws) =>
-      this.open(ws, request, principal, socket, handshake.protocol),
-    );
+    this.wss!.handleUpgrade(request, socket, head, (ws) => {
+      const connection = this.open(ws, request, principal, socket, handshake.protocol);
+      span?.set('realtime.outcome', 'accepted');
+      span?.set('realtime.connection', connection.id);
+      span?.end();
+    });
   }
 
   /**
@@ -320,9 +338,11 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     });
   }
 
-  /** Counts a refused handshake. */
-  private countRefusal(reason: RefusalReason): void {
+  /** Counts a refused handshake, and ends its span. */
+  private countRefusal(reason: RefusalReason, span: RealtimeSpan | undefined): void {
     this.hub.metrics.handshakeRefused('websocket', reason);
+    span?.set('realtime.outcome', reason);
+    span?.end();
   }
 
   private open(
@@ -331,7 +351,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     principal: RealtimePrincipal,
     socket: Duplex,
     protocol: ProtocolOptions,
-  ): void {
+  ): WsConnection {
     const options = this.options as Required<WebSocketOptions>;
     const connection = new WsConnection(
       this.hub.nextConnectionId(),
@@ -362,6 +382,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
         this.logger.error('handleConnection failed', error instanceof Error ? error.stack : error);
       }
     }
+    return connection;
   }
 
   private onClosed(connection: WsConnection): void {
