@@ -36,6 +36,11 @@ import {
 } from './core/rpc/rpc.options.js';
 import { resolveEngineOptions, type EngineOptions } from './engines/engine.options.js';
 import {
+  resolveInspectorOptions,
+  type InspectorOptions,
+  type ResolvedInspectorOptions,
+} from './observability/inspector/inspector.options.js';
+import {
   resolveMetricsOptions,
   type MetricsOptions,
   type ResolvedMetricsOptions,
@@ -112,6 +117,8 @@ export interface RealtimeModuleOptions {
   shutdownTimeout?: number;
   /** Metrics for Prometheus or OpenTelemetry (docs/observability.md); off unless set. */
   metrics?: MetricsOptions;
+  /** The live inspector page (docs/observability.md); off unless set, with its own guard. */
+  inspector?: InspectorOptions;
 }
 
 /**
@@ -139,6 +146,7 @@ export interface ResolvedRealtimeOptions {
   readonly origins: OriginPolicy;
   readonly shutdownTimeout: number;
   readonly metrics: ResolvedMetricsOptions | undefined;
+  readonly inspector: ResolvedInspectorOptions | undefined;
 }
 
 const KNOWN: readonly (keyof RealtimeModuleOptions)[] = [
@@ -158,6 +166,7 @@ const KNOWN: readonly (keyof RealtimeModuleOptions)[] = [
   'origins',
   'shutdownTimeout',
   'metrics',
+  'inspector',
 ];
 
 /**
@@ -201,6 +210,7 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
   }
   const origins = resolveOriginPolicy(given.origins);
   const metrics = resolveMetricsOptions(given.metrics);
+  const inspector = resolveInspectorOptions(given.inspector);
   const shutdownTimeout = given.shutdownTimeout ?? 5_000;
   if (!ms[0](shutdownTimeout))
     throw new RealtimeConfigError('shutdownTimeout', ms[1], shutdownTimeout);
@@ -208,6 +218,7 @@ export function resolveRealtimeOptions(given: RealtimeModuleOptions = {}): Resol
     origins,
     shutdownTimeout,
     metrics,
+    inspector,
     websocket,
     sse,
     grpc,

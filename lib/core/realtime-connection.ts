@@ -1,5 +1,6 @@
 import type { OutboundFrame, StreamPosition } from '../protocol/index.js';
 import { ConnectionTraffic } from './metrics/connection-traffic.js';
+import type { RateLimitState } from './limits/rate-limiter.js';
 
 /**
  * Who a connection belongs to, as the `authenticate` hook returned it. `userId` ties
@@ -91,6 +92,16 @@ export abstract class RealtimeConnection {
    */
   get answers(): boolean {
     return true;
+  }
+
+  /** Bytes waiting to be written to the client (0 when the transport cannot tell). */
+  get buffered(): number {
+    return 0;
+  }
+
+  /** The client's rate limit as it stands, when it has one (the inspector shows it). */
+  get rateLimit(): RateLimitState | undefined {
+    return undefined;
   }
 
   /** Whether the client is behind: volatile messages are dropped for it. */

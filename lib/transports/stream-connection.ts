@@ -98,6 +98,10 @@ export class StreamConnection extends RealtimeConnection {
     return this.acknowledges;
   }
 
+  override get buffered(): number {
+    return this.sink.buffered;
+  }
+
   /** Past half of `maxBufferedBytes` waiting: volatile messages skip this stream. */
   override get congested(): boolean {
     return this.sink.buffered > this.maxBufferedBytes / 2;

@@ -13,6 +13,21 @@ export type RateLimitPolicy = Readonly<Required<RateLimitOptions>>;
 export type RateVerdict = 'admit' | 'refuse' | 'refuse-and-tell' | 'close';
 
 /**
+ * A client's rate limit as it stands: the tokens left in each bucket, and the frames
+ * refused in a row.
+ *
+ * @example
+ * ```ts
+ * const { messages, bytes, refusedInARow }: RateLimitState = limiter.state();
+ * ```
+ */
+export interface RateLimitState {
+  readonly messages: number;
+  readonly bytes: number;
+  readonly refusedInARow: number;
+}
+
+/**
  * One client's rate limit, the same policy on every transport (docs/protocol.md,
  * "Rate limits"): token buckets of messages and of bytes (`rate` tokens a second, at
  * most `burst` saved up), a run of refusals told once, and closed after `maxRefused`.
@@ -51,6 +66,17 @@ export class RateLimiter {
     refusals?: { value: number },
   ): RateLimiter | undefined {
     return policy ? new RateLimiter(policy, refusals) : undefined;
+  }
+
+  /** The buckets now (refilled to `now`, nothing taken), and the refusals in a row. */
+  state(now = performance.now()): RateLimitState {
+    const { policy } = this;
+    const elapsed = (now - this.last) / 1_000;
+    return {
+      messages: Math.min(policy.messageBurst, this.messages + elapsed * policy.messagesPerSecond),
+      bytes: Math.min(policy.byteBurst, this.bytes + elapsed * policy.bytesPerSecond),
+      refusedInARow: this.refused,
+    };
   }
 
   /**

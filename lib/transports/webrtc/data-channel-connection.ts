@@ -2,7 +2,11 @@ import { Logger } from '@nestjs/common';
 import type { FrameDispatcher } from '../../core/events/frame-dispatcher.js';
 import type { ConnectionLifecycle } from '../../core/lifecycle/connection-lifecycle.js';
 import { InboundFrames, type InboundFramesOptions } from '../../core/events/inbound-frames.js';
-import { RateLimiter, type RateLimitPolicy } from '../../core/limits/rate-limiter.js';
+import {
+  RateLimiter,
+  type RateLimitPolicy,
+  type RateLimitState,
+} from '../../core/limits/rate-limiter.js';
 import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
 import type { RealtimeHub } from '../../core/realtime-hub.js';
 import {
@@ -76,6 +80,14 @@ export class DataChannelConnection extends RealtimeConnection {
 
   get isOpen(): boolean {
     return !this.closed && this.channel.readyState === 'open';
+  }
+
+  override get buffered(): number {
+    return this.channel.bufferedAmount;
+  }
+
+  override get rateLimit(): RateLimitState | undefined {
+    return this.limiter?.state();
   }
 
   override get congested(): boolean {

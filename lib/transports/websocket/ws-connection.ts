@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import { InboundFrames, type InboundFramesOptions } from '../../core/events/inbound-frames.js';
 import type { FrameDispatcher } from '../../core/events/frame-dispatcher.js';
-import type { RateLimitPolicy } from '../../core/limits/rate-limiter.js';
+import type { RateLimitPolicy, RateLimitState } from '../../core/limits/rate-limiter.js';
 import { RateLimiter } from '../../core/limits/rate-limiter.js';
 import { RealtimeConnection, type RealtimePrincipal } from '../../core/realtime-connection.js';
 import {
@@ -185,7 +185,15 @@ export class WsConnection extends RealtimeConnection {
 
   /** More than half of `websocket.maxBufferedBytes` waits to be written. */
   override get congested(): boolean {
-    return this.socket.bufferedAmount + this.queuedBytes > this.shared.maxBufferedBytes / 2;
+    return this.buffered > this.shared.maxBufferedBytes / 2;
+  }
+
+  override get buffered(): number {
+    return this.socket.bufferedAmount + this.queuedBytes;
+  }
+
+  override get rateLimit(): RateLimitState | undefined {
+    return this.limiter?.state();
   }
 
   send({ bytes }: OutboundFrame): void {
