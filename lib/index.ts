@@ -18,6 +18,16 @@ export type { RateLimitOptions } from './core/limits/rate-limit.options.js';
 export type { AuthenticateHook } from './core/authenticate.options.js';
 export type { AuthorizeOptions } from './core/authorize.options.js';
 export type { EngineOptions } from './engines/engine.options.js';
+export type {
+  MetricsOptions,
+  OtelMeter,
+  OtelObservable,
+  PrometheusRegistry,
+} from './core/metrics/metrics.options.js';
+export type {
+  InspectorAuthorize,
+  InspectorOptions,
+} from './observability/inspector/inspector.options.js';
 export { REALTIME_OPTIONS } from './realtime.constants.js';
 export {
   BUILTIN_EVENT_PREFIX,
@@ -43,6 +53,9 @@ export { RealtimeHub } from './core/realtime-hub.js';
 export type { RoomHistory } from './core/history/room-history.js';
 export type { JoinOptions, RoomInfo, RoomJoin } from './core/hub/room-joins.js';
 export { PresenceService, type PresenceViewOptions } from './core/presence/presence.service.js';
+export { RealtimeMetrics } from './core/metrics/realtime-metrics.js';
+export { RealtimeMetricsExport } from './observability/metrics-export.service.js';
+export { SECONDS_BUCKETS } from './core/metrics/metric-families.js';
 export { type PresenceState, type PresenceStatus } from './core/presence/presence-state.js';
 export { RpcService, type RpcContext, type RpcHandler } from './core/rpc/rpc.service.js';
 export { RpcError } from './core/rpc/rpc-error.js';

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CounterFamily, GaugeFamily, HistogramFamily, SECONDS_BUCKETS } from './metric-families.js';
+import {
+  CounterFamily,
+  GaugeFamily,
+  HistogramFamily,
+  OVERFLOW_LABEL,
+  SECONDS_BUCKETS,
+} from './metric-families.js';
 
 describe('CounterFamily', () => {
   it('counts per label values through inc, add and a kept cell', () => {
@@ -109,5 +115,35 @@ describe('HistogramFamily', () => {
     ]);
     expect(second).toEqual([2, 0.25]);
     expect(family.read().map(({ count }) => count)).toEqual([2, 1]);
+  });
+});
+
+describe('a family past its series cap', () => {
+  // Regression: once full, the table looked the overflow series up as a new series of
+  // the full table, for ever (RangeError).
+  it('counts new label values under _other (CounterFamily)', () => {
+    const family = new CounterFamily('t_capped', 'Capped.', ['room', 'kind'], undefined, 2);
+    family.inc('a', 'x');
+    family.inc('b', 'x');
+    family.inc('c', 'x');
+    family.add(5, 'd', 'y');
+    family.inc('a', 'x'); // a series made before the cap still counts on its own
+    expect(family.read()).toEqual([
+      { labels: { room: 'a', kind: 'x' }, value: 2 },
+      { labels: { room: 'b', kind: 'x' }, value: 1 },
+      { labels: { room: OVERFLOW_LABEL, kind: OVERFLOW_LABEL }, value: 6 },
+    ]);
+  });
+
+  it('counts new label values under _other (HistogramFamily, 1000 series)', () => {
+    const family = new HistogramFamily('t_seconds', 'Seconds.', ['kind'], [1]);
+    for (let i = 0; i < 1_000; i++) family.observe(0.5, `k${i}`);
+    family.observe(2, 'one too many');
+    expect(family.read().at(-1)).toEqual({
+      labels: { kind: OVERFLOW_LABEL },
+      buckets: [0, 1],
+      sum: 2,
+      count: 1,
+    });
   });
 });

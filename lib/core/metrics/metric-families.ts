@@ -31,8 +31,16 @@ export interface HistogramSample {
 /** Label values past a family's series cap are counted under this value. */
 export const OVERFLOW_LABEL = '_other';
 
-/** A family's series at most, unless it says otherwise: labels are bounded by design. */
-const DEFAULT_MAX_SERIES = 1000;
+/**
+ * A family's series at most, unless it says otherwise: labels are bounded by design,
+ * and what comes past it is counted under {@link OVERFLOW_LABEL}.
+ *
+ * @example
+ * ```ts
+ * MAX_SERIES; // 1000
+ * ```
+ */
+export const MAX_SERIES = 1000;
 
 /**
  * What every family has: a name (without `_total`), a help line and label names.
@@ -82,6 +90,8 @@ export abstract class MetricFamily {
  */
 class SeriesTable<T> {
   private readonly series = new Map<string, { values: readonly string[]; cell: T }>();
+  /** The one series past the cap, made when first needed. */
+  private overflow: { values: readonly string[]; cell: T } | undefined;
 
   constructor(
     private readonly make: () => T,
@@ -94,16 +104,20 @@ class SeriesTable<T> {
     const found = this.series.get(key);
     if (found) return found.cell;
     if (this.series.size >= this.maxSeries) {
-      const overflow = Array.from({ length: this.labelCount }, () => OVERFLOW_LABEL);
-      return this.cell(overflow);
+      this.overflow ??= {
+        values: Array.from({ length: this.labelCount }, () => OVERFLOW_LABEL),
+        cell: this.make(),
+      };
+      return this.overflow.cell;
     }
     const cell = this.make();
     this.series.set(key, { values: [...values], cell });
     return cell;
   }
 
-  entries(): IterableIterator<{ values: readonly string[]; cell: T }> {
-    return this.series.values();
+  *entries(): IterableIterator<{ values: readonly string[]; cell: T }> {
+    yield* this.series.values();
+    if (this.overflow) yield this.overflow;
   }
 }
 
@@ -128,7 +142,7 @@ export class CounterFamily extends MetricFamily {
     help: string,
     labelNames: readonly string[] = [],
     private readonly pull?: (add: (values: readonly string[], value: number) => void) => void,
-    maxSeries = DEFAULT_MAX_SERIES,
+    maxSeries = MAX_SERIES,
   ) {
     super(name, help, labelNames);
     this.table = new SeriesTable(() => ({ value: 0 }), labelNames.length, maxSeries);
@@ -217,7 +231,7 @@ export class HistogramFamily extends MetricFamily {
     this.table = new SeriesTable(
       () => ({ counts: Array.from({ length: bounds.length + 1 }, () => 0), sum: 0, count: 0 }),
       labelNames.length,
-      DEFAULT_MAX_SERIES,
+      MAX_SERIES,
     );
   }
 

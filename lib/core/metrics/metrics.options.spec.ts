@@ -141,13 +141,19 @@ describe('resolveMetricsOptions', () => {
       'maxRoomSeries 0',
       { type: 'prometheus', maxRoomSeries: 0 },
       'metrics.maxRoomSeries',
-      'a positive integer, got 0',
+      'a positive integer, at most 1000, got 0',
+    ],
+    [
+      'maxRoomSeries past the families’ cap',
+      { type: 'prometheus', maxRoomSeries: 1_001 },
+      'metrics.maxRoomSeries',
+      'a positive integer, at most 1000, got 1001',
     ],
     [
       'maxRoomSeries 1.5',
       { type: 'prometheus', maxRoomSeries: 1.5 },
       'metrics.maxRoomSeries',
-      'a positive integer, got 1.5',
+      'a positive integer, at most 1000, got 1.5',
     ],
   ])('refuses %s, naming the option', (_case, given, option, expected) => {
     const error = refusal(given);

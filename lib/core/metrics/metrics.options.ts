@@ -6,6 +6,7 @@ import {
   resolveGroup,
   type Rule,
 } from '../../options-check.js';
+import { MAX_SERIES } from './metric-families.js';
 
 /**
  * What the library needs of a prom-client `Registry` (prom-client is an optional
@@ -92,7 +93,10 @@ export interface MetricsOptions {
    * the room families: at most 20 patterns. Default none: no room name is ever a label.
    */
   roomLabels?: readonly string[];
-  /** Rooms labelled at most; later matching rooms share the series `room="_other"`. Default 100. */
+  /**
+   * Rooms labelled at most (up to 1000); later matching rooms share the series
+   * `room="_other"`. Default 100.
+   */
   maxRoomSeries?: number;
 }
 
@@ -133,7 +137,10 @@ const RULES: Record<keyof MetricsOptions, Rule> = {
     'an OpenTelemetry Meter',
   ],
   roomLabels,
-  maxRoomSeries: positiveInteger,
+  maxRoomSeries: [
+    (v) => positiveInteger[0](v) && (v as number) <= MAX_SERIES,
+    `a positive integer, at most ${MAX_SERIES}`,
+  ],
 };
 
 /** What belongs to one exporter only, and the type it belongs to. */

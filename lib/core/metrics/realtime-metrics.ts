@@ -196,6 +196,9 @@ export class RealtimeMetrics {
         'Connections open on this node, by transport.',
         ['transport'],
         (add) => {
+          // A transport seen once reads 0 when it has no connection left (rather than
+          // vanish: an OpenTelemetry SDK would go on exporting its last value).
+          for (const { labels } of this.connectionsOpened.read()) add([labels.transport!], 0);
           for (const connection of registry.list()) add([connection.transport], 1);
         },
       ),
@@ -236,6 +239,7 @@ export class RealtimeMetrics {
               'Members on this node of the rooms named by metrics.roomLabels, by room.',
               ['room'],
               (add) => {
+                for (const label of this.labelledRooms.values()) add([label], 0); // as above
                 for (const [room, members] of this.localRooms()) {
                   const label = this.roomLabel(room);
                   if (label !== undefined) add([label], members);
@@ -305,7 +309,7 @@ export class RealtimeMetrics {
   closed(connection: RealtimeConnection): void {
     const { transport, traffic } = connection;
     const code = connection.closeCode ?? ABNORMAL_CLOSURE;
-    this.connectionsClosed.inc(transport, String(code));
+    this.connectionsClosed.inc(transport, closeCodeLabel(code));
     if (code === CloseCode.SlowConsumer) this.slowConsumersCut.inc(transport);
     let gone = this.gone.get(transport);
     if (!gone) this.gone.set(transport, (gone = { ...EMPTY_TRAFFIC }));
@@ -347,3 +351,14 @@ const EMPTY_TRAFFIC: GoneTraffic = {
   bytesSent: 0,
   volatileSkipped: 0,
 };
+
+/**
+ * The `code` label of a closed connection: the codes of RFC 6455 and of the library's
+ * table as they are, any other (a client may close with any of 3000-4999) as `other`,
+ * so that no client can grow the family.
+ */
+function closeCodeLabel(code: number): string {
+  return (code >= 1000 && code <= 1015) || LIBRARY_CLOSE_CODES.has(code) ? String(code) : 'other';
+}
+
+const LIBRARY_CLOSE_CODES: ReadonlySet<number> = new Set(Object.values(CloseCode));

@@ -46,7 +46,10 @@ export type ResolvedInspectorOptions = Readonly<Required<InspectorOptions>>;
 
 const RULES: Record<keyof InspectorOptions, Rule> = {
   path,
-  authorize: [(v) => typeof v === 'function', 'a function (the inspector needs a guard of its own)'],
+  authorize: [
+    (v) => typeof v === 'function',
+    'a function (the inspector needs a guard of its own)',
+  ],
 };
 
 /**

@@ -257,7 +257,8 @@ export class RealtimeInspector implements OnModuleInit {
 }
 
 function checkedRoom(room: unknown, maxLength: number): string {
-  if (typeof room !== 'string') throw new RealtimeError(ErrorCode.InvalidData, 'room must be a string');
+  if (typeof room !== 'string')
+    throw new RealtimeError(ErrorCode.InvalidData, 'room must be a string');
   assertRoomName(room, maxLength);
   return room;
 }

@@ -175,10 +175,7 @@ function inspected(hub: RealtimeHub, connection: RealtimeConnection): InspectedC
 }
 
 /** The entries whose key matches, the largest counts first, at most {@link SNAPSHOT_LIMIT}. */
-function top(
-  counts: Map<string, number>,
-  matches: (text: string) => boolean,
-): [string, number][] {
+function top(counts: Map<string, number>, matches: (text: string) => boolean): [string, number][] {
   return [...counts]
     .filter(([key]) => matches(key))
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))

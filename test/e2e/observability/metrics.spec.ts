@@ -3,7 +3,15 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { CloseCode, RpcService, type RealtimeModuleOptions } from '../../../lib/index.js';
 import { PLATFORMS, usePlatform } from '../../support/app.js';
-import { appForEachTest, join, queryParam, until } from '../../support/fixtures.js';
+import {
+  appForEachTest,
+  join,
+  queryParam,
+  recordUncaught,
+  until,
+  userFromQuery,
+  withHarness,
+} from '../../support/fixtures.js';
 import { scrape } from '../../support/prometheus.js';
 import { TestClient, eventIs } from '../../support/ws-client.js';
 
@@ -168,4 +176,36 @@ describe.each(PLATFORMS)('metrics over %s', (platform) => {
     expect(response.headers.get('content-type')).toContain('text/plain');
     expect((await fetch(`http://127.0.0.1:${rt.app.port}/metricz`)).status).toBe(404);
   });
+});
+
+describe('close codes as labels', () => {
+  const harness = withHarness();
+
+  // Regression: the client's own close code was the label, and a client may choose any
+  // of 3000-4999: the 1001st distinct code overflowed the family, which threw out of
+  // the socket's close handler (an uncaught exception) before the connection left its
+  // rooms. Counting is always on: an app without metrics was hit as well.
+  it('1001 clients closing with distinct codes: bounded labels, no uncaught exception, every one leaves its rooms', async () => {
+    const uncaught = recordUncaught(harness);
+    const registry = new Registry();
+    const app = await harness.start({
+      authenticate: userFromQuery,
+      presence: false,
+      metrics: { type: 'prometheus', registry, path: '/metrics' },
+    });
+    for (let i = 0; i <= 1_000; i++) {
+      const client = await harness.connect(`${app.wsUrl}?user=u${i}`);
+      await join(client, 'lobby');
+      client.socket.close(3000 + i);
+      await client.closed;
+    }
+    await until(() => app.hub.connections.count() === 0, 10_000);
+    expect(uncaught.map(String)).toEqual([]);
+    await until(async () => (await app.hub.roomInfo('lobby')) === undefined);
+    const seen = await scrape(`http://127.0.0.1:${app.port}/metrics`);
+    const closed = seen.series('realtime_connections_closed_total');
+    expect(closed.map(({ labels, value }) => ({ labels, value }))).toEqual([
+      { labels: { transport: 'websocket', code: 'other' }, value: 1_001 },
+    ]);
+  }, 60_000);
 });

@@ -12,7 +12,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { SECONDS_BUCKETS } from '../../../lib/core/metrics/metric-families.js';
 import { RpcService, type RealtimeModuleOptions } from '../../../lib/index.js';
-import { join, userFromQuery, withHarness } from '../../support/fixtures.js';
+import { join, until, userFromQuery, withHarness } from '../../support/fixtures.js';
 import { eventIs } from '../../support/ws-client.js';
 
 /** A reader that collects only when asked: what an exporter would be handed. */
@@ -165,6 +165,24 @@ describe('metrics on OpenTelemetry', () => {
     ]);
     expect(points(seen, 'realtime_deliveries')).toEqual([
       { attributes: { transport: 'websocket' }, value: 1 },
+    ]);
+  });
+
+  // Regression: a transport with no connection left was not reported at all, and the
+  // SDK (cumulative temporality) kept exporting its last value, 1.
+  it('realtime_connections reads 0 once the last connection closed', async () => {
+    const { meterProvider, cumulative } = provider();
+    harness.defer(() => meterProvider.shutdown());
+    const app = await harness.start(options(meterProvider.getMeter('gauges')));
+    const client = await harness.connect(`${app.wsUrl}?user=ann`);
+    await join(client, 'lobby');
+    expect(points(await cumulative.metrics(), 'realtime_connections')).toEqual([
+      { attributes: { transport: 'websocket' }, value: 1 },
+    ]);
+    await client.close();
+    await until(() => app.hub.connections.count() === 0);
+    expect(points(await cumulative.metrics(), 'realtime_connections')).toEqual([
+      { attributes: { transport: 'websocket' }, value: 0 },
     ]);
   });
 });
