@@ -40,6 +40,12 @@ import {
   useMetricsOptions,
 } from './observability/metrics.controller.js';
 import { RealtimeMetricsExport } from './observability/metrics-export.service.js';
+import {
+  InspectorGuard,
+  realtimeInspectorControllerClass,
+  useInspectorOptions,
+} from './observability/inspector/inspector.controller.js';
+import { RealtimeInspector } from './observability/inspector/inspector.service.js';
 
 /** Set once the transports' gateway and controller have their options. */
 const TRANSPORT_ROUTES = Symbol('nest-realtime:transport-routes');
@@ -96,6 +102,8 @@ const TRANSPORT_ROUTES = Symbol('nest-realtime:transport-routes');
     WebRtcSignalingService,
     GrpcListener,
     RealtimeMetricsExport,
+    RealtimeInspector,
+    InspectorGuard,
   ],
   exports: [
     RealtimeHub,
@@ -157,19 +165,21 @@ function withTransports(module: DynamicModule): DynamicModule {
   const gateway = realtimeGatewayClass();
   const controller = realtimeSseControllerClass();
   const metrics = realtimeMetricsControllerClass();
+  const inspector = realtimeInspectorControllerClass();
   const routes: Provider = {
     provide: TRANSPORT_ROUTES,
     useFactory: (options: ResolvedRealtimeOptions) => {
       useGatewayOptions(gateway, options);
       useSseOptions(controller, options);
       useMetricsOptions(metrics, options);
+      useInspectorOptions(inspector, options);
       return true;
     },
     inject: [REALTIME_OPTIONS],
   };
   return {
     ...module,
-    controllers: [...(module.controllers ?? []), controller, metrics],
+    controllers: [...(module.controllers ?? []), controller, metrics, inspector],
     providers: [...(module.providers ?? []), gateway, routes],
   };
 }

@@ -178,7 +178,7 @@ function inspected(hub: RealtimeHub, connection: RealtimeConnection): InspectedC
 function top(counts: Map<string, number>, matches: (text: string) => boolean): [string, number][] {
   return [...counts]
     .filter(([key]) => matches(key))
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .toSorted((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .slice(0, SNAPSHOT_LIMIT);
 }
 

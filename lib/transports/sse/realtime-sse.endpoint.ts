@@ -343,7 +343,7 @@ export function sentAsJson(request: IncomingMessage): boolean {
  * set on it (an `onRequest` hook, `@fastify/helmet`...) are carried over to the raw
  * response, where Express's middleware sets them in the first place.
  */
-function takeOver(
+export function takeOver(
   adapterRequest: AdapterRequest,
   adapterResponse: AdapterResponse,
 ): [IncomingMessage, ServerResponse] {
