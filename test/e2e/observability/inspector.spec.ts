@@ -5,13 +5,29 @@ import { get as httpGet, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode, RealtimeConfigError, type RealtimeModuleOptions } from '../../../lib/index.js';
 import { PLATFORMS, startApp, usePlatform, type TestApp } from '../../support/app.js';
-import { join, until, userFromQuery, withHarness } from '../../support/fixtures.js';
+import { join, userFromQuery, withHarness } from '../../support/fixtures.js';
 import { redisAvailable, startRedis, type RedisServer } from '../../support/redis.js';
 import { eventIs } from '../../support/ws-client.js';
 
 const TOKEN = 'let-me-in';
 const allowed = (request: IncomingMessage) => request.headers['x-inspector'] === TOKEN;
 const HEADERS = { 'x-inspector': TOKEN, 'content-type': 'application/json' };
+
+const url = (app: TestApp, path: string) =>
+  `http://127.0.0.1:${app.port}/realtime/inspector${path}`;
+
+const get = async (app: TestApp, path: string) => {
+  const response = await fetch(url(app, path), { headers: HEADERS });
+  return { status: response.status, body: (await response.json()) as any };
+};
+const post = async (app: TestApp, path: string, body: unknown) => {
+  const response = await fetch(url(app, path), {
+    method: 'POST',
+    headers: HEADERS,
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as any };
+};
 
 /** The engines the two nodes share: a memory store, and Redis where redis-server is. */
 const ENGINES = ['memory', ...(redisAvailable() ? ['redis'] : [])] as const;
@@ -40,20 +56,6 @@ describe.each(PLATFORMS)('the inspector over %s', (platform) => {
     return [await harness.start(options), await harness.start(options)];
   }
 
-  const url = (app: TestApp, path: string) =>
-    `http://127.0.0.1:${app.port}/realtime/inspector${path}`;
-  const get = async (app: TestApp, path: string) => {
-    const response = await fetch(url(app, path), { headers: HEADERS });
-    return { status: response.status, body: (await response.json()) as any };
-  };
-  const post = async (app: TestApp, path: string, body: unknown) => {
-    const response = await fetch(url(app, path), {
-      method: 'POST',
-      headers: HEADERS,
-      body: JSON.stringify(body),
-    });
-    return { status: response.status, body: (await response.json()) as any };
-  };
   /** A tail read over a connection of its own (fetch's pool may keep a spare one open). */
   const openTail = (app: TestApp, room: string) =>
     new Promise<IncomingMessage>((resolve, reject) => {
@@ -78,8 +80,8 @@ describe.each(PLATFORMS)('the inspector over %s', (platform) => {
       const { status, body } = await get(a, '/api/snapshot');
       expect(status).toBe(200);
       expect(body.self).toBe(a.hub.nodeId);
-      expect(body.nodes.map((node: any) => node.node.id).sort()).toEqual(
-        [a.hub.nodeId, b.hub.nodeId].sort(),
+      expect(body.nodes.map((node: any) => node.node.id).toSorted()).toEqual(
+        [a.hub.nodeId, b.hub.nodeId].toSorted(),
       );
       const connections = body.nodes.flatMap((node: any) => node.connections);
       expect(connections).toEqual(
@@ -107,10 +109,10 @@ describe.each(PLATFORMS)('the inspector over %s', (platform) => {
       const room = await get(b, '/api/room?name=lobby');
       expect(room.status).toBe(200);
       expect(room.body).toMatchObject({ name: 'lobby', memberCount: 2, stream: { kept: 1 } });
-      expect(room.body.members.map((member: any) => member.nodeId).sort()).toEqual(
-        [a.hub.nodeId, b.hub.nodeId].sort(),
+      expect(room.body.members.map((member: any) => member.nodeId).toSorted()).toEqual(
+        [a.hub.nodeId, b.hub.nodeId].toSorted(),
       );
-      expect(room.body.users.map((user: any) => user.presence.status).sort()).toEqual([
+      expect(room.body.users.map((user: any) => user.presence.status).toSorted()).toEqual([
         'online',
         'online',
       ]);
@@ -129,8 +131,8 @@ describe.each(PLATFORMS)('the inspector over %s', (platform) => {
       expect(tail.headers['content-type']).toContain('text/event-stream');
       tail.setEncoding('utf8');
       let text = '';
-      const read = async (until: string) => {
-        while (!text.includes(until)) text += (await once(tail, 'data'))[0] as string;
+      const read = async (marker: string) => {
+        while (!text.includes(marker)) text += (await once(tail, 'data'))[0] as string;
       };
       await read('event: ready');
       await b.hub.to('lobby').emit('chat', { hello: 'world' });
