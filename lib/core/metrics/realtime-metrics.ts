@@ -142,7 +142,7 @@ export class RealtimeMetrics {
   );
   readonly historyReads = new CounterFamily(
     'realtime_history_reads',
-    'Reads of a room’s kept messages, by kind (join: a replaying join; api: hub.roomHistory).',
+    'Reads of a room’s stream, by kind (join: every join reads its position and what it replays; api: hub.roomHistory).',
     ['kind'],
   );
   readonly acknowledged = new CounterFamily(
@@ -152,7 +152,7 @@ export class RealtimeMetrics {
   );
   readonly rpcCalls = new CounterFamily(
     'realtime_rpc_calls',
-    'RPC calls, by direction (client_to_server, server_to_client) and outcome (ok, error, timeout).',
+    'RPC calls, by direction (client_to_server, server_to_client) and outcome (ok, error, timeout, unknown_method).',
     ['direction', 'outcome'],
   );
   readonly rpcDuration = new HistogramFamily(

@@ -123,6 +123,7 @@ export class RpcService implements OnModuleInit, OnApplicationShutdown {
   async invoke(connection: RealtimeConnection, method: string, params: unknown): Promise<unknown> {
     const handler = this.handlers.get(method);
     if (!handler) {
+      this.hub.metrics.rpcCalls.inc('client_to_server', 'unknown_method');
       throw new RealtimeError(ErrorCode.RpcUnknownMethod, `no RPC method "${method}"`);
     }
     const context: RpcContext = { connection, principal: connection.principal };

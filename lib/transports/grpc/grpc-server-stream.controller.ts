@@ -21,7 +21,7 @@ import {
   type SubscribeRequest,
 } from './grpc-messages.js';
 import { callSink, type EventMessage } from './grpc-sink.js';
-import { RealtimeGrpcStreams } from './grpc-streams.service.js';
+import { RealtimeGrpcStreams, type GrpcHandshake } from './grpc-streams.service.js';
 import {
   closeStatus,
   grpcError,
@@ -55,18 +55,7 @@ export class RealtimeGrpcServerStreamController {
     call: ServerWritableStream<unknown, unknown>,
   ) {
     const handshake = this.streams.handshake();
-    let principal: RealtimePrincipal;
-    try {
-      principal = await authenticateRpc(
-        this.realtime.authenticate,
-        metadata,
-        'Subscribe',
-        handshake.refused,
-      );
-    } catch (error) {
-      handshake.end(); // a refusal ended it already; a hook that failed ends it here
-      throw error;
-    }
+    const principal = await this.authenticate(metadata, 'Subscribe', handshake);
     let rooms: string[];
     let resume: Map<string, StreamPosition>;
     try {
@@ -98,7 +87,8 @@ export class RealtimeGrpcServerStreamController {
     metadata: Metadata,
     call: ServerWritableStream<unknown, unknown>,
   ) {
-    const principal = await authenticateRpc(this.realtime.authenticate, metadata, 'WatchPresence');
+    const handshake = this.streams.handshake();
+    const principal = await this.authenticate(metadata, 'WatchPresence', handshake);
     const users = request.users ?? [];
     try {
       if (!this.presence.enabled) throw new RealtimeError(ErrorCode.InvalidData, 'presence is off');
@@ -108,6 +98,7 @@ export class RealtimeGrpcServerStreamController {
         throw new RealtimeError(ErrorCode.WatchLimitReached, `a watch has ${max} users at most`);
       }
     } catch (error) {
+      handshake.refused('invalid');
       throw rpcException(error);
     }
     return this.stream(
@@ -121,7 +112,22 @@ export class RealtimeGrpcServerStreamController {
           connection.send(encodeFrame({ event: BuiltinEvent.Presence, data: state }));
       },
       (message) => presenceOfEvent(message),
+      handshake,
     );
+  }
+
+  /** The caller of a stream being opened; a refusal ends the handshake (and is counted). */
+  private async authenticate(
+    metadata: Metadata,
+    method: string,
+    handshake: GrpcHandshake,
+  ): Promise<RealtimePrincipal> {
+    try {
+      return await authenticateRpc(this.realtime.authenticate, metadata, method, handshake.refused);
+    } catch (error) {
+      handshake.end(); // a refusal ended it already; a hook that failed ends it here
+      throw error;
+    }
   }
 
   /**
@@ -133,8 +139,8 @@ export class RealtimeGrpcServerStreamController {
     principal: RealtimePrincipal,
     rooms: readonly string[],
     start: (connection: StreamConnection) => Promise<void>,
-    wrap?: (event: EventMessage) => object | undefined,
-    handshake = this.streams.handshake(),
+    wrap: ((event: EventMessage) => object | undefined) | undefined,
+    handshake: GrpcHandshake,
   ): Observable<never> {
     return new Observable<never>((subscriber) => {
       if (this.streams.isClosing) {
