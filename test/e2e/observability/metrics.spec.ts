@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { CanActivate } from '@nestjs/common';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { CloseCode, RpcService, type RealtimeModuleOptions } from '../../../lib/index.js';
@@ -170,11 +171,28 @@ describe.each(PLATFORMS)('metrics over %s', (platform) => {
   });
 
   it('serves /metrics under the global prefix, behind the app’s global guards', async () => {
-    // The app of this test has neither: the route answers; a path not asked for does not.
-    const response = await fetch(metricsUrl());
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type')).toContain('text/plain');
-    expect((await fetch(`http://127.0.0.1:${rt.app.port}/metricz`)).status).toBe(404);
+    const guard: CanActivate = {
+      canActivate: (context) =>
+        context.switchToHttp().getRequest().headers['x-scraper'] === 'prometheus',
+    };
+    const app = await rt.harness.start(
+      { metrics: { type: 'prometheus', registry: new Registry(), path: '/metrics' } },
+      {},
+      {
+        configure: (nest) => {
+          nest.setGlobalPrefix('api');
+          nest.useGlobalGuards(guard);
+        },
+      },
+    );
+    const at = (path: string, headers: Record<string, string> = {}) =>
+      fetch(`http://127.0.0.1:${app.port}${path}`, { headers });
+    expect((await at('/api/metrics')).status).toBe(403);
+    const allowed = await at('/api/metrics', { 'x-scraper': 'prometheus' });
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers.get('content-type')).toContain('text/plain');
+    expect(await allowed.text()).toContain('# TYPE realtime_connections_opened_total counter');
+    expect((await at('/metrics', { 'x-scraper': 'prometheus' })).status).toBe(404);
   });
 });
 
