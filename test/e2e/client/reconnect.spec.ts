@@ -196,7 +196,11 @@ class Calculator {
   }
 }
 
-/** Retries wait their whole ceiling (no jitter), so that a test can act while offline. */
+/**
+ * Retries wait their whole ceiling (no jitter), so that a test can act while offline.
+ * Called once the app has started: Nest's injector tells its providers apart by ids
+ * made with Math.random, and a constant one makes it see cycles that are not there.
+ */
 function slowRetries(): void {
   vi.spyOn(Math, 'random').mockReturnValue(0.999);
   harness.defer(() => vi.restoreAllMocks());
@@ -287,8 +291,8 @@ describe('the library client against one app', () => {
   }, 20_000);
 
   it('queues what is sent while reconnecting and sends it in order once connected', async () => {
-    slowRetries();
     const app = await started(options, [NotesGateway, Calculator]);
+    slowRetries(); // after the start: Nest names its providers with Math.random
     const sockets = trackSockets(app);
     const c = client(`${app.wsUrl}?user=u1`, { reconnect: { initialDelay: 200, maxDelay: 200 } });
     await c.ready;
@@ -315,8 +319,8 @@ describe('the library client against one app', () => {
   });
 
   it('refuses frames past the offline queue bound, clearly, and keeps the others', async () => {
-    slowRetries();
     const app = await started(options, [NotesGateway]);
+    slowRetries();
     const sockets = trackSockets(app);
     const c = client(`${app.wsUrl}?user=u1`, {
       offlineQueue: 2,
@@ -455,9 +459,9 @@ describe('regressions', () => {
 
   describe('backoff', () => {
     it('backs off against a node that closes every connection right after rt:connected', async () => {
-      vi.spyOn(Math, 'random').mockReturnValue(0.5);
-      harness.defer(() => vi.restoreAllMocks());
       const app = await started(options, [BrokenEngineGateway]);
+      vi.spyOn(Math, 'random').mockReturnValue(0.5); // after the start, as slowRetries
+      harness.defer(() => vi.restoreAllMocks());
       let sockets = 0;
       const c = quickClient(
         () => {
