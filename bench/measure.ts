@@ -18,6 +18,24 @@ export const median = (values: number[]) =>
   values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /**
+ * Each figure's median over `samples` (runs of one peer), over the samples that have it.
+ *
+ * @example
+ * ```ts
+ * medianFigures([{ a: 1 }, { a: 3, b: 2 }, { a: 2 }]); // { a: 2, b: 2 }
+ * ```
+ */
+export function medianFigures(samples: Figures[]): Figures {
+  const keys = [...new Set(samples.flatMap((sample) => Object.keys(sample)))];
+  return Object.fromEntries(
+    keys.map((key) => [
+      key,
+      median(samples.flatMap((sample) => (key in sample ? [sample[key]!] : []))),
+    ]),
+  );
+}
+
+/**
  * Runs `run` with the peer's server and `processes` processes of load clients
  * (`script`, the WebSocket clients unless another is named), stopping them all after.
  */
@@ -88,8 +106,48 @@ export async function within<T>(promise: Promise<T>, ms: number, message: () => 
   }
 }
 
-/** CPU time, in microseconds, of each process. */
-const cpuOf = (children: Child[]) => Promise.all(children.map((c) => c.ask<number>('cpu')));
+/**
+ * CPU time, in microseconds, of each process.
+ *
+ * @example
+ * ```ts
+ * const [serverCpu, ...clientCpu] = await cpuOf([server, ...clients]);
+ * ```
+ */
+export const cpuOf = (children: Child[]) => Promise.all(children.map((c) => c.ask<number>('cpu')));
+
+/**
+ * One burst of `burst` messages published by `publisher` and received by `receivers`
+ * clients over the client processes: when it started and when its last message
+ * reached the last client (ms since the epoch). It fails if they do not all arrive.
+ *
+ * @example
+ * ```ts
+ * const { started, at } = await burstOnce(server, clients, 1_000, 200);
+ * const deliveriesPerSecond = (1_000 * 200) / ((at - started) / 1_000);
+ * ```
+ */
+export async function burstOnce(
+  publisher: Child,
+  clients: Child[],
+  receivers: number,
+  burst: number,
+): Promise<{ started: number; at: number }> {
+  const total = receivers * burst;
+  await Promise.all(clients.map((c) => c.ask('reset')));
+  const started = performance.timeOrigin + performance.now();
+  const done = Promise.all(
+    clients.map((c, i) =>
+      c.ask<{ at: number }>('expect', { total: shareOf(total, clients.length, i, burst) }),
+    ),
+  );
+  await publisher.ask('burst', { room: BENCH_ROOM, count: burst, size: MESSAGE_SIZE });
+  const arrived = await within(done, BURST_TIMEOUT, async () => {
+    const status = await Promise.all(clients.map((c) => c.ask('status')));
+    return `a burst's ${total} deliveries did not all arrive within ${BURST_TIMEOUT} ms (clients: ${JSON.stringify(status)})`;
+  });
+  return { started, at: Math.max(...arrived.map((d) => d.at)) };
+}
 
 /**
  * Bursts of `burst` messages published by `publisher` (the server, or another node)
@@ -112,21 +170,9 @@ export async function burstRounds(
   let clientWall = 0;
   const total = receivers * burst;
   for (let round = -1; round < rounds; round++) {
-    await Promise.all(clients.map((c) => c.ask('reset')));
     const [cpu0] = await cpuOf([server]);
     const clientCpu0 = await cpuOf(clients);
-    const started = performance.timeOrigin + performance.now();
-    const done = Promise.all(
-      clients.map((c, i) =>
-        c.ask<{ at: number }>('expect', { total: shareOf(total, clients.length, i, burst) }),
-      ),
-    );
-    await publisher.ask('burst', { room: BENCH_ROOM, count: burst, size: MESSAGE_SIZE });
-    const arrived = await within(done, BURST_TIMEOUT, async () => {
-      const status = await Promise.all(clients.map((c) => c.ask('status')));
-      return `a burst's ${total} deliveries did not all arrive within ${BURST_TIMEOUT} ms (clients: ${JSON.stringify(status)})`;
-    });
-    const at = Math.max(...arrived.map((d) => d.at));
+    const { started, at } = await burstOnce(publisher, clients, receivers, burst);
     const [cpu1] = await cpuOf([server]);
     const clientCpu1 = await cpuOf(clients);
     if (round < 0) continue; // the first round warms up

@@ -3,7 +3,15 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { charts, markdown, type Results, type Run } from './report.js';
-import { FULL, SCENARIOS, SMOKE, type ScenarioName } from './scenarios.js';
+import { median, medianFigures } from './measure.js';
+import {
+  FULL,
+  SCENARIOS,
+  SMOKE,
+  type Figures,
+  type Scenario,
+  type ScenarioName,
+} from './scenarios.js';
 
 // npm run bench [-- <scenario>...] [--smoke] [--peers=ws,socketio,nest-realtime] [--report]
 //
@@ -44,21 +52,29 @@ const machine = `on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), N
 const measured: Partial<Record<ScenarioName, string>> = { ...previousRun?.measured };
 const load: Partial<Record<ScenarioName, Record<string, number>>> = { ...previousRun?.load };
 for (const scenario of scenarios) {
-  const byPeer: Record<string, Record<string, number>> = {};
-  results[scenario] = byPeer;
+  const { peers, run: runPeer, runs }: Scenario = SCENARIOS[scenario];
+  const chosen = peers.filter((peer) => !only || only.includes(peer));
+  const samples = new Map(chosen.map((peer) => [peer, [] as Figures[]]));
+  const loads = new Map(chosen.map((peer) => [peer, [] as number[]]));
   measured[scenario] = `${new Date().toISOString()} ${machine}`;
-  const loadByPeer: Record<string, number> = {};
-  load[scenario] = loadByPeer;
-  for (const peer of SCENARIOS[scenario].peers) {
-    if (only && !only.includes(peer)) continue;
-    // The machine's load average (1 min) as this peer's run starts: a busy machine shows here.
-    loadByPeer[peer] = loadavg()[0]!;
-    const started = Date.now();
-    byPeer[peer] = await SCENARIOS[scenario].run(peer, sizes);
-    console.log(
-      `${scenario} ${peer} (${Date.now() - started} ms): ${JSON.stringify(byPeer[peer])}`,
-    );
+  const count = runs?.(sizes) ?? 1;
+  for (let i = 0; i < count; i++) {
+    // Every other pass takes the peers in reverse (a, b, b, a, ...), so that the
+    // machine drifting over the run favours none of them.
+    for (const peer of i % 2 === 0 ? chosen : chosen.toReversed()) {
+      // The machine's load average (1 min) as this peer's run starts: a busy machine shows here.
+      loads.get(peer)!.push(loadavg()[0]!);
+      const started = Date.now();
+      const figures = await runPeer(peer, sizes);
+      samples.get(peer)!.push(figures);
+      console.log(`${scenario} ${peer} (${Date.now() - started} ms): ${JSON.stringify(figures)}`);
+    }
   }
+  // A peer's figures, and the load as its runs started: the medians of its runs.
+  results[scenario] = Object.fromEntries(chosen.map((p) => [p, medianFigures(samples.get(p)!)]));
+  load[scenario] = Object.fromEntries(chosen.map((p) => [p, median(loads.get(p)!)]));
+  if (count > 1)
+    console.log(`${scenario}, medians of ${count} runs: ${JSON.stringify(results[scenario])}`);
 }
 
 const run: Run = {

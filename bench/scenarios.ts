@@ -3,7 +3,7 @@ import {
   burstRounds,
   connect,
   LOCAL_ADDRESSES,
-  median,
+  medianFigures,
   memoryOf,
   MESSAGE_SIZE,
   withPeer,
@@ -17,6 +17,7 @@ import { scale } from './scale.scenario.js';
 import { grpc, type GrpcSizes } from './grpc.scenario.js';
 import { publishStream, type PublishStreamSizes } from './grpc-publish.scenario.js';
 import { sse, type SseSizes } from './sse.scenario.js';
+import { metricsCost, withMetrics } from './metrics-cost.scenario.js';
 
 export type { Figures } from './measure.js';
 
@@ -33,6 +34,8 @@ export interface Sizes {
   sse: SseSizes;
   grpc: GrpcSizes;
   publishStream: PublishStreamSizes;
+  /** metrics-cost: the fan-out's room and messages, windows of `seconds`, `runs` runs of each peer. */
+  metricsCost: { seconds: number; runs: number };
 }
 
 export const FULL: Sizes = {
@@ -48,6 +51,7 @@ export const FULL: Sizes = {
   sse: { streams: 1_000, memoryStreams: 5_000, burst: 200, rounds: 5 },
   grpc: { calls: 1_000, burst: 200, rounds: 5, processes: 2 },
   publishStream: { offsets: [5_000, 25_000, 45_000, 65_000] },
+  metricsCost: { seconds: 5, runs: 7 },
 };
 
 export const SMOKE: Sizes = {
@@ -62,6 +66,7 @@ export const SMOKE: Sizes = {
   sse: { streams: 20, memoryStreams: 50, burst: 10, rounds: 1 },
   grpc: { calls: 20, burst: 10, rounds: 1, processes: 1 },
   publishStream: { offsets: [500, 1_000] },
+  metricsCost: { seconds: 1, runs: 1 },
 };
 
 /** 1 room, N subscribers, bursts of 100-byte messages: deliveries/s and server CPU per delivery. */
@@ -120,12 +125,7 @@ export async function memory(peer: string, sizes: Sizes): Promise<Figures> {
       }),
     );
   }
-  const figure = (key: string) => median(samples.map((sample) => sample[key]!));
-  return {
-    rssBytesPerConnection: figure('rssBytesPerConnection'),
-    heapBytesPerConnection: figure('heapBytesPerConnection'),
-    held: figure('held'),
-  };
+  return medianFigures(samples);
 }
 
 /** How many connections one server holds, heartbeat running, for `holdSeconds`; none may drop. */
@@ -186,6 +186,11 @@ export async function crossnode(peer: string, sizes: Sizes): Promise<Figures> {
 export interface Scenario {
   readonly peers: readonly string[];
   run(peer: string, sizes: Sizes): Promise<Figures>;
+  /**
+   * Runs of each peer, interleaved (run.ts takes the peers in turn, reversed every
+   * other time); each figure is the median of a peer's runs. Default 1.
+   */
+  runs?(sizes: Sizes): number;
 }
 
 const WEBSOCKET = ['nest-realtime', 'ws-coalesced', 'ws', 'socketio'] as const;
@@ -216,6 +221,18 @@ export const SCENARIOS = {
   'grpc-publish-stream-heap': {
     peers: ['nest-realtime', 'grpc-js'],
     run: (peer, sizes) => publishStream(peer, sizes.publishStream),
+  },
+  // The fan-out with metrics off and on (Prometheus, scraped once a second), in both
+  // modes: each `+metrics` row is compared with its twin.
+  'metrics-cost': {
+    peers: [
+      'nest-realtime',
+      withMetrics('nest-realtime'),
+      'nest-realtime-batched',
+      withMetrics('nest-realtime-batched'),
+    ],
+    run: (peer, sizes) => metricsCost(peer, { ...sizes.fanout, ...sizes.metricsCost }),
+    runs: (sizes) => sizes.metricsCost.runs,
   },
 } satisfies Record<string, Scenario>;
 export type ScenarioName = keyof typeof SCENARIOS;

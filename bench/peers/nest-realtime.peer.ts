@@ -48,6 +48,10 @@ class SayGateway {
       // it may, which the default limit (100 a second) would mostly refuse; its figure
       // is what the server keeps for each message it publishes.
       ...(process.env.BENCH_RATE_LIMIT === 'off' && { rateLimit: false }),
+      // metrics-cost: the same app with Prometheus metrics served at /metrics.
+      ...(process.env.BENCH_METRICS === 'prometheus' && {
+        metrics: { type: 'prometheus', path: '/metrics' },
+      }),
       // crossnode: every node of the scenario on one Redis.
       ...(process.env.BENCH_REDIS_URL && {
         engine: { type: 'redis', url: process.env.BENCH_REDIS_URL, prefix: 'bench:' },
