@@ -225,14 +225,17 @@ export class RoomJoins {
     this.metrics.recoveries.inc('resync', reason);
   }
 
-  /** This node's members of a room leave it (the room was deleted). */
+  /**
+   * This node's members of a room leave it (the room was deleted). A watcher of the
+   * room's channel that is no connection (the inspector's tail) is no member: it stays.
+   */
   async dropLocalMembers(room: string): Promise<void> {
-    const local = this.connections.subscribers(roomChannel(room));
-    await Promise.all(
-      [...(local ?? [])].map((subscriber) =>
-        this.leave(subscriber as RealtimeConnection, room, 'delete'),
-      ),
-    );
+    const members: RealtimeConnection[] = [];
+    for (const subscriber of this.connections.subscribers(roomChannel(room)) ?? []) {
+      const connection = this.connections.get(subscriber.id);
+      if (connection === subscriber) members.push(connection);
+    }
+    await Promise.all(members.map((member) => this.leave(member, room, 'delete')));
   }
 }
 

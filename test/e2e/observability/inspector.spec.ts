@@ -161,6 +161,12 @@ describe.each(PLATFORMS)('the inspector over %s', (platform) => {
         body: { deleted: true },
       });
       expect(await b.hub.roomInfo('doomed')).toBeUndefined();
+      // Regression: the room being tailed here (a watcher of its channel, no member) can go too.
+      await b.hub.createRoom('lobby'); // its members left: it stays only as a room made to stay
+      expect(await post(a, '/api/rooms/delete', { room: 'lobby' })).toMatchObject({
+        status: 200,
+        body: { deleted: true },
+      });
     });
   });
 
