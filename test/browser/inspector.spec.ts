@@ -8,19 +8,19 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../../lib/index.js';
 import type { TestApp } from '../support/app.js';
 import {
   ARTIFACTS,
   BROWSER_TEST_TIMEOUT,
   chromiumAvailable,
-  launchBrowser,
   PATIENCE,
+  browserAndRedis,
 } from '../support/browser.js';
 import { join as joinRoom, until, userFromQuery, withHarness } from '../support/fixtures.js';
-import { redisAvailable, startRedis, type RedisServer } from '../support/redis.js';
+import { redisAvailable } from '../support/redis.js';
 import { httpBase, SseTestClient } from '../support/sse-client.js';
 import { eventIs, type TestClient } from '../support/ws-client.js';
 
@@ -46,15 +46,7 @@ const cellsOf = (row: Locator) => row.locator('td').allTextContents();
 
 describe.runIf(chromiumAvailable() && redisAvailable())('the inspector page', () => {
   const harness = withHarness();
-  let browser: Browser;
-  let redis: RedisServer;
-  beforeAll(async () => {
-    [browser, redis] = await Promise.all([launchBrowser(), startRedis()]);
-  }, BROWSER_TEST_TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await redis?.stop();
-  });
+  const { browser, redis } = browserAndRedis();
 
   let cluster = 0;
   /** Two nodes on the Redis, each serving the inspector behind the cookie. */
@@ -64,7 +56,7 @@ describe.runIf(chromiumAvailable() && redisAvailable())('the inspector page', ()
       history: { maxCount: 100 },
       engine: {
         type: 'redis' as const,
-        url: redis.url,
+        url: redis().url,
         prefix: `inspector-page-${process.pid}-${++cluster}:`,
       },
       inspector: { authorize: allowed },
@@ -74,7 +66,7 @@ describe.runIf(chromiumAvailable() && redisAvailable())('the inspector page', ()
 
   /** Node `app`'s inspector in a browser context of its own (with the cookie unless told). */
   async function openInspector(app: TestApp, { cookie = true } = {}) {
-    const context = await browser.newContext({
+    const context = await browser().newContext({
       viewport: { width: 1400, height: 900 },
       colorScheme: 'light',
     });

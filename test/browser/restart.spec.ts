@@ -2,46 +2,37 @@
 // is reconnecting, then every message sent meanwhile (by a Node client on another node
 // of the same Redis) appears once, in order; the page's EventSource comes back too
 // and its live panel misses nothing.
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
 import {
   BROWSER_TEST_TIMEOUT,
   chatLines,
   chromiumAvailable,
-  launchBrowser,
   openChat,
   PATIENCE,
   startSample,
+  browserAndRedis,
 } from '../support/browser.js';
 import { withHarness } from '../support/fixtures.js';
-import { redisAvailable, startRedis, type RedisServer } from '../support/redis.js';
+import { redisAvailable } from '../support/redis.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.runIf(chromiumAvailable() && redisAvailable())('the sample page across a restart', () => {
-  let browser: Browser;
-  let redis: RedisServer;
   const harness = withHarness();
-  beforeAll(async () => {
-    [browser, redis] = await Promise.all([launchBrowser(), startRedis()]);
-  }, BROWSER_TEST_TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await redis?.stop();
-  });
+  const { browser, redis } = browserAndRedis();
 
   it(
     'shows reconnecting, then every message sent meanwhile, once and in order, in the chat and the live panel',
     async () => {
       // Two nodes of the sample on one Redis, sharing the secret of their tokens.
-      const env = { REDIS_URL: redis.url, JWT_SECRET: 'browser-test-secret' };
+      const env = { REDIS_URL: redis().url, JWT_SECRET: 'browser-test-secret' };
       let a = await startSample(env);
       const b = await startSample(env);
       harness.defer(() => a.stop());
       harness.defer(() => b.stop());
-      const chat = await openChat(browser, a, 'pam');
+      const chat = await openChat(browser(), a, 'pam');
       harness.defer(() => chat.close());
       const { page } = chat;
       await page.waitForFunction(() =>

@@ -11,6 +11,7 @@ import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../lib/client/index.js';
 import { skipLoudly } from './fixtures.js';
 import { recordStderr } from './logger.js';
+import { startRedis, type RedisServer } from './redis.js';
 import { freePort } from './processes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -255,4 +256,26 @@ export function callView(page: Page) {
     callState: document.querySelector('#call-state')?.textContent,
     hangupDisabled: (document.querySelector('#hangup') as HTMLButtonElement).disabled,
   }));
+}
+
+/**
+ * Chromium and a redis-server for the enclosing describe, started together before its
+ * tests and stopped after them; the getters return them inside a test or hook.
+ */
+export function browserAndRedis(): { browser(): Browser; redis(): RedisServer } {
+  let browser: Browser | undefined;
+  let redis: RedisServer | undefined;
+  beforeAll(async () => {
+    [browser, redis] = await Promise.all([launchBrowser(), startRedis()]);
+  }, BROWSER_TEST_TIMEOUT);
+  afterAll(async () => {
+    await browser?.close();
+    await redis?.stop();
+  });
+  return { browser: () => started(browser), redis: () => started(redis) };
+}
+
+function started<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error('the suite’s browser and Redis are not started');
+  return value;
 }

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { REDIS_BINARY } from '../../bench/redis.js';
+import { afterAll, beforeAll } from 'vitest';
+import { REDIS_BINARY, startRedis, type RedisServer } from '../../bench/redis.js';
 import { skipLoudly } from './fixtures.js';
 
 // One way to run a redis-server for tests and the bench alike.
@@ -20,4 +21,20 @@ export function redisHasShardedPubSub(): boolean {
   const version = /v=(\d+)/.exec(execFileSync(REDIS_BINARY, ['--version'], { encoding: 'utf8' }));
   if (Number(version?.[1]) >= 7) return true;
   return skipLoudly('redis-server is older than 7: the sharded pub/sub tests are SKIPPED');
+}
+
+/**
+ * A redis-server of the enclosing describe (when `wanted`): started before its tests,
+ * stopped after them. The function returns it, inside a test or hook.
+ */
+export function redisForSuite(wanted = true): () => RedisServer {
+  let server: RedisServer | undefined;
+  beforeAll(async () => {
+    if (wanted) server = await startRedis();
+  });
+  afterAll(() => server?.stop());
+  return () => {
+    if (!server) throw new Error('no redis-server was started for this suite');
+    return server;
+  };
 }

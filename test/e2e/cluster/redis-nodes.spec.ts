@@ -1,28 +1,24 @@
 // Two app nodes on one real redis-server: messages, presence and recovery cross
 // them, and a client that loses its node recovers on the other.
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { RealtimeClient } from '../../../lib/client/index.js';
 import { DeliveryService, RpcService, type RealtimeModuleOptions } from '../../../lib/index.js';
 import { startApp, trackSockets, type TestApp } from '../../support/app.js';
 import { reconnected } from '../../support/client.js';
 import { recordUncaught, until, userFromQuery, withHarness } from '../../support/fixtures.js';
-import { redisAvailable, startRedis, type RedisServer } from '../../support/redis.js';
+import { redisAvailable, redisForSuite } from '../../support/redis.js';
 
 describe.runIf(redisAvailable())('two nodes on one Redis', () => {
-  let redis: RedisServer;
+  const suiteRedis = redisForSuite();
   let tests = 0;
   const harness = withHarness();
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(() => redis.stop());
 
   async function nodes(): Promise<[TestApp, TestApp]> {
     const options: RealtimeModuleOptions = {
       authenticate: userFromQuery,
-      engine: { type: 'redis', url: redis.url, prefix: `e2e${++tests}:` },
+      engine: { type: 'redis', url: suiteRedis().url, prefix: `e2e${++tests}:` },
       history: { maxCount: 10_000 },
       presence: { offlineDelay: 50 },
     };
@@ -106,16 +102,12 @@ describe('regressions', () => {
   describe.runIf(redisAvailable())(
     'Redis engine: clients of the user’s own, and node channels',
     () => {
-      let redis: RedisServer;
+      const redis = redisForSuite();
       const harness = withHarness();
-      beforeAll(async () => {
-        redis = await startRedis();
-      });
-      afterAll(() => redis.stop());
 
       it('two apps with their own prefixes on one pair of the user’s clients do not get each other’s room messages', async () => {
-        const client = new Redis(redis.url, { enableOfflineQueue: false });
-        const subscriber = new Redis(redis.url, { enableOfflineQueue: false });
+        const client = new Redis(redis().url, { enableOfflineQueue: false });
+        const subscriber = new Redis(redis().url, { enableOfflineQueue: false });
         harness.defer(() => {
           client.disconnect();
           subscriber.disconnect();
@@ -135,9 +127,9 @@ describe('regressions', () => {
 
       it('a message of the user’s own on their subscriber (another channel) is not taken for the engine’s', async () => {
         const uncaught = recordUncaught(harness);
-        const client = new Redis(redis.url, { enableOfflineQueue: false });
-        const subscriber = new Redis(redis.url, { enableOfflineQueue: false });
-        const publisher = new Redis(redis.url);
+        const client = new Redis(redis().url, { enableOfflineQueue: false });
+        const subscriber = new Redis(redis().url, { enableOfflineQueue: false });
+        const publisher = new Redis(redis().url);
         harness.defer(() => {
           client.disconnect();
           subscriber.disconnect();
@@ -162,11 +154,11 @@ describe('regressions', () => {
       });
 
       it('a client’s rt:ack cannot make its node publish to the all-nodes channel', async () => {
-        const listener = new Redis(redis.url);
+        const listener = new Redis(redis().url);
         harness.defer(() => listener.disconnect());
         const app = await harness.start({
           authenticate: userFromQuery,
-          engine: { type: 'redis', url: redis.url, prefix: 'acks:', shardedPubSub: false },
+          engine: { type: 'redis', url: redis().url, prefix: 'acks:', shardedPubSub: false },
         });
         const heard: string[] = [];
         listener.on('message', (_channel: string, message: string) => heard.push(message));

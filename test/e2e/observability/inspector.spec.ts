@@ -2,11 +2,11 @@
 // engine, a room's tail, the actions; its own guard, and bad input.
 import { once } from 'node:events';
 import { get as httpGet, type IncomingMessage } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloseCode, RealtimeConfigError, type RealtimeModuleOptions } from '../../../lib/index.js';
 import { PLATFORMS, startApp, usePlatform, type TestApp } from '../../support/app.js';
 import { join, userFromQuery, withHarness } from '../../support/fixtures.js';
-import { redisAvailable, startRedis, type RedisServer } from '../../support/redis.js';
+import { redisAvailable, redisForSuite } from '../../support/redis.js';
 import { eventIs } from '../../support/ws-client.js';
 
 const TOKEN = 'let-me-in';
@@ -35,11 +35,7 @@ const ENGINES = ['memory', ...(redisAvailable() ? ['redis'] : [])] as const;
 describe.each(PLATFORMS)('the inspector over %s', (platform) => {
   usePlatform(platform);
   const harness = withHarness();
-  let redis: RedisServer | undefined;
-  beforeAll(async () => {
-    if (ENGINES.includes('redis' as never)) redis = await startRedis();
-  });
-  afterAll(() => redis?.stop());
+  const redis = redisForSuite(ENGINES.includes('redis' as never));
 
   let cluster = 0;
   async function nodes(engine: (typeof ENGINES)[number]): Promise<[TestApp, TestApp]> {
@@ -49,7 +45,7 @@ describe.each(PLATFORMS)('the inspector over %s', (platform) => {
       history: { maxCount: 50 },
       engine:
         engine === 'redis'
-          ? { type: 'redis', url: redis!.url, prefix: `${name}:` }
+          ? { type: 'redis', url: redis().url, prefix: `${name}:` }
           : { type: 'memory', shared: name },
       inspector: { authorize: allowed },
     };

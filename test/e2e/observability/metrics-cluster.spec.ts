@@ -2,12 +2,12 @@
 // redis-server), each with its own registry and /metrics: what each node counts of a
 // room that spans both, the cross-node lag, node requests, and the engine's health.
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RealtimeModuleOptions } from '../../../lib/index.js';
 import type { TestApp } from '../../support/app.js';
 import { join, until, userFromQuery, withHarness, type Harness } from '../../support/fixtures.js';
 import { scrape, type Scrape } from '../../support/prometheus.js';
-import { redisAvailable, startRedis, type RedisServer } from '../../support/redis.js';
+import { redisAvailable, redisForSuite, startRedis } from '../../support/redis.js';
 import { eventIs } from '../../support/ws-client.js';
 
 const HAVE_REDIS = redisAvailable();
@@ -39,15 +39,11 @@ const CASES = [
 
 describe.each(CASES)('metrics of two nodes on $name', ({ onRedis }) => {
   const harness = withHarness();
-  let redis: RedisServer | undefined;
-  beforeAll(async () => {
-    if (onRedis) redis = await startRedis();
-  });
-  afterAll(() => redis?.stop());
+  const redis = redisForSuite(onRedis);
   /** A fresh store, or prefix, for each pair of nodes. */
   const engine = (): RealtimeModuleOptions['engine'] =>
-    redis
-      ? { type: 'redis', url: redis.url, prefix: `metrics${++clusters}:` }
+    onRedis
+      ? { type: 'redis', url: redis().url, prefix: `metrics${++clusters}:` }
       : { type: 'memory', shared: `metrics-${process.pid}-${++clusters}` };
 
   it('counts publishes where they are made, deliveries and lag where they arrive, node requests where they are asked', async () => {

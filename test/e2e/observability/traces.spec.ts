@@ -10,11 +10,11 @@ import {
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RpcService, type RealtimeModuleOptions } from '../../../lib/index.js';
 import type { TestApp } from '../../support/app.js';
 import { join, until, userFromQuery, withHarness } from '../../support/fixtures.js';
-import { redisAvailable, startRedis, type RedisServer } from '../../support/redis.js';
+import { redisAvailable, redisForSuite } from '../../support/redis.js';
 import { TestClient, eventIs } from '../../support/ws-client.js';
 
 const SPAN_KIND_PRODUCER = 3;
@@ -46,20 +46,16 @@ const spansNamed = (name: string): ReadableSpan[] =>
 const parentOf = (span: ReadableSpan): string | undefined => span.parentSpanContext?.spanId;
 
 describe.runIf(redisAvailable())('traces across two nodes on Redis', () => {
-  let redis: RedisServer;
+  const redis = redisForSuite();
   let tests = 0;
   const harness = withHarness();
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(() => redis.stop());
 
   let prefix = '';
   async function nodes(): Promise<[TestApp, TestApp]> {
     prefix = `traces${++tests}:`;
     const options: RealtimeModuleOptions = {
       authenticate: userFromQuery,
-      engine: { type: 'redis', url: redis.url, prefix },
+      engine: { type: 'redis', url: redis().url, prefix },
       history: { maxCount: 100 },
       presence: false,
     };
@@ -145,7 +141,7 @@ describe.runIf(redisAvailable())('traces across two nodes on Redis', () => {
       await join(alice, 'lobby');
       await join(bob, 'lobby');
       // What the engine publishes on Redis for the room, read by a client of our own.
-      const listener = new Redis(redis.url);
+      const listener = new Redis(redis().url);
       harness.defer(() => listener.quit());
       const payloads: string[] = [];
       const record = (_channel: string, message: string) => payloads.push(message);
