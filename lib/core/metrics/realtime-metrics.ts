@@ -73,6 +73,7 @@ export class RealtimeMetrics {
   private registry: ConnectionRegistry | undefined;
   private readonly extraGauges: GaugeFamily[] = [];
   private nodeGauges: GaugeFamily[] = [];
+  private lastCensus: Census | undefined;
   private readonly roomPatterns: readonly RegExp[];
   private readonly maxRoomSeries: number;
   /** The rooms given a series of their own (their label value), and those that matched past the cap. */
@@ -199,31 +200,25 @@ export class RealtimeMetrics {
           // A transport seen once reads 0 when it has no connection left (rather than
           // vanish: an OpenTelemetry SDK would go on exporting its last value).
           for (const { labels } of this.connectionsOpened.read()) add([labels.transport!], 0);
-          for (const connection of registry.list()) add([connection.transport], 1);
+          for (const [transport, { connections }] of this.census().byTransport) {
+            add([transport], connections);
+          }
         },
       ),
       new GaugeFamily('realtime_rooms', 'Rooms with members on this node.', [], (add) =>
-        add([], this.localRooms().size),
+        add([], this.census().rooms.size),
       ),
       new GaugeFamily(
         'realtime_room_memberships',
         'Room memberships of this node’s connections (a connection in 3 rooms counts 3).',
         [],
-        (add) => {
-          let memberships = 0;
-          for (const connection of registry.list()) memberships += connection.rooms.size;
-          add([], memberships);
-        },
+        (add) => add([], this.census().memberships),
       ),
       new GaugeFamily(
         'realtime_users_online',
         'Distinct users with a connection on this node.',
         [],
-        (add) => {
-          const users = new Set<string>();
-          for (const { userId } of registry.list()) if (userId !== undefined) users.add(userId);
-          add([], users.size);
-        },
+        (add) => add([], this.census().users),
       ),
       new GaugeFamily(
         'realtime_engine_available',
@@ -240,7 +235,7 @@ export class RealtimeMetrics {
               ['room'],
               (add) => {
                 for (const label of this.labelledRooms.values()) add([label], 0); // as above
-                for (const [room, members] of this.localRooms()) {
+                for (const [room, members] of this.census().rooms) {
                   const label = this.roomLabel(room);
                   if (label !== undefined) add([label], members);
                 }
@@ -250,13 +245,36 @@ export class RealtimeMetrics {
     ];
   }
 
-  /** Rooms with members on this node, and how many. */
-  private localRooms(): Map<string, number> {
+  /**
+   * This node's connections counted in one pass, for every family a scrape reads: kept
+   * for the rest of this turn of the event loop (a scrape reads its families in one),
+   * and dropped when a connection goes (its traffic moves to `gone`: a census from
+   * before would count it twice).
+   */
+  private census(): Census {
+    if (this.lastCensus) return this.lastCensus;
+    const byTransport = new Map<string, { connections: number; traffic: GoneTraffic }>();
     const rooms = new Map<string, number>();
+    const users = new Set<string>();
+    let memberships = 0;
     for (const connection of this.registry?.list() ?? []) {
+      let entry = byTransport.get(connection.transport);
+      if (!entry) {
+        entry = { connections: 0, traffic: { ...EMPTY_TRAFFIC } };
+        byTransport.set(connection.transport, entry);
+      }
+      entry.connections++;
+      for (const key of TRAFFIC_KEYS) entry.traffic[key] += connection.traffic[key];
+      memberships += connection.rooms.size;
       for (const room of connection.rooms) rooms.set(room, (rooms.get(room) ?? 0) + 1);
+      if (connection.userId !== undefined) users.add(connection.userId);
     }
-    return rooms;
+    const census = { byTransport, rooms, memberships, users: users.size };
+    this.lastCensus = census;
+    setImmediate(() => {
+      if (this.lastCensus === census) this.lastCensus = undefined;
+    });
+    return census;
   }
 
   /** @internal A gauge read from a service (the hub, presence, WebRTC) at each scrape. */
@@ -311,6 +329,7 @@ export class RealtimeMetrics {
     const code = connection.closeCode ?? ABNORMAL_CLOSURE;
     this.connectionsClosed.inc(transport, closeCodeLabel(code));
     if (code === CloseCode.SlowConsumer) this.slowConsumersCut.inc(transport);
+    this.lastCensus = undefined;
     let gone = this.gone.get(transport);
     if (!gone) this.gone.set(transport, (gone = { ...EMPTY_TRAFFIC }));
     for (const key of TRAFFIC_KEYS) gone[key] += traffic[key];
@@ -336,10 +355,18 @@ export class RealtimeMetrics {
 
   private eachTraffic(add: Add, key: TrafficKey, ...labels: string[]): void {
     for (const [transport, gone] of this.gone) add([transport, ...labels], gone[key]);
-    for (const connection of this.registry?.list() ?? []) {
-      add([connection.transport, ...labels], connection.traffic[key]);
+    for (const [transport, { traffic }] of this.census().byTransport) {
+      add([transport, ...labels], traffic[key]);
     }
   }
+}
+
+/** This node's connections, counted once for a scrape. */
+interface Census {
+  readonly byTransport: ReadonlyMap<string, { connections: number; traffic: GoneTraffic }>;
+  readonly rooms: ReadonlyMap<string, number>;
+  readonly memberships: number;
+  readonly users: number;
 }
 
 const TRAFFIC_KEYS = ['delivered', 'framesSent', 'bytesSent', 'volatileSkipped'] as const;

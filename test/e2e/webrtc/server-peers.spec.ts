@@ -13,7 +13,11 @@ import {
   type RTCDataChannel,
   type RTCRtpSender,
 } from 'werift';
-import { WebRtcSignalingService, type RealtimeModuleOptions } from '../../../lib/index.js';
+import {
+  RealtimeMetrics,
+  WebRtcSignalingService,
+  type RealtimeModuleOptions,
+} from '../../../lib/index.js';
 import type { TestApp } from '../../support/app.js';
 import { errorReply, join, until, userFromQuery, withHarness } from '../../support/fixtures.js';
 import {
@@ -30,6 +34,18 @@ const OPTIONS: RealtimeModuleOptions = {
 };
 
 const peersOf = (app: TestApp) => app.app.get(WebRtcSignalingService).serverPeerCount;
+
+/** The app's WebRTC gauges as the metrics read them, `name` or `name:label`. */
+function webrtcGauges(app: TestApp): Record<string, number> {
+  const gauges: Record<string, number> = {};
+  for (const family of app.app.get(RealtimeMetrics).families()) {
+    if (family.type !== 'gauge' || !family.name.startsWith('realtime_webrtc_')) continue;
+    for (const { labels, value } of family.read()) {
+      gauges[[family.name, ...Object.values(labels)].join(':')] = value;
+    }
+  }
+  return gauges;
+}
 
 /** Frames (JSON text) a data channel receives, in order. */
 function framesOf(channel: RTCDataChannel): any[] {
@@ -210,6 +226,13 @@ describe.runIf(loopbackOnly())('WebRTC server peers', () => {
     }
     expect(peersOf(app)).toBe(3);
     expect([...publisher.errors, ...sueSide.errors, ...sidSide.errors]).toEqual([]);
+    // The metrics see them: three peers, sue's and sid's channels, two tracks each forwarded twice.
+    expect(webrtcGauges(app)).toEqual({
+      realtime_webrtc_server_peers: 3,
+      realtime_webrtc_data_channels: 2,
+      'realtime_webrtc_tracks:received': 2,
+      'realtime_webrtc_tracks:forwarded': 4,
+    });
 
     // The publisher leaves: its tracks leave the subscribers' connections.
     await pat.request('rt:leave', { room: 'stage' });
@@ -223,6 +246,11 @@ describe.runIf(loopbackOnly())('WebRTC server peers', () => {
         ),
       5_000,
     );
+    expect(webrtcGauges(app)).toMatchObject({
+      realtime_webrtc_server_peers: 2,
+      'realtime_webrtc_tracks:received': 0,
+      'realtime_webrtc_tracks:forwarded': 0,
+    });
     const after = received.get('sue')!.packets;
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(received.get('sue')!.packets - after).toBeLessThan(5);
