@@ -1,5 +1,5 @@
 import type { OutboundFrame, StreamPosition } from '../protocol/index.js';
-import { ConnectionTraffic } from './metrics/connection-traffic.js';
+import type { ConnectionTraffic } from './metrics/connection-traffic.js';
 import type { RateLimitState } from './limits/rate-limiter.js';
 
 /**
@@ -43,8 +43,26 @@ export abstract class RealtimeConnection {
    */
   replayed: Map<string, StreamPosition> | undefined;
 
-  /** What this connection has been sent (read by the metrics and the inspector). */
-  readonly traffic = new ConnectionTraffic();
+  /** @internal Counted where it happens (see {@link traffic}): fields of the connection itself. */
+  delivered = 0;
+  /** @internal */
+  framesSent = 0;
+  /** @internal */
+  bytesSent = 0;
+  /** @internal */
+  volatileSkipped = 0;
+
+  /** What this connection has been sent, as it stands (read by the metrics and the inspector). */
+  get traffic(): ConnectionTraffic {
+    const { delivered, framesSent, bytesSent, volatileSkipped } = this;
+    return { delivered, framesSent, bytesSent, volatileSkipped };
+  }
+
+  /** @internal The transport took a frame of `bytes` bytes to send. */
+  protected countSent(bytes: number): void {
+    this.framesSent++;
+    this.bytesSent += bytes;
+  }
 
   /** When the connection opened (ms since the epoch). */
   readonly openedAt = Date.now();

@@ -180,7 +180,7 @@ export class StreamConnection extends RealtimeConnection {
       id = this.placeId();
     }
     this.sink.event(id, frame.eventLine, frame); // an SSE event's name is one line
-    this.traffic.sent(frame.bytes.length);
+    this.countSent(frame.bytes.length);
     if (this.sink.buffered > this.maxBufferedBytes) {
       this.close(CloseCode.SlowConsumer, 'the client reads too slowly');
     }

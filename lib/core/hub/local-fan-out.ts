@@ -80,7 +80,7 @@ export class LocalFanOut {
         // Only connections are ever congested (a watcher has no such getter).
         const member = connection as RealtimeConnection;
         if (volatile && member.congested) {
-          member.traffic.volatileSkipped++;
+          member.volatileSkipped++;
           continue;
         }
         // A connection replaying this room's history gets live frames after it.
@@ -90,7 +90,7 @@ export class LocalFanOut {
           connection.send(frame);
           recipients++;
           // A watcher (presence, delivery) counts nothing: it is the library's own.
-          if (member.traffic !== undefined) member.traffic.delivered++;
+          if (member.delivered !== undefined) member.delivered++;
         }
       }
       return recipients;
@@ -102,13 +102,13 @@ export class LocalFanOut {
         if (sent.has(connection) || except.includes(connection.id)) continue;
         const member = connection as RealtimeConnection;
         if (volatile && member.congested) {
-          member.traffic.volatileSkipped++;
+          member.volatileSkipped++;
           continue;
         }
         sent.add(connection);
         connection.send(frame);
         recipients++;
-        if (member.traffic !== undefined) member.traffic.delivered++;
+        if (member.delivered !== undefined) member.delivered++;
       }
     }
     return recipients;

@@ -162,18 +162,17 @@ export class RoomJoins {
         return since ? { ...joined, recovered } : joined;
       }
       stopHolding(connection, room);
-      const { traffic } = connection;
       span?.set('realtime.recovered', read.recovered);
       span?.set('realtime.replayed', read.recovered ? read.messages.length : 0);
       if (read.recovered) {
         // Read from the engine: the transports that need its fields read them once.
         for (const { frame } of read.messages) connection.send(new OutboundFrame(frame));
-        traffic.delivered += read.messages.length;
+        connection.delivered += read.messages.length;
         // Live frames the read already covered are not sent twice.
         for (const { offset, frame } of held) {
           if (offset <= read.offset) continue;
           connection.send(frame);
-          traffic.delivered++;
+          connection.delivered++;
         }
         // And those the broker hands over later (a networked one lags behind the read).
         if (read.messages.length > 0) {
@@ -181,7 +180,7 @@ export class RoomJoins {
         }
       } else {
         for (const { frame } of held) connection.send(frame); // live ones flow regardless
-        traffic.delivered += held.length;
+        connection.delivered += held.length;
       }
       if (since) this.countRecovery(since, read, read.recovered);
       const joined = { ...record, epoch: read.epoch, offset: read.offset };

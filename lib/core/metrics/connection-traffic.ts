@@ -1,27 +1,21 @@
 /**
- * What one connection has been sent and refused, counted on the connection itself:
- * the hot paths add to a field of an object they hold already, and the metrics
- * (and the inspector) read them when asked. When the connection goes, the hub adds
- * its counts to its transport's totals.
+ * What one connection has been sent and refused. The connection counts it in fields
+ * of its own (the hot paths add to the object they hold already: no other object per
+ * delivery); the metrics and the inspector read it when asked, and when the
+ * connection goes the hub adds it to its transport's totals.
  *
  * @example
  * ```ts
- * const { framesSent, bytesSent } = connection.traffic;
+ * const { framesSent, bytesSent }: ConnectionTraffic = connection.traffic;
  * ```
  */
-export class ConnectionTraffic {
+export interface ConnectionTraffic {
   /** Messages of publications handed to the connection (live and replayed). */
-  delivered = 0;
+  readonly delivered: number;
   /** Frames of every kind the transport took to send (deliveries, replies, errors, pings). */
-  framesSent = 0;
+  readonly framesSent: number;
   /** The bytes of those frames' JSON, before the transport's own framing or compression. */
-  bytesSent = 0;
+  readonly bytesSent: number;
   /** Volatile messages skipped because the connection was behind. */
-  volatileSkipped = 0;
-
-  /** A frame of `bytes` bytes went to the transport. */
-  sent(bytes: number): void {
-    this.framesSent++;
-    this.bytesSent += bytes;
-  }
+  readonly volatileSkipped: number;
 }

@@ -264,7 +264,7 @@ export class RealtimeMetrics {
         byTransport.set(connection.transport, entry);
       }
       entry.connections++;
-      for (const key of TRAFFIC_KEYS) entry.traffic[key] += connection.traffic[key];
+      for (const key of TRAFFIC_KEYS) entry.traffic[key] += connection[key];
       memberships += connection.rooms.size;
       for (const room of connection.rooms) rooms.set(room, (rooms.get(room) ?? 0) + 1);
       if (connection.userId !== undefined) users.add(connection.userId);
@@ -325,14 +325,14 @@ export class RealtimeMetrics {
    * in the same turn, so that no counter is ever read lower than before.
    */
   closed(connection: RealtimeConnection): void {
-    const { transport, traffic } = connection;
+    const { transport } = connection;
     const code = connection.closeCode ?? ABNORMAL_CLOSURE;
     this.connectionsClosed.inc(transport, closeCodeLabel(code));
     if (code === CloseCode.SlowConsumer) this.slowConsumersCut.inc(transport);
     this.lastCensus = undefined;
     let gone = this.gone.get(transport);
     if (!gone) this.gone.set(transport, (gone = { ...EMPTY_TRAFFIC }));
-    for (const key of TRAFFIC_KEYS) gone[key] += traffic[key];
+    for (const key of TRAFFIC_KEYS) gone[key] += connection[key];
   }
 
   /** @internal The label of a room for room-labelled families, or undefined for a room not asked for. */

@@ -107,7 +107,7 @@ export class DataChannelConnection extends RealtimeConnection {
   send(frame: OutboundFrame): void {
     if (!this.isOpen) return;
     this.channel.send(frame.text); // decoded once, however many channels it goes to
-    this.traffic.sent(frame.bytes.length);
+    this.countSent(frame.bytes.length);
     if (this.channel.bufferedAmount > this.shared.maxBufferedBytes) {
       this.close(CloseCode.SlowConsumer, 'the client reads too slowly');
     }

@@ -204,13 +204,13 @@ export class WsConnection extends RealtimeConnection {
       this.close(CloseCode.SlowConsumer, 'slow consumer');
       return;
     }
-    this.traffic.sent(bytes.length);
     if (!this.held) {
       this.held = true;
       this.shared.coalescer.hold(this);
     }
     if (this.compressed) {
       socket.send(bytes, TEXT); // deflated per socket, by ws, while the TCP socket is corked
+      this.countSent(bytes.length);
       return;
     }
     (this.queue ??= []).push(bytes);
@@ -240,6 +240,9 @@ export class WsConnection extends RealtimeConnection {
     if (this.socket.readyState === WebSocket.OPEN) {
       const { framer } = this.shared;
       this.tcp.write(this.batching ? framer.batch(queue) : framer.frames(queue));
+      // Counted once a tick, as written: no work per frame for the metrics.
+      this.framesSent += queue.length;
+      this.bytesSent += this.queuedBytes;
     }
     queue.length = 0;
     this.queuedBytes = 0;
