@@ -28,7 +28,14 @@ export interface HistogramSample {
   readonly count: number;
 }
 
-/** Label values past a family's series cap are counted under this value. */
+/**
+ * Label values past a family's series cap are counted under this value.
+ *
+ * @example
+ * ```ts
+ * sum(rate(realtime_room_publishes_total{room="_other"}[5m])) // PromQL: the rooms past the cap
+ * ```
+ */
 export const OVERFLOW_LABEL = '_other';
 
 /**
@@ -195,7 +202,15 @@ export class GaugeFamily extends MetricFamily {
   }
 }
 
-/** Seconds from 0.5 ms to 10 s: what a realtime hop or a call takes. */
+/**
+ * Seconds from 0.5 ms to 10 s: what a realtime hop or a call takes; the bounds of the
+ * library's histograms.
+ *
+ * @example
+ * ```ts
+ * new HistogramFamily('app_step_seconds', 'A step.', [], SECONDS_BUCKETS).observe(0.004);
+ * ```
+ */
 export const SECONDS_BUCKETS: readonly number[] = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];

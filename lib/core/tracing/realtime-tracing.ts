@@ -50,7 +50,14 @@ interface OtelSpan {
  */
 export type SpanAttributes = Record<string, string | number | boolean>;
 
-/** OpenTelemetry's SpanKind values. */
+/**
+ * OpenTelemetry's SpanKind values (the API's enum, without importing it).
+ *
+ * @example
+ * ```ts
+ * tracing.start('realtime.publish', SpanKind.Producer, {});
+ * ```
+ */
 export const SpanKind = { Internal: 0, Server: 1, Client: 2, Producer: 3, Consumer: 4 } as const;
 const STATUS_ERROR = 2;
 

@@ -3,7 +3,14 @@ import type { RealtimeMetrics } from '../../core/metrics/realtime-metrics.js';
 import type { RealtimeConnection } from '../../core/realtime-connection.js';
 import type { RealtimeHub } from '../../core/realtime-hub.js';
 
-/** Connections, rooms and users a node lists at most in one snapshot (the counts are whole). */
+/**
+ * Connections, rooms and users a node lists at most in one snapshot (the counts are whole).
+ *
+ * @example
+ * ```ts
+ * snapshot.connections.length <= SNAPSHOT_LIMIT; // true
+ * ```
+ */
 export const SNAPSHOT_LIMIT = 200;
 /** A connection's rooms listed at most (its `roomCount` is whole). */
 const ROOMS_PER_CONNECTION = 20;
@@ -108,7 +115,14 @@ export class CpuMeter {
   }
 }
 
-/** This node's snapshot, filtered by `query` (a substring of ids, user ids and room names). */
+/**
+ * This node's snapshot, filtered by `query` (a substring of ids, user ids and room names).
+ *
+ * @example
+ * ```ts
+ * const mine = nodeSnapshot(hub, metrics, 'alice', new CpuMeter().sample());
+ * ```
+ */
 export function nodeSnapshot(
   hub: RealtimeHub,
   metrics: RealtimeMetrics,
