@@ -2,6 +2,7 @@ import { Controller, Get, Injectable, Res, type Type } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { ResolvedRealtimeOptions } from '../realtime.options.js';
+import { unroute } from '../route-paths.js';
 import { RealtimeMetricsExport } from './metrics-export.service.js';
 
 /**
@@ -50,7 +51,7 @@ export function useMetricsOptions(
   { metrics }: ResolvedRealtimeOptions,
 ): void {
   if (metrics?.path === undefined) {
-    Reflect.deleteMetadata(PATH_METADATA, controller.prototype.scrape);
+    unroute(controller.prototype.scrape);
     return;
   }
   Reflect.defineMetadata(PATH_METADATA, metrics.path, controller);

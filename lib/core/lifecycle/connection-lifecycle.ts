@@ -3,6 +3,27 @@ import { CloseCode } from '../../protocol/index.js';
 import type { RealtimeConnection } from '../realtime-connection.js';
 import { RealtimeHub } from '../realtime-hub.js';
 import { logFailure } from '../../engines/engine-unavailable.error.js';
+import type { RefusalReason } from '../metrics/realtime-metrics.js';
+import { SpanKind } from '../tracing/realtime-tracing.js';
+
+/**
+ * A connection on its way to open, as every transport reports it: a refusal is counted
+ * (`realtime_handshakes_refused_total`) and, like the open, ends its `realtime.handshake`
+ * span (when a trace records it). The first of `refused`, `opened` and `end` counts.
+ *
+ * @example
+ * ```ts
+ * const handshake = lifecycle.handshake('websocket');
+ * if (!allowed) return handshake.refused('origin');
+ * handshake.opened(connection);
+ * ```
+ */
+export interface ConnectionHandshake {
+  refused(reason: RefusalReason): void;
+  opened(connection: RealtimeConnection): void;
+  /** Ends it without an outcome (the client went first, or the hook failed). */
+  end(): void;
+}
 
 /**
  * The one connection lifecycle every transport calls (WebSocket, SSE, gRPC, data
@@ -23,6 +44,30 @@ import { logFailure } from '../../engines/engine-unavailable.error.js';
 export class ConnectionLifecycle {
   private readonly logger = new Logger('RealtimeConnections');
   constructor(private readonly hub: RealtimeHub) {}
+
+  /** Follows a connection of `transport` from its request to its open, or its refusal. */
+  handshake(transport: string): ConnectionHandshake {
+    const { metrics, tracing } = this.hub;
+    const span = tracing.start('realtime.handshake', SpanKind.Server, {
+      'realtime.transport': transport,
+    });
+    let over = false;
+    const finish = (outcome?: string, connection?: RealtimeConnection): boolean => {
+      if (over) return false;
+      over = true;
+      if (outcome !== undefined) span?.set('realtime.outcome', outcome);
+      if (connection) span?.set('realtime.connection', connection.id);
+      span?.end();
+      return true;
+    };
+    return {
+      refused: (reason) => {
+        if (finish(reason)) metrics.handshakeRefused(transport, reason);
+      },
+      opened: (connection) => void finish('accepted', connection),
+      end: () => void finish(),
+    };
+  }
 
   /** This user's connections of one transport on this node: what per-user limits count. */
   countOf(userId: string, transport: string): number {

@@ -23,6 +23,7 @@ import type { IncomingMessage } from 'node:http';
 import { ErrorCode, errorCodeMapping, RealtimeError } from '../../protocol/index.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
+import { unroute } from '../../route-paths.js';
 import {
   takeOver,
   type AdapterRequest,
@@ -126,6 +127,8 @@ export class RealtimeInspectorController implements BeforeApplicationShutdown {
     const [, response] = takeOver(adapterRequest, adapterResponse);
     try {
       stop = await this.inspector.tail(name, (message) => {
+        // Before the stream's head (the subscription's answer still on its way): none yet.
+        if (!response.headersSent) return;
         if (response.writableLength > TAIL_MAX_BUFFERED) {
           skipped++;
           return;
@@ -140,6 +143,10 @@ export class RealtimeInspectorController implements BeforeApplicationShutdown {
       const { status, body } = errorOf(error);
       response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
       response.end(JSON.stringify(body));
+      return;
+    }
+    if (response.destroyed) {
+      stop(); // the client left while the room was being subscribed
       return;
     }
     response.writeHead(200, {
@@ -223,7 +230,7 @@ export function useInspectorOptions(
 ): void {
   if (!inspector) {
     const { prototype } = controller;
-    for (const method of [
+    unroute(
       prototype.page,
       prototype.snapshot,
       prototype.room,
@@ -231,9 +238,7 @@ export function useInspectorOptions(
       prototype.disconnect,
       prototype.deleteRoom,
       prototype.publish,
-    ]) {
-      Reflect.deleteMetadata(PATH_METADATA, method);
-    }
+    );
     return;
   }
   Reflect.defineMetadata(PATH_METADATA, inspector.path, controller);

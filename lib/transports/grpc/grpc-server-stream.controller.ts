@@ -21,7 +21,8 @@ import {
   type SubscribeRequest,
 } from './grpc-messages.js';
 import { callSink, type EventMessage } from './grpc-sink.js';
-import { RealtimeGrpcStreams, type GrpcHandshake } from './grpc-streams.service.js';
+import type { ConnectionHandshake } from '../../core/lifecycle/connection-lifecycle.js';
+import { RealtimeGrpcStreams } from './grpc-streams.service.js';
 import {
   closeStatus,
   grpcError,
@@ -120,7 +121,7 @@ export class RealtimeGrpcServerStreamController {
   private async authenticate(
     metadata: Metadata,
     method: string,
-    handshake: GrpcHandshake,
+    handshake: ConnectionHandshake,
   ): Promise<RealtimePrincipal> {
     try {
       return await authenticateRpc(this.realtime.authenticate, metadata, method, handshake.refused);
@@ -140,7 +141,7 @@ export class RealtimeGrpcServerStreamController {
     rooms: readonly string[],
     start: (connection: StreamConnection) => Promise<void>,
     wrap: ((event: EventMessage) => object | undefined) | undefined,
-    handshake: GrpcHandshake,
+    handshake: ConnectionHandshake,
   ): Observable<never> {
     return new Observable<never>((subscriber) => {
       if (this.streams.isClosing) {

@@ -1,7 +1,8 @@
-import type { RefusalReason } from '../../core/metrics/realtime-metrics.js';
-import { SpanKind } from '../../core/tracing/realtime-tracing.js';
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
-import { ConnectionLifecycle } from '../../core/lifecycle/connection-lifecycle.js';
+import {
+  ConnectionLifecycle,
+  type ConnectionHandshake,
+} from '../../core/lifecycle/connection-lifecycle.js';
 import { RateLimiter, type RateLimitPolicy } from '../../core/limits/rate-limiter.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
@@ -106,27 +107,9 @@ export class RealtimeGrpcStreams implements BeforeApplicationShutdown {
     return this.hub.metrics.framesDropped.cell('grpc', 'rate_limited');
   }
 
-  /**
-   * A stream on its way to open (Subscribe, Session): its span, when a trace records
-   * it, ended by the refusal (counted in `realtime_handshakes_refused_total`) or the open.
-   */
-  handshake(): GrpcHandshake {
-    const span = this.hub.tracing.start('realtime.handshake', SpanKind.Server, {
-      'realtime.transport': 'grpc',
-    });
-    return {
-      refused: (reason) => {
-        this.hub.metrics.handshakeRefused('grpc', reason);
-        span?.set('realtime.outcome', reason);
-        span?.end();
-      },
-      opened: (connection) => {
-        span?.set('realtime.outcome', 'accepted');
-        span?.set('realtime.connection', connection.id);
-        span?.end();
-      },
-      end: () => span?.end(),
-    };
+  /** A stream (Subscribe, WatchPresence, Session) on its way to open. */
+  handshake(): ConnectionHandshake {
+    return this.lifecycle.handshake('grpc');
   }
 
   /**
@@ -136,7 +119,7 @@ export class RealtimeGrpcStreams implements BeforeApplicationShutdown {
    * @throws RealtimeError SERVER_FULL past `grpc.maxStreams` (UNAVAILABLE: try another
    *   node), TOO_MANY_CONNECTIONS past `grpc.maxStreamsPerUser` (RESOURCE_EXHAUSTED).
    */
-  admit({ userId }: RealtimePrincipal, handshake: GrpcHandshake): void {
+  admit({ userId }: RealtimePrincipal, handshake: ConnectionHandshake): void {
     if (this.streams.size >= this.options.maxStreams) {
       handshake.refused('server_full');
       throw new RealtimeError(ErrorCode.ServerFull, 'the server holds grpc.maxStreams streams');
@@ -208,21 +191,4 @@ export class RealtimeGrpcStreams implements BeforeApplicationShutdown {
     if (!this.streams.delete(connection)) return;
     this.lifecycle.detach(connection);
   }
-}
-
-/**
- * A gRPC stream's opening, as {@link RealtimeGrpcStreams.handshake} follows it.
- *
- * @example
- * ```ts
- * const handshake = streams.handshake();
- * streams.admit(principal, handshake); // refusals end it
- * handshake.opened(connection);
- * ```
- */
-export interface GrpcHandshake {
-  refused(reason: RefusalReason): void;
-  opened(connection: StreamConnection): void;
-  /** Ends it without an outcome (the client went first). */
-  end(): void;
 }

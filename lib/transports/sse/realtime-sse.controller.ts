@@ -1,6 +1,7 @@
 import { Controller, Get, Injectable, Options, Post, Req, Res, type Type } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
+import { unroute } from '../../route-paths.js';
 import {
   RealtimeSseEndpoint,
   type AdapterRequest,
@@ -71,11 +72,6 @@ export function realtimeSseControllerClass(): Type<RealtimeSseController> {
   return AppRealtimeSseController;
 }
 
-/** Takes a controller method's route away (Nest skips a method without a path). */
-function unroute(method: (...args: never[]) => unknown): void {
-  Reflect.deleteMetadata(PATH_METADATA, method);
-}
-
 /**
  * Puts `controller` at `sse.path`, without the publish route when `sse.publish` is
  * false, and without any route when `sse` is false.
@@ -87,9 +83,7 @@ export function useSseOptions(
   const { sse } = options;
   const { prototype } = controller;
   if (!sse) {
-    unroute(prototype.stream);
-    unroute(prototype.publish);
-    unroute(prototype.preflight);
+    unroute(prototype.stream, prototype.publish, prototype.preflight);
     return;
   }
   Reflect.defineMetadata(PATH_METADATA, sse.path, controller);

@@ -3,7 +3,10 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
 import { refusalReasonOf, type RefusalReason } from '../../core/metrics/realtime-metrics.js';
-import { SpanKind, type RealtimeSpan } from '../../core/tracing/realtime-tracing.js';
+import {
+  ConnectionLifecycle,
+  type ConnectionHandshake,
+} from '../../core/lifecycle/connection-lifecycle.js';
 import { assertCanJoin } from '../../core/authorize.js';
 import { BuiltinEventRegistry } from '../../core/events/builtin-event-registry.js';
 import { RateLimiter } from '../../core/limits/rate-limiter.js';
@@ -71,6 +74,7 @@ export class RealtimeSseEndpoint {
     private readonly hub: RealtimeHub,
     private readonly registry: BuiltinEventRegistry,
     @Inject(REALTIME_OPTIONS) private readonly realtime: ResolvedRealtimeOptions,
+    private readonly lifecycle: ConnectionLifecycle,
   ) {
     this.options = realtime.sse;
   }
@@ -114,28 +118,22 @@ export class RealtimeSseEndpoint {
     adapterRequest: AdapterRequest,
     adapterResponse: AdapterResponse,
   ): Promise<void> {
-    const span = this.hub.tracing.start('realtime.handshake', SpanKind.Server, {
-      'realtime.transport': 'sse',
-    });
+    const handshake = this.lifecycle.handshake('sse');
     try {
-      await this.openStream(adapterRequest, adapterResponse, span);
+      await this.openStream(adapterRequest, adapterResponse, handshake);
     } finally {
-      span?.end(); // a stream that opened ended it already; a client that left ends it here
+      handshake.end(); // a stream that opened ended it already; a client that left ends it here
     }
   }
 
   private async openStream(
     adapterRequest: AdapterRequest,
     adapterResponse: AdapterResponse,
-    span: RealtimeSpan | undefined,
+    handshake: ConnectionHandshake,
   ): Promise<void> {
     const options = this.options as Required<SseOptions>;
     const [request, response] = takeOver(adapterRequest, adapterResponse);
-    const refused = (reason: RefusalReason) => {
-      this.hub.metrics.handshakeRefused('sse', reason);
-      span?.set('realtime.outcome', reason);
-      span?.end();
-    };
+    const { refused } = handshake;
     if (!this.originAllowed(request, response)) return refused('origin');
     const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
     let rooms: string[];
@@ -200,9 +198,7 @@ export class RealtimeSseEndpoint {
       ),
     });
     if (userId !== undefined) this.perUser.set(userId, (this.perUser.get(userId) ?? 0) + 1);
-    span?.set('realtime.outcome', 'accepted');
-    span?.set('realtime.connection', connection.id);
-    span?.end();
+    handshake.opened(connection);
     response.once('close', () => {
       this.streams.delete(connection.id);
       if (userId !== undefined) {

@@ -12,7 +12,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthenticationRefused, authenticateRequest } from '../../core/authenticate.js';
 import { FrameDispatcher } from '../../core/events/frame-dispatcher.js';
-import { ConnectionLifecycle } from '../../core/lifecycle/connection-lifecycle.js';
+import {
+  ConnectionLifecycle,
+  type ConnectionHandshake,
+} from '../../core/lifecycle/connection-lifecycle.js';
 import { originAllowed } from '../origin-policy.js';
 import {
   encodeFrame,
@@ -25,8 +28,7 @@ import {
 } from '../../protocol/index.js';
 import type { RealtimePrincipal } from '../../core/realtime-connection.js';
 import { RealtimeHub } from '../../core/realtime-hub.js';
-import { refusalReasonOf, type RefusalReason } from '../../core/metrics/realtime-metrics.js';
-import { SpanKind, type RealtimeSpan } from '../../core/tracing/realtime-tracing.js';
+import { refusalReasonOf } from '../../core/metrics/realtime-metrics.js';
 import { REALTIME_OPTIONS } from '../../realtime.constants.js';
 import type { ResolvedRealtimeOptions } from '../../realtime.options.js';
 import type { WebSocketOptions } from './websocket.options.js';
@@ -47,8 +49,8 @@ interface Handshake {
   readonly socket: Duplex;
   readonly head: Buffer;
   readonly protocol: ProtocolOptions;
-  /** The handshake's span, when a trace records it. */
-  readonly span: RealtimeSpan | undefined;
+  /** Its refusal is counted, and its span ended, through this. */
+  readonly outcome: ConnectionHandshake;
 }
 
 /**
@@ -196,11 +198,9 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
    * with 503 once shutting down, else authenticated and limited as the options say.
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const span = this.hub.tracing.start('realtime.handshake', SpanKind.Server, {
-      'realtime.transport': 'websocket',
-    });
+    const outcome = this.lifecycle.handshake('websocket');
     if (!isWebSocketHandshake(request)) {
-      this.countRefusal('invalid', span);
+      outcome.refused('invalid');
       rejectUpgrade(socket, 400, 'Bad Request: not a WebSocket handshake');
       return;
     }
@@ -210,30 +210,30 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       socket,
       head,
       protocol: protocolOptionsOf(request),
-      span,
+      outcome,
     };
     this.accept(handshake)
       .catch((error: unknown) => {
         this.logger.error('upgrade failed', error instanceof Error ? error.stack : error);
-        this.countRefusal('error', span);
+        outcome.refused('error');
         rejectUpgrade(socket, 500, 'Internal Server Error');
       })
-      .finally(() => span?.end()); // a client that gave up, or a shutdown, ends it here
+      .finally(() => outcome.end()); // a client that gave up, or a shutdown, ends it here
   }
 
   private async accept(handshake: Handshake): Promise<void> {
-    const { request, socket, head, span } = handshake;
+    const { request, socket, head, outcome } = handshake;
     const options = this.options as Required<WebSocketOptions>;
     // Before anything else: a page of another site does not get to authenticate (its
     // cookies would ride along: cross-site WebSocket hijacking).
     if (!originAllowed(request, this.realtimeOptions.origins)) {
-      this.countRefusal('origin', span);
+      outcome.refused('origin');
       this.decline(handshake, 403, 'Forbidden: this origin may not connect');
       return;
     }
     // The WebSocket limits count WebSocket connections (SSE streams have their own).
     if (this.clients.size + this.pending.size >= options.maxConnections) {
-      this.countRefusal('server_full', span);
+      outcome.refused('server_full');
       this.refuse(request, socket, head, CloseCode.ServerFull, 'server is full');
       return;
     }
@@ -255,7 +255,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     } catch (error) {
       if (!this.pending.delete(socket)) return; // shutdown has refused it
       if (!(error instanceof AuthenticationRefused)) throw error;
-      this.countRefusal(refusalReasonOf(error.status), span);
+      outcome.refused(refusalReasonOf(error.status));
       this.decline(handshake, error.status, error.message);
       return;
     } finally {
@@ -264,7 +264,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     if (!this.pending.delete(socket)) return; // shutdown has refused it
     if (socket.destroyed) return; // the client gave up
     if (this.closing) {
-      this.countRefusal('unavailable', span);
+      outcome.refused('unavailable');
       this.decline(handshake, 503, 'Service Unavailable: shutting down');
       return;
     }
@@ -273,7 +273,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       userId !== undefined &&
       this.lifecycle.countOf(userId, 'websocket') >= options.maxConnectionsPerUser
     ) {
-      this.countRefusal('user_limit', span);
+      outcome.refused('user_limit');
       this.refuse(
         request,
         socket,
@@ -288,9 +288,7 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
     // between the limit checks above and the registration in open().
     this.wss!.handleUpgrade(request, socket, head, (ws) => {
       const connection = this.open(ws, request, principal, socket, handshake.protocol);
-      span?.set('realtime.outcome', 'accepted');
-      span?.set('realtime.connection', connection.id);
-      span?.end();
+      outcome.opened(connection);
     });
   }
 
@@ -336,13 +334,6 @@ export class RealtimeWsServer implements OnApplicationBootstrap, BeforeApplicati
       });
       ws.close(code, closeReason(reason));
     });
-  }
-
-  /** Counts a refused handshake, and ends its span. */
-  private countRefusal(reason: RefusalReason, span: RealtimeSpan | undefined): void {
-    this.hub.metrics.handshakeRefused('websocket', reason);
-    span?.set('realtime.outcome', reason);
-    span?.end();
   }
 
   private open(
